@@ -7,6 +7,7 @@ export { CHECKPOINTS_DIR, listCheckpoints } from './loop/checkpoint';
 export { evaluationLoss } from './loop/evaluate';
 export { writeTrainLog } from './loop/log-table';
 export { clipFactor, nextTokenLoss } from './loop/loss';
+export { DebiasConfig, debiasObjective, type Objective, pronounPairIds } from './loop/debias';
 export { type RunTrainingOptions, runTraining } from './loop/run-training';
 export { learningRateAt, ScheduleConfig } from './loop/schedule';
 export { TrainConfig, type TrainConfigInput } from './loop/train-config';

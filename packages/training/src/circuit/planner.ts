@@ -3,7 +3,6 @@ import { batchPrompts, type Circuit, type PromptExample, scoreEdges, selectCircu
 import type { TransformerModel, WriterOutputs } from '@circuit-tuning/model';
 import { createRng, tf } from '@circuit-tuning/runtime';
 import type { TokenBatch } from '../data/batches';
-import { nextTokenLoss } from '../loop/loss';
 import type { StepPlan } from '../loop/train-loop';
 import type { CircuitTuningConfig } from './circuit-config';
 import { circuitMasks, parameterOwners } from './masks';
@@ -74,7 +73,7 @@ export class CircuitPlanner {
       plan.dispose!.push(ablated.input, ...ablated.heads, ...ablated.mlps);
       const graph = this.graph;
       const keep = circuit.keep;
-      plan.loss = (ids, weights) => nextTokenLoss(this.model.forward(ids, { circuit: { graph, keep, ablated } }).logits, ids, weights);
+      plan.loss = (ids, weights, objective) => objective(this.model.forward(ids, { circuit: { graph, keep, ablated } }).logits, ids, weights);
     }
     return plan;
   }

@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import type { ParameterSource, TransformerModel } from '@circuit-tuning/model';
 import { hashConfig, type ProgressHandle, type StageLogger, type tf } from '@circuit-tuning/runtime';
-import type { SequenceDataset } from '../data/batches';
+import type { SequenceDataset, TokenBatch } from '../data/batches';
 import { createOptimizer } from '../optim/index';
+import { debiasObjective, pronounPairIds } from './debias';
 import { evaluationLoss } from './evaluate';
 import { writeTrainLog } from './log-table';
 import type { TrainConfig } from './train-config';
 import { type LogRow, type StepPlan, trainLoop } from './train-loop';
-import type { TokenBatch } from '../data/batches';
 
 export interface RunTrainingOptions {
   model: TransformerModel;
@@ -32,6 +32,7 @@ export interface RunTrainingOptions {
 /** Trains `model` in place with the shared loop and writes the log table; resumable. */
 export async function runTraining(options: RunTrainingOptions): Promise<{ log: LogRow[]; resumedFrom: number }> {
   const { model, config, dev } = options;
+  const objective = config.debias ? debiasObjective(config.debias.beta, pronounPairIds(config.debias, (t) => model.tokenizer?.tokenToId(t))) : undefined;
   const optimizer = createOptimizer(config.optimizer);
   try {
     const result = await trainLoop({
@@ -43,6 +44,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<{ log: L
       learningRate: config.learningRate,
       schedule: config.schedule,
       ...(config.clipNorm === undefined ? {} : { clipNorm: config.clipNorm }),
+      ...(objective ? { objective } : {}),
       seed: options.seed,
       runDir: options.runDir,
       checkpointEvery: config.checkpointEvery,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { OptimizerConfig } from '../optim/index';
+import { DebiasConfig } from './debias';
 import { ScheduleConfig } from './schedule';
 
 /** Settings every training variant shares (the variant adds its own). */
@@ -13,6 +14,8 @@ export const TrainConfig = z.strictObject({
   clipNorm: z.number().positive().optional(),
   /** Loss weight of target tokens (the paper's optional 1/p weighting uses `targetWeighting`). */
   targetWeight: z.number().positive().optional(),
+  /** De-biasing: NLL + β·|pronoun logit difference| (method.md §4); plain NLL when absent. */
+  debias: DebiasConfig.optional(),
   checkpointEvery: z.number().int().positive().default(100),
   keepCheckpoints: z.number().int().positive().default(2),
   evalEvery: z.number().int().positive().default(100),

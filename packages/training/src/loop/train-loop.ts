@@ -4,6 +4,7 @@ import { type ProgressHandle, type StageLogger, tf } from '@circuit-tuning/runti
 import type { SequenceDataset, TokenBatch } from '../data/batches';
 import type { Optimizer, ParameterUpdate } from '../optim/index';
 import { listCheckpoints, readTrainerState, restoreCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint';
+import type { Objective } from './debias';
 import { clipFactor, nextTokenLoss } from './loss';
 import { learningRateAt, type ScheduleConfig } from './schedule';
 
@@ -14,8 +15,8 @@ export interface StepPlan {
    * adapter) and, for circuit-tuning, 0/1 masks of the entries allowed to change.
    */
   trainable: { name: string; variable?: tf.Variable; mask?: tf.Tensor }[];
-  /** The loss to minimise; default: next-token NLL of the plain forward on the batch. */
-  loss?: (ids: tf.Tensor2D, weights: tf.Tensor2D) => tf.Scalar;
+  /** The loss to minimise; default: the run's objective on the plain forward's logits. */
+  loss?: (ids: tf.Tensor2D, weights: tf.Tensor2D, objective: Objective) => tf.Scalar;
   /** Extra columns for this step's log row (metric, circuit size). */
   log?: Record<string, number>;
   /** Exact number of entries this step may change (default: all entries of the trainable tensors). */
@@ -33,6 +34,8 @@ export interface TrainLoopOptions {
   learningRate: number;
   schedule: ScheduleConfig;
   clipNorm?: number;
+  /** The loss on a batch's logits (default: next-token NLL; de-biasing adds a pronoun term). */
+  objective?: Objective;
   seed: number;
   /** Where checkpoints live; a run finding a checkpoint here resumes from it. */
   runDir: string;
@@ -75,6 +78,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRo
   const resumedFrom = state.step;
   const allNames = model.params.names();
   const defaultPlan: StepPlan = { trainable: allNames.map((name) => ({ name })) };
+  const objective = options.objective ?? nextTokenLoss;
   let tokensSeen = state.log.length > 0 ? Number(state.log.at(-1)!.tokens) : 0;
 
   for (let step = state.step; step < steps; step++) {
@@ -86,7 +90,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRo
     const ids = tf.tensor2d(batch.ids, [batch.batch, batch.seq], 'int32');
     const weights = tf.tensor2d(batch.weights, [batch.batch, batch.seq]);
     const variables = plan.trainable.map((t) => t.variable ?? model.params.get(t.name));
-    const lossFn = plan.loss ?? ((x: tf.Tensor2D, w: tf.Tensor2D) => nextTokenLoss(model.logits(x), x, w));
+    const lossFn = (x: tf.Tensor2D, w: tf.Tensor2D) => (plan.loss ? plan.loss(x, w, objective) : objective(model.logits(x), x, w));
     // A circuit can own no parameters (a tiny top-N pruned to input→logits): the step then
     // measures the loss and updates nothing.
     const { value, grads } =

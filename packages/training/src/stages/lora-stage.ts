@@ -1,7 +1,6 @@
 import { loadModel } from '@circuit-tuning/model';
 import { defineStage } from '@circuit-tuning/runtime';
 import { LoraAdapters, LoraConfig } from '../lora/adapters';
-import { nextTokenLoss } from '../loop/loss';
 import { trainAndSave, trainingInputs, trainingOutputs, VariantConfig } from './common';
 
 export const LoraTrainingConfig = VariantConfig.extend({ lora: LoraConfig.prefault({}) });
@@ -28,7 +27,7 @@ export const loraTrainingStage = defineStage({
         plan: () => ({
           trainable,
           trainableCount: adapters.count(),
-          loss: (ids, weights) => nextTokenLoss(model.forward(ids, {}, adapters).logits, ids, weights),
+          loss: (ids, weights, objective) => objective(model.forward(ids, {}, adapters).logits, ids, weights),
         }),
         extraVariables: adapters.variables,
         evalWeights: adapters,
