@@ -1,6 +1,6 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildGraph, CircuitLogTable } from '@circuit-tuning/contracts';
+import { buildGraph, CircuitLogTable, TrainLogTable } from '@circuit-tuning/contracts';
 import { runDiscovery } from '@circuit-tuning/discovery';
 import { parseStageConfig, readArrowTable, silentReporter, stageId, writeArrowTable } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,39 @@ describe('the evaluate slot', () => {
     expect(value('general-text', 'perplexity')!.value).toBeLessThan(40);
     const summary = JSON.parse(await readFile(result.outputs.summary!, 'utf8'));
     expect(summary.tasks.ioi.accuracy).toBeCloseTo(value('ioi', 'accuracy')!.value, 9);
+  });
+
+  it('evaluate:tasks reports trainable parameters and training time from a training log', async () => {
+    const log = join(fx.dir, 'train_log.arrow');
+    const nulls = [null, null, null];
+    await writeArrowTable(
+      log,
+      TrainLogTable,
+      {
+        step: Int32Array.from([0, 1, 2]),
+        loss: Float32Array.from([3, 2, 1]),
+        learning_rate: Float32Array.from([1e-3, 1e-3, 1e-3]),
+        grad_norm: Float32Array.from([1, 1, 1]),
+        tokens: Float64Array.from([10, 20, 30]),
+        step_ms: Float32Array.from([100, 200, 300]),
+        trainable_parameters: Int32Array.from([10, 20, 30]),
+        metric: nulls,
+        circuit_edges: nulls,
+        circuit_nodes: nulls,
+        eval_loss: nulls,
+      },
+      { producer: 'test' },
+    );
+    const result = await evaluate('tasks', 'tasks-log', { model: fx.baseDir, ioi: fx.ioi, train_log: log });
+    const summary = JSON.parse(await readFile(result.outputs.summary!, 'utf8'));
+    expect(summary.tasks.training.trainable_parameters).toBeCloseTo(20, 9);
+    expect(summary.tasks.training.train_seconds).toBeCloseTo(0.6, 6);
+    expect(summary.tasks.training.steps).toBe(3);
+    const { loadModel } = await import('@circuit-tuning/model');
+    const model = await loadModel(fx.baseDir, { tokenizer: 'optional' });
+    expect(summary.tasks.training.trainable_fraction).toBeCloseTo(20 / model.params.count(), 12);
+    model.dispose();
+    await expect(evaluate('tasks', 'tasks-log-wrong', { model: fx.baseDir, ioi: fx.ioi, train_log: fx.texts })).rejects.toThrow(/'ct\.train\.log' was expected/);
   });
 
   it('evaluate:tasks refuses wrong schemas, nothing to evaluate, and an empty split', async () => {

@@ -1,4 +1,4 @@
-import { ConfigError, PromptsTable, TextsTable } from '@circuit-tuning/contracts';
+import { ConfigError, PromptsTable, TextsTable, TrainLogTable } from '@circuit-tuning/contracts';
 import { loadModel } from '@circuit-tuning/model';
 import { defineStage, ensureBackend, readArrowTable, type StageContext, writeArrowTable, writeJsonAtomic } from '@circuit-tuning/runtime';
 import { z } from 'zod';
@@ -15,6 +15,12 @@ const inputs = {
   ioi: prompts('indirect-object identification prompts'),
   gender_bias: prompts('pro/anti-stereotyped pronoun prompts: prejudice risk'),
   general_text: { kind: 'arrow', schema: TextsTable, optional: true, description: 'held-out general text: perplexity' },
+  train_log: {
+    kind: 'arrow',
+    schema: TrainLogTable,
+    optional: true,
+    description: "the training run's log: trainable parameters (mean over steps, count and share of the model) and training time",
+  },
 } as const;
 
 const outputs = {
@@ -23,7 +29,7 @@ const outputs = {
 } as const;
 
 /** Task names in the metrics table for each input port. */
-export const TASK_OF_PORT: Readonly<Record<Exclude<keyof typeof inputs, 'model'>, string>> = {
+export const TASK_OF_PORT: Readonly<Record<Exclude<keyof typeof inputs, 'model' | 'train_log'>, string>> = {
   target: 'target',
   sv_agreement: 'sv-agreement',
   sv_disagreement: 'sv-disagreement',
@@ -80,6 +86,7 @@ async function runTasks(ctx: TasksContext) {
   try {
     ctx.logger.info(`evaluating ${Object.keys(tables).join(', ')}`, { split: config.split });
     const rows = await evaluateTasks(model, tables, { split: config.split, limit: config.limit, batchSize: config.batchSize, signal: ctx.signal });
+    if (ctx.inputs.train_log !== undefined) rows.push(...trainingRows((await readArrowTable(ctx.inputs.train_log, TrainLogTable)).columns, model.params.count()));
     await writeMetrics(ctx.output('metrics'), config.label, rows, ctx.producer);
     const summary = summarizeMetrics(rows);
     await writeJsonAtomic(ctx.output('summary'), { run: config.label, split: config.split, tasks: summary });
@@ -87,6 +94,24 @@ async function runTasks(ctx: TasksContext) {
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * What a training run cost, from its log (task `training`): the entries a step could change, as
+ * a mean over steps (circuit-tuning's circuit changes size) and as a share of the model's
+ * parameters, and the summed step times (evaluation and checkpoints excluded).
+ */
+export function trainingRows(log: { trainable_parameters: ArrayLike<number>; step_ms: ArrayLike<number> }, modelParameters: number): MetricRow[] {
+  const steps = log.trainable_parameters.length;
+  let trainable = 0;
+  let ms = 0;
+  for (let i = 0; i < steps; i++) {
+    trainable += log.trainable_parameters[i]!;
+    ms += log.step_ms[i]!;
+  }
+  const meanTrainable = steps === 0 ? Number.NaN : trainable / steps;
+  const row = (metric: string, value: number): MetricRow => ({ task: 'training', dataset: 'train_log', metric, condition: '', value, n: steps });
+  return [row('trainable_parameters', meanTrainable), row('trainable_fraction', meanTrainable / modelParameters), row('train_seconds', ms / 1000), row('steps', steps)];
 }
 
 /** Writes metric rows as a `ct.evaluation.metrics` table. */
