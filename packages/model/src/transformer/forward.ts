@@ -5,6 +5,7 @@ import type { ModelConfig } from '../config/model-config';
 import { applyRotary, activate, causalMask, normalize, type RotaryTables, rotaryTables } from './layers';
 import { attentionReaderSlot, type ReaderProbes, type WriterOutputs } from './node-tensors';
 import { blockPrefix, unembedName } from './parameter-names';
+import { unembedProduct } from './unembed';
 
 /**
  * Where the forward pass reads weights from: the model's own parameters, or a view that
@@ -282,8 +283,8 @@ class ForwardRun {
   private unembed(x: tf.Tensor2D): tf.Tensor3D {
     const { config } = this;
     const normed = normalize(config, x, this.p('ln_final.w'), this.optional('ln_final.b')) as tf.Tensor2D;
-    const unembedT = tf.transpose(this.p(unembedName(config))) as tf.Tensor2D; // [dModel, vocab]
-    return tf.reshape(matMul(normed, unembedT), [this.batch, this.seq, config.vocabSize]) as tf.Tensor3D;
+    const logits = unembedProduct(normed, this.p(unembedName(config)) as tf.Tensor2D); // [tokens, vocab]
+    return tf.reshape(logits, [this.batch, this.seq, config.vocabSize]) as tf.Tensor3D;
   }
 
   // ---- Circuit mode: reader inputs from kept and ablated writers -------------------------------

@@ -1,33 +1,116 @@
 import { matMul, tf } from '@circuit-tuning/runtime';
 import type { ModelConfig } from '../config/model-config';
 
+type GradFunc = Parameters<typeof tf.customGrad>[0];
+type Save = (tensors: tf.Tensor[]) => void;
+
 /**
  * Normalisation over the last axis: LayerNorm (GPT-2) or RMSNorm (Llama). `bias` is absent for
  * RMSNorm. Works on any rank; x: [..., dModel].
+ *
+ * Both run under a custom gradient that keeps only the input on the tape and recomputes the
+ * normalised values in the backward pass: the ops of the plain formula would keep 4–6 tensors of
+ * x's size per call (centred, squared, normalised, scaled), which for GPT-2 small at 512 tokens,
+ * or for the probed forward's [3·nHeads, tokens, dModel] reader inputs, decides whether a batch
+ * fits in wasm's 4 GB heap.
  */
 export function normalize(config: ModelConfig, x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | undefined): tf.Tensor {
-  const lastAxis = x.rank - 1;
-  if (config.norm === 'rmsnorm') {
-    const meanSquare = tf.mean(tf.square(x), lastAxis, true);
-    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(meanSquare, config.normEps))), weight);
-  }
-  const { mean, variance } = tf.moments(x, lastAxis, true);
-  const normalized = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, config.normEps)));
-  const scaled = tf.mul(normalized, weight);
-  return bias ? tf.add(scaled, bias) : scaled;
+  if (config.norm === 'rmsnorm') return rmsNorm(config.normEps)(x, weight);
+  return layerNorm(config.normEps)(x, weight, bias ?? tf.zerosLike(weight));
+}
+
+/** Sums [..., d] over every axis but the last → [d]. */
+const sumLeading = (t: tf.Tensor): tf.Tensor => tf.sum(tf.reshape(t, [-1, t.shape[t.rank - 1]!]), 0);
+
+const layerNormByEps = new Map<number, (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor>();
+
+/** LayerNorm: (x − mean) / √(var + eps) · w + b, over the last axis. */
+function layerNorm(eps: number): (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor {
+  let f = layerNormByEps.get(eps);
+  if (f) return f;
+  // [..., d] → normalised x̂ and 1/σ ([..., 1]); the same ops as tf.moments, so values match.
+  const standardize = (x: tf.Tensor) => {
+    const axis = x.rank - 1;
+    const { mean, variance } = tf.moments(x, axis, true);
+    const rstd = tf.rsqrt(tf.add(variance, eps)); // [..., 1]
+    return { xhat: tf.mul(tf.sub(x, mean), rstd), rstd };
+  };
+  f = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: Save) => {
+    save([x, w]);
+    const { xhat } = standardize(x);
+    return {
+      value: tf.add(tf.mul(xhat, w), b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sw] = saved as [tf.Tensor, tf.Tensor];
+        const axis = sx.rank - 1;
+        const { xhat: xh, rstd } = standardize(sx);
+        const g = tf.mul(dy, sw); // ∂L/∂x̂
+        // dx = (g − mean(g) − x̂·mean(g·x̂)) / σ
+        const dx = tf.mul(tf.sub(tf.sub(g, tf.mean(g, axis, true)), tf.mul(xh, tf.mean(tf.mul(g, xh), axis, true))), rstd);
+        return [dx, sumLeading(tf.mul(dy, xh)), sumLeading(dy)];
+      },
+    };
+  }) as GradFunc) as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+  layerNormByEps.set(eps, f);
+  return f;
+}
+
+const rmsNormByEps = new Map<number, (x: tf.Tensor, w: tf.Tensor) => tf.Tensor>();
+
+/** RMSNorm: x / √(mean(x²) + eps) · w, over the last axis. */
+function rmsNorm(eps: number): (x: tf.Tensor, w: tf.Tensor) => tf.Tensor {
+  let f = rmsNormByEps.get(eps);
+  if (f) return f;
+  const inverseRms = (x: tf.Tensor) => tf.rsqrt(tf.add(tf.mean(tf.square(x), x.rank - 1, true), eps)); // [..., 1]
+  f = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, save: Save) => {
+    save([x, w]);
+    return {
+      value: tf.mul(tf.mul(x, inverseRms(x)), w),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sw] = saved as [tf.Tensor, tf.Tensor];
+        const r = inverseRms(sx);
+        const xh = tf.mul(sx, r);
+        const g = tf.mul(dy, sw);
+        // dx = (g − x̂·mean(g·x̂)) / rms
+        const dx = tf.mul(tf.sub(g, tf.mul(xh, tf.mean(tf.mul(g, xh), sx.rank - 1, true))), r);
+        return [dx, sumLeading(tf.mul(dy, xh))];
+      },
+    };
+  }) as GradFunc) as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor;
+  rmsNormByEps.set(eps, f);
+  return f;
 }
 
 const sqrtTwoOverPi = Math.sqrt(2 / Math.PI);
+const GELU_CUBIC = 0.044715;
 
-/** The MLP's non-linearity. gelu_new is GPT-2's tanh approximation (Hendrycks & Gimpel 2016). */
+/**
+ * gelu_new, GPT-2's tanh approximation (Hendrycks & Gimpel 2016):
+ *   0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³),
+ * with a custom gradient that keeps only x (the composed ops would keep five [tokens, dMlp] tensors):
+ *   d/dx = 0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(u).
+ */
+const geluNew = tf.customGrad(((x: tf.Tensor, save: Save) => {
+  save([x]);
+  // x·x·x rather than tf.pow(x, 3): the same values as the composed ops had.
+  const tanhOf = (t: tf.Tensor) => tf.tanh(tf.mul(tf.add(t, tf.mul(tf.mul(tf.mul(t, t), t), GELU_CUBIC)), sqrtTwoOverPi));
+  return {
+    value: tf.mul(tf.mul(x, 0.5), tf.add(tanhOf(x), 1)),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx] = saved as [tf.Tensor];
+      const t = tanhOf(sx);
+      const du = tf.mul(tf.add(tf.mul(tf.square(sx), 3 * GELU_CUBIC), 1), sqrtTwoOverPi); // du/dx
+      const slope = tf.add(tf.mul(tf.add(t, 1), 0.5), tf.mul(tf.mul(tf.mul(sx, 0.5), tf.sub(1, tf.square(t))), du));
+      return [tf.mul(dy, slope)];
+    },
+  };
+}) as GradFunc) as (x: tf.Tensor) => tf.Tensor;
+
+/** The MLP's non-linearity. */
 export function activate(config: ModelConfig, x: tf.Tensor): tf.Tensor {
   switch (config.activation) {
-    case 'gelu_new': {
-      // x·x·x rather than tf.pow(x, 3): pow's gradient also differentiates the exponent (a log per entry).
-      const cube = tf.mul(tf.mul(x, x), x);
-      const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), sqrtTwoOverPi);
-      return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
-    }
+    case 'gelu_new':
+      return geluNew(x);
     case 'gelu':
       return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
     case 'relu':

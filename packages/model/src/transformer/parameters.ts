@@ -2,6 +2,7 @@ import { ContractError } from '@circuit-tuning/contracts';
 import { createRng, tf } from '@circuit-tuning/runtime';
 import type { ModelConfig } from '../config/model-config';
 import { type ParameterSpec, parameterSpecs } from './parameter-names';
+import { releaseTransposedUnembeddings } from './unembed';
 
 /**
  * The model's weights: one tf.Variable per canonical name. Owns its variables; dispose() frees
@@ -64,6 +65,7 @@ export class ModelParameters {
   dispose(): void {
     for (const v of this.variables.values()) v.dispose();
     this.variables.clear();
+    releaseTransposedUnembeddings();
   }
 }
 

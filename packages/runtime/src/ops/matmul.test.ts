@@ -2,6 +2,7 @@ import { ContractError } from '@circuit-tuning/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, shutdownBackend } from '../backend/select';
 import { tf } from '../backend/tf';
+import { opFixesFor } from '../backend/fixes';
 import { batchMatMul, matMul } from './matmul';
 
 function close(got: tf.Tensor, want: tf.Tensor, tol = 1e-4): void {
@@ -47,7 +48,8 @@ afterAll(async () => {
 
 describe.each(['cpu', 'wasm'] as const)('on %s', (backend) => {
   beforeAll(async () => {
-    await initBackend({ backend, threads: 1, log: () => {} });
+    // The wasm workarounds are what these tests check; native-kernels.test.ts covers the native kernels.
+    await initBackend({ backend, threads: 1, nativeKernels: false, log: () => {} });
   });
 
   it('matMul matches tf.matMul, value and gradients, 2-D and with leading axes', () => {
@@ -96,6 +98,18 @@ describe.each(['cpu', 'wasm'] as const)('on %s', (backend) => {
     const backward = await tf.profile(() => tf.grad((x: tf.Tensor) => tf.sum(matMul(x, b.reshape([24, 3]) as tf.Tensor2D)))(a.reshape([5, 24])));
     expect(backward.kernels.map((k) => k.name)).toContain('Transpose');
     tf.dispose([a, b, forward.result, backward.result]);
+  });
+
+  it("computes only the gradients asked for (the weight side's transpose and product are skipped)", async () => {
+    if (!opFixesFor(tf.getBackend()).has('transposed-matmul-grad')) return;
+    const x = tf.randomNormal([5, 24]);
+    const w = tf.variable(tf.randomNormal([24, 3]), true);
+    const onlyX = await tf.profile(() => tf.grad((t: tf.Tensor) => tf.sum(matMul(t, w as never)))(x));
+    const both = await tf.profile(() => tf.variableGrads(() => tf.sum(matMul(x, w as never)) as tf.Scalar, [w]));
+    const count = (p: typeof onlyX, name: string) => p.kernels.filter((k) => k.name === name).length;
+    expect(count(onlyX, 'Transpose')).toBe(1);
+    expect(count(both, 'Transpose')).toBe(1);
+    tf.dispose([x, w, onlyX.result, both.result as never]);
   });
 
   it('rejects mismatched shapes with a ContractError', () => {

@@ -1,5 +1,4 @@
 import { ContractError } from '@circuit-tuning/contracts';
-import type { GradSaveFunc } from '@tensorflow/tfjs-core';
 import { opFixesFor } from '../backend/fixes';
 import { tf } from '../backend/tf';
 
@@ -14,23 +13,55 @@ import { tf } from '../backend/tf';
  * Who disposes: every function returns a new tensor the caller owns; intermediates are tidied.
  */
 
-type GradFunc = Parameters<typeof tf.customGrad>[0];
+/**
+ * [m, k] × [k, n] → [m, n] as its own kernel, so that its gradient can be lazy: tfjs calls a
+ * registered gradient's thunk only for the inputs the requested gradients depend on, so a pass
+ * that differentiates w.r.t. activations only (EAP's probes) never computes weight gradients, and
+ * each thunk's transposes are freed as soon as it returns (tf.customGrad computes every input's
+ * gradient up front and keeps its intermediates until the whole backward pass ends: for GPT-2
+ * small, a transposed copy of every weight plus XNNPACK's packed copy of each).
+ * The kernel runs the backend's own BatchMatMul kernel (looked up per call, so a BatchMatMul
+ * registered later, e.g. a native one, is used); the gradient is dA = dY·Bᵀ and dB = Aᵀ·dY as
+ * untransposed products.
+ */
+const FAST_PATH_MATMUL = 'CircuitTuningMatMul';
 
-/** [m, k] × [k, n] → [m, n], with dA = dY·Bᵀ and dB = Aᵀ·dY as untransposed matmuls. */
-const matMul2dTransposedGrad = tf.customGrad(((a: tf.Tensor2D, b: tf.Tensor2D, save: GradSaveFunc) => {
-  save([a, b]);
-  return {
-    value: tf.matMul(a, b), // [m, n]
-    gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
-      const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy)]; // [m, k], [k, n]
+function registerFastPathMatMul(backendName: string): void {
+  if (!tf.getGradient(FAST_PATH_MATMUL)) {
+    tf.registerGradient({
+      kernelName: FAST_PATH_MATMUL,
+      inputsToSave: ['a', 'b'],
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [a, b] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const d = dy as tf.Tensor2D; // [m, n]
+        return {
+          a: () => runFastPathMatMul(d, tf.transpose(b)), // [m, k]
+          b: () => runFastPathMatMul(tf.transpose(a), d), // [k, n]
+        };
+      },
+    });
+  }
+  if (tf.getKernel(FAST_PATH_MATMUL, backendName)) return;
+  tf.registerKernel({
+    kernelName: FAST_PATH_MATMUL,
+    backendName,
+    kernelFunc: ({ inputs, backend }) => {
+      const batchMatMulKernel = tf.getKernel('BatchMatMul', backendName);
+      if (!batchMatMulKernel) throw new Error(`no BatchMatMul kernel on backend ${backendName}`);
+      const attrs = { transposeA: false, transposeB: false };
+      return batchMatMulKernel.kernelFunc({ inputs: { a: inputs['a']!, b: inputs['b']! }, backend, attrs: attrs as never });
     },
-  };
-}) as GradFunc) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+  });
+}
+
+function runFastPathMatMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  registerFastPathMatMul(tf.getBackend());
+  return tf.engine().runKernel(FAST_PATH_MATMUL, { a, b } as unknown as tf.NamedTensorMap) as tf.Tensor2D;
+}
 
 /** A 2-D product through the fast path of the active backend. */
 function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  return opFixesFor(tf.getBackend()).has('transposed-matmul-grad') ? matMul2dTransposedGrad(a, b) : tf.matMul(a, b);
+  return opFixesFor(tf.getBackend()).has('transposed-matmul-grad') ? runFastPathMatMul(a, b) : tf.matMul(a, b);
 }
 
 /**
