@@ -1,3 +1,5 @@
+import { nativeKernelsApplied } from './native-kernels';
+
 /**
  * The runtime's fixes for slow or missing tfjs paths (measured in docs/runtime-details.md,
  * section 3), and which backend each applies to. The ops in `src/ops` look this up at call time
@@ -12,6 +14,8 @@ export const KERNEL_FIXES = {
   'transposed-matmul-grad': 'matMul gradients use explicit transposes and untransposed matmuls',
   /** The batched matmul kernel on wasm is a scalar loop; B 2-D matmuls use XNNPACK. */
   'split-batch-matmul': 'batched matmuls run as one 2-D matmul per batch entry',
+  /** OpenBLAS (packages/native-blas) computes the wasm backend's matmuls on its heap. */
+  'native-matmul': 'BatchMatMul and _FusedMatMul run in OpenBLAS on the wasm heap',
   /** tfjs turns wasm threads off in Node; the loader starts the threaded SIMD binary. */
   'threads-loader': 'the threaded SIMD wasm binary runs with several XNNPACK threads',
 } as const;
@@ -28,7 +32,14 @@ const OP_FIXES: Readonly<Record<string, ReadonlySet<KernelFix>>> = {
 
 const NONE: ReadonlySet<KernelFix> = new Set();
 
+/**
+ * With the native matmul kernels, BLAS takes transposed and batched products at full speed, so the
+ * two matmul workarounds would only add transposes and copies.
+ */
+const WASM_WITH_NATIVE_MATMUL: ReadonlySet<KernelFix> = new Set<KernelFix>(['scatter-embedding-grad']);
+
 /** The op-level fixes for a tfjs backend name (`tf.getBackend()`). */
 export function opFixesFor(tfjsBackend: string | null | undefined): ReadonlySet<KernelFix> {
+  if (tfjsBackend === 'wasm' && nativeKernelsApplied()) return WASM_WITH_NATIVE_MATMUL;
   return (tfjsBackend == null ? undefined : OP_FIXES[tfjsBackend]) ?? NONE;
 }

@@ -19,6 +19,8 @@ export interface BackendInfo {
   simd: boolean;
   /** The runtime's kernel fixes active on this backend (see `KERNEL_FIXES`). */
   kernelFixes: string[];
+  /** The BLAS library behind the `native-matmul` kernels, when they run. */
+  nativeKernels?: { library: string; config: string; threads: number };
   /** Why the result differs from the request: a backend that failed, or threads that did not start. */
   fallbackReason?: string;
 }
@@ -29,6 +31,10 @@ export function formatBackendLine(info: BackendInfo, threadsNote?: string): stri
   const threads = `${info.threads} thread${info.threads === 1 ? '' : 's'}`;
   parts.push(threadsNote === undefined ? threads : `${threads} (${threadsNote})`);
   if (info.simd) parts.push('SIMD');
+  if (info.nativeKernels !== undefined) {
+    const { config, library, threads: blasThreads } = info.nativeKernels;
+    parts.push(`native matmul: ${config.split(' ').slice(0, 2).join(' ') || library}, ${blasThreads} thread${blasThreads === 1 ? '' : 's'}`);
+  }
   if (info.kernelFixes.length > 0) parts.push(`fixes: ${info.kernelFixes.join(', ')}`);
   const line = `backend: ${info.name} (${parts.join(', ')})`;
   return info.fallbackReason === undefined ? line : `${line}; fallback: ${info.fallbackReason}`;

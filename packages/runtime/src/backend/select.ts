@@ -3,6 +3,7 @@ import { activateBackend, backendInstance } from './activate';
 import { type KernelFix, opFixesFor } from './fixes';
 import { type BackendInfo, formatBackendLine } from './info';
 import { startNative } from './native';
+import { applyNativeKernels, type NativeKernelsInfo, nativeKernelsApplied, removeNativeKernels } from './native-kernels';
 import { AUTO_ORDER, type BackendName, type BackendRequest, INSTALL_HINTS, TFJS_BACKEND_NAME } from './names';
 import { BackendLoadError, firstLine } from './optional-package';
 import { keepingProcessListeners } from './process-listeners';
@@ -20,6 +21,12 @@ export interface InitBackendOptions {
   backend?: BackendRequest;
   /** XNNPACK threads for wasm (default: CT_WASM_THREADS, else 2; at most the core count). */
   threads?: number;
+  /**
+   * Whether wasm's matrix products run in OpenBLAS when the native-blas addon and the library are
+   * there (default true; CT_NATIVE_BLAS=off also turns them off). When they cannot load, the log
+   * says why once and the wasm kernels run.
+   */
+  nativeKernels?: boolean;
   /** Where the backend line and load failures go (default: stderr). */
   log?: (line: string) => void;
 }
@@ -96,7 +103,7 @@ async function doInit(options: InitBackendOptions): Promise<BackendInfo> {
   for (const name of candidates) {
     let started: Started;
     try {
-      started = await start(name, request.threads);
+      started = await start(name, request.threads, options.nativeKernels ?? true, log);
     } catch (error) {
       const reason = firstLine(error);
       const hint =
@@ -128,6 +135,7 @@ function toBackendInfo(name: BackendName, requested: BackendRequest, started: St
     threads: started.threads,
     simd: started.simd,
     kernelFixes: kernelFixesOf(name, started.threads),
+    ...(started.nativeKernels === undefined ? {} : { nativeKernels: started.nativeKernels }),
     ...(reasons.length === 0 ? {} : { fallbackReason: reasons.join('; ') }),
   };
 }
@@ -136,12 +144,24 @@ interface Started {
   threads: number;
   simd: boolean;
   fallbackReason?: string;
+  nativeKernels?: NativeKernelsInfo;
 }
 
-async function start(name: BackendName, threads: number): Promise<Started> {
+async function start(name: BackendName, threads: number, native: boolean, log: (line: string) => void): Promise<Started> {
   switch (name) {
-    case 'wasm':
-      return startWasm(threads);
+    case 'wasm': {
+      const started = await startWasm(threads);
+      if (!native) {
+        removeNativeKernels();
+        return started;
+      }
+      // BLAS gets as many threads as wasm: the two never compute at the same time.
+      const applied = applyNativeKernels(started.threads);
+      if (applied.ok) return { ...started, nativeKernels: applied.info };
+      removeNativeKernels();
+      sayOnce(log, `native matmul: not used (${applied.reason}); ${applied.hint}`);
+      return started;
+    }
     case 'cpu':
       await activateBackend(TFJS_BACKEND_NAME.cpu);
       silenceCpuBanner();
@@ -166,9 +186,19 @@ function silenceCpuBanner(): void {
   if (cpu !== undefined && cpu.firstUse === true) cpu.firstUse = false;
 }
 
+/** Lines already logged: the missing native kernels are reported once per process. */
+const said = new Set<string>();
+
+function sayOnce(log: (line: string) => void, line: string): void {
+  if (said.has(line)) return;
+  said.add(line);
+  log(line);
+}
+
 function kernelFixesOf(name: BackendName, threads: number): string[] {
   const fixes: KernelFix[] = [];
   if (name === 'wasm') fixes.push('slice-view');
+  if (name === 'wasm' && nativeKernelsApplied()) fixes.push('native-matmul');
   fixes.push(...opFixesFor(TFJS_BACKEND_NAME[name]));
   if (name === 'wasm' && threads > 1) fixes.push('threads-loader');
   return fixes;

@@ -1,0 +1,190 @@
+/*
+ * ct_blas: single-precision matrix products of TensorFlow.js tensors by a real BLAS.
+ *
+ * The BLAS library is opened at run time (dlopen), not linked: the addon builds without BLAS
+ * headers or a -dev package, and a machine without the library loads the addon and learns why it
+ * cannot be used instead of failing to load it. Operands are Float32Arrays plus element offsets,
+ * so one call can work directly on the wasm backend's heap (a view over its memory, shared or
+ * not) without copying.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* CBLAS enums (values fixed by the CBLAS standard). */
+enum { CBLAS_ROW_MAJOR = 101 };
+enum { CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
+
+typedef void (*sgemm_fn)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                         const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+typedef void (*set_threads_fn)(int);
+typedef char *(*get_config_fn)(void);
+typedef int (*get_threads_fn)(void);
+
+static void *library = NULL;
+static sgemm_fn sgemm = NULL;
+static set_threads_fn set_threads = NULL;
+static get_threads_fn get_threads = NULL;
+static get_config_fn get_config = NULL;
+static char library_name[512] = "";
+
+#define CHECK(env, call)                                                                          \
+  do {                                                                                            \
+    if ((call) != napi_ok) {                                                                      \
+      napi_throw_error((env), NULL, "ct_blas: N-API call failed: " #call);                       \
+      return NULL;                                                                                \
+    }                                                                                             \
+  } while (0)
+
+static napi_value throw_error(napi_env env, const char *message) {
+  napi_throw_error(env, NULL, message);
+  return NULL;
+}
+
+static napi_value make_string(napi_env env, const char *text) {
+  napi_value value;
+  if (napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &value) != napi_ok) return NULL;
+  return value;
+}
+
+/*
+ * open(candidates: string[], threads: number) -> { library, config, threads }
+ * Tries each library name in turn; the first that has cblas_sgemm is kept for the process.
+ * OpenBLAS reads its environment when it loads, so callers set OPENBLAS_* before the first open.
+ */
+static napi_value blas_open(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_error(env, "ct_blas.open(candidates, threads): two arguments expected");
+  int32_t threads = 0;
+  CHECK(env, napi_get_value_int32(env, argv[1], &threads));
+
+  if (library == NULL) {
+    uint32_t count = 0;
+    CHECK(env, napi_get_array_length(env, argv[0], &count));
+    char errors[2048] = "";
+    for (uint32_t i = 0; i < count && library == NULL; i++) {
+      napi_value item;
+      char name[512];
+      size_t length = 0;
+      CHECK(env, napi_get_element(env, argv[0], i, &item));
+      CHECK(env, napi_get_value_string_utf8(env, item, name, sizeof name, &length));
+      void *handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+      if (handle == NULL) {
+        const char *why = dlerror();
+        size_t used = strlen(errors);
+        snprintf(errors + used, sizeof errors - used, "%s%s", used > 0 ? "; " : "", why ? why : name);
+        continue;
+      }
+      sgemm_fn found = (sgemm_fn)dlsym(handle, "cblas_sgemm");
+      if (found == NULL) {
+        size_t used = strlen(errors);
+        snprintf(errors + used, sizeof errors - used, "%s%s: no cblas_sgemm", used > 0 ? "; " : "", name);
+        dlclose(handle);
+        continue;
+      }
+      library = handle;
+      sgemm = found;
+      set_threads = (set_threads_fn)dlsym(handle, "openblas_set_num_threads");
+      get_threads = (get_threads_fn)dlsym(handle, "openblas_get_num_threads");
+      get_config = (get_config_fn)dlsym(handle, "openblas_get_config");
+      snprintf(library_name, sizeof library_name, "%s", name);
+    }
+    if (library == NULL) return throw_error(env, errors[0] ? errors : "no BLAS library candidates given");
+  }
+  if (set_threads != NULL && threads > 0) set_threads(threads);
+
+  napi_value result;
+  CHECK(env, napi_create_object(env, &result));
+  CHECK(env, napi_set_named_property(env, result, "library", make_string(env, library_name)));
+  CHECK(env, napi_set_named_property(env, result, "config", make_string(env, get_config ? get_config() : "")));
+  napi_value thread_count;
+  CHECK(env, napi_create_int32(env, get_threads ? get_threads() : 1, &thread_count));
+  CHECK(env, napi_set_named_property(env, result, "threads", thread_count));
+  return result;
+}
+
+/* The float data of a Float32Array argument and its length in elements. */
+static int float_array(napi_env env, napi_value value, float **data, size_t *length) {
+  napi_typedarray_type type;
+  void *raw = NULL;
+  if (napi_get_typedarray_info(env, value, &type, length, &raw, NULL, NULL) != napi_ok) return 0;
+  if (type != napi_float32_array) return 0;
+  *data = (float *)raw;
+  return 1;
+}
+
+/*
+ * gemm(a, b, c, dims: Float64Array [batch, m, n, k, transA, transB,
+ *      aOffset, aStride, bOffset, bStride, cOffset, cStride])
+ * For each of `batch` products: C[i] = op(A[i]) · op(B[i]), row-major, where A[i] starts at
+ * aOffset + i·aStride elements of `a` (stride 0 broadcasts), and so on. op(A) is m×k, op(B) k×n.
+ * Every range is checked against its array before any work starts.
+ */
+static napi_value blas_gemm(napi_env env, napi_callback_info info) {
+  if (sgemm == NULL) return throw_error(env, "ct_blas.gemm: no BLAS library is open (call open first)");
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) return throw_error(env, "ct_blas.gemm(a, b, c, dims): four arguments expected");
+  float *a, *b, *c;
+  size_t a_len, b_len, c_len;
+  if (!float_array(env, argv[0], &a, &a_len) || !float_array(env, argv[1], &b, &b_len) ||
+      !float_array(env, argv[2], &c, &c_len)) {
+    return throw_error(env, "ct_blas.gemm: a, b and c must be Float32Arrays");
+  }
+  /* dims: a Float64Array read in place (one typed-array lookup instead of twelve property reads). */
+  napi_typedarray_type dims_type;
+  size_t dims_len = 0;
+  void *dims_raw = NULL;
+  if (napi_get_typedarray_info(env, argv[3], &dims_type, &dims_len, &dims_raw, NULL, NULL) != napi_ok ||
+      dims_type != napi_float64_array || dims_len < 12) {
+    return throw_error(env, "ct_blas.gemm: dims must be a Float64Array of 12 entries");
+  }
+  int64_t d[12];
+  for (int i = 0; i < 12; i++) {
+    const double value = ((const double *)dims_raw)[i];
+    if (!(value >= 0 && value <= 9007199254740991.0) || value != (double)(int64_t)value)
+      return throw_error(env, "ct_blas.gemm: dims must be non-negative integers");
+    d[i] = (int64_t)value;
+  }
+  const int64_t batch = d[0], m = d[1], n = d[2], k = d[3];
+  const int trans_a = d[4] != 0, trans_b = d[5] != 0;
+  const int64_t a_off = d[6], a_stride = d[7], b_off = d[8], b_stride = d[9], c_off = d[10], c_stride = d[11];
+  if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX)
+    return throw_error(env, "ct_blas.gemm: sizes out of range");
+  if (batch == 0 || m == 0 || n == 0) return NULL;
+  const int64_t last = batch - 1;
+  if (a_off + last * a_stride + m * k > (int64_t)a_len || b_off + last * b_stride + k * n > (int64_t)b_len ||
+      c_off + last * c_stride + m * n > (int64_t)c_len) {
+    return throw_error(env, "ct_blas.gemm: an operand range runs past its array");
+  }
+  const int lda = trans_a ? (int)m : (int)k;
+  const int ldb = trans_b ? (int)k : (int)n;
+  if (k == 0) {
+    for (int64_t i = 0; i < batch; i++) memset(c + c_off + i * c_stride, 0, sizeof(float) * (size_t)(m * n));
+    return NULL;
+  }
+  for (int64_t i = 0; i < batch; i++) {
+    sgemm(CBLAS_ROW_MAJOR, trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS, trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS,
+          (int)m, (int)n, (int)k, 1.0f, a + a_off + i * a_stride, lda, b + b_off + i * b_stride, ldb, 0.0f,
+          c + c_off + i * c_stride, (int)n);
+  }
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor properties[] = {
+      {"open", NULL, blas_open, NULL, NULL, NULL, napi_default, NULL},
+      {"gemm", NULL, blas_gemm, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,15 @@
+/**
+ * The optional OpenBLAS addon (native/blas.c): single-precision matrix products on Float32Arrays,
+ * including views of the wasm backend's heap, so the runtime's kernels multiply without copying.
+ *
+ * Nothing here is required: when the addon was not built or no BLAS library is installed,
+ * `loadNativeBlas` says why and the runtime keeps its wasm kernels.
+ */
+export {
+  BLAS_LIBRARY_ENV,
+  NATIVE_BLAS_ENV,
+  type GemmOperands,
+  loadNativeBlas,
+  type NativeBlas,
+  type NativeBlasLoad,
+} from './load';

@@ -1,0 +1,120 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** `off` disables the native kernels; anything else (or unset) uses them when they load. */
+export const NATIVE_BLAS_ENV = 'CT_NATIVE_BLAS';
+/** A BLAS shared library to open instead of the default candidates (a path or a soname). */
+export const BLAS_LIBRARY_ENV = 'CT_BLAS_LIBRARY';
+
+/** Tried in order: Debian's libopenblas0-pthread / -openmp / -serial all provide the first. */
+const DEFAULT_LIBRARIES = ['libopenblas.so.0', 'libopenblas.so'];
+
+const ADDON = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'ct_blas.node');
+
+/**
+ * One batch of row-major products C[i] = op(A[i]) · op(B[i]), op(A) m×k and op(B) k×n. Operand i
+ * starts at offset + i·stride elements of its array; a stride of 0 repeats (broadcasts) it.
+ */
+export interface GemmOperands {
+  a: Float32Array;
+  b: Float32Array;
+  c: Float32Array;
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  transposeA: boolean;
+  transposeB: boolean;
+  aOffset?: number;
+  aStride?: number;
+  bOffset?: number;
+  bStride?: number;
+  cOffset?: number;
+  cStride?: number;
+}
+
+export interface NativeBlas {
+  /** The shared library that was opened, and what it says of itself (OpenBLAS's build config). */
+  library: string;
+  config: string;
+  /** Threads the library computes with. */
+  threads: number;
+  gemm(operands: GemmOperands): void;
+}
+
+export type NativeBlasLoad = { ok: true; blas: NativeBlas } | { ok: false; reason: string; hint: string };
+
+interface Addon {
+  open(candidates: string[], threads: number): { library: string; config: string; threads: number };
+  gemm(a: Float32Array, b: Float32Array, c: Float32Array, dims: Float64Array): void;
+}
+
+let addon: Addon | undefined;
+
+/**
+ * Loads the addon and opens the BLAS library with `threads` threads. The library is opened once
+ * per process; later calls only change the thread count.
+ */
+export function loadNativeBlas(options: { threads: number }): NativeBlasLoad {
+  if (process.env[NATIVE_BLAS_ENV] === 'off') {
+    return { ok: false, reason: `${NATIVE_BLAS_ENV}=off`, hint: `unset ${NATIVE_BLAS_ENV} to use the native kernels` };
+  }
+  if (!existsSync(ADDON)) {
+    return {
+      ok: false,
+      reason: 'the native-blas addon is not built',
+      hint: 'build it with: pnpm --filter @circuit-tuning/native-blas build (needs g++, make, python3)',
+    };
+  }
+  try {
+    addon ??= createRequire(import.meta.url)(ADDON) as Addon;
+  } catch (error) {
+    return { ok: false, reason: `the native-blas addon failed to load: ${message(error)}`, hint: 'rebuild it with: pnpm --filter @circuit-tuning/native-blas build' };
+  }
+  // OpenBLAS reads these when the library loads. Idle BLAS threads spin for 2^28 cycles by
+  // default, taking the cores from the wasm threads that run the next op; 2^12 hands them back.
+  process.env.OPENBLAS_NUM_THREADS ??= String(options.threads);
+  process.env.OPENBLAS_THREAD_TIMEOUT ??= '12';
+  const requested = process.env[BLAS_LIBRARY_ENV];
+  const candidates = requested === undefined || requested === '' ? DEFAULT_LIBRARIES : [requested];
+  let opened: { library: string; config: string; threads: number };
+  try {
+    opened = addon.open(candidates, options.threads);
+  } catch (error) {
+    return {
+      ok: false,
+      reason: `no BLAS library could be opened (${message(error)})`,
+      hint: 'install OpenBLAS: apt-get install -y libopenblas0-pthread',
+    };
+  }
+  const native = addon;
+  // One reusable dims array: the call is synchronous, so it is never shared between calls.
+  const dims = new Float64Array(12);
+  return {
+    ok: true,
+    blas: {
+      ...opened,
+      gemm(op: GemmOperands): void {
+        dims[0] = op.batch;
+        dims[1] = op.m;
+        dims[2] = op.n;
+        dims[3] = op.k;
+        dims[4] = op.transposeA ? 1 : 0;
+        dims[5] = op.transposeB ? 1 : 0;
+        dims[6] = op.aOffset ?? 0;
+        dims[7] = op.aStride ?? 0;
+        dims[8] = op.bOffset ?? 0;
+        dims[9] = op.bStride ?? 0;
+        dims[10] = op.cOffset ?? 0;
+        dims[11] = op.cStride ?? 0;
+        native.gemm(op.a, op.b, op.c, dims);
+      },
+    },
+  };
+}
+
+function message(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n', 1)[0] ?? '';
+}

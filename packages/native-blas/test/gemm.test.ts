@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { loadNativeBlas } from '../src/index';
+
+/**
+ * The addon against a plain loop. CI installs OpenBLAS and builds the addon, and sets
+ * CT_REQUIRE_NATIVE_BLAS=1 so that a broken build fails there instead of being skipped.
+ */
+
+const loaded = loadNativeBlas({ threads: 2 });
+const required = process.env.CT_REQUIRE_NATIVE_BLAS === '1';
+
+function reference(a: Float32Array, b: Float32Array, m: number, n: number, k: number, ta: boolean, tb: boolean): Float32Array {
+  const c = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let p = 0; p < k; p++) sum += (a[ta ? p * m + i : i * k + p] ?? 0) * (b[tb ? j * k + p : p * n + j] ?? 0);
+      c[i * n + j] = sum;
+    }
+  }
+  return c;
+}
+
+function random(length: number, seed: number): Float32Array {
+  let state = seed >>> 0;
+  return Float32Array.from({ length }, () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 31 - 1;
+  });
+}
+
+describe.skipIf(!loaded.ok && !required)('native gemm', () => {
+  const blas = () => {
+    if (!loaded.ok) throw new Error(`${loaded.reason}; ${loaded.hint}`);
+    return loaded.blas;
+  };
+
+  it('opens a BLAS library and says which', () => {
+    expect(blas().library).toMatch(/blas/);
+    expect(blas().threads).toBeGreaterThanOrEqual(1);
+  });
+
+  it.each([
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ])('multiplies with transposeA=%s transposeB=%s, batched, at offsets, with a broadcast operand', (ta, tb) => {
+    const [m, n, k, batch] = [7, 5, 9, 3];
+    // One shared array, as on the wasm heap: A matrices at 10, one B at 500 for all, C at 800.
+    const heap = random(2000, 42);
+    const aAt = (i: number) => 10 + i * m * k;
+    blas().gemm({
+      a: heap, b: heap, c: heap, batch, m, n, k, transposeA: ta, transposeB: tb,
+      aOffset: 10, aStride: m * k, bOffset: 500, bStride: 0, cOffset: 800, cStride: m * n,
+    });
+    const b = heap.slice(500, 500 + k * n);
+    for (let i = 0; i < batch; i++) {
+      const want = reference(heap.slice(aAt(i), aAt(i) + m * k), b, m, n, k, ta, tb);
+      const got = heap.slice(800 + i * m * n, 800 + (i + 1) * m * n);
+      for (let j = 0; j < want.length; j++) expect(got[j]).toBeCloseTo(want[j] ?? Number.NaN, 4);
+    }
+  });
+
+  it('zeroes the product when k = 0', () => {
+    const c = new Float32Array(6).fill(7);
+    blas().gemm({ a: new Float32Array(0), b: new Float32Array(0), c, batch: 1, m: 2, n: 3, k: 0, transposeA: false, transposeB: false });
+    expect(Array.from(c)).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  it('refuses ranges that run past an array, before computing anything', () => {
+    const c = new Float32Array(4).fill(3);
+    expect(() =>
+      blas().gemm({ a: new Float32Array(4), b: new Float32Array(3), c, batch: 1, m: 2, n: 2, k: 2, transposeA: false, transposeB: false }),
+    ).toThrow(/runs past its array/);
+    expect(() =>
+      blas().gemm({ a: new Float32Array(8), b: new Float32Array(4), c, batch: 2, m: 2, n: 2, k: 2, transposeA: false, transposeB: false, aStride: 4, cStride: 4 }),
+    ).toThrow(/runs past its array/);
+    expect(Array.from(c)).toEqual([3, 3, 3, 3]);
+  });
+
+  it('refuses operands that are not Float32Arrays and dims that are not integers', () => {
+    const f = new Float32Array(4);
+    expect(() =>
+      blas().gemm({ a: new Float64Array(4) as unknown as Float32Array, b: f, c: f, batch: 1, m: 2, n: 2, k: 2, transposeA: false, transposeB: false }),
+    ).toThrow(/Float32Arrays/);
+    expect(() => blas().gemm({ a: f, b: f, c: f, batch: 1, m: 1.5, n: 2, k: 2, transposeA: false, transposeB: false })).toThrow(/integers/);
+  });
+});
+
+describe('loading', () => {
+  it('says why when the BLAS library cannot be opened', async () => {
+    const { spawnSync } = await import('node:child_process');
+    // A fresh process: the library is opened once per process.
+    const script = `import { loadNativeBlas } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).pathname)};
+      const r = loadNativeBlas({ threads: 1 }); console.log(JSON.stringify(r.ok ? { ok: true } : r));`;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, CT_BLAS_LIBRARY: '/nonexistent/libnothing.so' },
+    });
+    const result = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as { ok: boolean; reason?: string; hint?: string };
+    expect(result.ok).toBe(false);
+    if (loaded.ok || required) expect(result.reason).toMatch(/libnothing\.so/);
+    expect(result.hint).toMatch(/libopenblas0-pthread|native-blas build/);
+  });
+
+  it('is off when CT_NATIVE_BLAS=off', () => {
+    const previous = process.env.CT_NATIVE_BLAS;
+    process.env.CT_NATIVE_BLAS = 'off';
+    try {
+      const result = loadNativeBlas({ threads: 1 });
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.reason).toMatch(/CT_NATIVE_BLAS=off/);
+    } finally {
+      if (previous === undefined) delete process.env.CT_NATIVE_BLAS;
+      else process.env.CT_NATIVE_BLAS = previous;
+    }
+  });
+});

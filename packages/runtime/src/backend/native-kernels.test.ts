@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyNativeKernels, removeNativeKernels } from './native-kernels';
+import { initBackend, shutdownBackend } from './select';
+import { tf } from './tf';
+
+/**
+ * The native matmul kernels against the stock wasm kernels: the same products, forward and
+ * gradient, on random shapes with transposes and batch broadcasting.
+ *
+ * CI installs OpenBLAS, so there these tests run; on a machine without the addon or the library
+ * the comparison cannot be made and the suite says so (the fallback itself is tested in
+ * native-fallback.test.ts).
+ */
+
+const available = applyNativeKernels(2);
+if (available.ok) removeNativeKernels();
+const requireNative = process.env.CT_REQUIRE_NATIVE_BLAS === '1';
+
+type FusedActivation = Parameters<typeof tf.fused.matMul>[0]['activation'];
+
+interface Case {
+  a: number[];
+  b: number[];
+  transposeA: boolean;
+  transposeB: boolean;
+  /**
+   * Batch axes that broadcast. tfjs 4.22's BatchMatMul gradient does not reduce them, and the
+   * stock wasm kernel gets broadcasting on two axes wrong, so these compare the forward with the
+   * stock product of explicitly broadcast operands.
+   */
+  broadcast?: boolean;
+}
+
+const CASES: Case[] = [
+  { a: [3, 5], b: [5, 4], transposeA: false, transposeB: false },
+  { a: [5, 3], b: [5, 4], transposeA: true, transposeB: false },
+  { a: [3, 5], b: [4, 5], transposeA: false, transposeB: true },
+  { a: [5, 3], b: [4, 5], transposeA: true, transposeB: true },
+  { a: [64, 96], b: [96, 130], transposeA: false, transposeB: false },
+  { a: [2, 6, 7, 8], b: [2, 6, 8, 9], transposeA: false, transposeB: false },
+  { a: [2, 6, 7, 8], b: [2, 6, 9, 8], transposeA: false, transposeB: true },
+  { a: [4, 8, 7], b: [8, 5], transposeA: true, transposeB: false, broadcast: true }, // b broadcast to every entry
+  { a: [7, 8], b: [3, 8, 5], transposeA: false, transposeB: false, broadcast: true }, // a broadcast
+  { a: [2, 1, 4, 6], b: [1, 3, 6, 5], transposeA: false, transposeB: false, broadcast: true }, // broadcast on two axes
+  { a: [2, 1, 6, 4], b: [3, 5, 6], transposeA: true, transposeB: true, broadcast: true }, // ranks differ
+  { a: [1, 0, 4], b: [1, 4, 3], transposeA: false, transposeB: false }, // empty
+  { a: [2, 3, 0], b: [2, 0, 4], transposeA: false, transposeB: false }, // k = 0
+];
+
+function randomTensor(shape: number[], seed: number): tf.Tensor {
+  return tf.randomUniform(shape, -1, 1, 'float32', seed);
+}
+
+/** Broadcasts the batch axes of both operands to their common shape. */
+function broadcastBatch(a: tf.Tensor, b: tf.Tensor): [tf.Tensor, tf.Tensor] {
+  const batch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  return [tf.broadcastTo(a, [...batch, ...a.shape.slice(-2)]), tf.broadcastTo(b, [...batch, ...b.shape.slice(-2)])];
+}
+
+/** The product and both gradients (of a weighted sum, so every output element matters). */
+function productAndGrads(c: Case, seed: number, explicitBroadcast = false): Float32Array[] {
+  return tf.tidy(() => {
+    let a = randomTensor(c.a, seed);
+    let b = randomTensor(c.b, seed + 1);
+    if (explicitBroadcast) [a, b] = broadcastBatch(a, b);
+    const y = tf.matMul(a, b, c.transposeA, c.transposeB);
+    if (c.broadcast === true) return [y.dataSync() as Float32Array];
+    const w = randomTensor(y.shape, seed + 2);
+    const grads = tf.grads((x: tf.Tensor, z: tf.Tensor) => tf.matMul(x, z, c.transposeA, c.transposeB).mul(w).sum());
+    const [da, db] = grads([a, b]);
+    return [y, da as tf.Tensor, db as tf.Tensor].map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+function maxRelativeError(got: Float32Array, want: Float32Array): number {
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) {
+    const g = got[i] ?? Number.NaN;
+    const w = want[i] ?? Number.NaN;
+    worst = Math.max(worst, Math.abs(g - w) / Math.max(1, Math.abs(w)));
+  }
+  return worst;
+}
+
+describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', threads: 2, nativeKernels: false, log: () => {} });
+  });
+  afterAll(async () => {
+    removeNativeKernels();
+    await shutdownBackend();
+  });
+
+  it('load on this machine', () => {
+    expect(available.ok, available.ok ? '' : `${available.reason}; ${available.hint}`).toBe(true);
+  });
+
+  it.each(CASES.map((c, i) => [i, c] as const))('case %i: equal the stock wasm kernel, forward and gradient', (i, c) => {
+    const want = productAndGrads(c, 100 + i, c.broadcast === true);
+    expect(applyNativeKernels(2).ok).toBe(true);
+    try {
+      const got = productAndGrads(c, 100 + i);
+      expect(got.length).toBe(want.length);
+      for (let j = 0; j < want.length; j++) expect(maxRelativeError(got[j] ?? new Float32Array(), want[j] ?? new Float32Array())).toBeLessThan(1e-5);
+    } finally {
+      removeNativeKernels();
+    }
+  });
+
+  // Compared with the unfused ops on the stock kernels: the stock wasm _FusedMatMul itself gets
+  // batched products with transposeB and a bias wrong in tfjs 4.22 (every entry after the first row).
+  it('run a fused product with bias and activation like matMul, add and the activation', () => {
+    const ACTIVATIONS = {
+      linear: (x: tf.Tensor) => x,
+      relu: (x: tf.Tensor) => tf.relu(x),
+      leakyrelu: (x: tf.Tensor) => tf.leakyRelu(x, 0.1),
+      sigmoid: (x: tf.Tensor) => tf.sigmoid(x),
+    };
+    const operands = () => [randomTensor([2, 5, 6], 7), randomTensor([2, 4, 6], 8), randomTensor([4], 9)] as const;
+    const want = tf.tidy(() => {
+      const [a, b, bias] = operands();
+      return Object.values(ACTIVATIONS).map((f) => f(tf.matMul(a, b, false, true).add(bias)).dataSync() as Float32Array);
+    });
+    expect(applyNativeKernels(2).ok).toBe(true);
+    try {
+      const got = tf.tidy(() => {
+        const [a, b, bias] = operands();
+        return Object.keys(ACTIVATIONS).map(
+          (activation) =>
+            tf.fused
+              .matMul({ a, b, transposeB: true, bias, activation: activation as FusedActivation, leakyreluAlpha: 0.1 })
+              .dataSync() as Float32Array,
+        );
+      });
+      for (let j = 0; j < want.length; j++) expect(maxRelativeError(got[j] ?? new Float32Array(), want[j] ?? new Float32Array())).toBeLessThan(1e-5);
+    } finally {
+      removeNativeKernels();
+    }
+  });
+
+  it('reject mismatched inner sizes as tfjs does', () => {
+    expect(applyNativeKernels(2).ok).toBe(true);
+    try {
+      expect(() => tf.tidy(() => tf.matMul(tf.ones([2, 3]), tf.ones([4, 2])))).toThrow(/inner shapes/);
+    } finally {
+      removeNativeKernels();
+    }
+  });
+
+  it('are recorded in the backend info, and the matmul workarounds step aside', async () => {
+    const info = await initBackend({ backend: 'wasm', threads: 2, log: () => {} });
+    expect(info.kernelFixes).toContain('native-matmul');
+    expect(info.kernelFixes).not.toContain('transposed-matmul-grad');
+    expect(info.kernelFixes).not.toContain('split-batch-matmul');
+    expect(info.nativeKernels?.config).toMatch(/\S/);
+    const off = await initBackend({ backend: 'wasm', threads: 2, nativeKernels: false, log: () => {} });
+    expect(off.kernelFixes).not.toContain('native-matmul');
+    expect(off.kernelFixes).toContain('transposed-matmul-grad');
+  });
+});

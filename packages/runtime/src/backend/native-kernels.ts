@@ -1,0 +1,212 @@
+import { loadNativeBlas, type NativeBlas } from '@circuit-tuning/native-blas';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import type { BatchMatMulAttrs, KernelConfig, KernelFunc, TensorInfo, _FusedMatMulAttrs } from '@tensorflow/tfjs-core';
+import { tf } from './tf';
+import { wasmPackage } from './wasm-package';
+
+/**
+ * The `native-matmul` kernels: BatchMatMul and _FusedMatMul of the wasm backend computed by
+ * OpenBLAS (packages/native-blas) straight on the wasm heap, without copies.
+ *
+ * XNNPACK in wasm reaches about 60 GFLOP/s on this machine's two cores and only on untransposed,
+ * unbatched products; OpenBLAS reaches about 250 GFLOP/s and takes transposes and batches as they
+ * come, so the gradients' transposed products need no explicit transposes when these kernels run.
+ * The data stays in the wasm heap: every other kernel, and autodiff, is unchanged.
+ */
+
+type KernelParams = Parameters<KernelFunc>[0];
+
+const TAKEN = ['BatchMatMul', '_FusedMatMul'] as const;
+type TakenKernel = (typeof TAKEN)[number];
+
+/** What the native kernels run on, once they are registered. */
+export interface NativeKernelsInfo {
+  library: string;
+  config: string;
+  threads: number;
+}
+
+const stock = new Map<TakenKernel, KernelConfig>();
+let blas: NativeBlas | undefined;
+
+/**
+ * Registers the native kernels for 'wasm' with `threads` BLAS threads. Returns why they could not
+ * be used (addon not built, no BLAS library, CT_NATIVE_BLAS=off) instead of throwing: the stock
+ * kernels then stay.
+ */
+export function applyNativeKernels(threads: number): { ok: true; info: NativeKernelsInfo } | { ok: false; reason: string; hint: string } {
+  const loaded = loadNativeBlas({ threads });
+  if (!loaded.ok) return loaded;
+  blas = loaded.blas;
+  wasmPackage(); // the stock kernels are registered when the package loads
+  for (const name of TAKEN) {
+    const current = tf.getKernel(name, 'wasm');
+    if (current === undefined) throw new Error(`tfjs-backend-wasm has no ${name} kernel`);
+    if (current.kernelFunc === FUNCS[name]) continue;
+    stock.set(name, current);
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ ...current, kernelFunc: FUNCS[name] });
+  }
+  return { ok: true, info: { library: blas.library, config: blas.config, threads: blas.threads } };
+}
+
+/** Puts the stock wasm kernels back (for the fallback path and for comparisons). */
+export function removeNativeKernels(): void {
+  for (const [name, config] of stock) {
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(config);
+  }
+  stock.clear();
+}
+
+export function nativeKernelsApplied(): boolean {
+  return stock.size > 0;
+}
+
+function runStock(name: TakenKernel, params: KernelParams): TensorInfo | TensorInfo[] {
+  const config = stock.get(name);
+  if (config === undefined) throw new Error(`the stock wasm ${name} kernel was not kept`);
+  return config.kernelFunc(params);
+}
+
+function batchMatMul(params: KernelParams): TensorInfo {
+  const { a, b } = params.inputs as { a: TensorInfo; b: TensorInfo };
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return runStock('BatchMatMul', params) as TensorInfo;
+  const { transposeA, transposeB } = params.attrs as unknown as BatchMatMulAttrs;
+  return nativeProduct(params.backend as BackendWasm, a, b, transposeA, transposeB);
+}
+
+/** _FusedMatMul = product, then bias, then activation: the last two by the stock wasm kernels. */
+function fusedMatMul(params: KernelParams): TensorInfo | TensorInfo[] {
+  const { a, b, bias, preluActivationWeights } = params.inputs as Record<string, TensorInfo | undefined>;
+  if (a === undefined || b === undefined || a.dtype !== 'float32' || b.dtype !== 'float32') {
+    return runStock('_FusedMatMul', params);
+  }
+  const { transposeA, transposeB, activation, leakyreluAlpha } = params.attrs as unknown as _FusedMatMulAttrs;
+  const backend = params.backend as BackendWasm;
+  let out = nativeProduct(backend, a, b, transposeA, transposeB);
+  const then = (kernel: string, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}) => {
+    const config = tf.getKernel(kernel, 'wasm');
+    if (config === undefined) throw new Error(`tfjs-backend-wasm has no ${kernel} kernel`);
+    const next = config.kernelFunc({ inputs, backend, attrs: attrs as never }) as TensorInfo;
+    backend.disposeData(out.dataId);
+    out = next;
+  };
+  if (bias !== undefined) then('Add', { a: out, b: bias });
+  switch (activation) {
+    case undefined:
+    case 'linear':
+      break;
+    case 'relu':
+      then('Relu', { x: out });
+      break;
+    case 'relu6':
+      then('Relu6', { x: out });
+      break;
+    case 'elu':
+      then('Elu', { x: out });
+      break;
+    case 'sigmoid':
+      then('Sigmoid', { x: out });
+      break;
+    case 'leakyrelu':
+      then('LeakyRelu', { x: out }, { alpha: leakyreluAlpha ?? 0.2 });
+      break;
+    case 'prelu':
+      if (preluActivationWeights === undefined) throw new Error('_FusedMatMul: prelu needs preluActivationWeights');
+      then('Prelu', { x: out, alpha: preluActivationWeights });
+      break;
+    default:
+      throw new Error(`_FusedMatMul: unknown activation '${String(activation)}'`);
+  }
+  return out;
+}
+
+const FUNCS: Readonly<Record<TakenKernel, KernelFunc>> = {
+  BatchMatMul: batchMatMul as KernelFunc,
+  _FusedMatMul: fusedMatMul,
+};
+
+/**
+ * op(a) · op(b) over broadcast batch axes, as tfjs's BatchMatMul defines it: a [...batchA, m, k]
+ * (or [..., k, m] transposed), b [...batchB, k, n] (or [..., n, k]).
+ */
+function nativeProduct(backend: BackendWasm, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
+  const native = blas;
+  if (native === undefined) throw new Error('native kernels registered without a BLAS library');
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  if (ra < 2 || rb < 2) throw new Error(`BatchMatMul needs rank ≥ 2 inputs, got [${a.shape}] and [${b.shape}]`);
+  const m = dim(a.shape, transposeA ? ra - 1 : ra - 2);
+  const kA = dim(a.shape, transposeA ? ra - 2 : ra - 1);
+  const kB = dim(b.shape, transposeB ? rb - 1 : rb - 2);
+  const n = dim(b.shape, transposeB ? rb - 2 : rb - 1);
+  if (kA !== kB) {
+    throw new Error(
+      `Error in matMul: inner shapes (${kA}) and (${kB}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+    );
+  }
+  const batchA = a.shape.slice(0, -2);
+  const batchB = b.shape.slice(0, -2);
+  const batchOut = tf.broadcast_util.assertAndGetBroadcastShape(batchA, batchB);
+  const out = backend.makeOutput([...batchOut, m, n], 'float32');
+  const batch = tf.util.sizeFromShape(batchOut);
+  if (batch * m * n === 0) return out;
+  // Views are taken after makeOutput: allocating may grow the heap, which replaces its buffer.
+  const av = backend.typedArrayFromHeap(a) as Float32Array;
+  const bv = backend.typedArrayFromHeap(b) as Float32Array;
+  const cv = backend.typedArrayFromHeap(out) as Float32Array;
+  const common = { a: av, b: bv, c: cv, m, n, k: kA, transposeA, transposeB };
+  const sizeA = tf.util.sizeFromShape(batchA);
+  const sizeB = tf.util.sizeFromShape(batchB);
+  const uniform = (size: number) => size === batch || size === 1;
+  if (uniform(sizeA) && uniform(sizeB)) {
+    // Each operand is either one matrix per output entry or one matrix for all of them.
+    native.gemm({
+      ...common,
+      batch,
+      aStride: sizeA === 1 ? 0 : m * kA,
+      bStride: sizeB === 1 ? 0 : kA * n,
+      cStride: m * n,
+    });
+    return out;
+  }
+  // Broadcasting across several batch axes (e.g. [2, 1] with [1, 3]): one product per entry.
+  const stridesA = broadcastStrides(batchA, batchOut);
+  const stridesB = broadcastStrides(batchB, batchOut);
+  const index = new Array<number>(batchOut.length).fill(0);
+  for (let entry = 0; entry < batch; entry++) {
+    let ia = 0;
+    let ib = 0;
+    for (let d = 0; d < batchOut.length; d++) {
+      ia += (index[d] ?? 0) * (stridesA[d] ?? 0);
+      ib += (index[d] ?? 0) * (stridesB[d] ?? 0);
+    }
+    native.gemm({ ...common, batch: 1, aOffset: ia * m * kA, bOffset: ib * kA * n, cOffset: entry * m * n });
+    for (let d = batchOut.length - 1; d >= 0; d--) {
+      index[d] = (index[d] ?? 0) + 1;
+      if ((index[d] ?? 0) < (batchOut[d] ?? 1)) break;
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+function dim(shape: readonly number[], axis: number): number {
+  return shape[axis] ?? 0;
+}
+
+/**
+ * For each axis of `out`, the step in `shape`'s matrices (counted in matrices) that one step
+ * along that axis makes; 0 where `shape` broadcasts (its axis is missing or 1).
+ */
+function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
+  const strides = new Array<number>(out.length).fill(0);
+  let stride = 1;
+  for (let d = out.length - 1, s = shape.length - 1; d >= 0; d--, s--) {
+    const size = s >= 0 ? (shape[s] ?? 1) : 1;
+    strides[d] = size === 1 ? 0 : stride;
+    stride *= size;
+  }
+  return strides;
+}
