@@ -49,11 +49,13 @@ export function crossEntropy(logits: tf.Tensor3D, weights: tf.Tensor2D): tf.Scal
     save([logProbs]);
     return {
       value: tf.neg(tf.sum(tf.mul(logProbs, weights))) as tf.Scalar,
-      gradFunc: (dy: tf.Scalar, saved: tf.Tensor[]) => {
-        const [lp] = saved as [tf.Tensor2D];
-        const rowWeight = tf.sum(weights, 1, true); // [tokens, 1]
-        return tf.mul(tf.sub(tf.mul(tf.exp(lp), rowWeight), weights), dy); // [tokens, vocab]
-      },
+      // In a tidy: a custom gradient's intermediates otherwise live until the backward pass ends.
+      gradFunc: (dy: tf.Scalar, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [lp] = saved as [tf.Tensor2D];
+          const rowWeight = tf.sum(weights, 1, true); // [tokens, 1]
+          return tf.mul(tf.sub(tf.mul(tf.exp(lp), rowWeight), weights), dy); // [tokens, vocab]
+        }),
     };
   }) as GradFunc) as (x: tf.Tensor2D) => tf.Scalar;
   return loss(flat);

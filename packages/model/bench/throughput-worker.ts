@@ -288,7 +288,8 @@ class Bench {
   }
 }
 
-const MATMUL_KERNELS = new Set(['BatchMatMul', '_FusedMatMul', 'MatMul']);
+// CircuitTuning*: the runtime's and the model's matmul kernels with lazy gradients (they run BatchMatMul).
+const MATMUL_KERNELS = new Set(['BatchMatMul', '_FusedMatMul', 'MatMul', 'CircuitTuningMatMul', 'CircuitTuningUnembed']);
 
 /** 2·batch·m·k·n from the shapes of a (…, m, k or k, m) and of the output (…, m, n). */
 function matmulFlopsOf(a: number[] | null, out: number[] | null): number {

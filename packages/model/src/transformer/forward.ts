@@ -2,7 +2,7 @@ import type { ModelGraph } from '@circuit-tuning/contracts';
 import { ContractError } from '@circuit-tuning/contracts';
 import { batchMatMul, embeddingLookup, matMul, tf } from '@circuit-tuning/runtime';
 import type { ModelConfig } from '../config/model-config';
-import { applyRotary, activate, causalMask, normalize, type RotaryTables, rotaryTables } from './layers';
+import { activate, addUnsaved, applyRotary, attentionCore, causalMask, normalize, permuteUnsaved, type RotaryTables, rotaryTables } from './layers';
 import { attentionReaderSlot, type ReaderProbes, type WriterOutputs } from './node-tensors';
 import { blockPrefix, unembedName } from './parameter-names';
 import { unembedProduct } from './unembed';
@@ -143,14 +143,14 @@ class ForwardRun {
       }
       const { heads, total } = this.attention(layer, attnInput, captureHeads);
       if (heads) this.writers.heads.push(heads);
-      resid = tf.add(resid, total);
+      resid = addUnsaved(resid, total) as tf.Tensor2D;
       if (options.circuit) this.addCircuitGroup(this.ablatedHeadsSum(layer, heads!), heads!, options.circuit.ablated.heads[layer], true);
 
       let mlpInput: tf.Tensor = options.circuit ? this.circuitReaderInputs(layer, 'mlp') : resid;
       if (options.probes) mlpInput = tf.add(mlpInput, options.probes.mlp[layer]!);
       const mlpOut = this.mlp(prefix, mlpInput as tf.Tensor2D);
       this.writers.mlps.push(mlpOut);
-      resid = tf.add(resid, mlpOut);
+      resid = addUnsaved(resid, mlpOut) as tf.Tensor2D;
       if (options.circuit) this.addCircuitGroup(options.circuit.ablated.mlps[layer]!, mlpOut, options.circuit.ablated.mlps[layer]!, false);
     }
 
@@ -207,9 +207,8 @@ class ForwardRun {
     } else {
       const project = (w: string, b: string, heads: number) => {
         let out: tf.Tensor = matMul(normed as tf.Tensor2D, this.p(w) as tf.Tensor2D); // [tokens, heads·dHead]
-        if (config.attentionBias) out = tf.add(out, this.p(b));
-        // [batch, heads, seq, dHead]
-        return tf.transpose(tf.reshape(out, [batch, seq, heads, dHead]), [0, 2, 1, 3]);
+        if (config.attentionBias) out = addUnsaved(out, this.p(b));
+        return permuteUnsaved(out, [batch, seq, heads, dHead], [0, 2, 1, 3], [batch, heads, seq, dHead]); // [batch, heads, seq, dHead]
       };
       const expandKv = (t: tf.Tensor) => this.repeatKvHeads(t); // [batch, nHeads, seq, dHead]
       q = tf.reshape(project(`${prefix}.W_Q`, `${prefix}.b_Q`, nHeads), [batch * nHeads, seq, dHead]) as tf.Tensor3D;
@@ -220,9 +219,7 @@ class ForwardRun {
       q = applyRotary(q, this.rotary);
       k = applyRotary(k, this.rotary);
     }
-    const scores = tf.add(tf.mul(batchMatMul(q, k, true), 1 / Math.sqrt(dHead)), this.mask); // [batch·nHeads, seq, seq]
-    const pattern = tf.softmax(scores);
-    const z = batchMatMul(pattern as tf.Tensor3D, v); // [batch·nHeads, seq, dHead]
+    const z = attentionCore(q, k, v, this.mask, 1 / Math.sqrt(dHead)); // [batch·nHeads, seq, dHead]
 
     const wO = this.p(`${prefix}.W_O`) as tf.Tensor2D; // [nHeads·dHead, dModel]
     const bO = this.optional(`${prefix}.b_O`);
@@ -232,9 +229,9 @@ class ForwardRun {
       const summed = tf.sum(heads, 0);
       return { heads, total: (bO ? tf.add(summed, bO) : summed) as tf.Tensor2D };
     }
-    const zFlat = tf.reshape(tf.transpose(tf.reshape(z, [batch, nHeads, seq, dHead]), [0, 2, 1, 3]), [tokens, nHeads * dHead]) as tf.Tensor2D;
+    const zFlat = permuteUnsaved(z, [batch, nHeads, seq, dHead], [0, 2, 1, 3], [tokens, nHeads * dHead]) as tf.Tensor2D;
     const out = matMul(zFlat, wO);
-    return { heads: undefined, total: (bO ? tf.add(out, bO) : out) as tf.Tensor2D };
+    return { heads: undefined, total: (bO ? addUnsaved(out, bO) : out) as tf.Tensor2D };
   }
 
   /** W [dModel, heads·dHead] → [nHeads, dModel, dHead], k/v heads repeated for grouped attention. */
@@ -271,12 +268,12 @@ class ForwardRun {
     const { config } = this;
     const normed = normalize(config, x, this.p(`${prefix}.ln2.w`), this.optional(`${prefix}.ln2.b`)) as tf.Tensor2D;
     let hidden: tf.Tensor = matMul(normed, this.p(`${prefix}.mlp.W_in`) as tf.Tensor2D); // [tokens, dMlp]
-    if (config.mlpBias) hidden = tf.add(hidden, this.p(`${prefix}.mlp.b_in`));
+    if (config.mlpBias) hidden = addUnsaved(hidden, this.p(`${prefix}.mlp.b_in`));
     hidden = config.gatedMlp
       ? tf.mul(activate(config, matMul(normed, this.p(`${prefix}.mlp.W_gate`) as tf.Tensor2D)), hidden)
       : activate(config, hidden);
     let out: tf.Tensor = matMul(hidden as tf.Tensor2D, this.p(`${prefix}.mlp.W_out`) as tf.Tensor2D); // [tokens, dModel]
-    if (config.mlpBias) out = tf.add(out, this.p(`${prefix}.mlp.b_out`));
+    if (config.mlpBias) out = addUnsaved(out, this.p(`${prefix}.mlp.b_out`));
     return out as tf.Tensor2D;
   }
 

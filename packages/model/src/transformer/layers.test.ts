@@ -1,7 +1,7 @@
 import { initBackend, shutdownBackend, tf } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gpt2Config, llamaConfig } from '../config/index';
-import { activate, normalize } from './layers';
+import { activate, addUnsaved, attentionCore, causalMask, normalize, permuteUnsaved } from './layers';
 import { releaseTransposedUnembeddings, unembedProduct } from './unembed';
 
 /**
@@ -74,6 +74,26 @@ describe.each(['cpu', 'wasm'] as const)('custom-gradient layers on %s', (backend
     const x = tf.concat([tf.randomNormal([40], 0, 2, 'float32', 6), tf.tensor1d([-12, -4, -0.5, 0, 0.5, 4, 12])]);
     expectSame((t) => activate(gpt2, t!), composed as never, [x]);
     x.dispose();
+  });
+
+  it('attention (softmax(q·kᵀ·scale + causal mask)·v) matches the composed ops, gradients w.r.t. q, k and v', () => {
+    const mask = causalMask(5);
+    const composed = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
+      tf.matMul(tf.softmax(tf.add(tf.mul(tf.matMul(q, k, false, true), 0.5), mask)), v);
+    const inputs = [1, 2, 3].map((seed) => tf.randomNormal([3, 5, 4], 0, 1, 'float32', seed));
+    expectSame((q, k, v) => attentionCore(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, mask, 0.5), composed as never, inputs);
+    tf.dispose([...inputs, mask]);
+  });
+
+  it('the tape-light add (bias and residual) and head permutation match tf.add and reshape/transpose', () => {
+    const x = tf.randomNormal([2, 3, 8], 0, 1, 'float32', 11);
+    const bias = tf.randomNormal([8], 0, 1, 'float32', 12);
+    const same = tf.randomNormal([2, 3, 8], 0, 1, 'float32', 13);
+    expectSame((a, b) => addUnsaved(a!, b!), (a, b) => tf.add(a!, b!), [x, bias]);
+    expectSame((a, b) => addUnsaved(a!, b!), (a, b) => tf.add(a!, b!), [x, same]);
+    const heads = (t: tf.Tensor) => tf.reshape(tf.transpose(tf.reshape(t, [2, 3, 2, 4]), [0, 2, 1, 3]), [4, 3, 4]);
+    expectSame((t) => permuteUnsaved(t!, [2, 3, 2, 4], [0, 2, 1, 3], [4, 3, 4]), heads as never, [x]);
+    tf.dispose([x, bias, same]);
   });
 
   it('the unembedding equals x·Wᵀ with both gradients, and follows updates of W', () => {

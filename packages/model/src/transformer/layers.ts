@@ -1,4 +1,4 @@
-import { matMul, tf } from '@circuit-tuning/runtime';
+import { batchMatMul, matMul, tf } from '@circuit-tuning/runtime';
 import type { ModelConfig } from '../config/model-config';
 
 type GradFunc = Parameters<typeof tf.customGrad>[0];
@@ -40,15 +40,16 @@ function layerNorm(eps: number): (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => t
     const { xhat } = standardize(x);
     return {
       value: tf.add(tf.mul(xhat, w), b),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sw] = saved as [tf.Tensor, tf.Tensor];
-        const axis = sx.rank - 1;
-        const { xhat: xh, rstd } = standardize(sx);
-        const g = tf.mul(dy, sw); // ∂L/∂x̂
-        // dx = (g − mean(g) − x̂·mean(g·x̂)) / σ
-        const dx = tf.mul(tf.sub(tf.sub(g, tf.mean(g, axis, true)), tf.mul(xh, tf.mean(tf.mul(g, xh), axis, true))), rstd);
-        return [dx, sumLeading(tf.mul(dy, xh)), sumLeading(dy)];
-      },
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [sx, sw] = saved as [tf.Tensor, tf.Tensor];
+          const axis = sx.rank - 1;
+          const { xhat: xh, rstd } = standardize(sx);
+          const g = tf.mul(dy, sw); // ∂L/∂x̂
+          // dx = (g − mean(g) − x̂·mean(g·x̂)) / σ
+          const dx = tf.mul(tf.sub(tf.sub(g, tf.mean(g, axis, true)), tf.mul(xh, tf.mean(tf.mul(g, xh), axis, true))), rstd);
+          return [dx, sumLeading(tf.mul(dy, xh)), sumLeading(dy)];
+        }),
     };
   }) as GradFunc) as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
   layerNormByEps.set(eps, f);
@@ -66,19 +67,56 @@ function rmsNorm(eps: number): (x: tf.Tensor, w: tf.Tensor) => tf.Tensor {
     save([x, w]);
     return {
       value: tf.mul(tf.mul(x, inverseRms(x)), w),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sw] = saved as [tf.Tensor, tf.Tensor];
-        const r = inverseRms(sx);
-        const xh = tf.mul(sx, r);
-        const g = tf.mul(dy, sw);
-        // dx = (g − x̂·mean(g·x̂)) / rms
-        const dx = tf.mul(tf.sub(g, tf.mul(xh, tf.mean(tf.mul(g, xh), sx.rank - 1, true))), r);
-        return [dx, sumLeading(tf.mul(dy, xh))];
-      },
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [sx, sw] = saved as [tf.Tensor, tf.Tensor];
+          const r = inverseRms(sx);
+          const xh = tf.mul(sx, r);
+          const g = tf.mul(dy, sw);
+          // dx = (g − x̂·mean(g·x̂)) / rms
+          const dx = tf.mul(tf.sub(g, tf.mul(xh, tf.mean(tf.mul(g, xh), sx.rank - 1, true))), r);
+          return [dx, sumLeading(tf.mul(dy, xh))];
+        }),
     };
   }) as GradFunc) as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor;
   rmsNormByEps.set(eps, f);
   return f;
+}
+
+/**
+ * a + b where b is a's shape or broadcasts over a's leading axes (a bias [n], a residual). tf.add
+ * keeps both inputs on the tape only to know their shapes; this keeps nothing, so a matmul's output
+ * or a residual is freed after the forward pass unless an op that needs its values keeps it.
+ */
+export function addUnsaved(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const aShape = a.shape;
+  const bShape = b.shape;
+  const add = tf.customGrad(((x: tf.Tensor, y: tf.Tensor) => ({
+    value: tf.add(x, y),
+    gradFunc: (dy: tf.Tensor) =>
+      tf.tidy(() => {
+        const lead = dy.rank - bShape.length;
+        const db = lead > 0 ? tf.sum(dy, [...Array(lead).keys()]) : dy;
+        return [tf.reshape(dy, aShape), tf.reshape(db, bShape)];
+      }),
+  })) as GradFunc) as (x: tf.Tensor, y: tf.Tensor) => tf.Tensor;
+  return add(a, b);
+}
+
+/**
+ * reshape → transpose → reshape, as attention's head split and merge use it, with a gradient that
+ * keeps nothing (tf.reshape keeps its input on the tape, which here would be an extra copy of
+ * q, k, v and z per layer): x [...] → [...inner] permuted by `perm` → [...out].
+ */
+export function permuteUnsaved(x: tf.Tensor, inner: number[], perm: number[], out: number[]): tf.Tensor {
+  const xShape = x.shape;
+  const permuted = perm.map((p) => inner[p]!);
+  const inverse = perm.map((_, i) => perm.indexOf(i));
+  const op = tf.customGrad(((t: tf.Tensor) => ({
+    value: tf.reshape(tf.transpose(tf.reshape(t, inner), perm), out),
+    gradFunc: (dy: tf.Tensor) => tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(dy, permuted), inverse), xShape)),
+  })) as GradFunc) as (t: tf.Tensor) => tf.Tensor;
+  return op(x);
 }
 
 const sqrtTwoOverPi = Math.sqrt(2 / Math.PI);
@@ -96,13 +134,14 @@ const geluNew = tf.customGrad(((x: tf.Tensor, save: Save) => {
   const tanhOf = (t: tf.Tensor) => tf.tanh(tf.mul(tf.add(t, tf.mul(tf.mul(tf.mul(t, t), t), GELU_CUBIC)), sqrtTwoOverPi));
   return {
     value: tf.mul(tf.mul(x, 0.5), tf.add(tanhOf(x), 1)),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sx] = saved as [tf.Tensor];
-      const t = tanhOf(sx);
-      const du = tf.mul(tf.add(tf.mul(tf.square(sx), 3 * GELU_CUBIC), 1), sqrtTwoOverPi); // du/dx
-      const slope = tf.add(tf.mul(tf.add(t, 1), 0.5), tf.mul(tf.mul(tf.mul(sx, 0.5), tf.sub(1, tf.square(t))), du));
-      return [tf.mul(dy, slope)];
-    },
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const [sx] = saved as [tf.Tensor];
+        const t = tanhOf(sx);
+        const du = tf.mul(tf.add(tf.mul(tf.square(sx), 3 * GELU_CUBIC), 1), sqrtTwoOverPi); // du/dx
+        const slope = tf.add(tf.mul(tf.add(t, 1), 0.5), tf.mul(tf.mul(tf.mul(sx, 0.5), tf.sub(1, tf.square(t))), du));
+        return [tf.mul(dy, slope)];
+      }),
   };
 }) as GradFunc) as (x: tf.Tensor) => tf.Tensor;
 
@@ -164,6 +203,35 @@ export function applyRotary(x: tf.Tensor3D, tables: RotaryTables): tf.Tensor3D {
   const [bh, seq, dHead] = x.shape;
   const rotated = matMul(tf.reshape(x, [bh * seq, dHead]), tables.rotateHalf).reshape([bh, seq, dHead]);
   return tf.add(tf.mul(x, tables.cos), tf.mul(rotated, tables.sin)) as tf.Tensor3D;
+}
+
+/**
+ * Scaled dot-product attention of every (batch, head) pair: softmax(q·kᵀ·scale + mask)·v, with
+ * q, k, v [batch·heads, seq, dHead] and an additive mask [seq, seq]. A custom gradient keeps q, k,
+ * v and the pattern only, and frees its backward intermediates per call (as composed ops, the raw
+ * scores and every intermediate gradient stayed alive until the end of the backward pass):
+ *   dV = Pᵀ·dZ,  dP = dZ·Vᵀ,  dS = P ⊙ (dP − Σ_j dP ⊙ P),  dQ = dS·K·scale,  dK = dSᵀ·Q·scale.
+ */
+export function attentionCore(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor2D, scale: number): tf.Tensor3D {
+  const core = tf.customGrad(((sq: tf.Tensor3D, sk: tf.Tensor3D, sv: tf.Tensor3D, save: Save) => {
+    const pattern = tf.softmax(tf.add(tf.mul(batchMatMul(sq, sk, true), scale), mask)) as tf.Tensor3D; // [BH, seq, seq]
+    save([sq, sk, sv, pattern]);
+    return {
+      value: batchMatMul(pattern, sv) as tf.Tensor3D, // [BH, seq, dHead]
+      gradFunc: (dz: tf.Tensor3D, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+            const [q0, k0, v0, p] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+            const pT = tf.transpose(p, [0, 2, 1]) as tf.Tensor3D; // [BH, seq(k), seq(q)]
+            const dv = batchMatMul(pT, dz); // [BH, seq, dHead]
+            const dp = batchMatMul(dz, v0, true); // [BH, seq, seq]
+            const ds = tf.mul(tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), 2, true))), scale) as tf.Tensor3D; // scaled dS
+            const dq = batchMatMul(ds, k0); // [BH, seq, dHead]
+            const dk = batchMatMul(tf.transpose(ds, [0, 2, 1]) as tf.Tensor3D, q0); // [BH, seq, dHead]
+            return [dq, dk, dv];
+        }),
+    };
+  }) as GradFunc) as (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D) => tf.Tensor3D;
+  return core(q, k, v);
 }
 
 /** Additive causal mask [seq, seq]: 0 on and below the diagonal, a large negative above it. */
