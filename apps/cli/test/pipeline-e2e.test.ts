@@ -1,7 +1,8 @@
 /**
  * The pipeline app end to end, as a user runs it: the CLI in a child process on the tiny
- * fixture pipeline (a 2-layer model pre-trained for a few steps, then load → discover → train
- * full and LoRA → report, on the cpu backend). Covers caching, swapping variants by config,
+ * fixture pipeline (a 2-layer model pre-trained for a few steps, then load → discover →
+ * redundancy → train full, LoRA and circuit-tuning → evaluate → report, on the cpu backend).
+ * Covers the report's headline, caching, swapping variants by config,
  * reproducibility (`verify`), kill and resume, sweeps, and reading the Arrow outputs with an
  * independent implementation (nodejs-polars).
  */
@@ -18,6 +19,7 @@ import pl from 'nodejs-polars';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandHelp } from '../src/command';
 import { commands } from '../src/commands/index';
+import { maskTimings } from '../src/pipeline/index';
 
 const cliDir = fileURLToPath(new URL('..', import.meta.url));
 const main = join(cliDir, 'src', 'main.ts');
@@ -69,9 +71,16 @@ describe('run', () => {
       'pretrain:succeeded',
       'load:succeeded',
       'discover:succeeded',
+      'redundancy:succeeded',
       'train-full:succeeded',
       'train-lora:succeeded',
       'circuit-tuning:succeeded',
+      'evaluate-load:succeeded',
+      'evaluate-train-full:succeeded',
+      'evaluate-train-lora:succeeded',
+      'evaluate-circuit-tuning:succeeded',
+      'compare:succeeded',
+      'circuits:succeeded',
       'report:succeeded',
     ]);
     for (const file of ['pipeline.yaml', 'pipeline.resolved.json', 'run.json', 'log.jsonl']) expect(existsSync(join(runA, file)), file).toBe(true);
@@ -97,6 +106,49 @@ describe('run', () => {
     expect(markdown).toMatch(/\| circuit-tuning \| train:circuit-tuning \| \d+ \| 12 \| .* \| 20 \|/);
     expect(markdown).toMatch(/!\[Training loss\]\(training-loss\.svg\)/);
     expect(markdown).toMatch(/!\[discover \(discover:eap\)\]\(\.\.\/discover\/circuit\.svg\)/);
+    // The stages' own drawings are figures; evaluation and redundancy have their tables.
+    expect(markdown).toMatch(/!\[compare: comparison\.svg\]\(\.\.\/compare\/comparison\.svg\)/);
+    expect(markdown).toMatch(/!\[circuits: circuits\.svg\]\(\.\.\/circuits\/circuits\.svg\)/);
+    expect(markdown).toMatch(/### Node redundancy\n\n\| step \| method \| total \| N\* \(τ = 0\.9\) \|/);
+    expect(markdown).toMatch(/### Evaluation \(compare\): target\n\n\| metric \| base \| circuit-tuning \| full \| lora \|/);
+    expect(html).toMatch(/<figure data-figure="redundancy:redundancy\/curve-edges\.svg"><svg/);
+  });
+
+  it('opens the report with the headline: target task, general capability and the cost of every variant', async () => {
+    const markdown = await readFile(join(runA, 'report', 'report.md'), 'utf8');
+    const all = markdown.split('\n');
+    // The headline is the first section, before the comparisons.
+    const start = all.findIndex((l) => l.startsWith('## Headline'));
+    expect(start).toBeGreaterThan(0);
+    expect(start).toBeLessThan(all.indexOf('## Comparison'));
+    const lines = all.slice(start, all.indexOf('## Comparison'));
+    const header = lines.find((l) => l.startsWith('| model |'));
+    expect(header).toBe(
+      '| model | model from | sv-disagreement logit diff ↑ | sv-disagreement accuracy ↑ | held-out perplexity ↓ | IOI accuracy ↑ | trainable parameters | trainable fraction | entries changed | training time (s) |',
+    );
+    const rows = new Map(lines.filter((l) => /^\| (base|full|lora|circuit-tuning) \| /.test(l)).map((l) => [l.split(' | ')[0]?.slice(2), l.split(' | ')]));
+    expect([...rows.keys()]).toEqual(['base', 'full', 'lora', 'circuit-tuning']);
+    const total = 13712;
+    expect(rows.get('base')?.slice(6)).toEqual(['0', '0.0 %', '0', '– |']);
+    expect(rows.get('full')?.slice(6, 8)).toEqual([String(total), '100.0 %']);
+    expect(rows.get('lora')?.slice(6, 8)).toEqual(['4608', `${((100 * 4608) / total).toFixed(1)} %`]);
+    // Circuit-tuning's circuit changes with each rediscovery: the mean, with the range.
+    expect(rows.get('circuit-tuning')?.[6]).toMatch(/^\d+ \(\d+–\d+\)$/);
+    // What training really changed: every entry for full fine-tuning, nothing outside the circuits for circuit-tuning.
+    expect(rows.get('full')?.[8]).toMatch(/^13\d{3} \(100\.0 %\)$/);
+    const ctChanged = Number(rows.get('circuit-tuning')?.[8]?.split(' ')[0]);
+    expect(ctChanged).toBeGreaterThan(0);
+    expect(ctChanged).toBeLessThan(total);
+    for (const variant of ['full', 'lora', 'circuit-tuning']) expect(rows.get(variant)?.[9]).toMatch(/^<span class="timing">[\d.]+<\/span> \|$/);
+    // The numbers are the evaluation's: base logit difference and accuracy from its metrics table.
+    const metrics = pl.readIPC(readFileSync(join(runA, 'evaluate-load', 'metrics.arrow')));
+    const target = metrics.filter(pl.col('task').eq(pl.lit('target')).and(pl.col('condition').eq(pl.lit(''))));
+    const value = (metric: string) => Number(target.filter(pl.col('metric').eq(pl.lit(metric))).getColumn('value').toArray()[0]);
+    expect(Number(rows.get('base')?.[2])).toBeCloseTo(value('logit_diff'), 3);
+    expect(Number(rows.get('base')?.[3])).toBeCloseTo(value('accuracy'), 3);
+    const html = await readFile(join(runA, 'report', 'report.html'), 'utf8');
+    expect(html.indexOf('<table class="headline"')).toBeGreaterThan(0);
+    expect(html.indexOf('<table class="headline"')).toBeLessThan(html.indexOf('<section id="comparison">'));
   });
 
   it('reuses every unchanged step on a rerun', async () => {
@@ -107,8 +159,8 @@ describe('run', () => {
 
   it('prints plain progress lines when stderr is not a terminal', async () => {
     const again = await cli('run', tiny, '--run-dir', runA);
-    expect(again.stderr).toMatch(/^pipeline tiny: 8 steps, seed 7, run directory /m);
-    expect(again.stderr).toMatch(/^\[4\/8\] discover reused \(unchanged\)$/m);
+    expect(again.stderr).toMatch(/^pipeline tiny: 15 steps, seed 7, run directory /m);
+    expect(again.stderr).toMatch(/^\[4\/15\] discover reused \(unchanged\)$/m);
     expect(again.stdout).toBe(`report: ${join(runA, 'report', 'report.html')}\n`);
   });
 
@@ -123,33 +175,39 @@ describe('run', () => {
 
 describe('swapping stages', () => {
   it('swaps the discovery variant and the training variant by config alone', async () => {
-    const text = (await readFile(tiny, 'utf8')).replace("stage: 'train:{item}'\n    foreach: [full, lora]", 'stage: train:full');
-    expect(text).toMatch(/stage: train:full\n/);
-    const base = join(dir, 'swap-base.yaml');
+    const text = await readFile(tiny, 'utf8');
+    expect(text).toMatch(/stage: discover:eap\n/);
+    expect(text).toMatch(/stage: train:circuit-tuning\n/);
     const swapped = join(dir, 'swap.yaml');
-    await writeFile(base, text);
-    await writeFile(swapped, text.replace('stage: discover:eap', 'stage: discover:random').replace('  train:\n    stage: train:full\n', '  train:\n    stage: train:lora\n'));
+    // Two lines: another discovery method, and a random circuit of the same size instead of the discovered one.
+    await writeFile(swapped, text.replace('stage: discover:eap\n', 'stage: discover:random\n').replace('stage: train:circuit-tuning\n', 'stage: train:random-circuit\n'));
     const runDir = join(dir, 'swap');
-    // The base run copies what it shares with run A instead of recomputing it.
-    const one = await cli('run', base, '--run-dir', runDir, '--json', '--reuse-from', runA);
-    expect(one.code, one.stderr).toBe(0);
-    const oneJson = JSON.parse(one.stdout) as RunJson;
-    expect(oneJson.steps.filter((s) => s.reusedFrom === runA).map((s) => s.id)).toEqual(['tasks', 'pretrain', 'load', 'discover', 'circuit-tuning']);
-    const two = await cli('run', swapped, '--run-dir', runDir, '--json');
-    expect(two.code, two.stderr).toBe(0);
-    const twoJson = JSON.parse(two.stdout) as RunJson;
-    expect(twoJson.steps.map((s) => `${s.id}:${s.stage}:${s.status}`)).toEqual([
-      'tasks:tasks:generate:cached',
-      'pretrain:train:full:cached',
-      'load:load:hf:cached',
+    // What the swap leaves unchanged is copied from run A instead of recomputed.
+    const result = await cli('run', swapped, '--run-dir', runDir, '--json', '--reuse-from', runA);
+    expect(result.code, result.stderr).toBe(0);
+    const steps = (JSON.parse(result.stdout) as RunJson).steps;
+    expect(steps.map((s) => `${s.id}:${s.stage}:${s.reusedFrom === runA ? 'copied' : s.status}`)).toEqual([
+      'tasks:tasks:generate:copied',
+      'pretrain:train:full:copied',
+      'load:load:hf:copied',
       'discover:discover:random:succeeded',
-      'train:train:lora:succeeded',
-      'circuit-tuning:train:circuit-tuning:cached',
+      'redundancy:redundancy:curves:copied',
+      'train-full:train:full:copied',
+      'train-lora:train:lora:copied',
+      'circuit-tuning:train:random-circuit:succeeded',
+      'evaluate-load:evaluate:tasks:copied',
+      'evaluate-train-full:evaluate:tasks:copied',
+      'evaluate-train-lora:evaluate:tasks:copied',
+      'evaluate-circuit-tuning:evaluate:tasks:succeeded',
+      'compare:evaluate:compare:succeeded',
+      'circuits:evaluate:circuits:succeeded',
       'report:report:html:succeeded',
     ]);
     expect((await readManifest(join(runDir, 'discover')))?.stage.variant).toBe('random');
-    expect((await readManifest(join(runDir, 'train')))?.stage.variant).toBe('lora');
-    expect(await readFile(join(runDir, 'report', 'report.md'), 'utf8')).toMatch(/\| train \| train:lora \|/);
+    expect((await readManifest(join(runDir, 'circuit-tuning')))?.stage.variant).toBe('random-circuit');
+    const markdown = await readFile(join(runDir, 'report', 'report.md'), 'utf8');
+    expect(markdown).toMatch(/\| circuit-tuning \| train:random-circuit \|/);
+    expect(markdown).toMatch(/\| discover \| random \|/);
   });
 });
 
@@ -165,7 +223,11 @@ describe('reproducibility', () => {
       if (output.port === 'train_log') expect(output, `${output.step}.${output.port}`).toMatchObject({ verdict: 'timing-only', columns: ['step_ms'] });
       else expect(output.verdict, `${output.step}.${output.port}`).toBe('same');
     }
-    expect(report.outputs.filter((o) => o.kind !== 'arrow').every((o) => o.verdict === 'same')).toBe(true);
+    for (const output of report.outputs.filter((o) => o.kind !== 'arrow')) {
+      // The report's timings are the only difference a rerun may show.
+      if (output.step === 'report' && (output.port === 'html' || output.port === 'markdown')) expect(output.verdict, output.port).toBe('timing-only');
+      else expect(output.verdict, `${output.step}.${output.port}`).toBe('same');
+    }
     expect(existsSync(join(dir, 'verify'))).toBe(false);
   });
 
@@ -190,9 +252,11 @@ describe('reproducibility', () => {
     const steps = (JSON.parse(rerun.stdout) as RunJson).steps;
     expect(steps.slice(0, 4).map((s) => s.status)).toEqual(['cached', 'cached', 'cached', 'cached']);
     expect(steps.find((s) => s.id === 'train-full')?.summary?.resumedFrom).toBeGreaterThan(0);
+    // Equal but for the wall-clock timings (which two uninterrupted runs do not share either).
     for (const file of ['report.html', 'report.md', 'training-loss.svg']) {
-      expect(await readFile(join(runDir, 'report', file), 'utf8'), file).toBe(await readFile(join(runA, 'report', file), 'utf8'));
+      expect(maskTimings(await readFile(join(runDir, 'report', file), 'utf8')), file).toBe(maskTimings(await readFile(join(runA, 'report', file), 'utf8')));
     }
+    expect(await readFile(join(runDir, 'report', 'report.md'), 'utf8')).toMatch(/\| full \| train-full \| .* \| <span class="timing">[\d.]+<\/span> \|/);
     expect((await readManifest(join(runDir, 'train-full')))?.outputs.find((o) => o.port === 'model')?.sha256).toBe(
       (await readManifest(join(runA, 'train-full')))?.outputs.find((o) => o.port === 'model')?.sha256,
     );
@@ -228,7 +292,7 @@ describe('Arrow outputs', () => {
 describe('sweep', () => {
   it('runs a grid with a concurrency limit, one run directory per trial, summarised in one table', async () => {
     const out = join(dir, 'sweep');
-    const result = await cli('sweep', tiny, '--grid', 'discover.config.selection.n=10,30', '--grid', 'seed=7', '--concurrency', '2', '--out', out, '--set', 'train.foreach=[lora]', '--reuse-from', runA);
+    const result = await cli('sweep', tiny, '--grid', 'discover.config.selection.n=10,30', '--grid', 'seed=7', '--concurrency', '2', '--out', out, '--reuse-from', runA);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/\| trial \| discover\.config\.selection\.n \| seed \| status \| seconds \| discover\.edges \|/);
     expect(result.stdout).toMatch(/\| 1-n=10_seed=7 \| 10 \| 7 \| succeeded \| [\d.]+ \| \d \|/);
@@ -242,8 +306,16 @@ describe('sweep', () => {
       'pretrain:copied',
       'load:copied',
       'discover:succeeded',
+      'redundancy:copied',
+      'train-full:copied',
       'train-lora:copied',
       'circuit-tuning:copied',
+      'evaluate-load:copied',
+      'evaluate-train-full:copied',
+      'evaluate-train-lora:copied',
+      'evaluate-circuit-tuning:copied',
+      'compare:copied',
+      'circuits:copied',
       'report:succeeded',
     ]);
     expect(status('2-n=30_seed=7').steps.find((s) => s.id === 'train-lora')?.reusedFrom).toBeDefined();

@@ -21,6 +21,24 @@ import { startViewer, type Viewer } from '../src/viewer/server';
 
 const CHROMIUM = '/usr/bin/chromium';
 const tiny = fileURLToPath(new URL('../../../fixtures/pipelines/tiny.yaml', import.meta.url));
+/** The tiny pipeline's steps, in the order they run. */
+const STEPS = [
+  'tasks',
+  'pretrain',
+  'load',
+  'discover',
+  'redundancy',
+  'train-full',
+  'train-lora',
+  'circuit-tuning',
+  'evaluate-load',
+  'evaluate-train-full',
+  'evaluate-train-lora',
+  'evaluate-circuit-tuning',
+  'compare',
+  'circuits',
+  'report',
+];
 // CI installs Debian's chromium (.ci/run); on a machine without it this test is skipped, not failed.
 const available = existsSync(CHROMIUM) || process.env.CI !== undefined;
 
@@ -58,7 +76,7 @@ describe.skipIf(!available)('view', () => {
     expect(viewer.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     const run = (await (await fetch(`${viewer.url}api/run`)).json()) as { name: string; steps: { id: string; status: string }[] };
     expect(run.name).toBe('tiny');
-    expect(run.steps.map((s) => s.status)).toEqual(Array(8).fill('succeeded'));
+    expect(run.steps.map((s) => s.status)).toEqual(Array(STEPS.length).fill('succeeded'));
     expect((await fetch(`${viewer.url}api/step/discover/file/..%2F..%2Fetc%2Fpasswd`)).status).toBe(404);
     expect((await fetch(`${viewer.url}api/step/nope/table/edges`)).status).toBe(404);
   });
@@ -68,9 +86,9 @@ describe.skipIf(!available)('view', () => {
     await page.goto(viewer.url);
     await page.waitForSelector('#steps li[data-step="report"]');
     expect(await page.locator('#steps li').allInnerTexts()).toEqual(
-      ['tasks', 'pretrain', 'load', 'discover', 'train-full', 'train-lora', 'circuit-tuning', 'report'].map((id) => expect.stringContaining(id) as unknown as string),
+      STEPS.map((id) => expect.stringContaining(id) as unknown as string),
     );
-    expect(await page.locator('#steps li[data-status="succeeded"]').count()).toBe(8);
+    expect(await page.locator('#steps li[data-status="succeeded"]').count()).toBe(STEPS.length);
 
     await page.click('#steps li[data-step="discover"]');
     await page.waitForSelector('main[data-step="discover"][data-ready="1"] svg.circuit');

@@ -39,5 +39,7 @@ export { expandGrid, type GridAxis, parseGridOption, runTrials, type SweepSpec, 
 // The report stage and its sections
 export { ReportConfig, reportStage } from './report/report-stage';
 export { type ReportBuilder, type ReportSection, registerReportSection, type StepView } from './report/sections';
+export { changedEntries, HEADLINE_TITLE } from './report/headline';
+export { hasTimings, maskTimings } from './report/timing';
 export { lineChartSvg, type Series } from './report/charts';
 export { type CircuitDrawingOptions, circuitDrawingSvg } from './report/circuit-drawing';

@@ -2,11 +2,14 @@
  * Reproducibility check: rerun a finished run from its `pipeline.resolved.json` in another
  * directory, then compare every output's sha256 with the original manifests. Where two Arrow
  * tables differ, the columns that differ are named; columns that hold wall-clock measurements
- * (VOLATILE_COLUMNS) cannot be reproduced and are reported as such instead of as a failure.
+ * (VOLATILE_COLUMNS) cannot be reproduced and are reported as such instead of as a failure; so
+ * are the marked timings of a report (report/timing.ts).
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArtifactRecord } from '@circuit-tuning/contracts';
 import { readArrowTableAny, readManifest } from '@circuit-tuning/runtime';
+import { hasTimings, maskTimings } from './report/timing';
 
 /** Table schema → columns that measure time, not results. */
 export const VOLATILE_COLUMNS: Readonly<Record<string, readonly string[]>> = {
@@ -39,6 +42,7 @@ export async function compareRuns(originalDir: string, rerunDir: string, steps: 
       if (ra === undefined || rb === undefined) out.push({ ...base, verdict: 'missing' });
       else if (ra.sha256 === rb.sha256) out.push({ ...base, verdict: 'same' });
       else if (ra.kind === 'arrow' && rb.kind === 'arrow') out.push({ ...base, ...(await compareTables(ra, rb, originalDir, rerunDir)) });
+      else if (ra.kind === 'file' && rb.kind === 'file') out.push({ ...base, verdict: await compareTexts(ra, rb, originalDir, rerunDir) });
       else out.push({ ...base, verdict: 'differs' });
     }
   }
@@ -57,6 +61,16 @@ async function compareTables(a: ArtifactRecord, b: ArtifactRecord, dirA: string,
   const verdict: OutputVerdict = differing.length > 0 && differing.every((c) => volatile.includes(c)) ? 'timing-only' : 'differs';
   return { verdict, columns: differing };
 }
+
+/** A report (HTML, Markdown) that differs only in its marked timings is the same report. */
+async function compareTexts(a: ArtifactRecord, b: ArtifactRecord, dirA: string, dirB: string): Promise<OutputVerdict> {
+  if (a.bytes > MAX_TEXT_BYTES || b.bytes > MAX_TEXT_BYTES) return 'differs';
+  const ta = await readFile(a.path.startsWith('/') ? a.path : join(dirA, a.path), 'utf8');
+  const tb = await readFile(b.path.startsWith('/') ? b.path : join(dirB, b.path), 'utf8');
+  return hasTimings(ta) && maskTimings(ta) === maskTimings(tb) ? 'timing-only' : 'differs';
+}
+
+const MAX_TEXT_BYTES = 64 * 1024 * 1024;
 
 function sameColumn(a: ArrayLike<unknown> | undefined, b: ArrayLike<unknown> | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
@@ -79,7 +93,9 @@ export function formatComparison(rows: readonly OutputComparison[]): string {
       r.verdict === 'same'
         ? `same (${(r.original ?? '').slice(0, 12)})`
         : r.verdict === 'timing-only'
-          ? `same except timing column ${r.columns?.join(', ')}`
+          ? r.columns === undefined
+            ? 'same except its timings'
+            : `same except timing column ${r.columns.join(', ')}`
           : r.verdict === 'missing'
             ? `missing in ${r.original === undefined ? 'the original' : 'the rerun'}`
             : `DIFFERS${r.columns ? ` in ${r.columns.join(', ')}` : ''} (${(r.original ?? '').slice(0, 12)} vs ${(r.rerun ?? '').slice(0, 12)})`;

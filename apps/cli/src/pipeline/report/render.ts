@@ -4,7 +4,8 @@
  */
 import type { RunIndex } from '../run-index';
 import { escapeXml, formatValue, lineChartSvg } from './charts';
-import type { FactValue, ReportModel } from './sections';
+import type { ComparisonTable, FactValue, ReportModel } from './sections';
+import { timingCell } from './timing';
 
 export interface RenderContext {
   title: string;
@@ -30,11 +31,46 @@ figure{display:inline-block;margin:.5rem 1rem 1rem 0;vertical-align:top}figcapti
 details{margin:.3rem 0}summary{cursor:pointer}pre{background:#f7f7f7;padding:.5rem;overflow:auto;font-size:.8rem}
 code{font-size:.85rem}.circuit path:hover{stroke-opacity:1}.circuit .node:hover rect{stroke-width:2}
 footer{margin-top:3rem;color:#888;font-size:.8rem}
+table.headline{font-size:1rem}table.headline td:first-child{font-weight:bold}p.note{color:#555;font-size:.85rem;margin:.2rem 0}
 `;
 
 function cell(value: FactValue | undefined): string {
   if (value === undefined || value === null) return '–';
   return typeof value === 'number' ? formatValue(value) : value;
+}
+
+/** A comparison table's cell as HTML (timings wrapped so that they can be told apart). */
+function htmlCell(table: ComparisonTable, column: string, value: FactValue | undefined): string {
+  const text = cell(value);
+  return table.timingColumns.has(column) && value !== null && value !== undefined ? timingCell(text) : escapeXml(text);
+}
+
+function mdCellOf(table: ComparisonTable, column: string, value: FactValue | undefined): string {
+  const text = cell(value);
+  return table.timingColumns.has(column) && value !== null && value !== undefined ? timingCell(text) : mdCell(text);
+}
+
+function htmlTable(name: string, table: ComparisonTable, className: string): string[] {
+  const text = new Set(table.columns.filter((c) => isTextColumn(table.rows.values(), c)));
+  const out = [`<table class="${className}" data-table="${escapeXml(name)}"><thead><tr><th class="text">${escapeXml(table.rowLabel ?? 'step')}</th>`];
+  for (const column of table.columns) out.push(`<th class="${text.has(column) ? 'text' : ''}">${escapeXml(column)}</th>`);
+  out.push('</tr></thead><tbody>');
+  for (const [step, row] of table.rows) {
+    out.push(`<tr><td class="text">${escapeXml(step)}</td>`);
+    for (const column of table.columns) out.push(`<td class="${text.has(column) ? 'text' : ''}">${htmlCell(table, column, row.get(column))}</td>`);
+    out.push('</tr>');
+  }
+  out.push('</tbody></table>');
+  for (const note of table.notes) out.push(`<p class="note">${escapeXml(note)}</p>`);
+  return out;
+}
+
+function mdTable(table: ComparisonTable): string[] {
+  const lines = [`| ${table.rowLabel ?? 'step'} | ${table.columns.join(' | ')} |`, `| --- | ${table.columns.map(() => '---:').join(' | ')} |`];
+  for (const [step, row] of table.rows) lines.push(`| ${step} | ${table.columns.map((c) => mdCellOf(table, c, row.get(c))).join(' | ')} |`);
+  lines.push('');
+  for (const note of table.notes) lines.push(note, '');
+  return lines;
 }
 
 function isTextColumn(rows: Iterable<Map<string, FactValue>>, column: string): boolean {
@@ -56,22 +92,14 @@ export function renderHtml(ctx: RenderContext): string {
     `<style>${CSS}</style></head><body>`,
     `<h1>${escapeXml(ctx.title)}</h1>`,
     `<p class="meta">pipeline <b>${escapeXml(index.pipeline)}</b> · seed ${index.seed} · ${index.steps.length} steps${backends.length > 0 ? ` · backend ${escapeXml(backends.join(', '))}` : ''}</p>`,
-    '<nav><a href="#comparison">Comparison</a><a href="#curves">Curves</a><a href="#circuits">Circuits</a><a href="#steps">Steps</a></nav>',
-    '<section id="comparison"><h2>Comparison</h2>',
+    `<nav>${model.headline ? '<a href="#headline">Headline</a>' : ''}<a href="#comparison">Comparison</a><a href="#curves">Curves</a><a href="#circuits">Circuits</a>${model.figures.length > 0 ? '<a href="#figures">Figures</a>' : ''}<a href="#steps">Steps</a></nav>`,
   ];
-  if (model.comparisons.size === 0) out.push('<p>No step produced comparable results.</p>');
-  for (const [name, table] of model.comparisons) {
-    const text = new Set(table.columns.filter((c) => isTextColumn(table.rows.values(), c)));
-    out.push(`<h3>${escapeXml(name)}</h3><table class="comparison" data-table="${escapeXml(name)}"><thead><tr><th class="text">step</th>`);
-    for (const column of table.columns) out.push(`<th class="${text.has(column) ? 'text' : ''}">${escapeXml(column)}</th>`);
-    out.push('</tr></thead><tbody>');
-    for (const [step, row] of table.rows) {
-      out.push(`<tr><td class="text">${escapeXml(step)}</td>`);
-      for (const column of table.columns) out.push(`<td class="${text.has(column) ? 'text' : ''}">${escapeXml(cell(row.get(column)))}</td>`);
-      out.push('</tr>');
-    }
-    out.push('</tbody></table>');
+  if (model.headline) {
+    out.push(`<section id="headline"><h2>${escapeXml(model.headline.title)}</h2>`, ...htmlTable(model.headline.title, model.headline.table, 'headline'), '</section>');
   }
+  out.push('<section id="comparison"><h2>Comparison</h2>');
+  if (model.comparisons.size === 0) out.push('<p>No step produced comparable results.</p>');
+  for (const [name, table] of model.comparisons) out.push(`<h3>${escapeXml(name)}</h3>`, ...htmlTable(name, table, 'comparison'));
   out.push('</section><section id="curves"><h2>Curves</h2>');
   if (model.charts.size === 0) out.push('<p>No curves.</p>');
   for (const chart of model.charts.values()) {
@@ -83,6 +111,13 @@ export function renderHtml(ctx: RenderContext): string {
     out.push(`<figure data-circuit="${escapeXml(circuit.step)}">${circuit.svg}<figcaption>${escapeXml(circuit.title)}; hover an edge or node for its score</figcaption></figure>`);
   }
   out.push('</section>');
+  if (model.figures.length > 0) {
+    out.push('<section id="figures"><h2>Figures</h2>');
+    for (const figure of model.figures) {
+      out.push(`<figure data-figure="${escapeXml(`${figure.step}:${figure.file}`)}">${figure.svg}<figcaption>${escapeXml(figure.title)} (${escapeXml(figure.file)})</figcaption></figure>`);
+    }
+    out.push('</section>');
+  }
   if (model.tables.length > 0) {
     out.push('<section id="tables"><h2>Result tables</h2>');
     for (const table of model.tables) {
@@ -114,13 +149,11 @@ export function renderHtml(ctx: RenderContext): string {
 
 export function renderMarkdown(ctx: RenderContext): string {
   const { index, model } = ctx;
-  const lines: string[] = [`# ${ctx.title}`, '', `Pipeline **${index.pipeline}**, seed ${index.seed}, ${index.steps.length} steps.`, '', '## Comparison', ''];
+  const lines: string[] = [`# ${ctx.title}`, '', `Pipeline **${index.pipeline}**, seed ${index.seed}, ${index.steps.length} steps.`, ''];
+  if (model.headline) lines.push(`## ${model.headline.title}`, '', ...mdTable(model.headline.table));
+  lines.push('## Comparison', '');
   if (model.comparisons.size === 0) lines.push('No step produced comparable results.', '');
-  for (const [name, table] of model.comparisons) {
-    lines.push(`### ${name}`, '', `| step | ${table.columns.join(' | ')} |`, `| --- | ${table.columns.map(() => '---:').join(' | ')} |`);
-    for (const [step, row] of table.rows) lines.push(`| ${step} | ${table.columns.map((c) => mdCell(cell(row.get(c)))).join(' | ')} |`);
-    lines.push('');
-  }
+  for (const [name, table] of model.comparisons) lines.push(`### ${name}`, '', ...mdTable(table));
   lines.push('## Curves', '');
   for (const chart of model.charts.values()) {
     const file = ctx.figureFiles.get(chart.id);
@@ -132,6 +165,10 @@ export function renderMarkdown(ctx: RenderContext): string {
   for (const circuit of model.circuits) {
     if (circuit.file !== undefined) lines.push(`![${circuit.title}](${ctx.linkFromMarkdown(circuit.file)})`, '');
     else lines.push(`- ${circuit.title}: drawn in report.html`, '');
+  }
+  if (model.figures.length > 0) {
+    lines.push('## Figures', '');
+    for (const figure of model.figures) lines.push(`![${figure.title}](${ctx.linkFromMarkdown(figure.file)})`, '');
   }
   if (model.tables.length > 0) {
     lines.push('## Result tables', '');

@@ -12,6 +12,9 @@ import { RunIndex, readRunIndex } from '../run-index';
 import { lineChartSvg, PALETTE } from './charts';
 import { renderHtml, renderMarkdown } from './render';
 import { buildReportModel, type StepView } from './sections';
+// Sections of the evaluation and redundancy stages, and the headline; they register themselves.
+import './evaluation-sections';
+import './headline';
 
 /** Charts that are also written as SVG files (for the Markdown), by chart id → output port. */
 const FIGURE_PORTS = {
@@ -30,7 +33,7 @@ export const ReportConfig = z.strictObject({
 export const reportStage = defineStage({
   slot: 'report',
   variant: 'html',
-  version: 1,
+  version: 2,
   description: 'A self-contained HTML report (and Markdown) of a run: comparison tables, curves, circuit drawings, configs and output hashes.',
   config: ReportConfig,
   inputs: {
@@ -53,6 +56,7 @@ export const reportStage = defineStage({
         stageId: `${step.stage.slot}:${step.stage.variant}`,
         output: (port) => outputs.find((o) => o.record.port === port),
         outputsWithSchema: (schema) => outputs.filter((o) => o.record.schema === schema),
+        pathOf: (record) => loaded.pathOf(record),
       };
     });
     const model = await buildReportModel(views);

@@ -9,6 +9,7 @@
  * run that was killed and resumed as for one that was not.
  */
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { type ArtifactRecord, ModelParametersTable, TrainLogTable } from '@circuit-tuning/contracts';
 import { DiscoveryEdgesTable, DiscoveryNodesTable, DiscoverySummary, FaithfulnessCurveTable } from '@circuit-tuning/discovery';
 import { type RawArrowTable, readArrowTable, readArrowTableAny } from '@circuit-tuning/runtime';
@@ -26,10 +27,33 @@ export interface ReportChart {
   series: { name: string; points: [number, number][] }[];
 }
 
+export interface ComparisonTable {
+  columns: string[];
+  rows: Map<string, Map<string, FactValue>>;
+  /** Columns that hold wall-clock measurements: rendered as timings (see timing.ts). */
+  timingColumns: Set<string>;
+  /** What the first column names (default 'step'). */
+  rowLabel?: string;
+  /** Sentences under the table: what the columns mean. */
+  notes: string[];
+}
+
+/** A figure a stage drew (an SVG file among its outputs), shown as it is. */
+export interface ReportFigure {
+  step: string;
+  title: string;
+  svg: string;
+  /** The SVG file, relative to the run directory. */
+  file: string;
+}
+
 export interface ReportModel {
-  comparisons: Map<string, { columns: string[]; rows: Map<string, Map<string, FactValue>> }>;
+  /** The table the report opens with (one row per compared model), when the run has one. */
+  headline?: { title: string; table: ComparisonTable };
+  comparisons: Map<string, ComparisonTable>;
   charts: Map<string, ReportChart>;
   circuits: { step: string; title: string; svg: string; file?: string }[];
+  figures: ReportFigure[];
   tables: { step: string; port: string; title: string; columns: string[]; rows: FactValue[][]; totalRows: number }[];
 }
 
@@ -41,11 +65,26 @@ export interface StepView {
   output(port: string): { record: ArtifactRecord; path: string } | undefined;
   /** Outputs whose Arrow table has this schema name. */
   outputsWithSchema(schema: string): { record: ArtifactRecord; path: string }[];
+  /** The absolute path of any artifact the run index records (an input of this step, say). */
+  pathOf(record: ArtifactRecord): string;
+}
+
+export interface FactOptions {
+  /** A wall-clock measurement: it differs between two runs of the same pipeline. */
+  timing?: boolean;
+  /** What the table's first column names (default 'step'). */
+  rowLabel?: string;
 }
 
 export interface ReportBuilder {
   /** A value in the comparison table `table`, row `step`, column `column` (columns keep first-seen order). */
-  fact(table: string, step: string, column: string, value: FactValue): void;
+  fact(table: string, step: string, column: string, value: FactValue, options?: FactOptions): void;
+  /** A sentence under a comparison table (once). */
+  note(table: string, text: string): void;
+  /** The same as `fact`, in the table the report opens with. */
+  headline(title: string, row: string, column: string, value: FactValue, options?: FactOptions): void;
+  headlineNote(title: string, text: string): void;
+  figure(entry: ReportFigure): void;
   /** Adds a series to a chart, creating the chart on first use. */
   series(chart: Omit<ReportChart, 'series'>, name: string, points: [number, number][]): void;
   circuit(step: string, title: string, svg: string, file?: string): void;
@@ -56,6 +95,8 @@ export interface ReportSection {
   name: string;
   /** Adds what it recognises in this step; returns the ports it handled (the generic section skips them). */
   add(view: StepView, report: ReportBuilder): Promise<string[]>;
+  /** After every step was added: what needs several steps at once (the headline joins evaluations with training). */
+  finish?(views: readonly StepView[], report: ReportBuilder): Promise<void>;
 }
 
 const sections: ReportSection[] = [];
@@ -70,21 +111,33 @@ export function reportSections(): readonly ReportSection[] {
 }
 
 export function newReportModel(): { model: ReportModel; builder: ReportBuilder } {
-  const model: ReportModel = { comparisons: new Map(), charts: new Map(), circuits: [], tables: [] };
+  const model: ReportModel = { comparisons: new Map(), charts: new Map(), circuits: [], figures: [], tables: [] };
+  const comparison = (table: string): ComparisonTable => {
+    let t = model.comparisons.get(table);
+    if (t === undefined) {
+      t = emptyTable();
+      model.comparisons.set(table, t);
+    }
+    return t;
+  };
   const builder: ReportBuilder = {
-    fact(table, step, column, value) {
-      let t = model.comparisons.get(table);
-      if (t === undefined) {
-        t = { columns: [], rows: new Map() };
-        model.comparisons.set(table, t);
-      }
-      if (!t.columns.includes(column)) t.columns.push(column);
-      let row = t.rows.get(step);
-      if (row === undefined) {
-        row = new Map();
-        t.rows.set(step, row);
-      }
-      row.set(column, value);
+    fact(table, step, column, value, options) {
+      setFact(comparison(table), step, column, value, options);
+    },
+    note(table, text) {
+      const t = comparison(table);
+      if (!t.notes.includes(text)) t.notes.push(text);
+    },
+    headline(title, row, column, value, options) {
+      model.headline ??= { title, table: emptyTable() };
+      setFact(model.headline.table, row, column, value, options);
+    },
+    headlineNote(title, text) {
+      model.headline ??= { title, table: emptyTable() };
+      if (!model.headline.table.notes.includes(text)) model.headline.table.notes.push(text);
+    },
+    figure(entry) {
+      model.figures.push(entry);
     },
     series(chart, name, points) {
       let c = model.charts.get(chart.id);
@@ -102,6 +155,22 @@ export function newReportModel(): { model: ReportModel; builder: ReportBuilder }
     },
   };
   return { model, builder };
+}
+
+function emptyTable(): ComparisonTable {
+  return { columns: [], rows: new Map(), timingColumns: new Set(), notes: [] };
+}
+
+function setFact(t: ComparisonTable, step: string, column: string, value: FactValue, options: FactOptions | undefined): void {
+  if (!t.columns.includes(column)) t.columns.push(column);
+  if (options?.timing) t.timingColumns.add(column);
+  if (options?.rowLabel !== undefined) t.rowLabel = options.rowLabel;
+  let row = t.rows.get(step);
+  if (row === undefined) {
+    row = new Map();
+    t.rows.set(step, row);
+  }
+  row.set(column, value);
 }
 
 /** The mean of the last tenth of a series (at least one value): a steadier "final" loss than the last step. */
@@ -259,6 +328,10 @@ const genericSection: ReportSection = {
         const columns = table.fields.map((f) => f.name);
         const rows = Array.from({ length: table.numRows }, (_, i) => columns.map((c) => plain((table.columns[c] as ArrayLike<unknown>)[i])));
         report.table({ step: view.step.id, port: record.port, title: `${view.step.id}.${record.port} (${record.schema ?? 'table'})`, columns, rows, totalRows: table.numRows });
+      } else if (record.kind === 'file' && record.path.endsWith('.svg')) {
+        // A stage's own drawing, shown as it is (and linked from the Markdown).
+        const svg = await readFile(output.path, 'utf8');
+        report.figure({ step: view.step.id, title: `${view.step.id}: ${basename(record.path)}`, svg: svg.replace(/^<\?xml[^>]*>\s*/, ''), file: record.path });
       } else if (record.kind === 'json' && record.bytes <= 2048) {
         const value = JSON.parse(await readFile(output.path, 'utf8')) as unknown;
         for (const [key, v] of flatten(value)) report.fact(`${view.step.stage.slot} results`, view.step.id, `${record.port}.${key}`, v);
@@ -305,5 +378,6 @@ export async function buildReportModel(views: readonly StepView[]): Promise<Repo
     const rest: StepView = { ...view, step: { ...view.step, outputs: view.step.outputs.filter((o) => !handled.has(o.port)) } };
     await genericSection.add(rest, builder);
   }
+  for (const section of sections) await section.finish?.(views, builder);
   return model;
 }
