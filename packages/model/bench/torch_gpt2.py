@@ -7,6 +7,7 @@ LayerNorm eps 1e-5, learned positions (1024), random weights, the same token str
   fwd+bwd          loss.backward() into every parameter
   eap              autograd.grad(loss, reader probes)
   fwd+bwd+probes   autograd.grad(loss, parameters + reader probes), one backward pass
+  train            loss.backward() and one Adam step (lr 1e-4) over every parameter
 
 Reader probes follow the TypeScript layout (node-tensors.ts): per layer [3*heads, tokens, d] added to
 the attention input of every (q|k|v, head) reader, which then has its own LayerNorm and per-head
@@ -132,8 +133,11 @@ def main():
         logits = F.layer_norm(final, (D,), p['lnf_w'], p['lnf_b'], 1e-5) @ p['W_E'].t()
         return F.cross_entropy(logits, targets)
 
+    adam = None
     for run in req['runs']:
         mode, B, T = run['mode'], run['batch'], run['seq']
+        if mode == 'train' and adam is None:
+            adam = torch.optim.Adam(params, lr=1e-4)
         inputs, targets = token_stream(B, T, V)
         ids = torch.tensor(inputs)
         tgt = torch.tensor(targets).reshape(-1)
@@ -149,9 +153,11 @@ def main():
             if mode == 'forward':
                 with torch.no_grad():
                     return float(forward_loss(ids, tgt, B, T))
-            if mode == 'fwd+bwd':
+            if mode in ('fwd+bwd', 'train'):
                 loss = forward_loss(ids, tgt, B, T)
                 loss.backward()
+                if adam is not None and mode == 'train':
+                    adam.step()
                 for t in params:
                     t.grad = None
                 return float(loss)

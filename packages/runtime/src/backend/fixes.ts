@@ -14,8 +14,12 @@ export const KERNEL_FIXES = {
   'transposed-matmul-grad': 'matMul gradients use explicit transposes and untransposed matmuls',
   /** The batched matmul kernel on wasm is a scalar loop; B 2-D matmuls use XNNPACK. */
   'split-batch-matmul': 'batched matmuls run as one 2-D matmul per batch entry',
-  /** OpenBLAS (packages/native-blas) computes the wasm backend's matmuls on its heap. */
+  /** OpenBLAS (packages/native) computes the wasm backend's matmuls on its heap. */
   'native-matmul': 'BatchMatMul and _FusedMatMul run in OpenBLAS on the wasm heap',
+  /** The stock wasm Sum transposes unless it reduces the innermost axes, then sums with a scalar loop. */
+  'native-sum': 'Sum over leading or trailing axes runs natively, without a transpose',
+  /** The optimizer's ~20 elementwise passes per parameter become one native pass. */
+  'native-adam': 'Adam/AdamW steps run as one fused native kernel per parameter',
   /** tfjs turns wasm threads off in Node; the loader starts the threaded SIMD binary. */
   'threads-loader': 'the threaded SIMD wasm binary runs with several XNNPACK threads',
 } as const;

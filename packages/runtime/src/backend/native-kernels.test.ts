@@ -139,6 +139,43 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
     }
   });
 
+  it('sum over leading, trailing, all and other axes like the stock kernel', () => {
+    const run = () =>
+      tf.tidy(() => {
+        const x = randomTensor([6, 5, 7], 21);
+        const cases: [number | number[] | undefined, boolean][] = [
+          [0, false],
+          [[0, 1], true],
+          [2, false],
+          [[1, 2], true],
+          [undefined, false],
+          [1, false], // a middle axis: the stock kernel
+          [[0, 2], true], // not one block: the stock kernel
+          [-1, false],
+        ];
+        const sums = cases.map(([axis, keepDims]) => {
+          const y = tf.sum(x, axis, keepDims);
+          return { shape: y.shape, data: y.dataSync() as Float32Array };
+        });
+        for (const [shape, axis] of [[[0, 3], 0], [[2, 0], 1]] as const) {
+          const y = tf.sum(tf.zeros([...shape]), axis); // empty inputs: zeros of the kept shape
+          sums.push({ shape: y.shape, data: y.dataSync() as Float32Array });
+        }
+        return sums;
+      });
+    const want = run();
+    expect(applyNativeKernels(2).ok).toBe(true);
+    try {
+      const got = run();
+      for (let j = 0; j < want.length; j++) {
+        expect(got[j]?.shape).toEqual(want[j]?.shape);
+        expect(maxRelativeError(got[j]?.data ?? new Float32Array(), want[j]?.data ?? new Float32Array())).toBeLessThan(1e-5);
+      }
+    } finally {
+      removeNativeKernels();
+    }
+  });
+
   it('reject mismatched inner sizes as tfjs does', () => {
     expect(applyNativeKernels(2).ok).toBe(true);
     try {

@@ -1,12 +1,14 @@
-import { loadNativeBlas, type NativeBlas } from '@circuit-tuning/native-blas';
+import { loadNativeBlas, type NativeBlas } from '@circuit-tuning/native';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { BatchMatMulAttrs, KernelConfig, KernelFunc, TensorInfo, _FusedMatMulAttrs } from '@tensorflow/tfjs-core';
+import type { BatchMatMulAttrs, KernelConfig, KernelFunc, SumAttrs, TensorInfo, _FusedMatMulAttrs } from '@tensorflow/tfjs-core';
 import { tf } from './tf';
 import { wasmPackage } from './wasm-package';
 
 /**
  * The `native-matmul` kernels: BatchMatMul and _FusedMatMul of the wasm backend computed by
- * OpenBLAS (packages/native-blas) straight on the wasm heap, without copies.
+ * OpenBLAS (packages/native) straight on the wasm heap, without copies; Sum over leading or
+ * trailing axes (`native-sum`) without the stock kernel's transpose; and the runtime's own
+ * fused Adam step (`native-adam`), which ops/adam.ts uses when it is registered.
  *
  * XNNPACK in wasm reaches about 60 GFLOP/s on this machine's two cores and only on untransposed,
  * unbatched products; OpenBLAS reaches about 250 GFLOP/s and takes transposes and batches as they
@@ -16,8 +18,11 @@ import { wasmPackage } from './wasm-package';
 
 type KernelParams = Parameters<KernelFunc>[0];
 
-const TAKEN = ['BatchMatMul', '_FusedMatMul'] as const;
+const TAKEN = ['BatchMatMul', '_FusedMatMul', 'Sum'] as const;
 type TakenKernel = (typeof TAKEN)[number];
+
+/** A kernel of the runtime's own (no stock version): one fused Adam/AdamW step, see ops/adam.ts. */
+export const ADAM_STEP_KERNEL = 'CtAdamStep';
 
 /** What the native kernels run on, once they are registered. */
 export interface NativeKernelsInfo {
@@ -47,6 +52,9 @@ export function applyNativeKernels(threads: number): { ok: true; info: NativeKer
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({ ...current, kernelFunc: FUNCS[name] });
   }
+  if (tf.getKernel(ADAM_STEP_KERNEL, 'wasm') === undefined) {
+    tf.registerKernel({ kernelName: ADAM_STEP_KERNEL, backendName: 'wasm', kernelFunc: adamStep as KernelFunc });
+  }
   return { ok: true, info: { library: blas.library, config: blas.config, threads: blas.threads } };
 }
 
@@ -57,6 +65,7 @@ export function removeNativeKernels(): void {
     tf.registerKernel(config);
   }
   stock.clear();
+  if (tf.getKernel(ADAM_STEP_KERNEL, 'wasm') !== undefined) tf.unregisterKernel(ADAM_STEP_KERNEL, 'wasm');
 }
 
 export function nativeKernelsApplied(): boolean {
@@ -122,9 +131,82 @@ function fusedMatMul(params: KernelParams): TensorInfo | TensorInfo[] {
   return out;
 }
 
+/** Inputs param, grad, m, v, t (and mask); outputs the new param, m, v and t. */
+function adamStep(params: KernelParams): TensorInfo[] {
+  const native = blas;
+  if (native === undefined) throw new Error('native kernels registered without the addon');
+  const backend = params.backend as BackendWasm;
+  const inputs = params.inputs as Record<string, TensorInfo | undefined>;
+  const names = ['param', 'grad', 'm', 'v', 't'] as const;
+  const [param, grad, m, v, t] = names.map((name) => {
+    const x = inputs[name];
+    if (x === undefined || x.dtype !== 'float32') throw new Error(`${ADAM_STEP_KERNEL}: input '${name}' must be a float32 tensor`);
+    return x;
+  }) as [TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo];
+  const mask = inputs.mask;
+  const size = tf.util.sizeFromShape(param.shape);
+  for (const x of [grad, m, v, t, ...(mask === undefined ? [] : [mask])]) {
+    if (tf.util.sizeFromShape(x.shape) !== size) throw new Error(`${ADAM_STEP_KERNEL}: every input needs the shape [${param.shape}], got [${x.shape}]`);
+  }
+  const outs = [0, 1, 2, 3].map(() => backend.makeOutput(param.shape, 'float32'));
+  if (size === 0) return outs;
+  const view = (x: TensorInfo) => backend.typedArrayFromHeap(x) as Float32Array;
+  const [outParam, outM, outV, outT] = outs.map(view) as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const attrs = params.attrs as unknown as { learningRate: number; beta1: number; beta2: number; epsilon: number; weightDecay: number; decoupled: boolean };
+  native.adamStep({
+    param: view(param),
+    grad: view(grad),
+    m: view(m),
+    v: view(v),
+    t: view(t),
+    ...(mask === undefined ? {} : { mask: view(mask) }),
+    out: { param: outParam, m: outM, v: outV, t: outT },
+    learningRate: attrs.learningRate,
+    beta1: attrs.beta1,
+    beta2: attrs.beta2,
+    epsilon: attrs.epsilon,
+    weightDecay: attrs.weightDecay,
+    decoupled: attrs.decoupled,
+  });
+  return outs;
+}
+
+/**
+ * Sum over a block of leading axes (bias gradients: one sum per column) or of trailing axes (one
+ * per row); other axis sets and other dtypes go to the stock kernel.
+ */
+function sum(params: KernelParams): TensorInfo | TensorInfo[] {
+  const native = blas;
+  const { x } = params.inputs as { x: TensorInfo };
+  if (native === undefined || x.dtype !== 'float32') return runStock('Sum', params);
+  const { axis, keepDims } = params.attrs as unknown as SumAttrs;
+  const rank = x.shape.length;
+  const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
+  const leading = axes.every((a, i) => a === i);
+  const trailing = axes.every((a, i) => a === rank - axes.length + i);
+  if (axes.length === 0 || !(leading || trailing)) return runStock('Sum', params);
+  const kept = x.shape.map((size, d) => (axes.includes(d) ? (keepDims ? 1 : -1) : size)).filter((size) => size >= 0);
+  const backend = params.backend as BackendWasm;
+  const out = backend.makeOutput(kept, 'float32');
+  const reduced = axes.reduce((product, a) => product * (x.shape[a] ?? 1), 1);
+  const size = tf.util.sizeFromShape(x.shape);
+  const other = reduced === 0 ? tf.util.sizeFromShape(kept) : size / reduced;
+  if (tf.util.sizeFromShape(kept) === 0) return out;
+  const outView = backend.typedArrayFromHeap(out) as Float32Array;
+  if (size === 0) {
+    outView.fill(0);
+    return out;
+  }
+  const xView = backend.typedArrayFromHeap(x) as Float32Array;
+  if (leading) native.sum(xView, outView, reduced, other, true);
+  else native.sum(xView, outView, other, reduced, false);
+  return out;
+}
+
 const FUNCS: Readonly<Record<TakenKernel, KernelFunc>> = {
   BatchMatMul: batchMatMul as KernelFunc,
   _FusedMatMul: fusedMatMul,
+  Sum: sum,
 };
 
 /**

@@ -22,7 +22,7 @@ export interface InitBackendOptions {
   /** XNNPACK threads for wasm (default: CT_WASM_THREADS, else 2; at most the core count). */
   threads?: number;
   /**
-   * Whether wasm's matrix products run in OpenBLAS when the native-blas addon and the library are
+   * Whether wasm's matrix products run in OpenBLAS when the native addon and the library are
    * there (default true; CT_NATIVE_BLAS=off also turns them off). When they cannot load, the log
    * says why once and the wasm kernels run.
    */
@@ -198,7 +198,7 @@ function sayOnce(log: (line: string) => void, line: string): void {
 function kernelFixesOf(name: BackendName, threads: number): string[] {
   const fixes: KernelFix[] = [];
   if (name === 'wasm') fixes.push('slice-view');
-  if (name === 'wasm' && nativeKernelsApplied()) fixes.push('native-matmul');
+  if (name === 'wasm' && nativeKernelsApplied()) fixes.push('native-matmul', 'native-sum', 'native-adam');
   fixes.push(...opFixesFor(TFJS_BACKEND_NAME[name]));
   if (name === 'wasm' && threads > 1) fixes.push('threads-loader');
   return fixes;

@@ -1,3 +1,4 @@
 // Tensor ops that pick the fast form for the active backend (see backend/fixes.ts).
 export { batchMatMul, matMul } from './matmul';
 export { embeddingLookup } from './embedding';
+export { type AdamStepInputs, type AdamStepSettings, fusedAdamStep } from './adam';

@@ -1,4 +1,4 @@
-import { tf } from '@circuit-tuning/runtime';
+import { fusedAdamStep, tf } from '@circuit-tuning/runtime';
 import type { Optimizer, ParameterUpdate } from './optimizer';
 import { SlotState } from './state';
 
@@ -14,6 +14,8 @@ export interface AdamOptions {
 /**
  * Adam / AdamW with per-entry step counts, so that bias correction stays right for entries that a
  * mask froze for some steps: a frozen entry's moments, count and value do not change at all.
+ * Where the backend has the runtime's fused kernel (wasm with the native addon) one native pass
+ * does the step; elsewhere the tf ops below, which define the semantics the kernel matches.
  */
 export function adam(options: AdamOptions): Optimizer {
   const slots = new SlotState();
@@ -25,6 +27,18 @@ export function adam(options: AdamOptions): Optimizer {
         const m = slots.get('exp_avg', name, variable);
         const v = slots.get('exp_avg_sq', name, variable);
         const t = slots.get('step', name, variable);
+        const fused = fusedAdamStep(
+          { param: variable, grad, m, v, t, ...(mask === undefined ? {} : { mask }) },
+          { learningRate, beta1, beta2, epsilon, weightDecay, decoupled },
+        );
+        if (fused !== undefined) {
+          m.assign(fused.m);
+          v.assign(fused.v);
+          t.assign(fused.t);
+          variable.assign(fused.param);
+          tf.dispose([fused.param, fused.m, fused.v, fused.t]);
+          continue;
+        }
         const next = tf.tidy(() => {
           const free = mask ?? tf.onesLike(variable);
           let g = grad;

@@ -1,5 +1,6 @@
 /*
- * ct_blas: single-precision matrix products of TensorFlow.js tensors by a real BLAS.
+ * ct_native: single-precision matrix products of TensorFlow.js tensors by a real BLAS (this
+ * file, and the module init), a fused optimizer step (adam.c) and axis sums (reduce.c).
  *
  * The BLAS library is opened at run time (dlopen), not linked: the addon builds without BLAS
  * headers or a -dev package, and a machine without the library loads the addon and learns why it
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "kernels.h"
 
 /* CBLAS enums (values fixed by the CBLAS standard). */
 enum { CBLAS_ROW_MAJOR = 101 };
@@ -35,7 +38,7 @@ static char library_name[512] = "";
 #define CHECK(env, call)                                                                          \
   do {                                                                                            \
     if ((call) != napi_ok) {                                                                      \
-      napi_throw_error((env), NULL, "ct_blas: N-API call failed: " #call);                       \
+      napi_throw_error((env), NULL, "ct_native: N-API call failed: " #call);                       \
       return NULL;                                                                                \
     }                                                                                             \
   } while (0)
@@ -60,7 +63,7 @@ static napi_value blas_open(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) return throw_error(env, "ct_blas.open(candidates, threads): two arguments expected");
+  if (argc < 2) return throw_error(env, "ct_native.open(candidates, threads): two arguments expected");
   int32_t threads = 0;
   CHECK(env, napi_get_value_int32(env, argv[1], &threads));
 
@@ -127,16 +130,16 @@ static int float_array(napi_env env, napi_value value, float **data, size_t *len
  * Every range is checked against its array before any work starts.
  */
 static napi_value blas_gemm(napi_env env, napi_callback_info info) {
-  if (sgemm == NULL) return throw_error(env, "ct_blas.gemm: no BLAS library is open (call open first)");
+  if (sgemm == NULL) return throw_error(env, "ct_native.gemm: no BLAS library is open (call open first)");
   size_t argc = 4;
   napi_value argv[4];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4) return throw_error(env, "ct_blas.gemm(a, b, c, dims): four arguments expected");
+  if (argc < 4) return throw_error(env, "ct_native.gemm(a, b, c, dims): four arguments expected");
   float *a, *b, *c;
   size_t a_len, b_len, c_len;
   if (!float_array(env, argv[0], &a, &a_len) || !float_array(env, argv[1], &b, &b_len) ||
       !float_array(env, argv[2], &c, &c_len)) {
-    return throw_error(env, "ct_blas.gemm: a, b and c must be Float32Arrays");
+    return throw_error(env, "ct_native.gemm: a, b and c must be Float32Arrays");
   }
   /* dims: a Float64Array read in place (one typed-array lookup instead of twelve property reads). */
   napi_typedarray_type dims_type;
@@ -144,25 +147,25 @@ static napi_value blas_gemm(napi_env env, napi_callback_info info) {
   void *dims_raw = NULL;
   if (napi_get_typedarray_info(env, argv[3], &dims_type, &dims_len, &dims_raw, NULL, NULL) != napi_ok ||
       dims_type != napi_float64_array || dims_len < 12) {
-    return throw_error(env, "ct_blas.gemm: dims must be a Float64Array of 12 entries");
+    return throw_error(env, "ct_native.gemm: dims must be a Float64Array of 12 entries");
   }
   int64_t d[12];
   for (int i = 0; i < 12; i++) {
     const double value = ((const double *)dims_raw)[i];
     if (!(value >= 0 && value <= 9007199254740991.0) || value != (double)(int64_t)value)
-      return throw_error(env, "ct_blas.gemm: dims must be non-negative integers");
+      return throw_error(env, "ct_native.gemm: dims must be non-negative integers");
     d[i] = (int64_t)value;
   }
   const int64_t batch = d[0], m = d[1], n = d[2], k = d[3];
   const int trans_a = d[4] != 0, trans_b = d[5] != 0;
   const int64_t a_off = d[6], a_stride = d[7], b_off = d[8], b_stride = d[9], c_off = d[10], c_stride = d[11];
   if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX)
-    return throw_error(env, "ct_blas.gemm: sizes out of range");
+    return throw_error(env, "ct_native.gemm: sizes out of range");
   if (batch == 0 || m == 0 || n == 0) return NULL;
   const int64_t last = batch - 1;
   if (a_off + last * a_stride + m * k > (int64_t)a_len || b_off + last * b_stride + k * n > (int64_t)b_len ||
       c_off + last * c_stride + m * n > (int64_t)c_len) {
-    return throw_error(env, "ct_blas.gemm: an operand range runs past its array");
+    return throw_error(env, "ct_native.gemm: an operand range runs past its array");
   }
   const int lda = trans_a ? (int)m : (int)k;
   const int ldb = trans_b ? (int)k : (int)n;
@@ -182,6 +185,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"open", NULL, blas_open, NULL, NULL, NULL, napi_default, NULL},
       {"gemm", NULL, blas_gemm, NULL, NULL, NULL, napi_default, NULL},
+      {"adamStep", NULL, ct_adam_step, NULL, NULL, NULL, napi_default, NULL},
+      {"sum", NULL, ct_sum, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) return NULL;
   return exports;

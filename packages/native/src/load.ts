@@ -11,7 +11,7 @@ export const BLAS_LIBRARY_ENV = 'CT_BLAS_LIBRARY';
 /** Tried in order: Debian's libopenblas0-pthread / -openmp / -serial all provide the first. */
 const DEFAULT_LIBRARIES = ['libopenblas.so.0', 'libopenblas.so'];
 
-const ADDON = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'ct_blas.node');
+const ADDON = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'ct_native.node');
 
 /**
  * One batch of row-major products C[i] = op(A[i]) · op(B[i]), op(A) m×k and op(B) k×n. Operand i
@@ -35,6 +35,26 @@ export interface GemmOperands {
   cStride?: number;
 }
 
+/** One Adam/AdamW step of one parameter; every array has the parameter's length. */
+export interface AdamStepOperands {
+  param: Float32Array;
+  grad: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  /** Per-entry step counts. */
+  t: Float32Array;
+  /** 0/1 per entry: 0 keeps the entry's value, moments and count exactly. */
+  mask?: Float32Array;
+  out: { param: Float32Array; m: Float32Array; v: Float32Array; t: Float32Array };
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+  /** AdamW: decay the weights directly instead of adding λp to the gradient. */
+  decoupled: boolean;
+}
+
 export interface NativeBlas {
   /** The shared library that was opened, and what it says of itself (OpenBLAS's build config). */
   library: string;
@@ -42,6 +62,12 @@ export interface NativeBlas {
   /** Threads the library computes with. */
   threads: number;
   gemm(operands: GemmOperands): void;
+  adamStep(operands: AdamStepOperands): void;
+  /**
+   * Sums of the row-major [rows, cols] matrix `x`: over its rows into `out` (length cols) when
+   * `overRows`, else over its columns (length rows). Same addition order as tfjs's wasm Sum.
+   */
+  sum(x: Float32Array, out: Float32Array, rows: number, cols: number, overRows: boolean): void;
 }
 
 export type NativeBlasLoad = { ok: true; blas: NativeBlas } | { ok: false; reason: string; hint: string };
@@ -49,6 +75,8 @@ export type NativeBlasLoad = { ok: true; blas: NativeBlas } | { ok: false; reaso
 interface Addon {
   open(candidates: string[], threads: number): { library: string; config: string; threads: number };
   gemm(a: Float32Array, b: Float32Array, c: Float32Array, dims: Float64Array): void;
+  adamStep(arrays: Float32Array[], scalars: Float64Array): void;
+  sum(x: Float32Array, out: Float32Array, rows: number, cols: number, overRows: boolean): void;
 }
 
 let addon: Addon | undefined;
@@ -64,14 +92,14 @@ export function loadNativeBlas(options: { threads: number }): NativeBlasLoad {
   if (!existsSync(ADDON)) {
     return {
       ok: false,
-      reason: 'the native-blas addon is not built',
-      hint: 'build it with: pnpm --filter @circuit-tuning/native-blas build (needs g++, make, python3)',
+      reason: 'the native addon is not built',
+      hint: 'build it with: pnpm --filter @circuit-tuning/native build (needs g++, make, python3)',
     };
   }
   try {
     addon ??= createRequire(import.meta.url)(ADDON) as Addon;
   } catch (error) {
-    return { ok: false, reason: `the native-blas addon failed to load: ${message(error)}`, hint: 'rebuild it with: pnpm --filter @circuit-tuning/native-blas build' };
+    return { ok: false, reason: `the native addon failed to load: ${message(error)}`, hint: 'rebuild it with: pnpm --filter @circuit-tuning/native build' };
   }
   // OpenBLAS reads these when the library loads. Idle BLAS threads spin for 2^28 cycles by
   // default, taking the cores from the wasm threads that run the next op; 2^12 hands them back.
@@ -92,6 +120,7 @@ export function loadNativeBlas(options: { threads: number }): NativeBlasLoad {
   const native = addon;
   // One reusable dims array: the call is synchronous, so it is never shared between calls.
   const dims = new Float64Array(12);
+  const scalars = new Float64Array(6);
   return {
     ok: true,
     blas: {
@@ -111,6 +140,18 @@ export function loadNativeBlas(options: { threads: number }): NativeBlasLoad {
         dims[11] = op.cStride ?? 0;
         native.gemm(op.a, op.b, op.c, dims);
       },
+      adamStep(op: AdamStepOperands): void {
+        scalars[0] = op.learningRate;
+        scalars[1] = op.beta1;
+        scalars[2] = op.beta2;
+        scalars[3] = op.epsilon;
+        scalars[4] = op.weightDecay;
+        scalars[5] = op.decoupled ? 1 : 0;
+        const arrays = [op.param, op.grad, op.m, op.v, op.t, op.out.param, op.out.m, op.out.v, op.out.t];
+        if (op.mask !== undefined) arrays.push(op.mask);
+        native.adamStep(arrays, scalars);
+      },
+      sum: (x, out, rows, cols, overRows) => native.sum(x, out, rows, cols, overRows),
     },
   };
 }

@@ -12,16 +12,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
-const addon = join(packageDir, 'build', 'Release', 'ct_blas.node');
+const addon = join(packageDir, 'build', 'Release', 'ct_native.node');
 const DEBIAN_PACKAGE = 'libopenblas0-pthread';
-const say = (line) => process.stderr.write(`native-blas: ${line}\n`);
+const say = (line) => process.stderr.write(`native: ${line}\n`);
 
 function main() {
   if (process.env.CT_NATIVE_BLAS === 'off') return say('CT_NATIVE_BLAS=off: not building; the runtime uses wasm kernels');
   if (upToDate() && !process.argv.includes('--force')) return ensureLibrary();
   const built = build();
   if (!built.ok) {
-    say(`the addon did not build (${built.why}); the runtime uses wasm kernels. Retry with: pnpm --filter @circuit-tuning/native-blas build`);
+    say(`the addon did not build (${built.why}); the runtime uses wasm kernels. Retry with: pnpm --filter @circuit-tuning/native build`);
     return;
   }
   say(`built ${addon}`);
@@ -32,7 +32,7 @@ function main() {
 function upToDate() {
   if (!existsSync(addon)) return false;
   const built = statSync(addon).mtimeMs;
-  return ['native/blas.c', 'binding.gyp'].every((source) => statSync(join(packageDir, source)).mtimeMs <= built);
+  return ['native/blas.c', 'native/adam.c', 'native/reduce.c', 'native/kernels.h', 'binding.gyp'].every((source) => statSync(join(packageDir, source)).mtimeMs <= built);
 }
 
 function build() {
@@ -50,7 +50,7 @@ function build() {
   const run = spawnSync(process.execPath, args, { cwd: packageDir, stdio: ['ignore', 'inherit', 'inherit'] });
   if (run.error) return { ok: false, why: run.error.message };
   if (run.status !== 0) return { ok: false, why: `node-gyp exited with ${run.status}` };
-  return { ok: existsSync(addon), why: 'node-gyp produced no ct_blas.node' };
+  return { ok: existsSync(addon), why: 'node-gyp produced no ct_native.node' };
 }
 
 /** The addon opens OpenBLAS at run time; on Debian-like machines, install it when we may. */
