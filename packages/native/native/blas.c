@@ -1,6 +1,7 @@
 /*
  * ct_native: single-precision matrix products of TensorFlow.js tensors by a real BLAS (this
- * file, and the module init), a fused optimizer step (adam.c) and axis sums (reduce.c).
+ * file, and the module init), a fused optimizer step (adam.c), axis sums (reduce.c)
+ * gelu_new with its gradient (activation.c) and LayerNorm with its gradient (norm.c).
  *
  * The BLAS library is opened at run time (dlopen), not linked: the addon builds without BLAS
  * headers or a -dev package, and a machine without the library loads the addon and learns why it
@@ -187,6 +188,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"gemm", NULL, blas_gemm, NULL, NULL, NULL, napi_default, NULL},
       {"adamStep", NULL, ct_adam_step, NULL, NULL, NULL, napi_default, NULL},
       {"sum", NULL, ct_sum, NULL, NULL, NULL, napi_default, NULL},
+      {"geluTanh", NULL, ct_gelu_tanh, NULL, NULL, NULL, napi_default, NULL},
+      {"geluTanhGrad", NULL, ct_gelu_tanh_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNorm", NULL, ct_layer_norm, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNormGrad", NULL, ct_layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) return NULL;
   return exports;

@@ -5,5 +5,9 @@
 
 napi_value ct_adam_step(napi_env env, napi_callback_info info);
 napi_value ct_sum(napi_env env, napi_callback_info info);
+napi_value ct_gelu_tanh(napi_env env, napi_callback_info info);
+napi_value ct_gelu_tanh_grad(napi_env env, napi_callback_info info);
+napi_value ct_layer_norm(napi_env env, napi_callback_info info);
+napi_value ct_layer_norm_grad(napi_env env, napi_callback_info info);
 
 #endif

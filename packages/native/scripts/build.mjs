@@ -32,7 +32,7 @@ function main() {
 function upToDate() {
   if (!existsSync(addon)) return false;
   const built = statSync(addon).mtimeMs;
-  return ['native/blas.c', 'native/adam.c', 'native/reduce.c', 'native/kernels.h', 'binding.gyp'].every((source) => statSync(join(packageDir, source)).mtimeMs <= built);
+  return ['native/blas.c', 'native/adam.c', 'native/reduce.c', 'native/activation.c', 'native/norm.c', 'native/kernels.h', 'binding.gyp'].every((source) => statSync(join(packageDir, source)).mtimeMs <= built);
 }
 
 function build() {

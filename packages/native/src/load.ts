@@ -68,6 +68,14 @@ export interface NativeBlas {
    * `overRows`, else over its columns (length rows). Same addition order as tfjs's wasm Sum.
    */
   sum(x: Float32Array, out: Float32Array, rows: number, cols: number, overRows: boolean): void;
+  /** y = gelu_new(x) (GPT-2's tanh approximation), elementwise. */
+  geluTanh(x: Float32Array, y: Float32Array): void;
+  /** dx = dy · gelu_new'(x), elementwise. */
+  geluTanhGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** y = LayerNorm(x)·w + b over the last axis of the row-major [rows, d] x. */
+  layerNorm(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, rows: number, d: number, eps: number): void;
+  /** LayerNorm's gradients: dx [rows, d] (skipped when dx is empty), dw and db [d] (summed over rows). */
+  layerNormGrad(x: Float32Array, w: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array, db: Float32Array, rows: number, d: number, eps: number): void;
 }
 
 export type NativeBlasLoad = { ok: true; blas: NativeBlas } | { ok: false; reason: string; hint: string };
@@ -77,6 +85,10 @@ interface Addon {
   gemm(a: Float32Array, b: Float32Array, c: Float32Array, dims: Float64Array): void;
   adamStep(arrays: Float32Array[], scalars: Float64Array): void;
   sum(x: Float32Array, out: Float32Array, rows: number, cols: number, overRows: boolean): void;
+  geluTanh(x: Float32Array, y: Float32Array): void;
+  geluTanhGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  layerNorm(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, rows: number, d: number, eps: number): void;
+  layerNormGrad(x: Float32Array, w: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array, db: Float32Array, rows: number, d: number, eps: number): void;
 }
 
 let addon: Addon | undefined;
@@ -152,6 +164,10 @@ export function loadNativeBlas(options: { threads: number }): NativeBlasLoad {
         native.adamStep(arrays, scalars);
       },
       sum: (x, out, rows, cols, overRows) => native.sum(x, out, rows, cols, overRows),
+      geluTanh: (x, y) => native.geluTanh(x, y),
+      geluTanhGrad: (x, dy, dx) => native.geluTanhGrad(x, dy, dx),
+      layerNorm: (x, w, b, y, rows, d, eps) => native.layerNorm(x, w, b, y, rows, d, eps),
+      layerNormGrad: (x, w, dy, dx, dw, db, rows, d, eps) => native.layerNormGrad(x, w, dy, dx, dw, db, rows, d, eps),
     },
   };
 }

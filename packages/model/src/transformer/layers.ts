@@ -1,4 +1,4 @@
-import { batchMatMul, matMul, tf } from '@circuit-tuning/runtime';
+import { batchMatMul, fusedGeluTanh, fusedLayerNorm, matMul, tf } from '@circuit-tuning/runtime';
 import type { ModelConfig } from '../config/model-config';
 
 type GradFunc = Parameters<typeof tf.customGrad>[0];
@@ -16,7 +16,9 @@ type Save = (tensors: tf.Tensor[]) => void;
  */
 export function normalize(config: ModelConfig, x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | undefined): tf.Tensor {
   if (config.norm === 'rmsnorm') return rmsNorm(config.normEps)(x, weight);
-  return layerNorm(config.normEps)(x, weight, bias ?? tf.zerosLike(weight));
+  const b = bias ?? tf.zerosLike(weight);
+  // One native pass each way where the backend has it (wasm with the native addon).
+  return fusedLayerNorm(x, weight, b, config.normEps) ?? layerNorm(config.normEps)(x, weight, b);
 }
 
 /** Sums [..., d] over every axis but the last → [d]. */
@@ -84,23 +86,27 @@ function rmsNorm(eps: number): (x: tf.Tensor, w: tf.Tensor) => tf.Tensor {
 }
 
 /**
- * a + b where b is a's shape or broadcasts over a's leading axes (a bias [n], a residual). tf.add
- * keeps both inputs on the tape only to know their shapes; this keeps nothing, so a matmul's output
- * or a residual is freed after the forward pass unless an op that needs its values keeps it.
+ * a + b with broadcasting (a bias [n], a residual, a probe over per-reader inputs). tf.add keeps
+ * both inputs on the tape only to know their shapes, and a kept tensor is a copy on wasm (the tape
+ * clones, and wasm's clone copies); this keeps nothing, so a matmul's output or a residual is freed
+ * after the forward pass unless an op that needs its values keeps it.
  */
 export function addUnsaved(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   const aShape = a.shape;
   const bShape = b.shape;
   const add = tf.customGrad(((x: tf.Tensor, y: tf.Tensor) => ({
     value: tf.add(x, y),
-    gradFunc: (dy: tf.Tensor) =>
-      tf.tidy(() => {
-        const lead = dy.rank - bShape.length;
-        const db = lead > 0 ? tf.sum(dy, [...Array(lead).keys()]) : dy;
-        return [tf.reshape(dy, aShape), tf.reshape(db, bShape)];
-      }),
+    gradFunc: (dy: tf.Tensor) => tf.tidy(() => [reduceTo(dy, aShape), reduceTo(dy, bShape)]),
   })) as GradFunc) as (x: tf.Tensor, y: tf.Tensor) => tf.Tensor;
   return add(a, b);
+}
+
+/** Sums a broadcast gradient back to `shape` (the axes that broadcasting added or stretched). */
+function reduceTo(dy: tf.Tensor, shape: readonly number[]): tf.Tensor {
+  const lead = dy.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < dy.rank; i++) if (i < lead || (shape[i - lead] === 1 && dy.shape[i] !== 1)) axes.push(i);
+  return tf.reshape(axes.length > 0 ? tf.sum(dy, axes) : dy, shape as number[]);
 }
 
 /**
@@ -149,7 +155,8 @@ const geluNew = tf.customGrad(((x: tf.Tensor, save: Save) => {
 export function activate(config: ModelConfig, x: tf.Tensor): tf.Tensor {
   switch (config.activation) {
     case 'gelu_new':
-      return geluNew(x);
+      // One native pass each way where the backend has it (wasm with the native addon).
+      return fusedGeluTanh(x) ?? geluNew(x);
     case 'gelu':
       return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
     case 'relu':

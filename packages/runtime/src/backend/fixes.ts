@@ -18,6 +18,10 @@ export const KERNEL_FIXES = {
   'native-matmul': 'BatchMatMul and _FusedMatMul run in OpenBLAS on the wasm heap',
   /** The stock wasm Sum transposes unless it reduces the innermost axes, then sums with a scalar loop. */
   'native-sum': 'Sum over leading or trailing axes runs natively, without a transpose',
+  /** gelu_new is about ten elementwise passes forward and fifteen backward as tf ops. */
+  'native-gelu': "gelu_new and its gradient run as one native pass each",
+  /** LayerNorm is about eight elementwise passes forward and twelve backward as tf ops. */
+  'native-layernorm': 'LayerNorm and its gradient run as one native pass per row',
   /** The optimizer's ~20 elementwise passes per parameter become one native pass. */
   'native-adam': 'Adam/AdamW steps run as one fused native kernel per parameter',
   /** tfjs turns wasm threads off in Node; the loader starts the threaded SIMD binary. */

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fusedGeluTanh } from '../ops/activation';
+import { fusedLayerNorm } from '../ops/norm';
 import { applyNativeKernels, removeNativeKernels } from './native-kernels';
 import { initBackend, shutdownBackend } from './select';
 import { tf } from './tf';
@@ -171,6 +173,55 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
         expect(got[j]?.shape).toEqual(want[j]?.shape);
         expect(maxRelativeError(got[j]?.data ?? new Float32Array(), want[j]?.data ?? new Float32Array())).toBeLessThan(1e-5);
       }
+    } finally {
+      removeNativeKernels();
+    }
+  });
+
+  it('compute gelu_new and its gradient like the composed formula', () => {
+    const c = Math.sqrt(2 / Math.PI);
+    const composed = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), c)), 1));
+    const run = (gelu: (x: tf.Tensor) => tf.Tensor) =>
+      tf.tidy(() => {
+        const x = tf.concat([randomTensor([3, 50], 31).mul(4).reshape([150]), tf.tensor1d([-12, -4, -0.5, 0, 0.5, 4, 12])]);
+        const w = randomTensor(x.shape, 32);
+        const dx = tf.grad((t: tf.Tensor) => gelu(t).mul(w).sum())(x);
+        return [gelu(x).dataSync() as Float32Array, dx.dataSync() as Float32Array];
+      });
+    const want = run(composed);
+    expect(applyNativeKernels(2).ok).toBe(true);
+    try {
+      const got = run((x) => fusedGeluTanh(x) ?? tf.scalar(Number.NaN));
+      for (let j = 0; j < 2; j++) expect(maxRelativeError(got[j] ?? new Float32Array(), want[j] ?? new Float32Array())).toBeLessThan(1e-5);
+    } finally {
+      removeNativeKernels();
+    }
+    expect(fusedGeluTanh(tf.zeros([2]))).toBeUndefined(); // without the native kernels: the caller's version
+  });
+
+  it('compute LayerNorm and each of its gradients like the composed formula', () => {
+    const eps = 1e-5;
+    const composed = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => {
+      const { mean, variance } = tf.moments(x, x.rank - 1, true);
+      return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), w), b);
+    };
+    const run = (norm: (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor) =>
+      tf.tidy(() => {
+        const x = randomTensor([3, 5, 16], 41).mul(3).add(0.5);
+        const w = randomTensor([16], 42);
+        const b = randomTensor([16], 43);
+        const weights = randomTensor([3, 5, 16], 44);
+        const loss = (a: tf.Tensor, c: tf.Tensor, e: tf.Tensor) => norm(a, c, e).mul(weights).sum();
+        const all = tf.grads(loss)([x, w, b]);
+        const onlyX = tf.grad((a: tf.Tensor) => loss(a, w, b))(x); // w's and b's gradients never asked for
+        return [norm(x, w, b), ...all, onlyX].map((t) => t.dataSync() as Float32Array);
+      });
+    const want = run(composed);
+    expect(applyNativeKernels(2).ok).toBe(true);
+    try {
+      const got = run((x, w, b) => fusedLayerNorm(x, w, b, eps) ?? tf.scalar(Number.NaN));
+      expect(got.length).toBe(5);
+      for (let j = 0; j < want.length; j++) expect(maxRelativeError(got[j] ?? new Float32Array(), want[j] ?? new Float32Array())).toBeLessThan(1e-4);
     } finally {
       removeNativeKernels();
     }

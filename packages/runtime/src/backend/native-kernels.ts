@@ -21,8 +21,13 @@ type KernelParams = Parameters<KernelFunc>[0];
 const TAKEN = ['BatchMatMul', '_FusedMatMul', 'Sum'] as const;
 type TakenKernel = (typeof TAKEN)[number];
 
-/** A kernel of the runtime's own (no stock version): one fused Adam/AdamW step, see ops/adam.ts. */
+/** Kernels of the runtime's own (no stock version): a fused Adam/AdamW step (ops/adam.ts), and
+ * gelu_new with its gradient (ops/activation.ts). */
 export const ADAM_STEP_KERNEL = 'CtAdamStep';
+export const GELU_TANH_KERNEL = 'CtGeluTanh';
+export const GELU_TANH_GRAD_KERNEL = 'CtGeluTanhGrad';
+export const LAYER_NORM_KERNEL = 'CtLayerNorm';
+export const LAYER_NORM_GRAD_KERNEL = 'CtLayerNormGrad';
 
 /** What the native kernels run on, once they are registered. */
 export interface NativeKernelsInfo {
@@ -52,8 +57,8 @@ export function applyNativeKernels(threads: number): { ok: true; info: NativeKer
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({ ...current, kernelFunc: FUNCS[name] });
   }
-  if (tf.getKernel(ADAM_STEP_KERNEL, 'wasm') === undefined) {
-    tf.registerKernel({ kernelName: ADAM_STEP_KERNEL, backendName: 'wasm', kernelFunc: adamStep as KernelFunc });
+  for (const [kernelName, kernelFunc] of OWN_KERNELS) {
+    if (tf.getKernel(kernelName, 'wasm') === undefined) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }
   return { ok: true, info: { library: blas.library, config: blas.config, threads: blas.threads } };
 }
@@ -65,7 +70,9 @@ export function removeNativeKernels(): void {
     tf.registerKernel(config);
   }
   stock.clear();
-  if (tf.getKernel(ADAM_STEP_KERNEL, 'wasm') !== undefined) tf.unregisterKernel(ADAM_STEP_KERNEL, 'wasm');
+  for (const [kernelName] of OWN_KERNELS) {
+    if (tf.getKernel(kernelName, 'wasm') !== undefined) tf.unregisterKernel(kernelName, 'wasm');
+  }
 }
 
 export function nativeKernelsApplied(): boolean {
@@ -202,6 +209,103 @@ function sum(params: KernelParams): TensorInfo | TensorInfo[] {
   else native.sum(xView, outView, other, reduced, false);
   return out;
 }
+
+/** gelu_new(x), elementwise. */
+function geluTanh(params: KernelParams): TensorInfo {
+  const native = blas;
+  const { x } = params.inputs as { x?: TensorInfo };
+  if (native === undefined || x === undefined || x.dtype !== 'float32') throw new Error(`${GELU_TANH_KERNEL}: needs a float32 input x`);
+  const backend = params.backend as BackendWasm;
+  const out = backend.makeOutput(x.shape, 'float32');
+  if (tf.util.sizeFromShape(x.shape) > 0) native.geluTanh(backend.typedArrayFromHeap(x) as Float32Array, backend.typedArrayFromHeap(out) as Float32Array);
+  return out;
+}
+
+/** dy · gelu_new'(x), elementwise. */
+function geluTanhGrad(params: KernelParams): TensorInfo {
+  const native = blas;
+  const { x, dy } = params.inputs as { x?: TensorInfo; dy?: TensorInfo };
+  if (native === undefined || x === undefined || dy === undefined || x.dtype !== 'float32' || dy.dtype !== 'float32') {
+    throw new Error(`${GELU_TANH_GRAD_KERNEL}: needs float32 inputs x and dy`);
+  }
+  if (!tf.util.arraysEqual(x.shape, dy.shape)) throw new Error(`${GELU_TANH_GRAD_KERNEL}: x [${x.shape}] and dy [${dy.shape}] differ`);
+  const backend = params.backend as BackendWasm;
+  const out = backend.makeOutput(x.shape, 'float32');
+  if (tf.util.sizeFromShape(x.shape) > 0) {
+    const view = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+    native.geluTanhGrad(view(x), view(dy), view(out));
+  }
+  return out;
+}
+
+/** The float32 inputs `names` of a kernel, or an error naming the kernel. */
+function float32Inputs(kernel: string, params: KernelParams, names: readonly string[]): TensorInfo[] {
+  const inputs = params.inputs as Record<string, TensorInfo | undefined>;
+  return names.map((name) => {
+    const x = inputs[name];
+    if (x === undefined || x.dtype !== 'float32') throw new Error(`${kernel}: input '${name}' must be a float32 tensor`);
+    return x;
+  });
+}
+
+/** Rows and width of a LayerNorm over the last axis of x, with w (and b) of that width. */
+function normShape(kernel: string, x: TensorInfo, ...perFeature: TensorInfo[]): { rows: number; d: number } {
+  const d = x.shape[x.shape.length - 1] ?? 0;
+  for (const t of perFeature) {
+    if (t.shape.length !== 1 || t.shape[0] !== d) throw new Error(`${kernel}: [${t.shape}] is not [${d}], the last axis of x [${x.shape}]`);
+  }
+  return { rows: d === 0 ? 0 : tf.util.sizeFromShape(x.shape) / d, d };
+}
+
+/** LayerNorm over the last axis: inputs x, w, b; attr eps. */
+function layerNorm(params: KernelParams): TensorInfo {
+  const native = blas;
+  if (native === undefined) throw new Error('native kernels registered without the addon');
+  const [x, w, b] = float32Inputs(LAYER_NORM_KERNEL, params, ['x', 'w', 'b']) as [TensorInfo, TensorInfo, TensorInfo];
+  const { rows, d } = normShape(LAYER_NORM_KERNEL, x, w, b);
+  const backend = params.backend as BackendWasm;
+  const out = backend.makeOutput(x.shape, 'float32');
+  if (rows * d === 0) return out;
+  const view = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+  native.layerNorm(view(x), view(w), view(b), view(out), rows, d, (params.attrs as unknown as { eps: number }).eps);
+  return out;
+}
+
+/**
+ * One of LayerNorm's gradients: inputs x, w, dy; attrs eps and `of` ('x', 'w' or 'b'). tfjs asks
+ * for each input's gradient in a scope of its own, so each is its own kernel call; the others'
+ * sums go to small scratch arrays (and the input gradient is skipped when not asked for).
+ */
+function layerNormGrad(params: KernelParams): TensorInfo {
+  const native = blas;
+  if (native === undefined) throw new Error('native kernels registered without the addon');
+  const [x, w, dy] = float32Inputs(LAYER_NORM_GRAD_KERNEL, params, ['x', 'w', 'dy']) as [TensorInfo, TensorInfo, TensorInfo];
+  if (!tf.util.arraysEqual(x.shape, dy.shape)) throw new Error(`${LAYER_NORM_GRAD_KERNEL}: x [${x.shape}] and dy [${dy.shape}] differ`);
+  const { rows, d } = normShape(LAYER_NORM_GRAD_KERNEL, x, w);
+  const { eps, of } = params.attrs as unknown as { eps: number; of: 'x' | 'w' | 'b' };
+  const backend = params.backend as BackendWasm;
+  const out = backend.makeOutput(of === 'x' ? x.shape : [d], 'float32');
+  const view = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+  if (d === 0) return out;
+  if (rows === 0) {
+    view(out).fill(0);
+    return out;
+  }
+  const scratch = () => new Float32Array(d);
+  const dx = of === 'x' ? view(out) : new Float32Array(0);
+  const dw = of === 'w' ? view(out) : scratch();
+  const db = of === 'b' ? view(out) : scratch();
+  native.layerNormGrad(view(x), view(w), view(dy), dx, dw, db, rows, d, eps);
+  return out;
+}
+
+const OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc]> = [
+  [LAYER_NORM_KERNEL, layerNorm as KernelFunc],
+  [LAYER_NORM_GRAD_KERNEL, layerNormGrad as KernelFunc],
+  [ADAM_STEP_KERNEL, adamStep as KernelFunc],
+  [GELU_TANH_KERNEL, geluTanh as KernelFunc],
+  [GELU_TANH_GRAD_KERNEL, geluTanhGrad as KernelFunc],
+];
 
 const FUNCS: Readonly<Record<TakenKernel, KernelFunc>> = {
   BatchMatMul: batchMatMul as KernelFunc,

@@ -2,3 +2,5 @@
 export { batchMatMul, matMul } from './matmul';
 export { embeddingLookup } from './embedding';
 export { type AdamStepInputs, type AdamStepSettings, fusedAdamStep } from './adam';
+export { fusedGeluTanh } from './activation';
+export { fusedLayerNorm } from './norm';
