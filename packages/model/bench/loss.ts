@@ -43,7 +43,12 @@ export function nextTokenBatch(batch: number, seq: number, vocab: number, seed =
  * vocabulary those are 100 MB each at 512 tokens and decide whether a batch fits in wasm's 4 GB.
  */
 export function crossEntropy(logits: tf.Tensor3D, weights: tf.Tensor2D): tf.Scalar {
-  const flat = tf.reshape(logits, weights.shape) as tf.Tensor2D; // [tokens, vocab]
+  // Reshaped under a gradient that keeps nothing: tf.reshape keeps its input on the tape, a 98 MB
+  // copy on wasm at 512 tokens.
+  const flat = tf.customGrad(((x: tf.Tensor) => ({
+    value: tf.reshape(x, weights.shape),
+    gradFunc: (dy: tf.Tensor) => tf.reshape(dy, logits.shape),
+  })) as GradFunc)(logits) as tf.Tensor2D; // [tokens, vocab]
   const loss = tf.customGrad(((x: tf.Tensor2D, save: Save) => {
     const logProbs = tf.logSoftmax(x); // [tokens, vocab]
     save([logProbs]);

@@ -289,7 +289,7 @@ class Bench {
 }
 
 // CircuitTuning*: the runtime's and the model's matmul kernels with lazy gradients (they run BatchMatMul).
-const MATMUL_KERNELS = new Set(['BatchMatMul', '_FusedMatMul', 'MatMul', 'CircuitTuningMatMul', 'CircuitTuningUnembed']);
+const MATMUL_KERNELS = new Set(['BatchMatMul', '_FusedMatMul', 'MatMul', 'CircuitTuningMatMul', 'CircuitTuningMatMulVariableB', 'CircuitTuningUnembed', 'CircuitTuningUnembedVariable']);
 
 /** 2·batch·m·k·n from the shapes of a (…, m, k or k, m) and of the output (…, m, n). */
 function matmulFlopsOf(a: number[] | null, out: number[] | null): number {

@@ -2,7 +2,7 @@ import type { ModelGraph } from '@circuit-tuning/contracts';
 import { ContractError } from '@circuit-tuning/contracts';
 import { batchMatMul, embeddingLookup, matMul, tf } from '@circuit-tuning/runtime';
 import type { ModelConfig } from '../config/model-config';
-import { activate, addUnsaved, applyRotary, attentionCore, causalMask, normalize, permuteUnsaved, type RotaryTables, rotaryTables } from './layers';
+import { activate, addUnsaved, applyRotary, attentionCore, causalMask, normalize, permuteUnsaved, type RotaryTables, reshapeUnsaved, rotaryTables } from './layers';
 import { attentionReaderSlot, type ReaderProbes, type WriterOutputs } from './node-tensors';
 import { blockPrefix, unembedName } from './parameter-names';
 import { unembedProduct } from './unembed';
@@ -132,32 +132,51 @@ class ForwardRun {
 
     let resid = input; // [tokens, dModel], the plain residual stream
     for (let layer = 0; layer < config.nLayers; layer++) {
-      const prefix = blockPrefix(layer);
-      // Attention: one input for all heads, or one per (q/k/v, head) reader when probed or masked.
-      let attnInput: tf.Tensor = resid;
-      if (options.circuit) attnInput = this.circuitReaderInputs(layer, 'attention');
-      if (options.probes) {
-        const probe = options.probes.attention[layer];
-        if (!probe) throw new ContractError(`no attention probe for layer ${layer}`);
-        attnInput = tf.add(attnInput.rank === 2 ? tf.expandDims(attnInput, 0) : attnInput, probe);
+      // Without a circuit, each layer runs in its own tidy: on a tape, what the backward pass needs
+      // is kept by the ops themselves, and every other intermediate is freed as soon as its layer
+      // ends instead of when the whole forward pass does.
+      const out = options.circuit ? this.layer(layer, resid, captureHeads) : tf.tidy(() => this.layer(layer, resid, captureHeads));
+      resid = out.resid;
+      if (!options.circuit) {
+        if (out.heads) this.writers.heads.push(out.heads);
+        this.writers.mlps.push(out.mlp);
       }
-      const { heads, total } = this.attention(layer, attnInput, captureHeads);
-      if (heads) this.writers.heads.push(heads);
-      resid = addUnsaved(resid, total) as tf.Tensor2D;
-      if (options.circuit) this.addCircuitGroup(this.ablatedHeadsSum(layer, heads!), heads!, options.circuit.ablated.heads[layer], true);
-
-      let mlpInput: tf.Tensor = options.circuit ? this.circuitReaderInputs(layer, 'mlp') : resid;
-      if (options.probes) mlpInput = tf.add(mlpInput, options.probes.mlp[layer]!);
-      const mlpOut = this.mlp(prefix, mlpInput as tf.Tensor2D);
-      this.writers.mlps.push(mlpOut);
-      resid = addUnsaved(resid, mlpOut) as tf.Tensor2D;
-      if (options.circuit) this.addCircuitGroup(options.circuit.ablated.mlps[layer]!, mlpOut, options.circuit.ablated.mlps[layer]!, false);
     }
 
     let finalInput: tf.Tensor = options.circuit ? this.circuitReaderInputs(config.nLayers, 'logits') : resid;
-    if (options.probes) finalInput = tf.add(finalInput, options.probes.logits) as tf.Tensor2D;
+    if (options.probes) finalInput = addUnsaved(finalInput, options.probes.logits) as tf.Tensor2D;
     const logits = this.unembed(finalInput as tf.Tensor2D);
     return options.captureWriters ? { logits, writers: this.writers } : { logits };
+  }
+
+  /**
+   * One transformer block: the residual after it and its writers' outputs (in circuit mode they
+   * are also recorded in this.writers and the circuit groups here).
+   */
+  private layer(layer: number, residIn: tf.Tensor2D, captureHeads: boolean): { resid: tf.Tensor2D; heads: tf.Tensor3D | undefined; mlp: tf.Tensor2D } {
+    const { options } = this;
+    const prefix = blockPrefix(layer);
+    let resid = residIn; // [tokens, dModel]
+    // Attention: one input for all heads, or one per (q/k/v, head) reader when probed or masked.
+    let attnInput: tf.Tensor = resid;
+    if (options.circuit) attnInput = this.circuitReaderInputs(layer, 'attention');
+    if (options.probes) {
+      const probe = options.probes.attention[layer];
+      if (!probe) throw new ContractError(`no attention probe for layer ${layer}`);
+      attnInput = addUnsaved(attnInput.rank === 2 ? tf.expandDims(attnInput, 0) : attnInput, probe); // [3·nHeads, tokens, dModel]
+    }
+    const { heads, total } = this.attention(layer, attnInput, captureHeads);
+    if (heads && options.circuit) this.writers.heads.push(heads);
+    resid = addUnsaved(resid, total) as tf.Tensor2D;
+    if (options.circuit) this.addCircuitGroup(this.ablatedHeadsSum(layer, heads!), heads!, options.circuit.ablated.heads[layer], true);
+
+    let mlpInput: tf.Tensor = options.circuit ? this.circuitReaderInputs(layer, 'mlp') : resid;
+    if (options.probes) mlpInput = addUnsaved(mlpInput, options.probes.mlp[layer]!);
+    const mlpOut = this.mlp(prefix, mlpInput as tf.Tensor2D);
+    if (options.circuit) this.writers.mlps.push(mlpOut);
+    resid = addUnsaved(resid, mlpOut) as tf.Tensor2D;
+    if (options.circuit) this.addCircuitGroup(options.circuit.ablated.mlps[layer]!, mlpOut, options.circuit.ablated.mlps[layer]!, false);
+    return { resid, heads, mlp: mlpOut };
   }
 
   private embed(ids: tf.Tensor2D): tf.Tensor2D {
@@ -211,9 +230,9 @@ class ForwardRun {
         return permuteUnsaved(out, [batch, seq, heads, dHead], [0, 2, 1, 3], [batch, heads, seq, dHead]); // [batch, heads, seq, dHead]
       };
       const expandKv = (t: tf.Tensor) => this.repeatKvHeads(t); // [batch, nHeads, seq, dHead]
-      q = tf.reshape(project(`${prefix}.W_Q`, `${prefix}.b_Q`, nHeads), [batch * nHeads, seq, dHead]) as tf.Tensor3D;
-      k = tf.reshape(expandKv(project(`${prefix}.W_K`, `${prefix}.b_K`, nKvHeads)), [batch * nHeads, seq, dHead]) as tf.Tensor3D;
-      v = tf.reshape(expandKv(project(`${prefix}.W_V`, `${prefix}.b_V`, nKvHeads)), [batch * nHeads, seq, dHead]) as tf.Tensor3D;
+      q = reshapeUnsaved(project(`${prefix}.W_Q`, `${prefix}.b_Q`, nHeads), [batch * nHeads, seq, dHead]) as tf.Tensor3D;
+      k = reshapeUnsaved(expandKv(project(`${prefix}.W_K`, `${prefix}.b_K`, nKvHeads)), [batch * nHeads, seq, dHead]) as tf.Tensor3D;
+      v = reshapeUnsaved(expandKv(project(`${prefix}.W_V`, `${prefix}.b_V`, nKvHeads)), [batch * nHeads, seq, dHead]) as tf.Tensor3D;
     }
     if (this.rotary) {
       q = applyRotary(q, this.rotary);
@@ -281,7 +300,7 @@ class ForwardRun {
     const { config } = this;
     const normed = normalize(config, x, this.p('ln_final.w'), this.optional('ln_final.b')) as tf.Tensor2D;
     const logits = unembedProduct(normed, this.p(unembedName(config)) as tf.Tensor2D); // [tokens, vocab]
-    return tf.reshape(logits, [this.batch, this.seq, config.vocabSize]) as tf.Tensor3D;
+    return reshapeUnsaved(logits, [this.batch, this.seq, config.vocabSize]) as tf.Tensor3D;
   }
 
   // ---- Circuit mode: reader inputs from kept and ablated writers -------------------------------

@@ -24,7 +24,9 @@ export function unembedProduct(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   if (!opFixesFor(backendName).has('transposed-matmul-grad')) return tf.matMul(x, w, false, true);
   register(backendName);
   transposedOf(w);
-  return tf.engine().runKernel(UNEMBED_KERNEL, { x, w } as unknown as tf.NamedTensorMap) as tf.Tensor2D;
+  const inputs = { x, w } as unknown as tf.NamedTensorMap;
+  if (w instanceof tf.Variable) return tf.engine().runKernel(UNEMBED_VARIABLE_KERNEL, inputs, { variable: w } as never) as tf.Tensor2D;
+  return tf.engine().runKernel(UNEMBED_KERNEL, inputs) as tf.Tensor2D;
 }
 
 /** Frees cached transposes whose source is disposed (ModelParameters.dispose calls it). */
@@ -39,6 +41,7 @@ export function releaseTransposedUnembeddings(): void {
 }
 
 const UNEMBED_KERNEL = 'CircuitTuningUnembed';
+const UNEMBED_VARIABLE_KERNEL = 'CircuitTuningUnembedVariable';
 
 interface CacheEntry {
   source: tf.Tensor;
@@ -70,31 +73,40 @@ function transposedOf(w: tf.Tensor2D): tf.Tensor2D {
 
 function register(backendName: string): void {
   if (!tf.getGradient(UNEMBED_KERNEL)) {
+    const thunks = (dy: tf.Tensor | tf.Tensor[], x: tf.Tensor2D, w: tf.Tensor2D) => {
+      const d = dy as tf.Tensor2D; // [tokens, vocab]
+      return {
+        x: () => matMul(d, w), // [tokens, dModel]
+        w: () => matMul(tf.transpose(d), x), // [vocab, dModel]
+      };
+    };
     tf.registerGradient({
       kernelName: UNEMBED_KERNEL,
       inputsToSave: ['x', 'w'],
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [x, w] = saved as [tf.Tensor2D, tf.Tensor2D];
-        const d = dy as tf.Tensor2D; // [tokens, vocab]
-        return {
-          x: () => matMul(d, w), // [tokens, dModel]
-          w: () => matMul(tf.transpose(d), x), // [vocab, dModel]
-        };
-      },
+      gradFunc: (dy, saved) => thunks(dy, saved[0] as tf.Tensor2D, saved[1] as tf.Tensor2D),
+    });
+    // A variable W is not saved on the tape (saving clones, and wasm's clone copies 154 MB for
+    // GPT-2): it is read from the attributes, unchanged until the backward pass has run.
+    tf.registerGradient({
+      kernelName: UNEMBED_VARIABLE_KERNEL,
+      inputsToSave: ['x'],
+      gradFunc: (dy, saved, attrs) => thunks(dy, saved[0] as tf.Tensor2D, (attrs as unknown as { variable: tf.Tensor2D }).variable),
     });
   }
   if (tf.getKernel(UNEMBED_KERNEL, backendName)) return;
-  tf.registerKernel({
-    kernelName: UNEMBED_KERNEL,
-    backendName,
-    kernelFunc: ({ inputs, backend }) => {
-      const x = inputs['x']!;
-      const transposed = byDataId.get(inputs['w']!.dataId as object);
-      if (!transposed) throw new Error('unembedProduct: no cached transpose for this unembedding');
-      const batchMatMulKernel = tf.getKernel('BatchMatMul', backendName);
-      if (!batchMatMulKernel) throw new Error(`no BatchMatMul kernel on backend ${backendName}`);
-      const attrs = { transposeA: false, transposeB: false };
-      return batchMatMulKernel.kernelFunc({ inputs: { a: x, b: transposed }, backend, attrs: attrs as never });
-    },
-  });
+  for (const kernelName of [UNEMBED_KERNEL, UNEMBED_VARIABLE_KERNEL]) {
+    tf.registerKernel({
+      kernelName,
+      backendName,
+      kernelFunc: ({ inputs, backend }) => {
+        const x = inputs['x']!;
+        const transposed = byDataId.get(inputs['w']!.dataId as object);
+        if (!transposed) throw new Error('unembedProduct: no cached transpose for this unembedding');
+        const batchMatMulKernel = tf.getKernel('BatchMatMul', backendName);
+        if (!batchMatMulKernel) throw new Error(`no BatchMatMul kernel on backend ${backendName}`);
+        const attrs = { transposeA: false, transposeB: false };
+        return batchMatMulKernel.kernelFunc({ inputs: { a: x, b: transposed }, backend, attrs: attrs as never });
+      },
+    });
+  }
 }

@@ -25,38 +25,55 @@ import { tf } from '../backend/tf';
  * untransposed products.
  */
 const FAST_PATH_MATMUL = 'CircuitTuningMatMul';
+/**
+ * The same product when `b` is a tf.Variable (a weight): the variable travels in the attributes
+ * instead of the tape's saved tensors. The tape saves a tensor by cloning it, and wasm's Identity
+ * kernel copies the data, so saving weights would copy every weight matrix on each taped forward
+ * pass (500 MB for GPT-2 small). A variable outlives the pass, and an update replaces its data
+ * rather than changing it, so reading it in the backward pass gives the forward's values.
+ */
+const FAST_PATH_MATMUL_VARIABLE_B = 'CircuitTuningMatMulVariableB';
 
 function registerFastPathMatMul(backendName: string): void {
   if (!tf.getGradient(FAST_PATH_MATMUL)) {
+    const thunks = (dy: tf.Tensor | tf.Tensor[], a: tf.Tensor2D, b: tf.Tensor2D) => {
+      const d = dy as tf.Tensor2D; // [m, n]
+      return {
+        a: () => runFastPathMatMul(d, tf.transpose(b)), // [m, k]
+        b: () => runFastPathMatMul(tf.transpose(a), d), // [k, n]
+      };
+    };
     tf.registerGradient({
       kernelName: FAST_PATH_MATMUL,
       inputsToSave: ['a', 'b'],
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [a, b] = saved as [tf.Tensor2D, tf.Tensor2D];
-        const d = dy as tf.Tensor2D; // [m, n]
-        return {
-          a: () => runFastPathMatMul(d, tf.transpose(b)), // [m, k]
-          b: () => runFastPathMatMul(tf.transpose(a), d), // [k, n]
-        };
-      },
+      gradFunc: (dy, saved) => thunks(dy, saved[0] as tf.Tensor2D, saved[1] as tf.Tensor2D),
+    });
+    tf.registerGradient({
+      kernelName: FAST_PATH_MATMUL_VARIABLE_B,
+      inputsToSave: ['a'],
+      gradFunc: (dy, saved, attrs) => thunks(dy, saved[0] as tf.Tensor2D, (attrs as unknown as { variable: tf.Tensor2D }).variable),
     });
   }
   if (tf.getKernel(FAST_PATH_MATMUL, backendName)) return;
-  tf.registerKernel({
-    kernelName: FAST_PATH_MATMUL,
-    backendName,
-    kernelFunc: ({ inputs, backend }) => {
-      const batchMatMulKernel = tf.getKernel('BatchMatMul', backendName);
-      if (!batchMatMulKernel) throw new Error(`no BatchMatMul kernel on backend ${backendName}`);
-      const attrs = { transposeA: false, transposeB: false };
-      return batchMatMulKernel.kernelFunc({ inputs: { a: inputs['a']!, b: inputs['b']! }, backend, attrs: attrs as never });
-    },
-  });
+  for (const kernelName of [FAST_PATH_MATMUL, FAST_PATH_MATMUL_VARIABLE_B]) {
+    tf.registerKernel({
+      kernelName,
+      backendName,
+      kernelFunc: ({ inputs, backend }) => {
+        const batchMatMulKernel = tf.getKernel('BatchMatMul', backendName);
+        if (!batchMatMulKernel) throw new Error(`no BatchMatMul kernel on backend ${backendName}`);
+        const attrs = { transposeA: false, transposeB: false };
+        return batchMatMulKernel.kernelFunc({ inputs: { a: inputs['a']!, b: inputs['b']! }, backend, attrs: attrs as never });
+      },
+    });
+  }
 }
 
 function runFastPathMatMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   registerFastPathMatMul(tf.getBackend());
-  return tf.engine().runKernel(FAST_PATH_MATMUL, { a, b } as unknown as tf.NamedTensorMap) as tf.Tensor2D;
+  const inputs = { a, b } as unknown as tf.NamedTensorMap;
+  if (b instanceof tf.Variable) return tf.engine().runKernel(FAST_PATH_MATMUL_VARIABLE_B, inputs, { variable: b } as never) as tf.Tensor2D;
+  return tf.engine().runKernel(FAST_PATH_MATMUL, inputs) as tf.Tensor2D;
 }
 
 /** A 2-D product through the fast path of the active backend. */
