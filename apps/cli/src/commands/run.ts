@@ -31,7 +31,8 @@ export const runCommand: Command = {
                      [--reuse-from DIR]... [--dry-run] [--json] [--quiet] [--verbose]
 
   PIPELINE.yaml     default: fixtures/pipelines/default.yaml (the embedded model, subject-verb
-                    disagreement: circuit discovery, then fine-tuning variants, then the report)
+                    disagreement: circuit discovery, node redundancy, fine-tuning variants,
+                    their evaluation, then the report)
   --run-dir DIR     where outputs go (default runs/<pipeline name>)
   --set KEY=VALUE   change the pipeline without editing it: seed=3, discover.variant=eap-ig,
                     discover.config.selection.n=100, train-lora.config.steps=50 (values are YAML)
