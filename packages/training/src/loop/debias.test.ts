@@ -1,8 +1,15 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from '@circuit-tuning/contracts';
+import { createWordLevelTokenizer, gpt2Config, TransformerModel } from '@circuit-tuning/model';
 import { ensureBackend, tf } from '@circuit-tuning/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SequenceDataset } from '../data/batches';
 import { DebiasConfig, debiasObjective, pronounPairIds } from './debias';
 import { nextTokenLoss } from './loss';
+import { runTraining } from './run-training';
+import { TrainConfig } from './train-config';
 
 beforeAll(() => ensureBackend());
 
@@ -52,5 +59,26 @@ describe('de-biasing objective', () => {
 
   it('refuses a pronoun the vocabulary lacks', () => {
     expect(() => pronounPairIds(DebiasConfig.parse({ pairs: [['he', 'xe']] }), () => undefined)).toThrow(ConfigError);
+  });
+
+  it('is what a run with debias trains on: the first loss is above plain NLL', async () => {
+    const tokenizer = createWordLevelTokenizer({ words: ['the', 'nurse', 'said', 'that', 'he', 'she', 'was', 'tired'] });
+    const encode = (text: string) => [tokenizer.bosTokenId!, ...tokenizer.encode(text)];
+    const docs = ['the nurse said that he was tired', 'the nurse said that she was tired'].map(encode);
+    const train = SequenceDataset.padded(docs.map((ids) => ({ ids })), { padId: tokenizer.padTokenId ?? 0, maxSeq: 16 });
+    const config = gpt2Config({ nLayers: 1, nHeads: 2, dModel: 16, vocabSize: tokenizer.vocabSize, maxPositions: 16 });
+    const firstLoss = async (debias: unknown) => {
+      const model = await TransformerModel.random(config, 3, tokenizer);
+      const trainConfig = TrainConfig.parse({ steps: 1, batchSize: 2, seqLen: 16, ...(debias ? { debias } : {}) });
+      const { log } = await runTraining({ model, train, config: trainConfig, seed: 1, runDir: await mkdtemp(join(tmpdir(), 'ct-debias-')), producer: 'test' });
+      model.dispose();
+      return Number(log[0]!.loss);
+    };
+    const plain = await firstLoss(undefined);
+    expect(await firstLoss({ beta: 5, pairs: [['he', 'she']] })).toBeGreaterThan(plain);
+    const untokenized = await TransformerModel.random(config, 3);
+    const trainConfig = TrainConfig.parse({ steps: 1, batchSize: 2, seqLen: 16, debias: {} });
+    await expect(runTraining({ model: untokenized, train, config: trainConfig, seed: 1, runDir: await mkdtemp(join(tmpdir(), 'ct-debias-')), producer: 'test' })).rejects.toThrow(ConfigError);
+    untokenized.dispose();
   });
 });
