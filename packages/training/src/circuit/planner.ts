@@ -95,7 +95,11 @@ export class CircuitPlanner {
       steps: discovery.steps,
       seed: this.seed + step,
     });
-    const circuit = selectCircuit(this.graph, scores.scores, { mode: 'top-n', n, topNodes: discovery.topNodes, prune: true });
+    // A random baseline keeps its N edges as drawn: pruning dangling edges from a random set
+    // leaves almost nothing (few random edges chain from the input to the logits), so the
+    // baseline would train nothing instead of a circuit of the same size.
+    const prune = method !== 'random';
+    const circuit = selectCircuit(this.graph, scores.scores, { mode: 'top-n', n, topNodes: discovery.topNodes, prune });
     return { circuit, metric: scores.metricClean };
   }
 

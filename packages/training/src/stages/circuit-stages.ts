@@ -12,11 +12,11 @@ import { trainAndSave, trainingInputs, trainingOutputs } from './common';
 const CIRCUIT_LOG_JSONL = 'circuit-log.jsonl';
 
 /** One definition per circuit source; same config, ports and outputs, so they swap by name. */
-function circuitStage(variant: string, source: CircuitSource, description: string) {
+function circuitStage(variant: string, source: CircuitSource, description: string, version = 1) {
   return defineStage({
     slot: 'train',
     variant,
-    version: 1,
+    version,
     description,
     config: CircuitTuningConfig,
     inputs: { ...trainingInputs, prompts: { kind: 'arrow', schema: PromptsTable } },
@@ -74,5 +74,6 @@ export const circuitTuningStage = circuitStage(
   'discover',
   'Circuit-tuning: every k steps find the top-N circuit on the task prompts and update only its exact parameter slices.',
 );
-export const randomCircuitStage = circuitStage('random-circuit', 'random', 'Baseline: update the slices of a random circuit of the same size each step.');
+// Version 2: the random circuit keeps all N drawn edges (version 1 pruned them to almost nothing).
+export const randomCircuitStage = circuitStage('random-circuit', 'random', 'Baseline: update the slices of a random circuit of the same size each step.', 2);
 export const fixedCircuitStage = circuitStage('fixed-circuit', 'fixed', 'Baseline: find the circuit once before training and update only it.');
