@@ -280,7 +280,8 @@ class ForwardRun {
     if (nKvHeads === nHeads) return t;
     const group = nHeads / nKvHeads;
     const [batch, , seq] = t.shape as [number, number, number, number];
-    return tf.reshape(tf.tile(tf.expandDims(t, 2), [1, 1, group, 1, 1]), [batch, nHeads, seq, dHead]);
+    // Rank 4 ([batch, kv, 1, seq·dHead] tiled over the group): tile has no gradient at rank 5.
+    return tf.reshape(tf.tile(tf.reshape(t, [batch, nKvHeads, 1, seq * dHead]), [1, 1, group, 1]), [batch, nHeads, seq, dHead]);
   }
 
   private mlp(prefix: string, x: tf.Tensor2D): tf.Tensor2D {
