@@ -62,3 +62,19 @@ describe('masked updates: frozen entries get no update of any kind', () => {
     expect(history[0]![0]![1]).toBeCloseTo(2.1, 5);
   });
 });
+
+describe('optimizer state', () => {
+  it('holds exactly its slots: creating them leaves no stray tensors behind', () => {
+    const variable = tf.variable(tf.ones([4, 3]));
+    const grad = tf.ones([4, 3]);
+    const optimizer = adam({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, decoupled: true });
+    const before = tf.memory();
+    optimizer.apply([{ name: 'w', variable, grad }], 0.1);
+    const after = tf.memory();
+    // exp_avg, exp_avg_sq and step: three tensors of the variable's size, nothing else.
+    expect(after.numTensors - before.numTensors).toBe(3);
+    expect(after.numBytes - before.numBytes).toBe(3 * 4 * 12);
+    optimizer.dispose();
+    tf.dispose([variable, grad]);
+  });
+});
