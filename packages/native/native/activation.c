@@ -24,13 +24,10 @@ static int float_arrays(napi_env env, napi_callback_info info, size_t want, floa
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) return 0;
   for (size_t i = 0; i < want; i++) {
-    napi_typedarray_type type;
     size_t n = 0;
-    void *raw = NULL;
-    if (napi_get_typedarray_info(env, argv[i], &type, &n, &raw, NULL, NULL) != napi_ok || type != napi_float32_array) return 0;
+    if (!ct_float_array(env, argv[i], &arrays[i], &n)) return 0;
     if (i == 0) *length = n;
     if (n != *length) return 0;
-    arrays[i] = (float *)raw;
   }
   return 1;
 }

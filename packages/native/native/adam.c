@@ -10,15 +10,6 @@
 
 #include "kernels.h"
 
-static int float_array(napi_env env, napi_value value, float **data, size_t *length) {
-  napi_typedarray_type type;
-  void *raw = NULL;
-  if (napi_get_typedarray_info(env, value, &type, length, &raw, NULL, NULL) != napi_ok) return 0;
-  if (type != napi_float32_array) return 0;
-  *data = (float *)raw;
-  return 1;
-}
-
 /*
  * adamStep(arrays: Float32Array[] [param, grad, m, v, t, outParam, outM, outV, outT, mask?],
  *          scalars: Float64Array [learningRate, beta1, beta2, epsilon, weightDecay, decoupled])
@@ -41,7 +32,7 @@ napi_value ct_adam_step(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < count; i++) {
     napi_value item;
     size_t length = 0;
-    if (napi_get_element(env, argv[0], i, &item) != napi_ok || !float_array(env, item, &a[i], &length)) {
+    if (napi_get_element(env, argv[0], i, &item) != napi_ok || !ct_float_array(env, item, &a[i], &length)) {
       napi_throw_error(env, NULL, "ct_native.adamStep: every array must be a Float32Array");
       return NULL;
     }

@@ -113,16 +113,6 @@ static napi_value blas_open(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* The float data of a Float32Array argument and its length in elements. */
-static int float_array(napi_env env, napi_value value, float **data, size_t *length) {
-  napi_typedarray_type type;
-  void *raw = NULL;
-  if (napi_get_typedarray_info(env, value, &type, length, &raw, NULL, NULL) != napi_ok) return 0;
-  if (type != napi_float32_array) return 0;
-  *data = (float *)raw;
-  return 1;
-}
-
 /*
  * gemm(a, b, c, dims: Float64Array [batch, m, n, k, transA, transB,
  *      aOffset, aStride, bOffset, bStride, cOffset, cStride])
@@ -138,8 +128,8 @@ static napi_value blas_gemm(napi_env env, napi_callback_info info) {
   if (argc < 4) return throw_error(env, "ct_native.gemm(a, b, c, dims): four arguments expected");
   float *a, *b, *c;
   size_t a_len, b_len, c_len;
-  if (!float_array(env, argv[0], &a, &a_len) || !float_array(env, argv[1], &b, &b_len) ||
-      !float_array(env, argv[2], &c, &c_len)) {
+  if (!ct_float_array(env, argv[0], &a, &a_len) || !ct_float_array(env, argv[1], &b, &b_len) ||
+      !ct_float_array(env, argv[2], &c, &c_len)) {
     return throw_error(env, "ct_native.gemm: a, b and c must be Float32Arrays");
   }
   /* dims: a Float64Array read in place (one typed-array lookup instead of twelve property reads). */

@@ -2,6 +2,17 @@
 #ifndef CT_NATIVE_KERNELS_H
 #define CT_NATIVE_KERNELS_H
 #include <node_api.h>
+#include <stddef.h>
+
+/* The data and element count of a Float32Array argument; 0 when it is not one. */
+static inline int ct_float_array(napi_env env, napi_value value, float **data, size_t *length) {
+  napi_typedarray_type type;
+  void *raw = NULL;
+  if (napi_get_typedarray_info(env, value, &type, length, &raw, NULL, NULL) != napi_ok) return 0;
+  if (type != napi_float32_array) return 0;
+  *data = (float *)raw;
+  return 1;
+}
 
 napi_value ct_adam_step(napi_env env, napi_callback_info info);
 napi_value ct_sum(napi_env env, napi_callback_info info);

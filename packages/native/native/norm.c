@@ -19,10 +19,7 @@ static int arguments(napi_env env, napi_callback_info info, size_t count, float 
   size_t argc = count + 3;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < count + 3) return 0;
   for (size_t i = 0; i < count; i++) {
-    napi_typedarray_type type;
-    void *raw = NULL;
-    if (napi_get_typedarray_info(env, argv[i], &type, &lengths[i], &raw, NULL, NULL) != napi_ok || type != napi_float32_array) return 0;
-    arrays[i] = (float *)raw;
+    if (!ct_float_array(env, argv[i], &arrays[i], &lengths[i])) return 0;
   }
   if (napi_get_value_int64(env, argv[count], rows) != napi_ok || napi_get_value_int64(env, argv[count + 1], d) != napi_ok ||
       napi_get_value_double(env, argv[count + 2], eps) != napi_ok || *rows < 0 || *d <= 0)

@@ -20,12 +20,9 @@ napi_value ct_sum(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "ct_native.sum(x, out, rows, cols, overRows): five arguments expected");
     return NULL;
   }
-  napi_typedarray_type tx, to;
+  float *x, *out;
   size_t nx = 0, no = 0;
-  void *rx = NULL, *ro = NULL;
-  if (napi_get_typedarray_info(env, argv[0], &tx, &nx, &rx, NULL, NULL) != napi_ok ||
-      napi_get_typedarray_info(env, argv[1], &to, &no, &ro, NULL, NULL) != napi_ok || tx != napi_float32_array ||
-      to != napi_float32_array) {
+  if (!ct_float_array(env, argv[0], &x, &nx) || !ct_float_array(env, argv[1], &out, &no)) {
     napi_throw_error(env, NULL, "ct_native.sum: x and out must be Float32Arrays");
     return NULL;
   }
@@ -40,8 +37,6 @@ napi_value ct_sum(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "ct_native.sum: an array is shorter than rows × cols says");
     return NULL;
   }
-  const float *x = (const float *)rx;
-  float *out = (float *)ro;
   if (over_rows) {
     memset(out, 0, sizeof(float) * (size_t)cols);
     for (int64_t r = 0; r < rows; r++) {

@@ -1,6 +1,7 @@
 import { loadNativeBlas, type NativeBlas } from '@circuit-tuning/native';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { BatchMatMulAttrs, KernelConfig, KernelFunc, SumAttrs, TensorInfo, _FusedMatMulAttrs } from '@tensorflow/tfjs-core';
+import type { BatchMatMulAttrs, KernelFunc, SumAttrs, TensorInfo, _FusedMatMulAttrs } from '@tensorflow/tfjs-core';
+import { KernelTakeover } from './kernel-takeover';
 import { tf } from './tf';
 import { wasmPackage } from './wasm-package';
 
@@ -18,8 +19,6 @@ import { wasmPackage } from './wasm-package';
 
 type KernelParams = Parameters<KernelFunc>[0];
 
-const TAKEN = ['BatchMatMul', '_FusedMatMul', 'Sum'] as const;
-type TakenKernel = (typeof TAKEN)[number];
 
 /** Kernels of the runtime's own (no stock version): a fused Adam/AdamW step (ops/adam.ts), and
  * gelu_new with its gradient (ops/activation.ts). */
@@ -36,7 +35,6 @@ export interface NativeKernelsInfo {
   threads: number;
 }
 
-const stock = new Map<TakenKernel, KernelConfig>();
 let blas: NativeBlas | undefined;
 
 /**
@@ -49,14 +47,7 @@ export function applyNativeKernels(threads: number): { ok: true; info: NativeKer
   if (!loaded.ok) return loaded;
   blas = loaded.blas;
   wasmPackage(); // the stock kernels are registered when the package loads
-  for (const name of TAKEN) {
-    const current = tf.getKernel(name, 'wasm');
-    if (current === undefined) throw new Error(`tfjs-backend-wasm has no ${name} kernel`);
-    if (current.kernelFunc === FUNCS[name]) continue;
-    stock.set(name, current);
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ ...current, kernelFunc: FUNCS[name] });
-  }
+  takeover.apply();
   for (const [kernelName, kernelFunc] of OWN_KERNELS) {
     if (tf.getKernel(kernelName, 'wasm') === undefined) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }
@@ -65,29 +56,19 @@ export function applyNativeKernels(threads: number): { ok: true; info: NativeKer
 
 /** Puts the stock wasm kernels back (for the fallback path and for comparisons). */
 export function removeNativeKernels(): void {
-  for (const [name, config] of stock) {
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel(config);
-  }
-  stock.clear();
+  takeover.remove();
   for (const [kernelName] of OWN_KERNELS) {
     if (tf.getKernel(kernelName, 'wasm') !== undefined) tf.unregisterKernel(kernelName, 'wasm');
   }
 }
 
 export function nativeKernelsApplied(): boolean {
-  return stock.size > 0;
-}
-
-function runStock(name: TakenKernel, params: KernelParams): TensorInfo | TensorInfo[] {
-  const config = stock.get(name);
-  if (config === undefined) throw new Error(`the stock wasm ${name} kernel was not kept`);
-  return config.kernelFunc(params);
+  return takeover.applied;
 }
 
 function batchMatMul(params: KernelParams): TensorInfo {
   const { a, b } = params.inputs as { a: TensorInfo; b: TensorInfo };
-  if (a.dtype !== 'float32' || b.dtype !== 'float32') return runStock('BatchMatMul', params) as TensorInfo;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return takeover.runStock('BatchMatMul', params) as TensorInfo;
   const { transposeA, transposeB } = params.attrs as unknown as BatchMatMulAttrs;
   return nativeProduct(params.backend as BackendWasm, a, b, transposeA, transposeB);
 }
@@ -96,7 +77,7 @@ function batchMatMul(params: KernelParams): TensorInfo {
 function fusedMatMul(params: KernelParams): TensorInfo | TensorInfo[] {
   const { a, b, bias, preluActivationWeights } = params.inputs as Record<string, TensorInfo | undefined>;
   if (a === undefined || b === undefined || a.dtype !== 'float32' || b.dtype !== 'float32') {
-    return runStock('_FusedMatMul', params);
+    return takeover.runStock('_FusedMatMul', params);
   }
   const { transposeA, transposeB, activation, leakyreluAlpha } = params.attrs as unknown as _FusedMatMulAttrs;
   const backend = params.backend as BackendWasm;
@@ -185,13 +166,13 @@ function adamStep(params: KernelParams): TensorInfo[] {
 function sum(params: KernelParams): TensorInfo | TensorInfo[] {
   const native = blas;
   const { x } = params.inputs as { x: TensorInfo };
-  if (native === undefined || x.dtype !== 'float32') return runStock('Sum', params);
+  if (native === undefined || x.dtype !== 'float32') return takeover.runStock('Sum', params);
   const { axis, keepDims } = params.attrs as unknown as SumAttrs;
   const rank = x.shape.length;
   const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
   const leading = axes.every((a, i) => a === i);
   const trailing = axes.every((a, i) => a === rank - axes.length + i);
-  if (axes.length === 0 || !(leading || trailing)) return runStock('Sum', params);
+  if (axes.length === 0 || !(leading || trailing)) return takeover.runStock('Sum', params);
   const kept = x.shape.map((size, d) => (axes.includes(d) ? (keepDims ? 1 : -1) : size)).filter((size) => size >= 0);
   const backend = params.backend as BackendWasm;
   const out = backend.makeOutput(kept, 'float32');
@@ -307,11 +288,11 @@ const OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc]> = [
   [GELU_TANH_GRAD_KERNEL, geluTanhGrad as KernelFunc],
 ];
 
-const FUNCS: Readonly<Record<TakenKernel, KernelFunc>> = {
+const takeover = new KernelTakeover<'BatchMatMul' | '_FusedMatMul' | 'Sum'>('wasm', {
   BatchMatMul: batchMatMul as KernelFunc,
   _FusedMatMul: fusedMatMul,
   Sum: sum,
-};
+});
 
 /**
  * op(a) · op(b) over broadcast batch axes, as tfjs's BatchMatMul defines it: a [...batchA, m, k]

@@ -1,6 +1,5 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type {
-  KernelConfig,
   KernelFunc,
   NamedTensorInfoMap,
   SliceAttrs,
@@ -8,6 +7,7 @@ import type {
   TensorInfo,
   UnpackAttrs,
 } from '@tensorflow/tfjs-core';
+import { KernelTakeover } from './kernel-takeover';
 import { tf } from './tf';
 import { wasmPackage } from './wasm-package';
 
@@ -25,47 +25,24 @@ import { wasmPackage } from './wasm-package';
 type TypedArray = ReturnType<BackendWasm['typedArrayFromHeap']>;
 type KernelParams = Parameters<KernelFunc>[0];
 
-const FIXED = ['Slice', 'Unpack', 'SplitV'] as const;
-type FixedKernel = (typeof FIXED)[number];
-
-/** The stock kernels, kept when the fix is applied: strings still go through them. */
-const stock = new Map<FixedKernel, KernelConfig>();
-
 /** Registers the fixed kernels for 'wasm' (idempotent). Loads tfjs-backend-wasm if needed. */
 export function applyWasmKernelFixes(): void {
   wasmPackage(); // the stock kernels are registered when the package loads
-  for (const name of FIXED) {
-    const current = tf.getKernel(name, 'wasm');
-    if (current === undefined) throw new Error(`tfjs-backend-wasm has no ${name} kernel`);
-    if (current.kernelFunc === FIXED_FUNCS[name]) continue;
-    stock.set(name, current);
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ ...current, kernelFunc: FIXED_FUNCS[name] });
-  }
+  fixes.apply();
 }
 
 /** Puts the stock kernels back (for comparisons and benchmarks of the fix). */
 export function removeWasmKernelFixes(): void {
-  for (const [name, config] of stock) {
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel(config);
-  }
-  stock.clear();
+  fixes.remove();
 }
 
 export function wasmKernelFixesApplied(): boolean {
-  return stock.size > 0;
-}
-
-function runStock(name: FixedKernel, params: KernelParams): TensorInfo | TensorInfo[] {
-  const config = stock.get(name);
-  if (config === undefined) throw new Error(`the stock wasm ${name} kernel was not kept`);
-  return config.kernelFunc(params);
+  return fixes.applied;
 }
 
 function slice(params: KernelParams): TensorInfo | TensorInfo[] {
   const x = input(params.inputs, 'x');
-  if (x.dtype === 'string') return runStock('Slice', params);
+  if (x.dtype === 'string') return fixes.runStock('Slice', params);
   const { begin, size } = params.attrs as unknown as SliceAttrs;
   const [begin_, size_] = tf.slice_util.parseSliceParams(x, begin, size) as [number[], number[]];
   return sliceFromHeap(params.backend as BackendWasm, x, begin_, size_);
@@ -73,7 +50,7 @@ function slice(params: KernelParams): TensorInfo | TensorInfo[] {
 
 function unpack(params: KernelParams): TensorInfo | TensorInfo[] {
   const value = input(params.inputs, 'value');
-  if (value.dtype === 'string') return runStock('Unpack', params);
+  if (value.dtype === 'string') return fixes.runStock('Unpack', params);
   const { axis: rawAxis } = params.attrs as unknown as UnpackAttrs;
   const axis = rawAxis < 0 ? rawAxis + value.shape.length : rawAxis;
   const outShape = value.shape.filter((_, i) => i !== axis);
@@ -91,7 +68,7 @@ function unpack(params: KernelParams): TensorInfo | TensorInfo[] {
 
 function splitV(params: KernelParams): TensorInfo | TensorInfo[] {
   const x = input(params.inputs, 'x');
-  if (x.dtype === 'string') return runStock('SplitV', params);
+  if (x.dtype === 'string') return fixes.runStock('SplitV', params);
   const { numOrSizeSplits, axis } = params.attrs as unknown as SplitVAttrs;
   const $axis = tf.util.parseAxisParam(axis, x.shape)[0] ?? 0;
   const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, $axis);
@@ -105,11 +82,8 @@ function splitV(params: KernelParams): TensorInfo | TensorInfo[] {
   });
 }
 
-const FIXED_FUNCS: Readonly<Record<FixedKernel, KernelFunc>> = {
-  Slice: slice,
-  Unpack: unpack,
-  SplitV: splitV,
-};
+/** The stock kernels are kept: strings still go through them. */
+const fixes = new KernelTakeover<'Slice' | 'Unpack' | 'SplitV'>('wasm', { Slice: slice, Unpack: unpack, SplitV: splitV });
 
 function input(inputs: NamedTensorInfoMap, name: string): TensorInfo {
   const t = inputs[name];
