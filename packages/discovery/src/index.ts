@@ -8,7 +8,7 @@ export {
   splitBatch,
   validatePrompts,
 } from './prompts/prompt-set';
-export { checkTokenization, type PromptFilter, type PromptRow, readPrompts } from './prompts/read-prompts';
+export { checkTokenization, type PromptFilter, type PromptRow, type PromptSetOptions, readPromptSet, readPrompts } from './prompts/read-prompts';
 // Metrics: a registry of task metrics M on the logits
 export {
   getMetric,

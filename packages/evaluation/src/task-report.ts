@@ -2,7 +2,8 @@ import type { ColumnsOf, PromptsTable, TextsTable } from '@circuit-tuning/contra
 import type { TransformerModel } from '@circuit-tuning/model';
 import { prejudiceRisk } from '@circuit-tuning/tasks';
 import { perplexity } from './perplexity';
-import { accuracy, mean, type ScoredPrompt, scorePrompts } from './prompt-scores';
+import { accuracy, mean, scorePrompts } from './prompt-scores';
+import { promptRowsOf } from './task-metrics';
 
 type Prompts = ColumnsOf<typeof PromptsTable>;
 type Texts = ColumnsOf<typeof TextsTable>;
@@ -40,26 +41,8 @@ export interface TaskReport {
   generalText?: { perplexity: number; tokens: number };
 }
 
-/** Rows of one split as prompts to score, with their condition and group. */
-function rowsOf(table: Prompts, split: string, limit: number | undefined) {
-  const rows: (ScoredPrompt & { condition: string; group: string; targetIds: number[] | null })[] = [];
-  for (let i = 0; i < table.id.length && (limit === undefined || rows.length < limit); i++) {
-    if (table.split[i] !== split) continue;
-    rows.push({
-      ids: table.clean_ids[i]!,
-      pos: table.pos[i]!,
-      answer: table.answer[i]!,
-      foil: table.foil[i]!,
-      condition: table.condition[i]!,
-      group: table.group[i]!,
-      targetIds: null,
-    });
-  }
-  return rows;
-}
-
 async function promptTask(model: TransformerModel, table: Prompts, split: string, limit?: number): Promise<PromptTaskScore> {
-  const rows = rowsOf(table, split, limit);
+  const rows = promptRowsOf(table, { split, limit });
   const scores = await scorePrompts(model, rows);
   const byCondition: Record<string, number> = {};
   for (const condition of [...new Set(rows.map((r) => r.condition))].sort()) {
@@ -79,7 +62,7 @@ export async function taskReport(model: TransformerModel, tables: TaskTables, op
   if (tables.svDisagreement) report.svDisagreement = await promptTask(model, tables.svDisagreement, split, options.limit);
   if (tables.ioi) report.ioi = await promptTask(model, tables.ioi, split, options.limit);
   if (tables.genderBiasEval) {
-    const rows = rowsOf(tables.genderBiasEval, split, options.limit);
+    const rows = promptRowsOf(tables.genderBiasEval, { split, limit: options.limit });
     const scores = await scorePrompts(model, rows);
     const risk = (keep: (condition: string) => boolean) =>
       prejudiceRisk(rows.flatMap((r, i) => (keep(r.condition) ? [{ group: r.group, pMale: scores.pAnswer[i]!, pFemale: scores.pFoil[i]! }] : []))).risk;

@@ -3,9 +3,11 @@
  * process's resident set size at the start and every `--every` steps, through the real training
  * loop and circuit planner. Flat means no growth in tensor count and no steady growth in RSS.
  *
- * Usage (from packages/training, after the disagreement-comparison pipeline made its task data):
+ * Usage (from packages/training):
  *   tsx bench/memory.bench.ts [--steps 1000] [--every 100] [--top-n 40] [--mode gradient-mask]
- *     [--model ../../fixtures/models/default] [--data ../../runs/disagreement-comparison/tasks] [--json OUT]
+ *     [--model ../../fixtures/models/default] [--data TASKS_STAGE_DIR] [--json OUT]
+ * Without --data, the embedded world's disagreement data is generated first (tasks:generate,
+ * seed 20261125, the world the embedded model was trained on) into a temporary directory.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +15,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readPrompts } from '@circuit-tuning/discovery';
 import { loadModel } from '@circuit-tuning/model';
-import { initBackend, shutdownBackend, tf } from '@circuit-tuning/runtime';
+import { initBackend, runStage, shutdownBackend, tf } from '@circuit-tuning/runtime';
+import { generateTasksStage } from '@circuit-tuning/tasks';
 import { CircuitPlanner, CircuitTuningConfig, createOptimizer, readTexts, textDataset, trainLoop } from '../src/index';
 
 const { values } = parseArgs({
@@ -23,7 +26,7 @@ const { values } = parseArgs({
     'top-n': { type: 'string', default: '40' },
     mode: { type: 'string', default: 'gradient-mask' },
     model: { type: 'string', default: '../../fixtures/models/default' },
-    data: { type: 'string', default: '../../runs/disagreement-comparison/tasks' },
+    data: { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -44,13 +47,14 @@ const config = CircuitTuningConfig.parse({
   discovery: { method: 'eap', prompts: 16 },
 });
 const model = await loadModel(resolve(values.model));
-const prompts = await readPrompts(join(resolve(values.data), 'sv_disagreement.arrow'), { split: 'train' });
-const texts = await readTexts(join(resolve(values.data), 'sv_disagreement_train.arrow'), 'train');
+const runDir = await mkdtemp(join(tmpdir(), 'ct-memory-'));
+const dataDir = values.data === undefined ? await generateData(join(runDir, 'tasks')) : resolve(values.data);
+const prompts = await readPrompts(join(dataDir, 'sv_disagreement.arrow'), { split: 'train' });
+const texts = await readTexts(join(dataDir, 'sv_disagreement_train.arrow'), 'train');
 const separatorId = model.tokenizer?.eosTokenId ?? 0;
 const dataset = textDataset(texts, { packing: 'padded', seqLen: config.seqLen, separatorId, padId: model.tokenizer?.padTokenId ?? separatorId });
 const planner = new CircuitPlanner(model, config, prompts, 'discover', 1);
 const optimizer = createOptimizer(config.optimizer);
-const runDir = await mkdtemp(join(tmpdir(), 'ct-memory-'));
 
 const samples: { step: number; tensors: number; bytes: number; rssMB: number; heapMB: number }[] = [];
 const sample = (step: number) => {
@@ -103,3 +107,14 @@ optimizer.dispose();
 model.dispose();
 await rm(runDir, { recursive: true, force: true });
 await shutdownBackend();
+
+/** The disagreement prompts and training sentences of the embedded world, as tasks:generate writes them. */
+async function generateData(stageDir: string): Promise<string> {
+  await runStage(generateTasksStage, {
+    stageDir,
+    seed: 20261125,
+    config: { tasks: ['sv-disagreement'], corpus: { tokens: 0, devDocuments: 0 } },
+    reporter: () => {},
+  });
+  return stageDir;
+}

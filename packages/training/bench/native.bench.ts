@@ -9,6 +9,7 @@
  * runs packages/model/bench/torch_gpt2.py (Debian python3-torch, OMP_WAIT_POLICY=PASSIVE).
  *
  *   pnpm --filter @circuit-tuning/training exec tsx bench/native.bench.ts [--steps N] [--gpt2-batch B] [--skip-gpt2]
+ *       [--setups wasm,wasm+native,torch] [--profile] [--threads N]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     'skip-gpt2': { type: 'boolean', default: false },
     threads: { type: 'string', default: '2' },
     profile: { type: 'boolean', default: false },
+    setups: { type: 'string', default: 'wasm,wasm+native,torch' },
   },
 });
 const steps = Number(values.steps);
@@ -200,7 +202,11 @@ function runTorch(): Result[] {
 }
 
 function main(): void {
-  const setups: Record<string, Result[]> = { wasm: runSetup('wasm'), 'wasm+native': runSetup('wasm+native'), PyTorch: runTorch() };
+  const chosen = String(values.setups).split(',');
+  const setups: Record<string, Result[]> = {};
+  if (chosen.includes('wasm')) setups.wasm = runSetup('wasm');
+  if (chosen.includes('wasm+native')) setups['wasm+native'] = runSetup('wasm+native');
+  if (chosen.includes('torch')) setups.PyTorch = runTorch();
   const names = Object.keys(setups);
   const value = (setup: string, pick: (r: Result) => number | undefined) => {
     for (const r of setups[setup] ?? []) {

@@ -1,14 +1,49 @@
 /**
  * Training throughput of small GPT-2 shapes on the active backend (the sizes the embedded model
  * is chosen from). Usage: tsx bench/train-step.bench.ts [--steps N] [--backend NAME]
+ *
+ * With --compare: one circuit-tuning step against one full fine-tuning step on a GPT-2-small
+ * shape (issue #5; see circuit-step.ts):
+ *   tsx bench/train-step.bench.ts --compare [--batch 16] [--seq 64] [--micro 4] [--top-n 1000] [--layers 12]
  */
 import { parseArgs } from 'node:util';
 import { gpt2Config, TransformerModel } from '@circuit-tuning/model';
 import { createRng, initBackend, shutdownBackend, tf } from '@circuit-tuning/runtime';
 import { createOptimizer, nextTokenLoss } from '../src/index';
+import { compareSteps } from './circuit-step';
 
-const { values } = parseArgs({ options: { steps: { type: 'string', default: '6' }, backend: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '6' },
+    backend: { type: 'string' },
+    compare: { type: 'boolean', default: false },
+    batch: { type: 'string', default: '16' },
+    seq: { type: 'string', default: '64' },
+    micro: { type: 'string', default: '4' },
+    'top-n': { type: 'string', default: '1000' },
+    layers: { type: 'string', default: '12' },
+    prompts: { type: 'string', default: '16' },
+    'prompt-tokens': { type: 'string', default: '16' },
+  },
+});
 const info = await initBackend(values.backend ? { backend: values.backend as 'wasm' } : {});
+if (values.compare) {
+  await compareSteps(
+    {
+      layers: Number(values.layers),
+      batch: Number(values.batch),
+      seq: Number(values.seq),
+      micro: Number(values.micro),
+      topN: Number(values['top-n']),
+      prompts: Number(values.prompts),
+      promptTokens: Number(values['prompt-tokens']),
+      steps: Math.min(Number(values.steps), 3),
+    },
+    (line) => console.log(line),
+  );
+  await shutdownBackend();
+  process.exit(0);
+}
 const steps = Number(values.steps);
 const shapes = [
   { nLayers: 4, nHeads: 4, dModel: 128, vocabSize: 600, batch: 32, seq: 64 },

@@ -1,7 +1,7 @@
 import { ContractError, PromptsTable } from '@circuit-tuning/contracts';
-import type { Tokenizer } from '@circuit-tuning/model';
+import type { Tokenizer, TransformerModel } from '@circuit-tuning/model';
 import { readArrowTable } from '@circuit-tuning/runtime';
-import type { PromptExample } from './prompt-set';
+import { batchPrompts, type PromptExample, type PromptSet, validatePrompts } from './prompt-set';
 
 export interface PromptFilter {
   /** Keep only rows of this split (train | dev | test); all rows when absent. */
@@ -77,3 +77,22 @@ export function checkTokenization(rows: readonly PromptRow[], tokenizer: Tokeniz
 const sameIds = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 const shortIds = (ids: readonly number[]) => (ids.length > 12 ? `${ids.slice(0, 12).join(', ')}, …` : ids.join(', '));
 const shorten = (text: string) => (text.length > 60 ? `${text.slice(0, 57)}…` : text);
+
+export interface PromptSetOptions extends PromptFilter {
+  /** Corrupted ablation needs each row's corrupted ids; other ablations ignore them. */
+  needCorrupt: boolean;
+  /** Re-encode a few rows with the model's tokenizer (when it has one) and compare. */
+  checkTokenizer: boolean;
+}
+
+/**
+ * What every stage that scores a model on a prompts table does first: read the rows, check they
+ * were tokenized for this model and fit its vocabulary and positions, and batch them.
+ */
+export async function readPromptSet(path: string, model: TransformerModel, options: PromptSetOptions): Promise<{ rows: PromptRow[]; prompts: PromptSet }> {
+  const rows = await readPrompts(path, options);
+  if (options.checkTokenizer && model.tokenizer) checkTokenization(rows, model.tokenizer, { bos: model.config.bosTokenId });
+  const { vocabSize, maxPositions, positions } = model.config;
+  validatePrompts(rows, { vocabSize, maxPositions, learnedPositions: positions === 'learned' }, { needCorrupt: options.needCorrupt });
+  return { rows, prompts: batchPrompts(rows, 64, { withCorrupt: options.needCorrupt }) };
+}

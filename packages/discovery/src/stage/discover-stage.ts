@@ -4,8 +4,7 @@ import { defineStage, ensureBackend, type StageContext, StageRegistry } from '@c
 import type { z } from 'zod';
 import { type DiscoveryConfig, eapConfig, eapIgConfig, exactConfig, randomConfig } from '../config';
 import { discoverCircuit } from '../discover-circuit';
-import { batchPrompts, validatePrompts } from '../prompts/prompt-set';
-import { checkTokenization, readPrompts } from '../prompts/read-prompts';
+import { readPromptSet } from '../prompts/read-prompts';
 import type { ScoringMethod } from '../scoring/score-edges';
 import { DiscoveryEdgesTable, DiscoveryNodesTable, FaithfulnessCurveTable } from '../tables';
 import { DiscoverySummary, writeDiscoveryOutputs } from './outputs';
@@ -33,11 +32,13 @@ async function runDiscovery(method: ScoringMethod, ctx: DiscoverContext) {
   await ensureBackend();
   const model = await loadModel(ctx.inputs.model, { tokenizer: 'optional' });
   try {
-    const rows = await readPrompts(ctx.inputs.prompts, { split: config.split, task: config.task, maxExamples: config.maxExamples });
-    if (config.checkTokenizer && model.tokenizer) checkTokenization(rows, model.tokenizer, { bos: model.config.bosTokenId });
-    const needCorrupt = config.ablation === 'corrupted';
-    validatePrompts(rows, { vocabSize: model.config.vocabSize, maxPositions: model.config.maxPositions, learnedPositions: model.config.positions === 'learned' }, { needCorrupt });
-    const prompts = batchPrompts(rows, 64, { withCorrupt: needCorrupt });
+    const { prompts } = await readPromptSet(ctx.inputs.prompts, model, {
+      split: config.split,
+      task: config.task,
+      maxExamples: config.maxExamples,
+      checkTokenizer: config.checkTokenizer,
+      needCorrupt: config.ablation === 'corrupted',
+    });
     ctx.logger.info(`scoring ${model.graph({ includeInputAndLogits: config.graph === 'full' }).edgeCount} edges on ${prompts.examples} prompts`, {
       method,
       metric: config.metric,

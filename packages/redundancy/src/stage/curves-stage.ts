@@ -1,12 +1,10 @@
 import { CircuitLogTable, ContractError, type ModelGraph, PromptsTable } from '@circuit-tuning/contracts';
 import {
-  batchPrompts,
-  checkTokenization,
   circuitSvg,
   DiscoveryEdgesTable,
-  readPrompts,
+  type PromptSet,
+  readPromptSet,
   scoreEdges,
-  validatePrompts,
 } from '@circuit-tuning/discovery';
 import { loadModel, type TransformerModel } from '@circuit-tuning/model';
 import { defineStage, ensureBackend, readArrowTable, type StageContext, writeArrowTable, writeJsonAtomic } from '@circuit-tuning/runtime';
@@ -73,11 +71,13 @@ async function runCurves(ctx: CurvesContext) {
   await ensureBackend();
   const model = await loadModel(ctx.inputs.model, { tokenizer: 'optional' });
   try {
-    const rows = await readPrompts(ctx.inputs.prompts, { split: config.split, task: config.task, maxExamples: config.maxExamples });
-    if (config.checkTokenizer && model.tokenizer) checkTokenization(rows, model.tokenizer, { bos: model.config.bosTokenId });
-    const needCorrupt = config.ablation === 'corrupted';
-    validatePrompts(rows, { vocabSize: model.config.vocabSize, maxPositions: model.config.maxPositions, learnedPositions: model.config.positions === 'learned' }, { needCorrupt });
-    const prompts = batchPrompts(rows, 64, { withCorrupt: needCorrupt });
+    const { prompts } = await readPromptSet(ctx.inputs.prompts, model, {
+      split: config.split,
+      task: config.task,
+      maxExamples: config.maxExamples,
+      checkTokenizer: config.checkTokenizer,
+      needCorrupt: config.ablation === 'corrupted',
+    });
     const graph = model.graph({ includeInputAndLogits: config.graph === 'full' });
 
     const { scores, method } = ctx.inputs.edges ? await readScores(ctx.inputs.edges, graph, config.graph) : await score(ctx, model, prompts, graph);
@@ -131,7 +131,7 @@ async function runCurves(ctx: CurvesContext) {
   }
 }
 
-async function score(ctx: CurvesContext, model: TransformerModel, prompts: ReturnType<typeof batchPrompts>, graph: ModelGraph) {
+async function score(ctx: CurvesContext, model: TransformerModel, prompts: PromptSet, graph: ModelGraph) {
   const { config } = ctx;
   const progress = ctx.progress('scoring edges');
   const result = await scoreEdges(model, prompts, {
