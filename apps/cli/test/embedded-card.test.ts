@@ -36,7 +36,7 @@ describe('the embedded default model', () => {
     // And what the issue asks of the model itself.
     expect(claimed.svAgreement!.accuracy).toBeGreaterThanOrEqual(0.95);
     expect(claimed.svAgreement!.byCondition.attractor).toBeGreaterThanOrEqual(0.9);
-    // IOI: 78.6 % on the test split, short of the issue's 90 % (see the card); checked for consistency above.
+    expect(claimed.ioi!.accuracy).toBeGreaterThanOrEqual(0.9);
     expect(claimed.svDisagreement!.accuracy).toBeLessThan(0.05);
     expect(claimed.genderBias!.prejudiceRiskStereotyped).toBeGreaterThan(claimed.genderBias!.prejudiceRiskBalanced + 0.1);
   });

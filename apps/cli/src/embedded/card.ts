@@ -35,7 +35,7 @@ pnpm ct train-embedded            # reads fixtures/embedded/recipe.json, seed ${
 ## Training
 - data: the world's corpus (${String(card.training.tokens ?? 'n/a')} training tokens seen), seed ${card.recipe.seed}
 - steps: ${String(card.training.steps)}, final training loss ${num(card.training.finalLoss as number | undefined)}, dev loss ${num(card.training.evalLoss as number | undefined)}
-- time: ${(card.training.seconds / 60).toFixed(1)} min on backend ${card.backend.name} (${card.backend.threads} thread(s)), ${Math.round(card.training.tokensPerSecond)} tokens/s
+- time: ${(card.training.seconds / 60).toFixed(1)} min on backend ${card.backend.name} (${card.backend.threads} thread(s)${card.backend.nativeKernels ? `, native kernels: ${card.backend.nativeKernels.config.split(' ').slice(0, 2).join(' ')}` : ''}), ${Math.round(card.training.tokensPerSecond)} tokens/s
 - made: ${card.madeAt}
 
 ## Task scores (${r.split} split)
