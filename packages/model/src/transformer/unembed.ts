@@ -1,4 +1,4 @@
-import { matMul, opFixesFor, tf } from '@circuit-tuning/runtime';
+import { matMul, opFixesFor, registerWeightProductGradients, tf } from '@circuit-tuning/runtime';
 
 /**
  * Logits from the final residual and an unembedding stored as [vocab, dModel] (GPT-2's tied
@@ -72,27 +72,11 @@ function transposedOf(w: tf.Tensor2D): tf.Tensor2D {
 }
 
 function register(backendName: string): void {
-  if (!tf.getGradient(UNEMBED_KERNEL)) {
-    const thunks = (dy: tf.Tensor | tf.Tensor[], x: tf.Tensor2D, w: tf.Tensor2D) => {
-      const d = dy as tf.Tensor2D; // [tokens, vocab]
-      return {
-        x: () => matMul(d, w), // [tokens, dModel]
-        w: () => matMul(tf.transpose(d), x), // [vocab, dModel]
-      };
-    };
-    tf.registerGradient({
-      kernelName: UNEMBED_KERNEL,
-      inputsToSave: ['x', 'w'],
-      gradFunc: (dy, saved) => thunks(dy, saved[0] as tf.Tensor2D, saved[1] as tf.Tensor2D),
-    });
-    // A variable W is not saved on the tape (saving clones, and wasm's clone copies 154 MB for
-    // GPT-2): it is read from the attributes, unchanged until the backward pass has run.
-    tf.registerGradient({
-      kernelName: UNEMBED_VARIABLE_KERNEL,
-      inputsToSave: ['x'],
-      gradFunc: (dy, saved, attrs) => thunks(dy, saved[0] as tf.Tensor2D, (attrs as unknown as { variable: tf.Tensor2D }).variable),
-    });
-  }
+  // dx = dY · W (W untransposed); dW = dYᵀ · x, computed only when W's gradient is asked for.
+  registerWeightProductGradients(UNEMBED_KERNEL, UNEMBED_VARIABLE_KERNEL, ['x', 'w'], (d, x, w) => ({
+    x: () => matMul(d, w), // [tokens, dModel]
+    w: () => matMul(tf.transpose(d), x), // [vocab, dModel]
+  }));
   if (tf.getKernel(UNEMBED_KERNEL, backendName)) return;
   for (const kernelName of [UNEMBED_KERNEL, UNEMBED_VARIABLE_KERNEL]) {
     tf.registerKernel({

@@ -1,5 +1,5 @@
 // Tensor ops that pick the fast form for the active backend (see backend/fixes.ts).
-export { batchMatMul, matMul } from './matmul';
+export { batchMatMul, matMul, registerWeightProductGradients } from './matmul';
 export { embeddingLookup } from './embedding';
 export { type AdamStepInputs, type AdamStepSettings, fusedAdamStep } from './adam';
 export { fusedGeluTanh } from './activation';

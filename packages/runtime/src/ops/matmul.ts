@@ -35,25 +35,10 @@ const FAST_PATH_MATMUL = 'CircuitTuningMatMul';
 const FAST_PATH_MATMUL_VARIABLE_B = 'CircuitTuningMatMulVariableB';
 
 function registerFastPathMatMul(backendName: string): void {
-  if (!tf.getGradient(FAST_PATH_MATMUL)) {
-    const thunks = (dy: tf.Tensor | tf.Tensor[], a: tf.Tensor2D, b: tf.Tensor2D) => {
-      const d = dy as tf.Tensor2D; // [m, n]
-      return {
-        a: () => runFastPathMatMul(d, tf.transpose(b)), // [m, k]
-        b: () => runFastPathMatMul(tf.transpose(a), d), // [k, n]
-      };
-    };
-    tf.registerGradient({
-      kernelName: FAST_PATH_MATMUL,
-      inputsToSave: ['a', 'b'],
-      gradFunc: (dy, saved) => thunks(dy, saved[0] as tf.Tensor2D, saved[1] as tf.Tensor2D),
-    });
-    tf.registerGradient({
-      kernelName: FAST_PATH_MATMUL_VARIABLE_B,
-      inputsToSave: ['a'],
-      gradFunc: (dy, saved, attrs) => thunks(dy, saved[0] as tf.Tensor2D, (attrs as unknown as { variable: tf.Tensor2D }).variable),
-    });
-  }
+  registerWeightProductGradients(FAST_PATH_MATMUL, FAST_PATH_MATMUL_VARIABLE_B, ['a', 'b'], (d, a, b) => ({
+    a: () => runFastPathMatMul(d, tf.transpose(b)), // [m, k]
+    b: () => runFastPathMatMul(tf.transpose(a), d), // [k, n]
+  }));
   if (tf.getKernel(FAST_PATH_MATMUL, backendName)) return;
   for (const kernelName of [FAST_PATH_MATMUL, FAST_PATH_MATMUL_VARIABLE_B]) {
     tf.registerKernel({
@@ -139,4 +124,30 @@ function checkBatchShapes(a: tf.Tensor, b: tf.Tensor, transposeB: boolean): void
   if (a.shape.slice(0, -2).some((d, i) => d !== b.shape[i])) throw fail('batch axes differ');
   const kB = b.shape[b.rank - (transposeB ? 1 : 2)];
   if (a.shape[a.rank - 1] !== kB) throw fail('inner sizes differ');
+}
+
+/**
+ * Registers the gradients of a two-input product kernel and of its twin whose second input (a
+ * weight) is a tf.Variable carried in the attributes (`variable`) instead of the tape: saving
+ * clones, and wasm's clone copies every weight on each taped pass. A variable's data is replaced,
+ * never changed, by an update, so reading it in the backward pass gives the forward's values.
+ * `thunks` returns one lazy gradient per input, computed only when a requested gradient needs it.
+ */
+export function registerWeightProductGradients(
+  kernelName: string,
+  variableKernelName: string,
+  inputNames: readonly [string, string],
+  thunks: (dy: tf.Tensor2D, x: tf.Tensor2D, weight: tf.Tensor2D) => Record<string, () => tf.Tensor>,
+): void {
+  if (tf.getGradient(kernelName)) return;
+  tf.registerGradient({
+    kernelName,
+    inputsToSave: [...inputNames],
+    gradFunc: (dy, saved) => thunks(dy as tf.Tensor2D, saved[0] as tf.Tensor2D, saved[1] as tf.Tensor2D),
+  });
+  tf.registerGradient({
+    kernelName: variableKernelName,
+    inputsToSave: [inputNames[0]],
+    gradFunc: (dy, saved, attrs) => thunks(dy as tf.Tensor2D, saved[0] as tf.Tensor2D, (attrs as unknown as { variable: tf.Tensor2D }).variable),
+  });
 }
