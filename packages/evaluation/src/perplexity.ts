@@ -1,5 +1,5 @@
 import type { TransformerModel } from '@circuit-tuning/model';
-import { tf } from '@circuit-tuning/runtime';
+import { nextTokenCrossEntropy, tf } from '@circuit-tuning/runtime';
 
 /**
  * Perplexity exp(mean NLL) of next-token prediction over token sequences (each scored on its
@@ -7,7 +7,6 @@ import { tf } from '@circuit-tuning/runtime';
  */
 export async function perplexity(model: TransformerModel, sequences: readonly ArrayLike<number>[], options: { batchSize?: number } = {}): Promise<{ perplexity: number; meanLoss: number; tokens: number }> {
   const batchSize = options.batchSize ?? 16;
-  const vocab = model.config.vocabSize;
   let totalLoss = 0;
   let tokens = 0;
   for (let start = 0; start < sequences.length; start += batchSize) {
@@ -23,12 +22,8 @@ export async function perplexity(model: TransformerModel, sequences: readonly Ar
     });
     const sum = tf.tidy(() => {
       const x = tf.tensor2d(ids, [chunk.length, seq], 'int32');
-      const logits = model.logits(x);
-      const predicted = tf.slice(logits, [0, 0, 0], [chunk.length, seq - 1, vocab]);
-      const targets = tf.slice(x, [0, 1], [chunk.length, seq - 1]);
       const w = tf.slice(tf.tensor2d(weights, [chunk.length, seq]), [0, 0], [chunk.length, seq - 1]);
-      const nll = tf.neg(tf.sum(tf.mul(tf.logSoftmax(predicted), tf.oneHot(targets, vocab)), 2));
-      return tf.sum(tf.mul(nll, w));
+      return tf.sum(tf.mul(nextTokenCrossEntropy(model.logits(x), x), w));
     });
     totalLoss += (await sum.data())[0]!;
     sum.dispose();

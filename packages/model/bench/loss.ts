@@ -1,16 +1,14 @@
-import { tf } from '@circuit-tuning/runtime';
+import { crossEntropyRows, tf } from '@circuit-tuning/runtime';
 
 type GradFunc = Parameters<typeof tf.customGrad>[0];
-type Save = (tensors: tf.Tensor[]) => void;
 
 /**
- * Next-token batch data: `input` int32 [batch, seq] and the target weights [batch·seq, vocab]
- * (one-hot of the next token, scaled by 1 / (batch·seq)), so that the mean cross-entropy is
- * −Σ logSoftmax(logits) · weights. ids are a fixed pseudo-random stream of seq + 1 tokens per row.
+ * Next-token batch data: `input` int32 [batch, seq] and `targets` int32 [batch·seq], the next
+ * token of each position. ids are a fixed pseudo-random stream of seq + 1 tokens per row.
  */
 export interface NextTokenBatch {
   input: tf.Tensor2D;
-  weights: tf.Tensor2D;
+  targets: tf.Tensor1D;
   dispose(): void;
 }
 
@@ -30,38 +28,21 @@ export function nextTokenBatch(batch: number, seq: number, vocab: number, seed =
     }
   }
   const inputT = tf.tensor2d(input, [batch, seq], 'int32');
-  const weights = tf.tidy(() => tf.mul(tf.oneHot(tf.tensor1d(targets, 'int32'), vocab), 1 / (batch * seq))) as tf.Tensor2D;
-  return { input: inputT, weights, dispose: () => tf.dispose([inputT, weights]) };
+  const targetsT = tf.tensor1d(targets, 'int32');
+  return { input: inputT, targets: targetsT, dispose: () => tf.dispose([inputT, targetsT]) };
 }
 
 /**
- * Mean next-token cross-entropy of logits [batch, seq, vocab]: −Σ logSoftmax(logits) · weights.
- *
- * Written with logSoftmax and a one-hot multiply (tf.gather's gradient has no wasm kernel), under
- * a customGrad whose backward is the closed form (softmax · Σweights − weights) · dy. That keeps
- * one [tokens, vocab] tensor on the tape instead of every intermediate of logSoftmax: with GPT-2's
- * vocabulary those are 100 MB each at 512 tokens and decide whether a batch fits in wasm's 4 GB.
+ * Mean next-token cross-entropy of logits [batch, seq, vocab] against targets [batch·seq]: the
+ * runtime's crossEntropyRows (one native kernel with a fused gradient under wasm + the addon,
+ * logSoftmax and a one-hot product elsewhere), as the training package's loss computes it.
  */
-export function crossEntropy(logits: tf.Tensor3D, weights: tf.Tensor2D): tf.Scalar {
+export function crossEntropy(logits: tf.Tensor3D, targets: tf.Tensor1D): tf.Scalar {
   // Reshaped under a gradient that keeps nothing: tf.reshape keeps its input on the tape, a 98 MB
   // copy on wasm at 512 tokens.
   const flat = tf.customGrad(((x: tf.Tensor) => ({
-    value: tf.reshape(x, weights.shape),
+    value: tf.reshape(x, [targets.shape[0], logits.shape[2]]),
     gradFunc: (dy: tf.Tensor) => tf.reshape(dy, logits.shape),
   })) as GradFunc)(logits) as tf.Tensor2D; // [tokens, vocab]
-  const loss = tf.customGrad(((x: tf.Tensor2D, save: Save) => {
-    const logProbs = tf.logSoftmax(x); // [tokens, vocab]
-    save([logProbs]);
-    return {
-      value: tf.neg(tf.sum(tf.mul(logProbs, weights))) as tf.Scalar,
-      // In a tidy: a custom gradient's intermediates otherwise live until the backward pass ends.
-      gradFunc: (dy: tf.Scalar, saved: tf.Tensor[]) =>
-        tf.tidy(() => {
-          const [lp] = saved as [tf.Tensor2D];
-          const rowWeight = tf.sum(weights, 1, true); // [tokens, 1]
-          return tf.mul(tf.sub(tf.mul(tf.exp(lp), rowWeight), weights), dy); // [tokens, vocab]
-        }),
-    };
-  }) as GradFunc) as (x: tf.Tensor2D) => tf.Scalar;
-  return loss(flat);
+  return tf.mean(crossEntropyRows(flat, targets));
 }

@@ -113,7 +113,7 @@ class Bench {
   /** One step of a mode; resolves when every result of the step is computed, to the loss. */
   step(mode: Mode): () => Promise<number> {
     const { model, data } = this;
-    const loss = (probes?: ReaderProbes) => () => crossEntropy(model.forward(data.input, probes ? { probes } : {}).logits, data.weights);
+    const loss = (probes?: ReaderProbes) => () => crossEntropy(model.forward(data.input, probes ? { probes } : {}).logits, data.targets);
     if (mode === 'forward') {
       return async () => {
         const value = tf.tidy(loss());

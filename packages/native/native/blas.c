@@ -182,6 +182,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"geluTanhGrad", NULL, ct_gelu_tanh_grad, NULL, NULL, NULL, napi_default, NULL},
       {"layerNorm", NULL, ct_layer_norm, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormGrad", NULL, ct_layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"crossEntropy", NULL, ct_cross_entropy, NULL, NULL, NULL, napi_default, NULL},
+      {"crossEntropyGrad", NULL, ct_cross_entropy_grad, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) return NULL;
   return exports;

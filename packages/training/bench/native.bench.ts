@@ -17,7 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gpt2Config, TransformerModel } from '@circuit-tuning/model';
-import { backendInfo, createRng, initBackend, shutdownBackend, tf } from '@circuit-tuning/runtime';
+import { backendInfo, createRng, initBackend, tf } from '@circuit-tuning/runtime';
 import { createOptimizer, nextTokenLoss } from '../src/index';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -144,7 +144,9 @@ async function worker(setup: string): Promise<void> {
       emit({ kind: 'error', what: shape.label, message: String(error).split('\n')[0] ?? '' });
     }
   }
-  await shutdownBackend();
+  // No shutdownBackend(): after a GPT-2-sized run near the 4 GB heap, tfjs-backend-wasm's own
+  // dispose can abort (memory access out of bounds); the worker's results are out, so just exit.
+  process.exit(0);
 }
 
 function parseLines(stdout: string): Result[] {

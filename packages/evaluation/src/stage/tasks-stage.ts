@@ -60,7 +60,8 @@ type TasksContext = StageContext<EvaluateTasksConfig, typeof inputs, typeof outp
 export const evaluateTasksStage = defineStage({
   slot: 'evaluate',
   variant: 'tasks',
-  version: 1,
+  // Version 2: perplexity through the runtime's nextTokenCrossEntropy.
+  version: 2,
   description: 'Task metrics (logit difference, accuracy, answer probability, prejudice risk) and perplexity of one model.',
   config: EvaluateTasksConfig,
   inputs,

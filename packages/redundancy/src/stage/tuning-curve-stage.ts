@@ -57,7 +57,8 @@ export const TUNING_RUNS_DIR = 'runs';
 export const tuningCurveStage = defineStage({
   slot: 'redundancy',
   variant: 'tuning-curve',
-  version: 1,
+  // Version 2: its training runs use the runtime's crossEntropyRows loss.
+  version: 2,
   description: 'Circuit-tuning at each top-N of a grid against full fine-tuning: the tuning curve and its knee (node-level intrinsic dimension).',
   config: TuningCurveConfig,
   inputs,

@@ -22,6 +22,8 @@ export const KERNEL_FIXES = {
   'native-gelu': "gelu_new and its gradient run as one native pass each",
   /** LayerNorm is about eight elementwise passes forward and twelve backward as tf ops. */
   'native-layernorm': 'LayerNorm and its gradient run as one native pass per row',
+  /** logSoftmax, a one-hot product and a sum are about ten passes over [rows, vocab] each way. */
+  'native-cross-entropy': 'cross-entropy of logits rows and its gradient run as two native passes per row',
   /** The optimizer's ~20 elementwise passes per parameter become one native pass. */
   'native-adam': 'Adam/AdamW steps run as one fused native kernel per parameter',
   /** tfjs turns wasm threads off in Node; the loader starts the threaded SIMD binary. */

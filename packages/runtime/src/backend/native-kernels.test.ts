@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fusedGeluTanh } from '../ops/activation';
+import { crossEntropyRows } from '../ops/loss';
 import { fusedLayerNorm } from '../ops/norm';
 import { applyNativeKernels, removeNativeKernels } from './native-kernels';
 import { initBackend, shutdownBackend } from './select';
@@ -222,6 +223,31 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
       const got = run((x, w, b) => fusedLayerNorm(x, w, b, eps) ?? tf.scalar(Number.NaN));
       expect(got.length).toBe(5);
       for (let j = 0; j < want.length; j++) expect(maxRelativeError(got[j] ?? new Float32Array(), want[j] ?? new Float32Array())).toBeLessThan(1e-4);
+    } finally {
+      removeNativeKernels();
+    }
+  });
+
+  it('compute per-row cross-entropy and its gradient like logSoftmax and a one-hot product', () => {
+    const [rows, vocab] = [7, 301];
+    const targets = Int32Array.from({ length: rows }, (_, r) => (r * 97 + 5) % vocab);
+    const run = () =>
+      tf.tidy(() => {
+        // Logits far from 0 (and one row of ties) check the max shift that keeps e^x finite.
+        const logits = randomTensor([rows, vocab], 51).mul(30).add(tf.tensor2d([[500], [0], [-500], [0], [0], [0], [0]]));
+        const x = tf.concat([logits.slice([0, 0], [rows - 1, vocab]), tf.fill([1, vocab], 3)]) as tf.Tensor2D;
+        const t = tf.tensor1d(targets, 'int32');
+        const weights = randomTensor([rows], 52);
+        const loss = (a: tf.Tensor) => crossEntropyRows(a as tf.Tensor2D, t).mul(weights).sum();
+        return [crossEntropyRows(x, t), tf.grad(loss)(x)].map((v) => v.dataSync() as Float32Array);
+      });
+    const want = run(); // without the native kernels: the composed ops
+    expect(applyNativeKernels(2).ok).toBe(true);
+    try {
+      const got = run();
+      for (let j = 0; j < want.length; j++) expect(maxRelativeError(got[j] ?? new Float32Array(), want[j] ?? new Float32Array())).toBeLessThan(1e-4);
+      expect(got[0]?.[rows - 1]).toBeCloseTo(Math.log(vocab), 4); // equal logits: log of the vocabulary
+      expect(() => tf.tidy(() => crossEntropyRows(tf.zeros([2, 3]), tf.tensor1d([0, 3], 'int32')).dataSync())).toThrow(/indices < v/);
     } finally {
       removeNativeKernels();
     }

@@ -27,6 +27,8 @@ export const GELU_TANH_KERNEL = 'CtGeluTanh';
 export const GELU_TANH_GRAD_KERNEL = 'CtGeluTanhGrad';
 export const LAYER_NORM_KERNEL = 'CtLayerNorm';
 export const LAYER_NORM_GRAD_KERNEL = 'CtLayerNormGrad';
+export const CROSS_ENTROPY_KERNEL = 'CtCrossEntropy';
+export const CROSS_ENTROPY_GRAD_KERNEL = 'CtCrossEntropyGrad';
 
 /** What the native kernels run on, once they are registered. */
 export interface NativeKernelsInfo {
@@ -280,7 +282,49 @@ function layerNormGrad(params: KernelParams): TensorInfo {
   return out;
 }
 
+/** Logits [rows, v] and int32 targets [rows], each a column index (checked natively). */
+function crossEntropyInputs(kernel: string, params: KernelParams): { x: TensorInfo; targets: TensorInfo; rows: number; v: number } {
+  const [x] = float32Inputs(kernel, params, ['x']) as [TensorInfo];
+  const targets = (params.inputs as Record<string, TensorInfo | undefined>)['targets'];
+  if (x.shape.length !== 2) throw new Error(`${kernel}: logits must be [rows, vocab], got [${x.shape}]`);
+  const [rows, v] = x.shape as [number, number];
+  if (targets === undefined || targets.dtype !== 'int32' || targets.shape.length !== 1 || targets.shape[0] !== rows) {
+    throw new Error(`${kernel}: targets must be an int32 [${rows}] tensor, got ${targets === undefined ? 'none' : `${targets.dtype} [${targets.shape}]`}`);
+  }
+  return { x, targets, rows, v };
+}
+
+/** Per-row cross-entropy: inputs x [rows, v], targets [rows] → [rows]. */
+function crossEntropy(params: KernelParams): TensorInfo {
+  const native = blas;
+  if (native === undefined) throw new Error('native kernels registered without the addon');
+  const { x, targets, rows, v } = crossEntropyInputs(CROSS_ENTROPY_KERNEL, params);
+  const backend = params.backend as BackendWasm;
+  const out = backend.makeOutput([rows], 'float32');
+  if (rows === 0) return out;
+  const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t);
+  native.crossEntropy(heap(x) as Float32Array, heap(targets) as Int32Array, heap(out) as Float32Array, rows, v);
+  return out;
+}
+
+/** Its gradient w.r.t. x: inputs x, targets, dy [rows] → [rows, v]. */
+function crossEntropyGrad(params: KernelParams): TensorInfo {
+  const native = blas;
+  if (native === undefined) throw new Error('native kernels registered without the addon');
+  const { x, targets, rows, v } = crossEntropyInputs(CROSS_ENTROPY_GRAD_KERNEL, params);
+  const [dy] = float32Inputs(CROSS_ENTROPY_GRAD_KERNEL, params, ['dy']) as [TensorInfo];
+  if (dy.shape.length !== 1 || dy.shape[0] !== rows) throw new Error(`${CROSS_ENTROPY_GRAD_KERNEL}: dy must be [${rows}], got [${dy.shape}]`);
+  const backend = params.backend as BackendWasm;
+  const out = backend.makeOutput(x.shape, 'float32');
+  if (rows === 0) return out;
+  const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t);
+  native.crossEntropyGrad(heap(x) as Float32Array, heap(targets) as Int32Array, heap(dy) as Float32Array, heap(out) as Float32Array, rows, v);
+  return out;
+}
+
 const OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc]> = [
+  [CROSS_ENTROPY_KERNEL, crossEntropy as KernelFunc],
+  [CROSS_ENTROPY_GRAD_KERNEL, crossEntropyGrad as KernelFunc],
   [LAYER_NORM_KERNEL, layerNorm as KernelFunc],
   [LAYER_NORM_GRAD_KERNEL, layerNormGrad as KernelFunc],
   [ADAM_STEP_KERNEL, adamStep as KernelFunc],

@@ -1,20 +1,15 @@
-import { tf } from '@circuit-tuning/runtime';
+import { nextTokenCrossEntropy, tf } from '@circuit-tuning/runtime';
 
 /**
  * Mean next-token negative log-likelihood: logits at position t are scored against ids[t+1],
  * over positions whose weight is non-zero (padding and the last position have weight 0).
  * `weights` [batch, seq]: 1 for ordinary tokens; larger for target tokens when a run weights them.
- * The selection is a one-hot product, not tf.gather, whose gradient has no wasm kernel.
  */
 export function nextTokenLoss(logits: tf.Tensor3D, ids: tf.Tensor2D, weights: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
-    const [batch, seq, vocab] = logits.shape;
-    const predicted = tf.slice(logits, [0, 0, 0], [batch, seq - 1, vocab]); // [batch, seq-1, vocab]
-    const targets = tf.slice(ids, [0, 1], [batch, seq - 1]); // [batch, seq-1]
-    const w = tf.slice(weights, [0, 0], [batch, seq - 1]); // [batch, seq-1]
-    const logProbs = tf.logSoftmax(predicted);
-    const targetLogProb = tf.sum(tf.mul(logProbs, tf.oneHot(targets, vocab)), 2); // [batch, seq-1]
-    return tf.div(tf.neg(tf.sum(tf.mul(targetLogProb, w))), tf.maximum(tf.sum(w), 1e-9)) as tf.Scalar;
+    const [batch, seq] = ids.shape;
+    const w = tf.slice(weights, [0, 0], [batch, seq - 1]);
+    return tf.div(tf.sum(tf.mul(nextTokenCrossEntropy(logits, ids), w)), tf.maximum(tf.sum(w), 1e-9)) as tf.Scalar;
   });
 }
 

@@ -69,11 +69,13 @@ async function writeCircuitLog(jsonl: string, out: string, producer: string): Pr
   );
 }
 
+// Versions: the loss became the runtime's crossEntropyRows (circuit-tuning, fixed-circuit 2;
+// random-circuit 3, whose version 2 kept all N drawn edges where version 1 pruned them away).
 export const circuitTuningStage = circuitStage(
   'circuit-tuning',
   'discover',
   'Circuit-tuning: every k steps find the top-N circuit on the task prompts and update only its exact parameter slices.',
+  2,
 );
-// Version 2: the random circuit keeps all N drawn edges (version 1 pruned them to almost nothing).
-export const randomCircuitStage = circuitStage('random-circuit', 'random', 'Baseline: update the slices of a random circuit of the same size each step.', 2);
-export const fixedCircuitStage = circuitStage('fixed-circuit', 'fixed', 'Baseline: find the circuit once before training and update only it.');
+export const randomCircuitStage = circuitStage('random-circuit', 'random', 'Baseline: update the slices of a random circuit of the same size each step.', 3);
+export const fixedCircuitStage = circuitStage('fixed-circuit', 'fixed', 'Baseline: find the circuit once before training and update only it.', 2);

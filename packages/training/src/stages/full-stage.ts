@@ -27,7 +27,8 @@ export const FullTrainingConfig = VariantConfig.extend({
 export const fullTrainingStage = defineStage({
   slot: 'train',
   variant: 'full',
-  version: 1,
+  // Version 2: the loss is the runtime's crossEntropyRows (a native kernel under wasm + the addon).
+  version: 2,
   description: 'Train every parameter on a texts table: fine-tuning from a checkpoint, or pre-training from scratch.',
   config: FullTrainingConfig,
   inputs: {

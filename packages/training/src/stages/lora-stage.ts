@@ -13,7 +13,8 @@ export const loraTrainingStage = defineStage({
   slot: 'train',
   variant: 'lora',
   // 2: the eval loss reads through the adapters.
-  version: 2,
+  // Version 3: the loss is the runtime's crossEntropyRows (a native kernel under wasm + the addon).
+  version: 3,
   description: 'Fine-tune low-rank adapters on attention and MLP matrices; output the merged checkpoint.',
   config: LoraTrainingConfig,
   inputs: trainingInputs,

@@ -1,0 +1,103 @@
+/*
+ * Cross-entropy of each row of a row-major [rows, v] matrix of logits against one target index
+ * per row, and its gradient, in two passes over a row each way (the composed tf ops — logSoftmax,
+ * a one-hot product and a sum — take about ten passes over [rows, v] forward and as many back,
+ * each allocating a tensor of that size: for GPT-2's 50,257-word vocabulary the largest tensors of
+ * a training step):
+ *   loss_r = log Σ_j e^{x_rj} − x_{r,t_r}
+ *   dx_rj  = dy_r · (softmax(x_r)_j − [j = t_r])
+ */
+#include <math.h>
+#include <node_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels.h"
+
+/* The data and element count of an Int32Array argument; 0 when it is not one. */
+static int int32_array(napi_env env, napi_value value, int32_t **data, size_t *length) {
+  napi_typedarray_type type;
+  void *raw = NULL;
+  if (napi_get_typedarray_info(env, value, &type, length, &raw, NULL, NULL) != napi_ok) return 0;
+  if (type != napi_int32_array) return 0;
+  *data = (int32_t *)raw;
+  return 1;
+}
+
+/* Max of a row and Σ e^{x − max} (the max first, so no term overflows). */
+static void row_logsumexp_parts(const float *row, int64_t v, float *max, float *sum) {
+  float m = -INFINITY;
+  for (int64_t j = 0; j < v; j++) m = row[j] > m ? row[j] : m;
+  float s = 0.0f;
+  for (int64_t j = 0; j < v; j++) s += expf(row[j] - m);
+  *max = m;
+  *sum = s;
+}
+
+/*
+ * Reads (x: Float32Array, targets: Int32Array, <Float32Arrays>, rows, v); checks sizes and that
+ * every target is a column index.
+ */
+static int arguments(napi_env env, napi_callback_info info, size_t floats, float **x, int32_t **targets, float **rest,
+                     size_t *lengths, int64_t *rows, int64_t *v) {
+  napi_value argv[6];
+  size_t argc = floats + 4;
+  size_t x_len = 0, t_len = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < floats + 4) return 0;
+  if (!ct_float_array(env, argv[0], x, &x_len) || !int32_array(env, argv[1], targets, &t_len)) return 0;
+  if (napi_get_value_int64(env, argv[floats + 2], rows) != napi_ok || napi_get_value_int64(env, argv[floats + 3], v) != napi_ok ||
+      *rows < 0 || *v <= 0 || (int64_t)x_len < *rows * *v || (int64_t)t_len < *rows)
+    return 0;
+  for (size_t i = 0; i < floats; i++) {
+    if (!ct_float_array(env, argv[2 + i], &rest[i], &lengths[i])) return 0;
+  }
+  for (int64_t r = 0; r < *rows; r++)
+    if ((*targets)[r] < 0 || (*targets)[r] >= *v) return 0;
+  return 1;
+}
+
+/* crossEntropy(x, targets, loss, rows, v): loss [rows] */
+napi_value ct_cross_entropy(napi_env env, napi_callback_info info) {
+  float *x = NULL, *rest[1];
+  size_t lengths[1];
+  int32_t *targets = NULL;
+  int64_t rows = 0, v = 0;
+  if (!arguments(env, info, 1, &x, &targets, rest, lengths, &rows, &v) || (int64_t)lengths[0] < rows) {
+    napi_throw_error(env, NULL,
+                     "ct_native.crossEntropy(x, targets, loss, rows, v): Float32Array [rows, v], Int32Array [rows] of indices < v, Float32Array [rows] expected");
+    return NULL;
+  }
+  float *loss = rest[0];
+  for (int64_t r = 0; r < rows; r++) {
+    const float *row = x + r * v;
+    float m, s;
+    row_logsumexp_parts(row, v, &m, &s);
+    loss[r] = logf(s) + m - row[targets[r]];
+  }
+  return NULL;
+}
+
+/* crossEntropyGrad(x, targets, dy, dx, rows, v): dx [rows, v] from dy [rows] */
+napi_value ct_cross_entropy_grad(napi_env env, napi_callback_info info) {
+  float *x = NULL, *rest[2];
+  size_t lengths[2];
+  int32_t *targets = NULL;
+  int64_t rows = 0, v = 0;
+  if (!arguments(env, info, 2, &x, &targets, rest, lengths, &rows, &v) || (int64_t)lengths[0] < rows || (int64_t)lengths[1] < rows * v) {
+    napi_throw_error(env, NULL,
+                     "ct_native.crossEntropyGrad(x, targets, dy, dx, rows, v): Float32Array [rows, v], Int32Array [rows] of indices < v, Float32Arrays [rows] and [rows, v] expected");
+    return NULL;
+  }
+  const float *dy = rest[0];
+  float *dx = rest[1];
+  for (int64_t r = 0; r < rows; r++) {
+    const float *row = x + r * v;
+    float *out = dx + r * v;
+    float m, s;
+    row_logsumexp_parts(row, v, &m, &s);
+    const float scale = dy[r] / s;
+    for (int64_t j = 0; j < v; j++) out[j] = expf(row[j] - m) * scale;
+    out[targets[r]] -= dy[r];
+  }
+  return NULL;
+}
