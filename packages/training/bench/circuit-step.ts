@@ -1,6 +1,7 @@
 /**
  * One circuit-tuning step against one full fine-tuning step on a GPT-2-small-shaped model (issue
- * #5's bench; run by `train-step.bench.ts --compare`). Both steps train on the same batch with
+ * #5's bench; run by `train-step.bench.ts --compare`, each variant in a process of its own: the
+ * wasm heap never shrinks, and one process holding both variants' Adam state hangs at its 4 GB). Both steps train on the same batch with
  * Adam; the circuit-tuning step first discovers the circuit (EAP, corrupted ablation, logit
  * difference, `prompts` prompts of `promptTokens` tokens: the stage's defaults) and selects the
  * top-N edges with CircuitPlanner, exactly as the stage does, then updates only the circuit's
@@ -31,7 +32,20 @@ interface Timed {
   discoveryMs: number;
 }
 
-export async function compareSteps(o: CompareOptions, say: (line: string) => void): Promise<void> {
+export type StepVariant = 'full' | 'circuit-tuning';
+
+/** The median step of one variant, and what it trained. */
+export interface StepMeasurement extends Timed {
+  variant: StepVariant;
+  trainable: number;
+  parameters: number;
+  circuitEdges?: number;
+  circuitNodes?: number;
+  heapMb: number;
+}
+
+/** Times `o.steps` steps (after one warm-up) of one variant, in this process. */
+export async function measureStep(o: CompareOptions, variant: StepVariant, say: (line: string) => void): Promise<StepMeasurement> {
   const config = gpt2Config({ nLayers: o.layers, nHeads: 12, dModel: 768, vocabSize: 50257, maxPositions: 1024 });
   const model = await TransformerModel.random(config, 1);
   const rng = createRng(2);
@@ -65,9 +79,13 @@ export async function compareSteps(o: CompareOptions, say: (line: string) => voi
       const list = variables.map((v) => grads[v.name]!);
       if (sums === undefined) sums = list;
       else {
-        const next = sums.map((s, i) => tf.add(s, list[i]!));
-        tf.dispose([...sums, ...list]);
-        sums = next;
+        // One parameter at a time, so the heap holds at most one extra parameter-sized sum (the
+        // 4 GB wasm heap already holds the weights, Adam's two moments and the gradients).
+        sums = sums.map((s, i) => {
+          const next = tf.add(s, list[i]!);
+          tf.dispose([s, list[i]!]);
+          return next;
+        });
       }
       tf.dispose([ids, weights, value]);
     }
@@ -104,21 +122,32 @@ export async function compareSteps(o: CompareOptions, say: (line: string) => voi
     times.sort((a, b) => a.ms - b.ms);
     return times[Math.floor(times.length / 2)]!;
   };
-  say(`circuit-tuning step vs full fine-tuning step: GPT-2 small shape (${o.layers} layers, d 768, vocab 50257), batch ${o.batch} × ${o.seq} in micro-batches of ${o.micro} rows, Adam`);
-  say(`  circuit-tuning: EAP (corrupted, logit-diff) on ${o.prompts} prompts × ${o.promptTokens} tokens, top-${o.topN} edges, gradient-mask`);
-  const full = await run('full', fullStep);
-  const circuit = await run('circuit-tuning', circuitStep);
-  const plan = await planner.plan(batch, step);
-  say('');
-  say(`| step | median s | discovery s | update s | × full |`);
-  say(`| --- | --- | --- | --- | --- |`);
-  say(`| full fine-tuning | ${(full.ms / 1000).toFixed(1)} | — | ${(full.ms / 1000).toFixed(1)} | 1.00 |`);
-  say(
-    `| circuit-tuning | ${(circuit.ms / 1000).toFixed(1)} | ${(circuit.discoveryMs / 1000).toFixed(1)} | ${((circuit.ms - circuit.discoveryMs) / 1000).toFixed(1)} | ${(circuit.ms / full.ms).toFixed(2)} |`,
-  );
-  say(`circuit: ${plan.log?.['circuit_edges']} edges, ${plan.log?.['circuit_nodes']} nodes, ${plan.trainableCount} trainable of ${model.params.count()} parameters`);
-  say(`ratio ${(circuit.ms / full.ms).toFixed(2)} (goal ≤ 1.5): ${circuit.ms / full.ms <= 1.5 ? 'met' : 'NOT met'}; peak wasm heap ${heapMb().toFixed(0)} MB`);
-  tf.dispose(plan.dispose ?? []);
+  const median = variant === 'full' ? await run('full', fullStep) : await run('circuit-tuning', circuitStep);
+  const plan = variant === 'full' ? fullPlan : await planner.plan(batch, step);
+  const measurement: StepMeasurement = {
+    variant,
+    ...median,
+    trainable: plan.trainableCount ?? model.params.count(),
+    parameters: model.params.count(),
+    heapMb: heapMb(),
+    ...(plan.log ? { circuitEdges: Number(plan.log['circuit_edges']), circuitNodes: Number(plan.log['circuit_nodes']) } : {}),
+  };
+  if (plan !== fullPlan) tf.dispose(plan.dispose ?? []);
   optimizer.dispose();
   model.dispose();
+  return measurement;
+}
+
+/** The comparison table of the two variants' median steps. */
+export function compareTable(o: CompareOptions, full: StepMeasurement, circuit: StepMeasurement, say: (line: string) => void): void {
+  const s = (ms: number) => (ms / 1000).toFixed(1);
+  say(`circuit-tuning step vs full fine-tuning step: GPT-2 small shape (${o.layers} layers, d 768, vocab 50257), batch ${o.batch} × ${o.seq} in micro-batches of ${o.micro} rows, Adam`);
+  say(`  circuit-tuning: EAP (corrupted, logit-diff) on ${o.prompts} prompts × ${o.promptTokens} tokens, top-${o.topN} edges, gradient-mask`);
+  say('');
+  say('| step | median s | discovery s | update s | × full | peak wasm heap MB |');
+  say('| --- | --- | --- | --- | --- | --- |');
+  say(`| full fine-tuning | ${s(full.ms)} | — | ${s(full.ms)} | 1.00 | ${full.heapMb.toFixed(0)} |`);
+  say(`| circuit-tuning | ${s(circuit.ms)} | ${s(circuit.discoveryMs)} | ${s(circuit.ms - circuit.discoveryMs)} | ${(circuit.ms / full.ms).toFixed(2)} | ${circuit.heapMb.toFixed(0)} |`);
+  say(`circuit: ${circuit.circuitEdges} edges, ${circuit.circuitNodes} nodes, ${circuit.trainable} trainable of ${circuit.parameters} parameters`);
+  say(`ratio ${(circuit.ms / full.ms).toFixed(2)} (goal ≤ 1.5): ${circuit.ms / full.ms <= 1.5 ? 'met' : 'NOT met'}`);
 }

@@ -6,11 +6,13 @@
  * shape (issue #5; see circuit-step.ts):
  *   tsx bench/train-step.bench.ts --compare [--batch 16] [--seq 64] [--micro 4] [--top-n 1000] [--layers 12]
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gpt2Config, TransformerModel } from '@circuit-tuning/model';
 import { createRng, initBackend, shutdownBackend, tf } from '@circuit-tuning/runtime';
 import { createOptimizer, nextTokenLoss } from '../src/index';
-import { compareSteps } from './circuit-step';
+import { type CompareOptions, compareTable, measureStep, type StepMeasurement, type StepVariant } from './circuit-step';
 
 const { values } = parseArgs({
   options: {
@@ -24,25 +26,47 @@ const { values } = parseArgs({
     layers: { type: 'string', default: '12' },
     prompts: { type: 'string', default: '16' },
     'prompt-tokens': { type: 'string', default: '16' },
+    only: { type: 'string' },
   },
 });
+const STEP_PREFIX = '@ct-step ';
+if (values.compare && values.only === undefined) {
+  // Each variant in a fresh process (and a fresh wasm heap); this process only prints the table.
+  const run = (variant: StepVariant): StepMeasurement => {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2), '--only', variant], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const line = child.stdout.split('\n').find((l) => l.startsWith(STEP_PREFIX));
+    if (child.status !== 0 || line === undefined) throw new Error(`the ${variant} step failed (exit ${child.status}): ${child.stdout.slice(-500)}`);
+    return JSON.parse(line.slice(STEP_PREFIX.length)) as StepMeasurement;
+  };
+  const full = run('full');
+  const circuit = run('circuit-tuning');
+  compareTable(compareOptions(), full, circuit, (line) => console.log(line));
+  process.exit(0);
+}
 const info = await initBackend(values.backend ? { backend: values.backend as 'wasm' } : {});
 if (values.compare) {
-  await compareSteps(
-    {
-      layers: Number(values.layers),
-      batch: Number(values.batch),
-      seq: Number(values.seq),
-      micro: Number(values.micro),
-      topN: Number(values['top-n']),
-      prompts: Number(values.prompts),
-      promptTokens: Number(values['prompt-tokens']),
-      steps: Math.min(Number(values.steps), 3),
-    },
-    (line) => console.log(line),
-  );
-  await shutdownBackend();
+  const variant = values.only as StepVariant;
+  if (variant !== 'full' && variant !== 'circuit-tuning') throw new Error(`--only must be full or circuit-tuning, got '${variant}'`);
+  const measurement = await measureStep(compareOptions(), variant, (line) => console.log(line));
+  console.log(`${STEP_PREFIX}${JSON.stringify(measurement)}`);
+  // No shutdownBackend(): near the 4 GB heap, tfjs-backend-wasm's dispose can abort.
   process.exit(0);
+}
+
+function compareOptions(): CompareOptions {
+  return {
+    layers: Number(values.layers),
+    batch: Number(values.batch),
+    seq: Number(values.seq),
+    micro: Number(values.micro),
+    topN: Number(values['top-n']),
+    prompts: Number(values.prompts),
+    promptTokens: Number(values['prompt-tokens']),
+    steps: Math.min(Number(values.steps), 3),
+  };
 }
 const steps = Number(values.steps);
 const shapes = [

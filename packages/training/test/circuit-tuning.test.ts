@@ -55,7 +55,7 @@ describe('circuit-tuning stages', () => {
         const mask = owned.get(name)?.values;
         const updated = b.get(name)!;
         for (let i = 0; i < values.length; i++) {
-          if (mask && mask[i]) changedInside += values[i] !== updated[i] ? 1 : 0;
+          if (mask?.[i]) changedInside += values[i] !== updated[i] ? 1 : 0;
           else expect(updated[i], `${name}[${i}] is outside every circuit`).toBe(values[i]);
         }
       }

@@ -1,5 +1,5 @@
 import { buildGraph, type GraphOptions, type ModelGraph } from '@circuit-tuning/contracts';
-import { ensureBackend, tf } from '@circuit-tuning/runtime';
+import { ensureBackend, type tf } from '@circuit-tuning/runtime';
 import type { ModelConfig } from '../config/model-config';
 import type { Tokenizer } from '../tokenizers/index';
 import { type ForwardOptions, type ForwardResult, type ParameterSource, transformerForward } from './forward';
