@@ -57,8 +57,9 @@ export async function measureStep(o: CompareOptions, variant: StepVariant, say: 
   };
   const prompts: PromptExample[] = Array.from({ length: o.prompts * 4 }, (_, id) => {
     const clean = Array.from({ length: o.promptTokens }, () => rng.nextInt(config.vocabSize));
-    const corrupt = clean.slice();
-    corrupt[rng.nextInt(o.promptTokens - 1)] = rng.nextInt(config.vocabSize);
+    // An unrelated corrupted prompt: with random weights, a one-token corruption scores the input's
+    // edges so low that pruning (edges must reach the input and the logits) leaves no circuit.
+    const corrupt = Array.from({ length: o.promptTokens }, () => rng.nextInt(config.vocabSize));
     return { id, clean, corrupt, pos: o.promptTokens - 1, answer: rng.nextInt(config.vocabSize), foil: rng.nextInt(config.vocabSize) };
   });
   const ctConfig = CircuitTuningConfig.parse({ topN: { start: o.topN }, discovery: { prompts: o.prompts } });
