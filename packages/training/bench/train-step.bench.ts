@@ -4,7 +4,9 @@
  *
  * With --compare: one circuit-tuning step against one full fine-tuning step on a GPT-2-small
  * shape (issue #5; see circuit-step.ts):
- *   tsx bench/train-step.bench.ts --compare [--batch 16] [--seq 64] [--micro 4] [--top-n 1000] [--layers 12]
+ *   tsx bench/train-step.bench.ts --compare [--batch 16] [--seq 64] [--micro 4] [--top-n 1000] [--layers 12] [--steps N]
+ * GPT-2 small's full fine-tuning with Adam fills the 4 GB wasm heap: `pnpm bench` runs
+ * `--micro 2 --steps 1` (one timed step after a warm-up), which fits.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -78,9 +78,10 @@ const sameIds = (a: readonly number[], b: readonly number[]) => a.length === b.l
 const shortIds = (ids: readonly number[]) => (ids.length > 12 ? `${ids.slice(0, 12).join(', ')}, …` : ids.join(', '));
 const shorten = (text: string) => (text.length > 60 ? `${text.slice(0, 57)}…` : text);
 
+/** The prompt settings every scoring stage's config has (discovery's and redundancy's). */
 export interface PromptSetOptions extends PromptFilter {
-  /** Corrupted ablation needs each row's corrupted ids; other ablations ignore them. */
-  needCorrupt: boolean;
+  /** 'corrupted' needs each row's corrupted ids; other ablations ignore them. */
+  ablation: string;
   /** Re-encode a few rows with the model's tokenizer (when it has one) and compare. */
   checkTokenizer: boolean;
 }
@@ -93,6 +94,7 @@ export async function readPromptSet(path: string, model: TransformerModel, optio
   const rows = await readPrompts(path, options);
   if (options.checkTokenizer && model.tokenizer) checkTokenization(rows, model.tokenizer, { bos: model.config.bosTokenId });
   const { vocabSize, maxPositions, positions } = model.config;
-  validatePrompts(rows, { vocabSize, maxPositions, learnedPositions: positions === 'learned' }, { needCorrupt: options.needCorrupt });
-  return { rows, prompts: batchPrompts(rows, 64, { withCorrupt: options.needCorrupt }) };
+  const needCorrupt = options.ablation === 'corrupted';
+  validatePrompts(rows, { vocabSize, maxPositions, learnedPositions: positions === 'learned' }, { needCorrupt });
+  return { rows, prompts: batchPrompts(rows, 64, { withCorrupt: needCorrupt }) };
 }

@@ -32,13 +32,7 @@ async function runDiscovery(method: ScoringMethod, ctx: DiscoverContext) {
   await ensureBackend();
   const model = await loadModel(ctx.inputs.model, { tokenizer: 'optional' });
   try {
-    const { prompts } = await readPromptSet(ctx.inputs.prompts, model, {
-      split: config.split,
-      task: config.task,
-      maxExamples: config.maxExamples,
-      checkTokenizer: config.checkTokenizer,
-      needCorrupt: config.ablation === 'corrupted',
-    });
+    const { prompts } = await readPromptSet(ctx.inputs.prompts, model, config);
     ctx.logger.info(`scoring ${model.graph({ includeInputAndLogits: config.graph === 'full' }).edgeCount} edges on ${prompts.examples} prompts`, {
       method,
       metric: config.metric,

@@ -71,13 +71,7 @@ async function runCurves(ctx: CurvesContext) {
   await ensureBackend();
   const model = await loadModel(ctx.inputs.model, { tokenizer: 'optional' });
   try {
-    const { prompts } = await readPromptSet(ctx.inputs.prompts, model, {
-      split: config.split,
-      task: config.task,
-      maxExamples: config.maxExamples,
-      checkTokenizer: config.checkTokenizer,
-      needCorrupt: config.ablation === 'corrupted',
-    });
+    const { prompts } = await readPromptSet(ctx.inputs.prompts, model, config);
     const graph = model.graph({ includeInputAndLogits: config.graph === 'full' });
 
     const { scores, method } = ctx.inputs.edges ? await readScores(ctx.inputs.edges, graph, config.graph) : await score(ctx, model, prompts, graph);
