@@ -1,6 +1,7 @@
 /*
  * Cross-entropy of each row of a row-major [rows, v] matrix of logits against one target index
- * per row, and its gradient, in two passes over a row each way (the composed tf ops — logSoftmax,
+ * per row in two passes over a row, and its gradient in one (the forward's loss gives back the
+ * row's log-sum-exp: lse = loss + x_{r,t_r}; the composed tf ops — logSoftmax,
  * a one-hot product and a sum — take about ten passes over [rows, v] forward and as many back,
  * each allocating a tensor of that size: for GPT-2's 50,257-word vocabulary the largest tensors of
  * a training step):
@@ -40,7 +41,7 @@ static void row_logsumexp_parts(const float *row, int64_t v, float *max, float *
  */
 static int arguments(napi_env env, napi_callback_info info, size_t floats, float **x, int32_t **targets, float **rest,
                      size_t *lengths, int64_t *rows, int64_t *v) {
-  napi_value argv[6];
+  napi_value argv[7];
   size_t argc = floats + 4;
   size_t x_len = 0, t_len = 0;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < floats + 4) return 0;
@@ -77,27 +78,27 @@ napi_value ct_cross_entropy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* crossEntropyGrad(x, targets, dy, dx, rows, v): dx [rows, v] from dy [rows] */
+/* crossEntropyGrad(x, targets, loss, dy, dx, rows, v): dx [rows, v] from the forward's loss and dy [rows] */
 napi_value ct_cross_entropy_grad(napi_env env, napi_callback_info info) {
-  float *x = NULL, *rest[2];
-  size_t lengths[2];
+  float *x = NULL, *rest[3];
+  size_t lengths[3];
   int32_t *targets = NULL;
   int64_t rows = 0, v = 0;
-  if (!arguments(env, info, 2, &x, &targets, rest, lengths, &rows, &v) || (int64_t)lengths[0] < rows || (int64_t)lengths[1] < rows * v) {
+  if (!arguments(env, info, 3, &x, &targets, rest, lengths, &rows, &v) || (int64_t)lengths[0] < rows || (int64_t)lengths[1] < rows ||
+      (int64_t)lengths[2] < rows * v) {
     napi_throw_error(env, NULL,
-                     "ct_native.crossEntropyGrad(x, targets, dy, dx, rows, v): Float32Array [rows, v], Int32Array [rows] of indices < v, Float32Arrays [rows] and [rows, v] expected");
+                     "ct_native.crossEntropyGrad(x, targets, loss, dy, dx, rows, v): Float32Array [rows, v], Int32Array [rows] of indices < v, Float32Arrays [rows], [rows] and [rows, v] expected");
     return NULL;
   }
-  const float *dy = rest[0];
-  float *dx = rest[1];
+  const float *loss = rest[0], *dy = rest[1];
+  float *dx = rest[2];
   for (int64_t r = 0; r < rows; r++) {
     const float *row = x + r * v;
     float *out = dx + r * v;
-    float m, s;
-    row_logsumexp_parts(row, v, &m, &s);
-    const float scale = dy[r] / s;
-    for (int64_t j = 0; j < v; j++) out[j] = expf(row[j] - m) * scale;
-    out[targets[r]] -= dy[r];
+    const float lse = loss[r] + row[targets[r]];
+    const float scale = dy[r];
+    for (int64_t j = 0; j < v; j++) out[j] = expf(row[j] - lse) * scale;
+    out[targets[r]] -= scale;
   }
   return NULL;
 }

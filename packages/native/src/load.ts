@@ -78,8 +78,8 @@ export interface NativeBlas {
   layerNormGrad(x: Float32Array, w: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array, db: Float32Array, rows: number, d: number, eps: number): void;
   /** loss[r] = logsumexp(x[r]) − x[r, targets[r]] for the row-major [rows, v] logits x. */
   crossEntropy(x: Float32Array, targets: Int32Array, loss: Float32Array, rows: number, v: number): void;
-  /** dx[r] = dy[r] · (softmax(x[r]) − onehot(targets[r])). */
-  crossEntropyGrad(x: Float32Array, targets: Int32Array, dy: Float32Array, dx: Float32Array, rows: number, v: number): void;
+  /** dx[r] = dy[r] · (softmax(x[r]) − onehot(targets[r])), with `loss` the forward's output. */
+  crossEntropyGrad(x: Float32Array, targets: Int32Array, loss: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, v: number): void;
 }
 
 export type NativeBlasLoad = { ok: true; blas: NativeBlas } | { ok: false; reason: string; hint: string };
@@ -94,7 +94,7 @@ interface Addon {
   layerNorm(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, rows: number, d: number, eps: number): void;
   layerNormGrad(x: Float32Array, w: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array, db: Float32Array, rows: number, d: number, eps: number): void;
   crossEntropy(x: Float32Array, targets: Int32Array, loss: Float32Array, rows: number, v: number): void;
-  crossEntropyGrad(x: Float32Array, targets: Int32Array, dy: Float32Array, dx: Float32Array, rows: number, v: number): void;
+  crossEntropyGrad(x: Float32Array, targets: Int32Array, loss: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, v: number): void;
 }
 
 let addon: Addon | undefined;
@@ -175,7 +175,7 @@ export function loadNativeBlas(options: { threads: number }): NativeBlasLoad {
       layerNorm: (x, w, b, y, rows, d, eps) => native.layerNorm(x, w, b, y, rows, d, eps),
       layerNormGrad: (x, w, dy, dx, dw, db, rows, d, eps) => native.layerNormGrad(x, w, dy, dx, dw, db, rows, d, eps),
       crossEntropy: (x, targets, loss, rows, v) => native.crossEntropy(x, targets, loss, rows, v),
-      crossEntropyGrad: (x, targets, dy, dx, rows, v) => native.crossEntropyGrad(x, targets, dy, dx, rows, v),
+      crossEntropyGrad: (x, targets, loss, dy, dx, rows, v) => native.crossEntropyGrad(x, targets, loss, dy, dx, rows, v),
     },
   };
 }

@@ -307,18 +307,20 @@ function crossEntropy(params: KernelParams): TensorInfo {
   return out;
 }
 
-/** Its gradient w.r.t. x: inputs x, targets, dy [rows] → [rows, v]. */
+/** Its gradient w.r.t. x: inputs x, targets, the forward's loss and dy (both [rows]) → [rows, v]. */
 function crossEntropyGrad(params: KernelParams): TensorInfo {
   const native = blas;
   if (native === undefined) throw new Error('native kernels registered without the addon');
   const { x, targets, rows, v } = crossEntropyInputs(CROSS_ENTROPY_GRAD_KERNEL, params);
-  const [dy] = float32Inputs(CROSS_ENTROPY_GRAD_KERNEL, params, ['dy']) as [TensorInfo];
-  if (dy.shape.length !== 1 || dy.shape[0] !== rows) throw new Error(`${CROSS_ENTROPY_GRAD_KERNEL}: dy must be [${rows}], got [${dy.shape}]`);
+  const [loss, dy] = float32Inputs(CROSS_ENTROPY_GRAD_KERNEL, params, ['loss', 'dy']) as [TensorInfo, TensorInfo];
+  for (const [name, t] of [['loss', loss], ['dy', dy]] as const) {
+    if (t.shape.length !== 1 || t.shape[0] !== rows) throw new Error(`${CROSS_ENTROPY_GRAD_KERNEL}: ${name} must be [${rows}], got [${t.shape}]`);
+  }
   const backend = params.backend as BackendWasm;
   const out = backend.makeOutput(x.shape, 'float32');
   if (rows === 0) return out;
   const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t);
-  native.crossEntropyGrad(heap(x) as Float32Array, heap(targets) as Int32Array, heap(dy) as Float32Array, heap(out) as Float32Array, rows, v);
+  native.crossEntropyGrad(heap(x) as Float32Array, heap(targets) as Int32Array, heap(loss) as Float32Array, heap(dy) as Float32Array, heap(out) as Float32Array, rows, v);
   return out;
 }
 

@@ -7,7 +7,7 @@ import { tf } from '../backend/tf';
  * logsumexp(logits[r]) − logits[r, targets[r]], i.e. −log softmax(logits[r])[targets[r]].
  *
  * With the native kernels (wasm + addon) it is one kernel with a fused gradient, two passes over
- * the logits each way and nothing of [rows, vocab] kept but the logits; elsewhere logSoftmax and
+ * the logits forward and one back, nothing of [rows, vocab] kept but the logits; elsewhere logSoftmax and
  * a one-hot product (tf.gather's gradient has no wasm kernel), about ten passes each way. For
  * GPT-2's vocabulary the logits are the largest tensors of a training step.
  */
@@ -51,10 +51,12 @@ function registerGradient(): void {
   tf.registerGradient({
     kernelName: CROSS_ENTROPY_KERNEL,
     inputsToSave: ['x', 'targets'],
+    // The per-row loss gives the backward each row's log-sum-exp back: one pass instead of three.
+    outputsToSave: [true],
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const [x, targets] = saved as [tf.Tensor, tf.Tensor];
+      const [x, targets, loss] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
       return {
-        x: () => tf.engine().runKernel(CROSS_ENTROPY_GRAD_KERNEL, { x, targets, dy: dy as tf.Tensor } as unknown as NamedTensorMap) as tf.Tensor,
+        x: () => tf.engine().runKernel(CROSS_ENTROPY_GRAD_KERNEL, { x, targets, loss, dy: dy as tf.Tensor } as unknown as NamedTensorMap) as tf.Tensor,
         targets: () => tf.zerosLike(targets),
       };
     },
