@@ -1,6 +1,5 @@
-import { crossEntropyRows, tf } from '@circuit-tuning/runtime';
+import { positionCrossEntropy, tf } from '@circuit-tuning/runtime';
 
-type GradFunc = Parameters<typeof tf.customGrad>[0];
 
 /**
  * Next-token batch data: `input` int32 [batch, seq] and `targets` int32 [batch·seq], the next
@@ -33,16 +32,10 @@ export function nextTokenBatch(batch: number, seq: number, vocab: number, seed =
 }
 
 /**
- * Mean next-token cross-entropy of logits [batch, seq, vocab] against targets [batch·seq]: the
- * runtime's crossEntropyRows (one native kernel with a fused gradient under wasm + the addon,
- * logSoftmax and a one-hot product elsewhere), as the training package's loss computes it.
+ * Mean next-token cross-entropy of logits [batch, seq, vocab] against targets [batch·seq], as the
+ * training package's loss computes it (the runtime's positionCrossEntropy: one native kernel with
+ * a fused gradient under wasm + the addon, logSoftmax and a one-hot product elsewhere).
  */
 export function crossEntropy(logits: tf.Tensor3D, targets: tf.Tensor1D): tf.Scalar {
-  // Reshaped under a gradient that keeps nothing: tf.reshape keeps its input on the tape, a 98 MB
-  // copy on wasm at 512 tokens.
-  const flat = tf.customGrad(((x: tf.Tensor) => ({
-    value: tf.reshape(x, [targets.shape[0], logits.shape[2]]),
-    gradFunc: (dy: tf.Tensor) => tf.reshape(dy, logits.shape),
-  })) as GradFunc)(logits) as tf.Tensor2D; // [tokens, vocab]
-  return tf.mean(crossEntropyRows(flat, targets));
+  return tf.mean(positionCrossEntropy(logits, targets));
 }

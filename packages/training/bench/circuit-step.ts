@@ -1,8 +1,8 @@
 /**
  * One circuit-tuning step against one full fine-tuning step on a GPT-2-small-shaped model (issue
  * #5's bench; run by `train-step.bench.ts --compare`, each variant in a process of its own: the
- * wasm heap never shrinks, and one process holding both variants' Adam state hangs at its 4 GB). Both steps train on the same batch with
- * Adam; the circuit-tuning step first discovers the circuit (EAP, corrupted ablation, logit
+ * wasm heap never shrinks, and one process holding both variants' Adam state hangs at its 4 GB).
+ * Both steps train on the same batch with Adam; the circuit-tuning step first discovers the circuit (EAP, corrupted ablation, logit
  * difference, `prompts` prompts of `promptTokens` tokens: the stage's defaults) and selects the
  * top-N edges with CircuitPlanner, exactly as the stage does, then updates only the circuit's
  * parameter slices (gradient-mask mode).

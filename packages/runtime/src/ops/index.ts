@@ -4,4 +4,4 @@ export { embeddingLookup } from './embedding';
 export { type AdamStepInputs, type AdamStepSettings, fusedAdamStep } from './adam';
 export { fusedGeluTanh } from './activation';
 export { fusedLayerNorm } from './norm';
-export { crossEntropyRows, nextTokenCrossEntropy } from './loss';
+export { crossEntropyRows, nextTokenCrossEntropy, positionCrossEntropy } from './loss';

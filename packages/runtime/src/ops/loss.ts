@@ -21,23 +21,30 @@ export function crossEntropyRows(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.
 }
 
 /**
+ * crossEntropyRows over every position of logits [batch, seq, vocab] against targets [batch·seq]:
+ * [batch·seq]. The logits are reshaped under a gradient that saves nothing, never sliced: a saved
+ * or sliced copy of the largest tensor of a step costs 98 MB for GPT-2 at 512 tokens.
+ */
+export function positionCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor1D): tf.Tensor1D {
+  const [batch, seq, vocab] = logits.shape;
+  return crossEntropyRows(reshapeSavingNothing(logits, [batch * seq, vocab]) as tf.Tensor2D, targets);
+}
+
+/**
  * Next-token cross-entropy of every position but the last: −log softmax(logits[b, t])[ids[b, t+1]]
  * as [batch, seq − 1]. Every position is scored (the last against a placeholder target, then
- * dropped), so the logits are only reshaped, never sliced: a slice would copy the largest tensor.
+ * dropped), so the logits need no slice.
  */
 export function nextTokenCrossEntropy(logits: tf.Tensor3D, ids: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
-    const [batch, seq, vocab] = logits.shape;
+    const [batch, seq] = ids.shape;
     const targets = tf.reshape(tf.concat([tf.slice(ids, [0, 1], [batch, seq - 1]), tf.zeros([batch, 1], 'int32')], 1), [batch * seq]) as tf.Tensor1D;
-    const nll = tf.reshape(crossEntropyRows(reshapeSavingNothing(logits, [batch * seq, vocab]) as tf.Tensor2D, targets), [batch, seq]);
+    const nll = tf.reshape(positionCrossEntropy(logits, targets), [batch, seq]);
     return tf.slice(nll, [0, 0], [batch, seq - 1]) as tf.Tensor2D;
   });
 }
 
-/**
- * tf.reshape under a gradient that saves nothing: tf.reshape's own gradient saves its input, and a
- * saved tensor is cloned, which wasm's Identity kernel copies (98 MB for GPT-2's logits at 512 tokens).
- */
+/** tf.reshape under a gradient that saves nothing: tf.reshape's own saves its input, and a saved tensor is cloned, which wasm's Identity kernel copies. */
 function reshapeSavingNothing(x: tf.Tensor, shape: number[]): tf.Tensor {
   const inputShape = x.shape;
   return tf.customGrad(((input: tf.Tensor) => ({
