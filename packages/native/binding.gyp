@@ -2,8 +2,9 @@
   "targets": [
     {
       "target_name": "ct_native",
-      "sources": ["native/blas.c", "native/adam.c", "native/reduce.c", "native/activation.c", "native/norm.c", "native/loss.c"],
-      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"],
+      "sources": ["native/blas.c", "native/adam.c", "native/reduce.c", "native/activation.c", "native/norm.c", "native/loss.c", "native/parallel.c"],
+      "cflags": ["-O3", "-std=c11", "-fopenmp", "-Wall", "-Wextra"],
+      "ldflags": ["-fopenmp"],
       "libraries": ["-ldl", "-lpthread", "-lm"]
     }
   ]

@@ -9,6 +9,52 @@
 #include <stddef.h>
 
 #include "kernels.h"
+#include "vmath.h"
+
+/* The arrays and settings of one step. */
+struct adam_arrays {
+  const float *p, *g, *m, *v, *t, *mask;
+  float *p_out, *m_out, *v_out, *t_out;
+  float lr, beta1, beta2, eps, wd;
+  int decoupled;
+};
+
+CT_VECTOR_PATHS
+static void adam_range(size_t begin, size_t end, int thread, void *context) {
+  (void)thread;
+  const struct adam_arrays *a = context;
+  const float lr = a->lr, beta1 = a->beta1, beta2 = a->beta2, eps = a->eps, wd = a->wd;
+  const int decoupled = a->decoupled;
+  const float *p = a->p, *g = a->g, *m = a->m, *v = a->v, *t = a->t, *mask = a->mask;
+  float *p_out = a->p_out, *m_out = a->m_out, *v_out = a->v_out, *t_out = a->t_out;
+  /* Bias corrections depend only on the entry's step count, which is nearly always shared. */
+  float cached_t = -1.0f, c1 = 1.0f, c2 = 1.0f;
+  for (size_t i = begin; i < end; i++) {
+    const float free = mask ? mask[i] : 1.0f;
+    float gi = g[i];
+    if (wd > 0 && !decoupled) gi = gi + p[i] * wd;
+    float new_m = m[i] * beta1 + gi * (1.0f - beta1);
+    float new_v = v[i] * beta2 + (gi * gi) * (1.0f - beta2);
+    if (mask) {
+      new_m = m[i] + mask[i] * (new_m - m[i]);
+      new_v = v[i] + mask[i] * (new_v - v[i]);
+    }
+    const float new_t = t[i] + free;
+    const float safe_t = new_t > 1.0f ? new_t : 1.0f;
+    if (safe_t != cached_t) {
+      cached_t = safe_t;
+      c1 = 1.0f - powf(beta1, safe_t);
+      c2 = 1.0f - powf(beta2, safe_t);
+    }
+    float step = (new_m / c1) / (sqrtf(new_v / c2) + eps);
+    if (wd > 0 && decoupled) step = step + p[i] * wd;
+    if (mask) step = step * mask[i];
+    p_out[i] = p[i] - step * lr;
+    m_out[i] = new_m;
+    v_out[i] = new_v;
+    t_out[i] = new_t;
+  }
+}
 
 /*
  * adamStep(arrays: Float32Array[] [param, grad, m, v, t, outParam, outM, outV, outT, mask?],
@@ -51,37 +97,8 @@ napi_value ct_adam_step(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const double *s = (const double *)raw;
-  const float lr = (float)s[0], beta1 = (float)s[1], beta2 = (float)s[2], eps = (float)s[3], wd = (float)s[4];
-  const int decoupled = s[5] != 0;
-  const float *p = a[0], *g = a[1], *m = a[2], *v = a[3], *t = a[4], *mask = a[9];
-  float *p_out = a[5], *m_out = a[6], *v_out = a[7], *t_out = a[8];
-
-  /* Bias corrections depend only on the entry's step count, which is nearly always shared. */
-  float cached_t = -1.0f, c1 = 1.0f, c2 = 1.0f;
-  for (size_t i = 0; i < n; i++) {
-    const float free = mask ? mask[i] : 1.0f;
-    float gi = g[i];
-    if (wd > 0 && !decoupled) gi = gi + p[i] * wd;
-    float new_m = m[i] * beta1 + gi * (1.0f - beta1);
-    float new_v = v[i] * beta2 + (gi * gi) * (1.0f - beta2);
-    if (mask) {
-      new_m = m[i] + mask[i] * (new_m - m[i]);
-      new_v = v[i] + mask[i] * (new_v - v[i]);
-    }
-    const float new_t = t[i] + free;
-    const float safe_t = new_t > 1.0f ? new_t : 1.0f;
-    if (safe_t != cached_t) {
-      cached_t = safe_t;
-      c1 = 1.0f - powf(beta1, safe_t);
-      c2 = 1.0f - powf(beta2, safe_t);
-    }
-    float step = (new_m / c1) / (sqrtf(new_v / c2) + eps);
-    if (wd > 0 && decoupled) step = step + p[i] * wd;
-    if (mask) step = step * mask[i];
-    p_out[i] = p[i] - step * lr;
-    m_out[i] = new_m;
-    v_out[i] = new_v;
-    t_out[i] = new_t;
-  }
+  struct adam_arrays arrays = {a[0], a[1], a[2], a[3], a[4], a[9], a[5], a[6], a[7], a[8],
+                               (float)s[0], (float)s[1], (float)s[2], (float)s[3], (float)s[4], s[5] != 0};
+  ct_parallel(n, 20, adam_range, &arrays);
   return NULL;
 }

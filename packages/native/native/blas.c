@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "vmath.h"
 
 /* CBLAS enums (values fixed by the CBLAS standard). */
 enum { CBLAS_ROW_MAJOR = 101 };
@@ -102,6 +103,7 @@ static napi_value blas_open(napi_env env, napi_callback_info info) {
     if (library == NULL) return throw_error(env, errors[0] ? errors : "no BLAS library candidates given");
   }
   if (set_threads != NULL && threads > 0) set_threads(threads);
+  if (threads > 0) ct_threads = threads;
 
   napi_value result;
   CHECK(env, napi_create_object(env, &result));
@@ -111,6 +113,27 @@ static napi_value blas_open(napi_env env, napi_callback_info info) {
   CHECK(env, napi_create_int32(env, get_threads ? get_threads() : 1, &thread_count));
   CHECK(env, napi_set_named_property(env, result, "threads", thread_count));
   return result;
+}
+
+/* A batch of products C[i] = op(A[i])·op(B[i]) (row-major, C packed). */
+struct gemm_job {
+  const float *a, *b;
+  float *c;
+  int64_t a_stride, b_stride, c_stride, m, n, k;
+  int trans_a, trans_b;
+};
+
+/* Entries [begin, end) of the batch. */
+static void gemm_entries(size_t begin, size_t end, int thread, void *context) {
+  (void)thread;
+  const struct gemm_job *j = context;
+  const int lda = j->trans_a ? (int)j->m : (int)j->k;
+  const int ldb = j->trans_b ? (int)j->k : (int)j->n;
+  for (int64_t i = (int64_t)begin; i < (int64_t)end; i++) {
+    sgemm(CBLAS_ROW_MAJOR, j->trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS, j->trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS, (int)j->m,
+          (int)j->n, (int)j->k, 1.0f, j->a + i * j->a_stride, lda, j->b + i * j->b_stride, ldb, 0.0f, j->c + i * j->c_stride,
+          (int)j->n);
+  }
 }
 
 /*
@@ -158,16 +181,23 @@ static napi_value blas_gemm(napi_env env, napi_callback_info info) {
       c_off + last * c_stride + m * n > (int64_t)c_len) {
     return throw_error(env, "ct_native.gemm: an operand range runs past its array");
   }
-  const int lda = trans_a ? (int)m : (int)k;
-  const int ldb = trans_b ? (int)k : (int)n;
   if (k == 0) {
     for (int64_t i = 0; i < batch; i++) memset(c + c_off + i * c_stride, 0, sizeof(float) * (size_t)(m * n));
     return NULL;
   }
-  for (int64_t i = 0; i < batch; i++) {
-    sgemm(CBLAS_ROW_MAJOR, trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS, trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS,
-          (int)m, (int)n, (int)k, 1.0f, a + a_off + i * a_stride, lda, b + b_off + i * b_stride, ldb, 0.0f,
-          c + c_off + i * c_stride, (int)n);
+  struct gemm_job job = {a + a_off, b + b_off, c + c_off, a_stride, b_stride, c_stride, m, n, k, trans_a, trans_b};
+  /*
+   * A batch (attention's per-head products) is split across the addon's threads, each product on
+   * one thread: OpenBLAS threads each small product alone, or not at all below its size threshold
+   * (64 products of 64×64×64: 0.29 ms that way, 0.21 ms split). One product gets BLAS's threads.
+   */
+  const size_t entry_cost = (size_t)(m * n * k);
+  if (batch > 1 && ct_parallel_chunks((size_t)batch, entry_cost) > 1) {
+    if (set_threads != NULL) set_threads(1);
+    ct_parallel((size_t)batch, entry_cost, gemm_entries, &job);
+    if (set_threads != NULL) set_threads(ct_threads);
+  } else {
+    gemm_entries(0, (size_t)batch, 0, &job);
   }
   return NULL;
 }

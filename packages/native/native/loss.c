@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "kernels.h"
+#include "vmath.h"
 
 /* The data and element count of an Int32Array argument; 0 when it is not one. */
 static int int32_array(napi_env env, napi_value value, int32_t **data, size_t *length) {
@@ -26,13 +27,50 @@ static int int32_array(napi_env env, napi_value value, int32_t **data, size_t *l
 }
 
 /* Max of a row and Σ e^{x − max} (the max first, so no term overflows). */
+CT_VECTOR_PATHS
 static void row_logsumexp_parts(const float *row, int64_t v, float *max, float *sum) {
   float m = -INFINITY;
+#pragma omp simd reduction(max : m)
   for (int64_t j = 0; j < v; j++) m = row[j] > m ? row[j] : m;
   float s = 0.0f;
-  for (int64_t j = 0; j < v; j++) s += expf(row[j] - m);
+#pragma omp simd reduction(+ : s)
+  for (int64_t j = 0; j < v; j++) s += ct_exp(row[j] - m);
   *max = m;
   *sum = s;
+}
+
+/* The arrays of one call (forward: x, targets, loss; backward also dy and dx). */
+struct ce_arrays {
+  const float *x, *loss, *dy;
+  const int32_t *targets;
+  float *out;
+  int64_t v;
+};
+
+static void ce_rows(size_t begin, size_t end, int thread, void *context) {
+  (void)thread;
+  const struct ce_arrays *a = context;
+  for (size_t r = begin; r < end; r++) {
+    const float *row = a->x + (int64_t)r * a->v;
+    float m, s;
+    row_logsumexp_parts(row, a->v, &m, &s);
+    a->out[r] = logf(s) + m - row[a->targets[r]];
+  }
+}
+
+CT_VECTOR_PATHS
+static void ce_grad_rows(size_t begin, size_t end, int thread, void *context) {
+  (void)thread;
+  const struct ce_arrays *a = context;
+  const int64_t v = a->v;
+  for (size_t r = begin; r < end; r++) {
+    const float *row = a->x + (int64_t)r * v;
+    float *out = a->out + (int64_t)r * v;
+    const float lse = a->loss[r] + row[a->targets[r]];
+    const float scale = a->dy[r];
+    for (int64_t j = 0; j < v; j++) out[j] = ct_exp(row[j] - lse) * scale;
+    out[a->targets[r]] -= scale;
+  }
 }
 
 /*
@@ -68,13 +106,8 @@ napi_value ct_cross_entropy(napi_env env, napi_callback_info info) {
                      "ct_native.crossEntropy(x, targets, loss, rows, v): Float32Array [rows, v], Int32Array [rows] of indices < v, Float32Array [rows] expected");
     return NULL;
   }
-  float *loss = rest[0];
-  for (int64_t r = 0; r < rows; r++) {
-    const float *row = x + r * v;
-    float m, s;
-    row_logsumexp_parts(row, v, &m, &s);
-    loss[r] = logf(s) + m - row[targets[r]];
-  }
+  struct ce_arrays arrays = {x, NULL, NULL, targets, rest[0], v};
+  ct_parallel((size_t)rows, (size_t)v * 3, ce_rows, &arrays);
   return NULL;
 }
 
@@ -90,15 +123,7 @@ napi_value ct_cross_entropy_grad(napi_env env, napi_callback_info info) {
                      "ct_native.crossEntropyGrad(x, targets, loss, dy, dx, rows, v): Float32Array [rows, v], Int32Array [rows] of indices < v, Float32Arrays [rows], [rows] and [rows, v] expected");
     return NULL;
   }
-  const float *loss = rest[0], *dy = rest[1];
-  float *dx = rest[2];
-  for (int64_t r = 0; r < rows; r++) {
-    const float *row = x + r * v;
-    float *out = dx + r * v;
-    const float lse = loss[r] + row[targets[r]];
-    const float scale = dy[r];
-    for (int64_t j = 0; j < v; j++) out[j] = expf(row[j] - lse) * scale;
-    out[targets[r]] -= scale;
-  }
+  struct ce_arrays arrays = {x, rest[0], rest[1], targets, rest[2], v};
+  ct_parallel((size_t)rows, (size_t)v * 2, ce_grad_rows, &arrays);
   return NULL;
 }

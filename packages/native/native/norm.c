@@ -1,6 +1,7 @@
 /*
  * LayerNorm over the last axis of a row-major [rows, d] matrix, and its gradient, one pass per
- * row (the composed tf ops take about eight passes forward and twelve backward):
+ * row, rows split across the addon's threads (the composed tf ops take about eight passes forward
+ * and twelve backward):
  *   y  = x̂·w + b,  x̂ = (x − mean) / √(var + eps)
  *   g  = dy·w;  dx = (g − mean(g) − x̂·mean(g·x̂)) / √(var + eps);  dw = Σ_rows dy·x̂;  db = Σ_rows dy
  */
@@ -8,9 +9,11 @@
 #include <node_api.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
+#include "vmath.h"
 
 /* Reads Float32Array arguments 0..count-1 and the numbers after them (rows, d, eps). */
 static int arguments(napi_env env, napi_callback_info info, size_t count, float **arrays, size_t *lengths,
@@ -28,11 +31,13 @@ static int arguments(napi_env env, napi_callback_info info, size_t count, float 
 }
 
 /* Mean and 1/σ of one row. */
-static void moments(const float *row, int64_t d, float eps, float *mean, float *rstd) {
+static inline void moments(const float *row, int64_t d, float eps, float *mean, float *rstd) {
   float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
   for (int64_t j = 0; j < d; j++) sum += row[j];
   const float m = sum / (float)d;
   float sq = 0.0f;
+#pragma omp simd reduction(+ : sq)
   for (int64_t j = 0; j < d; j++) {
     const float c = row[j] - m;
     sq += c * c;
@@ -40,6 +45,63 @@ static void moments(const float *row, int64_t d, float eps, float *mean, float *
   *mean = m;
   *rstd = 1.0f / sqrtf(sq / (float)d + eps);
 }
+
+/* The arrays of one call; dw_partial/db_partial hold one [d] row per thread (gradient only). */
+struct norm_arrays {
+  const float *x, *w, *b, *dy;
+  float *y, *dx, *dw_partial, *db_partial;
+  int64_t d;
+  float eps;
+};
+
+CT_VECTOR_PATHS
+static void norm_rows(size_t begin, size_t end, int thread, void *context) {
+  (void)thread;
+  const struct norm_arrays *a = context;
+  const int64_t d = a->d;
+  for (size_t r = begin; r < end; r++) {
+    const float *xr = a->x + (int64_t)r * d;
+    float *yr = a->y + (int64_t)r * d;
+    float mean, rstd;
+    moments(xr, d, a->eps, &mean, &rstd);
+    for (int64_t j = 0; j < d; j++) yr[j] = (xr[j] - mean) * rstd * a->w[j] + a->b[j];
+  }
+}
+
+CT_VECTOR_PATHS
+static void norm_grad_rows(size_t begin, size_t end, int thread, void *context) {
+  const struct norm_arrays *a = context;
+  const int64_t d = a->d;
+  const float *w = a->w;
+  float *dw = a->dw_partial + (int64_t)thread * d, *db = a->db_partial + (int64_t)thread * d;
+  memset(dw, 0, sizeof(float) * (size_t)d);
+  memset(db, 0, sizeof(float) * (size_t)d);
+  for (size_t r = begin; r < end; r++) {
+    const float *xr = a->x + (int64_t)r * d, *dyr = a->dy + (int64_t)r * d;
+    float mean, rstd;
+    moments(xr, d, a->eps, &mean, &rstd);
+    float g_sum = 0.0f, gx_sum = 0.0f;
+#pragma omp simd reduction(+ : g_sum, gx_sum)
+    for (int64_t j = 0; j < d; j++) {
+      const float xhat = (xr[j] - mean) * rstd;
+      const float g = dyr[j] * w[j];
+      g_sum += g;
+      gx_sum += g * xhat;
+      dw[j] += dyr[j] * xhat;
+      db[j] += dyr[j];
+    }
+    if (a->dx == NULL) continue;
+    float *dxr = a->dx + (int64_t)r * d;
+    const float g_mean = g_sum / (float)d, gx_mean = gx_sum / (float)d;
+    for (int64_t j = 0; j < d; j++) {
+      const float xhat = (xr[j] - mean) * rstd;
+      dxr[j] = (dyr[j] * w[j] - g_mean - xhat * gx_mean) * rstd;
+    }
+  }
+}
+
+/* Element operations per row, for the decision to split across threads. */
+#define NORM_COST(d) ((size_t)(d) * 8)
 
 /* layerNorm(x, w, b, y, rows, d, eps) */
 napi_value ct_layer_norm(napi_env env, napi_callback_info info) {
@@ -52,19 +114,15 @@ napi_value ct_layer_norm(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "ct_native.layerNorm(x, w, b, y, rows, d, eps): Float32Arrays of [rows, d], [d], [d], [rows, d] expected");
     return NULL;
   }
-  const float *x = a[0], *w = a[1], *b = a[2];
-  float *y = a[3];
-  for (int64_t r = 0; r < rows; r++) {
-    const float *xr = x + r * d;
-    float *yr = y + r * d;
-    float mean, rstd;
-    moments(xr, d, (float)eps, &mean, &rstd);
-    for (int64_t j = 0; j < d; j++) yr[j] = (xr[j] - mean) * rstd * w[j] + b[j];
-  }
+  struct norm_arrays arrays = {a[0], a[1], a[2], NULL, a[3], NULL, NULL, NULL, d, (float)eps};
+  ct_parallel((size_t)rows, NORM_COST(d), norm_rows, &arrays);
   return NULL;
 }
 
-/* layerNormGrad(x, w, dy, dx, dw, db, rows, d, eps); an empty dx skips the input gradient. */
+/*
+ * layerNormGrad(x, w, dy, dx, dw, db, rows, d, eps): all three gradients in one pass; an empty dx
+ * skips the input gradient. Each thread sums dw and db over its rows, then the partial sums are added.
+ */
 napi_value ct_layer_norm_grad(napi_env env, napi_callback_info info) {
   float *a[6];
   size_t n[6];
@@ -76,30 +134,23 @@ napi_value ct_layer_norm_grad(napi_env env, napi_callback_info info) {
                      "ct_native.layerNormGrad(x, w, dy, dx, dw, db, rows, d, eps): Float32Arrays of [rows, d], [d], [rows, d], [rows, d], [d], [d] expected");
     return NULL;
   }
-  const float *x = a[0], *w = a[1], *dy = a[2];
-  float *dx = n[3] == 0 ? NULL : a[3], *dw = a[4], *db = a[5];
-  memset(dw, 0, sizeof(float) * (size_t)d);
-  memset(db, 0, sizeof(float) * (size_t)d);
-  for (int64_t r = 0; r < rows; r++) {
-    const float *xr = x + r * d, *dyr = dy + r * d;
-    float *dxr = dx + r * d;
-    float mean, rstd;
-    moments(xr, d, (float)eps, &mean, &rstd);
-    float g_sum = 0.0f, gx_sum = 0.0f;
+  float *dw = a[4], *db = a[5];
+  const int chunks = ct_parallel_chunks((size_t)rows, NORM_COST(d));
+  float *partial = malloc(sizeof(float) * (size_t)d * 2 * (size_t)chunks);
+  if (partial == NULL) {
+    napi_throw_error(env, NULL, "ct_native.layerNormGrad: out of memory for the partial sums");
+    return NULL;
+  }
+  struct norm_arrays arrays = {a[0], a[1], NULL, a[2], NULL, n[3] == 0 ? NULL : a[3], partial, partial + (size_t)d * (size_t)chunks, d, (float)eps};
+  ct_parallel((size_t)rows, NORM_COST(d), norm_grad_rows, &arrays);
+  memcpy(dw, arrays.dw_partial, sizeof(float) * (size_t)d);
+  memcpy(db, arrays.db_partial, sizeof(float) * (size_t)d);
+  for (int t = 1; t < chunks; t++) {
     for (int64_t j = 0; j < d; j++) {
-      const float xhat = (xr[j] - mean) * rstd;
-      const float g = dyr[j] * w[j];
-      g_sum += g;
-      gx_sum += g * xhat;
-      dw[j] += dyr[j] * xhat;
-      db[j] += dyr[j];
-    }
-    if (dx == NULL) continue;
-    const float g_mean = g_sum / (float)d, gx_mean = gx_sum / (float)d;
-    for (int64_t j = 0; j < d; j++) {
-      const float xhat = (xr[j] - mean) * rstd;
-      dxr[j] = (dyr[j] * w[j] - g_mean - xhat * gx_mean) * rstd;
+      dw[j] += arrays.dw_partial[(int64_t)t * d + j];
+      db[j] += arrays.db_partial[(int64_t)t * d + j];
     }
   }
+  free(partial);
   return NULL;
 }

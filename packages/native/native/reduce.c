@@ -3,6 +3,7 @@
  * columns (one per row), in the order tfjs's wasm Sum adds (entry by entry along the reduced
  * axis), so results are the same. The stock kernel first transposes when the reduced axes are
  * not the innermost ones (every bias gradient, for example) and then sums with a scalar loop.
+ * Outputs are split across the addon's threads (each output's sum stays in one thread, in order).
  */
 #include <node_api.h>
 #include <stdbool.h>
@@ -11,6 +12,37 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "vmath.h"
+
+struct sum_arrays {
+  const float *x;
+  float *out;
+  int64_t rows, cols;
+};
+
+/* Columns [begin, end): each summed over every row, in row order. */
+CT_VECTOR_PATHS
+static void sum_columns(size_t begin, size_t end, int thread, void *context) {
+  (void)thread;
+  const struct sum_arrays *a = context;
+  memset(a->out + begin, 0, sizeof(float) * (end - begin));
+  for (int64_t r = 0; r < a->rows; r++) {
+    const float *row = a->x + r * a->cols;
+    for (size_t c = begin; c < end; c++) a->out[c] += row[c];
+  }
+}
+
+/* Rows [begin, end): each summed along its columns, in column order. */
+static void sum_rows(size_t begin, size_t end, int thread, void *context) {
+  (void)thread;
+  const struct sum_arrays *a = context;
+  for (size_t r = begin; r < end; r++) {
+    const float *row = a->x + (int64_t)r * a->cols;
+    float sum = 0.0f;
+    for (int64_t c = 0; c < a->cols; c++) sum += row[c];
+    a->out[r] = sum;
+  }
+}
 
 /* sumAxis(x: Float32Array, out: Float32Array, rows, cols, overRows: boolean) */
 napi_value ct_sum(napi_env env, napi_callback_info info) {
@@ -37,19 +69,8 @@ napi_value ct_sum(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "ct_native.sum: an array is shorter than rows × cols says");
     return NULL;
   }
-  if (over_rows) {
-    memset(out, 0, sizeof(float) * (size_t)cols);
-    for (int64_t r = 0; r < rows; r++) {
-      const float *row = x + r * cols;
-      for (int64_t c = 0; c < cols; c++) out[c] += row[c];
-    }
-  } else {
-    for (int64_t r = 0; r < rows; r++) {
-      const float *row = x + r * cols;
-      float sum = 0.0f;
-      for (int64_t c = 0; c < cols; c++) sum += row[c];
-      out[r] = sum;
-    }
-  }
+  struct sum_arrays arrays = {x, out, rows, cols};
+  if (over_rows) ct_parallel((size_t)cols, (size_t)rows, sum_columns, &arrays);
+  else ct_parallel((size_t)rows, (size_t)cols, sum_rows, &arrays);
   return NULL;
 }

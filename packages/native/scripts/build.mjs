@@ -6,7 +6,7 @@
 //   CT_NATIVE_INSTALL_DEPS=no   never install the Debian library, even as root
 //   --force                     rebuild even when an addon is already built
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,8 @@ function main() {
 function upToDate() {
   if (!existsSync(addon)) return false;
   const built = statSync(addon).mtimeMs;
-  return ['native/blas.c', 'native/adam.c', 'native/reduce.c', 'native/activation.c', 'native/norm.c', 'native/kernels.h', 'binding.gyp'].every((source) => statSync(join(packageDir, source)).mtimeMs <= built);
+  const sources = [...readdirSync(join(packageDir, 'native')).map((name) => join('native', name)), 'binding.gyp'];
+  return sources.every((source) => statSync(join(packageDir, source)).mtimeMs <= built);
 }
 
 function build() {

@@ -114,6 +114,9 @@ export function loadNativeBlas(options: { threads: number }): NativeBlasLoad {
       hint: 'build it with: pnpm --filter @circuit-tuning/native build (needs g++, make, python3)',
     };
   }
+  // The addon's own loops run on OpenMP threads; libgomp reads this when the addon loads. Passive
+  // threads sleep as soon as a loop ends instead of spinning on the cores BLAS and wasm use next.
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   try {
     addon ??= createRequire(import.meta.url)(ADDON) as Addon;
   } catch (error) {

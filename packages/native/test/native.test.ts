@@ -105,6 +105,73 @@ describe.skipIf(!loaded.ok && !required)('native sum and Adam step', () => {
     expect(() => native().sum(x, new Float32Array(3), 6, 4, true)).toThrow(/shorter/);
   });
 
+  it('gives the same results on one thread and split across two, past the size that splits', () => {
+    // Each call below is large enough for the addon to split it across its threads (packages/native
+    // native/parallel.c: 4M element operations), so this compares the split loops with one thread.
+    const n = 300_000;
+    const x = random(n, 11).map((v) => v * 6);
+    const dy = random(n, 12);
+    const [rows, vocab] = [700, 3001];
+    const logits = random(rows * vocab, 13).map((v) => v * 20);
+    const targets = Int32Array.from({ length: rows }, (_, r) => (r * 7919) % vocab);
+    const [normRows, d] = [4096, 256];
+    const normX = random(normRows * d, 14);
+    const normDy = random(normRows * d, 15);
+    const w = random(d, 16);
+    const [batch, size] = [16, 64];
+    const a = random(batch * size * size, 17);
+    const b = random(batch * size * size, 18);
+    const run = (threads: number) => {
+      const reload = loadNativeBlas({ threads });
+      if (!reload.ok) throw new Error(reload.reason);
+      const k = reload.blas;
+      const gelu = new Float32Array(n);
+      const geluGrad = new Float32Array(n);
+      k.geluTanh(x, gelu);
+      k.geluTanhGrad(x, dy, geluGrad);
+      const loss = new Float32Array(rows);
+      const lossGrad = new Float32Array(rows * vocab);
+      k.crossEntropy(logits, targets, loss, rows, vocab);
+      k.crossEntropyGrad(logits, targets, loss, new Float32Array(rows).fill(1), lossGrad, rows, vocab);
+      const norm = new Float32Array(normRows * d);
+      const [dx, dw, db] = [new Float32Array(normRows * d), new Float32Array(d), new Float32Array(d)];
+      k.layerNorm(normX, w, new Float32Array(d), norm, normRows, d, 1e-5);
+      k.layerNormGrad(normX, w, normDy, dx, dw, db, normRows, d, 1e-5);
+      const columns = new Float32Array(d);
+      k.sum(normX, columns, normRows, d, true);
+      const c = new Float32Array(batch * size * size);
+      k.gemm({ a, b, c, m: size, n: size, k: size, transposeA: false, transposeB: true, batch, aStride: size * size, bStride: size * size, cStride: size * size });
+      const out = { param: new Float32Array(n), m: new Float32Array(n), v: new Float32Array(n), t: new Float32Array(n) };
+      k.adamStep({ param: x, grad: dy, m: new Float32Array(n), v: new Float32Array(n), t: new Float32Array(n), out, learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.1, decoupled: true });
+      return { exact: { gelu, geluGrad, loss, lossGrad, norm, dx, columns, c, param: out.param, m: out.m }, summed: { dw, db } };
+    };
+    const one = run(1);
+    const two = run(2);
+    // Entries computed on their own are bit-identical; dw and db add per-thread partial sums.
+    for (const [name, values] of Object.entries(one.exact)) {
+      const other = two.exact[name as keyof typeof one.exact];
+      expect(other.length, name).toBe(values.length);
+      expect(values.findIndex((v, i) => !Object.is(v, other[i])), `${name}: first entry that differs`).toBe(-1);
+    }
+    for (const [name, values] of Object.entries(one.summed)) {
+      const other = two.summed[name as keyof typeof one.summed];
+      for (let j = 0; j < values.length; j++) expect(other[j] ?? Number.NaN, name).toBeCloseTo(values[j] ?? 0, 2);
+    }
+    // And against plain formulas: gelu_new with Math.tanh, cross-entropy in float64.
+    for (let i = 0; i < n; i += 997) {
+      const xi = x[i] ?? 0;
+      const want = 0.5 * xi * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (xi + 0.044715 * xi ** 3)));
+      expect(Math.abs((one.exact.gelu[i] ?? Number.NaN) - want)).toBeLessThan(2e-6 * Math.max(1, Math.abs(want)));
+    }
+    for (let r = 0; r < rows; r += 37) {
+      const row = Array.from(logits.subarray(r * vocab, (r + 1) * vocab));
+      const max = Math.max(...row);
+      const lse = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
+      expect(one.exact.loss[r] ?? Number.NaN).toBeCloseTo(lse - (row[targets[r] ?? 0] ?? 0), 3);
+    }
+    loadNativeBlas({ threads: 2 });
+  });
+
   it('takes an Adam step that leaves masked entries exactly as they were', () => {
     const n = 8;
     const param = random(n, 1);

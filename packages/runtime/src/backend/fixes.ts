@@ -8,6 +8,10 @@ import { nativeKernelsApplied } from './native-kernels';
 export const KERNEL_FIXES = {
   /** wasm Slice/Unpack/SplitV copy from a heap view instead of copying the whole input per output. */
   'slice-view': 'Slice, Unpack and SplitV read a view of the wasm heap',
+  /** wasm's Identity copies; every tensor the tape saves for a gradient is such a clone. */
+  'shared-identity': 'Identity (clones, tensors saved for gradients) shares the input by reference count',
+  /** wasm's GatherV2 computes each element's source in a scalar loop. */
+  'gather-rows': 'GatherV2 copies whole slices (embedding rows) from a view of the wasm heap',
   /** gather's gradient (UnsortedSegmentSum) is missing on wasm and slow on cpu. */
   'scatter-embedding-grad': "embedding lookups differentiate through scatterND, not gather's gradient",
   /** wasm sends only untransposed, unbatched matmuls to XNNPACK. */

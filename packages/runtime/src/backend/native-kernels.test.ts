@@ -42,6 +42,7 @@ const CASES: Case[] = [
   { a: [64, 96], b: [96, 130], transposeA: false, transposeB: false },
   { a: [2, 6, 7, 8], b: [2, 6, 8, 9], transposeA: false, transposeB: false },
   { a: [2, 6, 7, 8], b: [2, 6, 9, 8], transposeA: false, transposeB: true },
+  { a: [16, 64, 70], b: [16, 64, 70], transposeA: false, transposeB: true }, // a batch large enough to split across threads
   { a: [4, 8, 7], b: [8, 5], transposeA: true, transposeB: false, broadcast: true }, // b broadcast to every entry
   { a: [7, 8], b: [3, 8, 5], transposeA: false, transposeB: false, broadcast: true }, // a broadcast
   { a: [2, 1, 4, 6], b: [1, 3, 6, 5], transposeA: false, transposeB: false, broadcast: true }, // broadcast on two axes

@@ -255,31 +255,29 @@ function layerNorm(params: KernelParams): TensorInfo {
 }
 
 /**
- * One of LayerNorm's gradients: inputs x, w, dy; attrs eps and `of` ('x', 'w' or 'b'). tfjs asks
- * for each input's gradient in a scope of its own, so each is its own kernel call; the others'
- * sums go to small scratch arrays (and the input gradient is skipped when not asked for).
+ * LayerNorm's three gradients in one pass: inputs x, w, dy; attr eps; outputs dx [like x], dw and
+ * db [d]. (tfjs asks for each input's gradient separately; the gradient function takes them all
+ * from this one call.)
  */
-function layerNormGrad(params: KernelParams): TensorInfo {
+function layerNormGrad(params: KernelParams): TensorInfo[] {
   const native = blas;
   if (native === undefined) throw new Error('native kernels registered without the addon');
   const [x, w, dy] = float32Inputs(LAYER_NORM_GRAD_KERNEL, params, ['x', 'w', 'dy']) as [TensorInfo, TensorInfo, TensorInfo];
   if (!tf.util.arraysEqual(x.shape, dy.shape)) throw new Error(`${LAYER_NORM_GRAD_KERNEL}: x [${x.shape}] and dy [${dy.shape}] differ`);
   const { rows, d } = normShape(LAYER_NORM_GRAD_KERNEL, x, w);
-  const { eps, of } = params.attrs as unknown as { eps: number; of: 'x' | 'w' | 'b' };
+  const { eps } = params.attrs as unknown as { eps: number };
   const backend = params.backend as BackendWasm;
-  const out = backend.makeOutput(of === 'x' ? x.shape : [d], 'float32');
-  const view = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
-  if (d === 0) return out;
+  const outs = [backend.makeOutput(x.shape, 'float32'), backend.makeOutput([d], 'float32'), backend.makeOutput([d], 'float32')];
+  if (d === 0) return outs;
+  const [dx, dw, db] = outs.map((t) => backend.typedArrayFromHeap(t) as Float32Array) as [Float32Array, Float32Array, Float32Array];
   if (rows === 0) {
-    view(out).fill(0);
-    return out;
+    dw.fill(0);
+    db.fill(0);
+    return outs;
   }
-  const scratch = () => new Float32Array(d);
-  const dx = of === 'x' ? view(out) : new Float32Array(0);
-  const dw = of === 'w' ? view(out) : scratch();
-  const db = of === 'b' ? view(out) : scratch();
+  const view = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
   native.layerNormGrad(view(x), view(w), view(dy), dx, dw, db, rows, d, eps);
-  return out;
+  return outs;
 }
 
 /** Logits [rows, v] and int32 targets [rows], each a column index (checked natively). */

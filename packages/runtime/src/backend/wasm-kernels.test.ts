@@ -15,7 +15,7 @@ function rng(seed: number): () => number {
 type DType = 'float32' | 'int32' | 'bool';
 type Case = { name: string; run: () => tf.Tensor[] };
 
-/** Slices, unstacks and splits of random tensors, contiguous or not, on every axis. */
+/** Slices, unstacks, splits, gathers and clones of random tensors, contiguous or not, on every axis. */
 function cases(): Case[] {
   const rand = rng(7);
   const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
@@ -40,6 +40,10 @@ function cases(): Case[] {
       const first = int(0, dim);
       out.push({ name: `split ${dtype} [${shape}] axis ${axis} sizes`, run: () => tf.split(x, [first, -1], axis) });
       out.push({ name: `split ${dtype} [${shape}] axis ${axis} into ${dim}`, run: () => tf.split(x, dim, axis) });
+      const ids = tf.tensor(Array.from({ length: int(0, 5) * int(1, 2) }, () => int(0, dim - 1)), undefined, 'int32');
+      const idShape = rand() < 0.5 ? ids : ids.reshape(ids.size % 2 === 0 ? [2, ids.size / 2] : [ids.size]);
+      out.push({ name: `gather ${dtype} [${shape}] axis ${axis} ids [${idShape.shape}]`, run: () => [tf.gather(x, idShape, axis)] });
+      out.push({ name: `clone ${dtype} [${shape}]`, run: () => [tf.clone(x)] });
     }
   }
   const big = tensor([64, 64, 64], 'float32');
@@ -47,6 +51,8 @@ function cases(): Case[] {
   out.push({ name: 'split [64,64,64] axis 1 into 4', run: () => tf.split(big, 4, 1) });
   out.push({ name: 'split [64,64,64] axis 2 sizes', run: () => tf.split(big, [16, 48], 2) });
   out.push({ name: 'slice [64,64,64] inner box', run: () => [tf.slice(big, [0, 2, 5], [7, 9, 11])] });
+  const table = tensor([2000, 256], 'float32');
+  out.push({ name: 'gather embedding rows', run: () => [tf.gather(table, tf.tensor1d([5, 1999, 0, 5, 17], 'int32'))] });
   return out;
 }
 
@@ -71,8 +77,8 @@ afterAll(async () => {
   await shutdownBackend();
 });
 
-describe('slice-view kernels', () => {
-  it('give the stock kernels’ results for slices, unstacks and splits', () => {
+describe('slice-view, shared-identity and gather-rows kernels', () => {
+  it('give the stock kernels’ results for slices, unstacks, splits, gathers and clones', () => {
     const all = cases();
     removeWasmKernelFixes();
     expect(wasmKernelFixesApplied()).toBe(false);
@@ -92,6 +98,25 @@ describe('slice-view kernels', () => {
     expect(tf.getKernel('Slice', 'wasm')?.kernelFunc).not.toBe(stockless);
     applyWasmKernelFixes();
     expect(tf.getKernel('Slice', 'wasm')?.kernelFunc).toBe(stockless);
+  });
+
+  it('share a clone’s memory until both tensors are gone, and refuse gathers out of range', () => {
+    applyWasmKernelFixes();
+    const backend = tf.backend() as unknown as { refCount(dataId: object): number; numDataIds(): number };
+    const buffers = backend.numDataIds();
+    const x = tf.tensor1d([1, 2, 3]);
+    const copy = tf.clone(x);
+    expect(copy.dataId).toBe(x.dataId); // one buffer for both
+    expect(backend.refCount(x.dataId)).toBe(2);
+    x.dispose();
+    expect(Array.from(copy.dataSync())).toEqual([1, 2, 3]);
+    expect(backend.refCount(copy.dataId)).toBe(1);
+    copy.dispose();
+    expect(backend.numDataIds()).toBe(buffers);
+    const table = tf.zeros([4, 2]);
+    expect(() => tf.gather(table, tf.tensor1d([0, 4], 'int32'))).toThrow(/index value 4 is not in \[0, 3\]/);
+    expect(() => tf.gather(table, tf.tensor1d([-1], 'int32'))).toThrow(/index value -1/);
+    table.dispose();
   });
 
   it('leave string tensors to the stock kernel', () => {

@@ -1,5 +1,6 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type {
+  GatherV2Attrs,
   KernelFunc,
   NamedTensorInfoMap,
   SliceAttrs,
@@ -13,7 +14,12 @@ import { wasmPackage } from './wasm-package';
 
 /**
  * The `slice-view` fix: Slice, Unpack and SplitV for the wasm backend that copy from a view of
- * the wasm heap.
+ * the wasm heap; and the `shared-identity` fix: Identity (tf.clone, and every tensor the tape saves
+ * for a gradient) shares its input's heap memory by reference count, as Reshape already does and
+ * as the cpu backend's Identity does, instead of copying it. No wasm kernel writes to its inputs,
+ * so the shared memory is never changed under either tensor. And the `gather-rows` fix: GatherV2
+ * copies whole slices (an embedding row each) from a heap view; the stock kernel computes every
+ * element's source index in a scalar loop (10 ms for the embedding lookup of 1,024 tokens × 256).
  *
  * The stock Slice kernel starts with `backend.readSync(x)`, which copies the WHOLE input out of
  * the heap, for every output; Unpack (tf.unstack) and SplitV (tf.split) call it once per output,
@@ -83,7 +89,52 @@ function splitV(params: KernelParams): TensorInfo | TensorInfo[] {
 }
 
 /** The stock kernels are kept: strings still go through them. */
-const fixes = new KernelTakeover<'Slice' | 'Unpack' | 'SplitV'>('wasm', { Slice: slice, Unpack: unpack, SplitV: splitV });
+const fixes = new KernelTakeover<'Slice' | 'Unpack' | 'SplitV' | 'Identity' | 'GatherV2'>('wasm', {
+  Slice: slice,
+  Unpack: unpack,
+  SplitV: splitV,
+  Identity: identity,
+  GatherV2: gatherV2,
+});
+
+function identity(params: KernelParams): TensorInfo | TensorInfo[] {
+  const x = input(params.inputs, 'x');
+  if (x.dtype === 'string') return fixes.runStock('Identity', params);
+  (params.backend as BackendWasm).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+/** tf.gather without batch dims: out = x.shape[:axis] + indices.shape + x.shape[axis+1:]. */
+function gatherV2(params: KernelParams): TensorInfo | TensorInfo[] {
+  const x = input(params.inputs, 'x');
+  const indices = input(params.inputs, 'indices');
+  const { axis, batchDims } = params.attrs as unknown as GatherV2Attrs;
+  if (x.dtype === 'string' || (batchDims ?? 0) !== 0) return fixes.runStock('GatherV2', params);
+  const backend = params.backend as BackendWasm;
+  const along = tf.util.parseAxisParam(axis, x.shape)[0] ?? 0;
+  const dim = x.shape[along] ?? 0;
+  const ids = backend.typedArrayFromHeap(indices);
+  for (const id of ids) {
+    if (!(id >= 0 && id <= dim - 1)) throw new Error(`GatherV2: the index value ${id} is not in [0, ${dim - 1}]`);
+  }
+  const outer = tf.util.sizeFromShape(x.shape.slice(0, along));
+  const inner = tf.util.sizeFromShape(x.shape.slice(along + 1));
+  const out = backend.makeOutput([...x.shape.slice(0, along), ...indices.shape, ...x.shape.slice(along + 1)], x.dtype);
+  if (tf.util.sizeFromShape(out.shape) === 0) return out;
+  // Views after makeOutput: allocating may grow the heap, which replaces its buffer.
+  const from = backend.typedArrayFromHeap(x);
+  const to = backend.typedArrayFromHeap(out);
+  const count = ids.length;
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < count; i++) {
+      const source = (o * dim + (ids[i] ?? 0)) * inner;
+      const target = (o * count + i) * inner;
+      if (inner === 1) to[target] = from[source] ?? 0;
+      else to.set(from.subarray(source, source + inner), target);
+    }
+  }
+  return out;
+}
 
 function input(inputs: NamedTensorInfoMap, name: string): TensorInfo {
   const t = inputs[name];

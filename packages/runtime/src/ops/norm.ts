@@ -20,9 +20,9 @@ function registerGradient(): void {
     inputsToSave: ['x', 'w'],
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: NamedAttrMap) => {
       const [x, w] = saved as [tf.Tensor, tf.Tensor];
-      const gradient = (of: 'x' | 'w' | 'b') => () =>
-        tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, { x, w, dy: dy as tf.Tensor } as unknown as NamedTensorMap, { ...attrs, of } as unknown as NamedAttrMap) as tf.Tensor;
-      return { x: gradient('x'), w: gradient('w'), b: gradient('b') };
+      // One kernel call gives all three; tfjs then asks for them one by one.
+      const [dx, dw, db] = tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, { x, w, dy: dy as tf.Tensor } as unknown as NamedTensorMap, attrs) as tf.Tensor[];
+      return { x: () => dx as tf.Tensor, w: () => dw as tf.Tensor, b: () => db as tf.Tensor };
     },
   });
 }
