@@ -1,6 +1,6 @@
 import { ConfigError, ContractError, type ModelGraph } from '@circuit-tuning/contracts';
 import type { TransformerModel } from '@circuit-tuning/model';
-import { createRng, tf } from '@circuit-tuning/runtime';
+import { createRng, nativeKernelsApplied, tf } from '@circuit-tuning/runtime';
 import { metricTargets } from '../metrics/positions';
 import { getMetric, type MetricDefinition } from '../metrics/registry';
 import { type PromptSet, splitBatch } from '../prompts/prompt-set';
@@ -130,12 +130,15 @@ export async function scoreEdges(model: TransformerModel, prompts: PromptSet, op
  * holds, per token, one [3H + 2] × dModel reader input per layer several times over (probe,
  * layer-norm intermediates, gradient) and a few rows of logits; independent of the tokens, the
  * unembedding's transposed weight and its gradient (the runtime's matMul gradient computes the
- * weight's too). The factor 12 was measured on wasm with bench/eap.bench.ts: GPT-2 small at
- * 32 tokens fits one row in a 1.5 GB budget, two rows overflow the 4 GB wasm heap.
+ * weight's too). The copies factor was measured with bench/eap.bench.ts on GPT-2 small at 32
+ * tokens a row: on plain wasm one row fits a 1.5 GB budget and four reach 3.7 GB of the 4 GB heap
+ * (12); with the native kernels (fused LayerNorm and gelu, no tape copies) a row adds 356 MB and
+ * four rows peak at 2.1 GB (7).
  */
 export function rowsPerPass(model: TransformerModel, seq: number, budgetBytes = 1.5e9): number {
   const { nLayers, nHeads, dModel, vocabSize } = model.config;
+  const copies = nativeKernelsApplied() ? 7 : 12;
   const fixed = 4 * 3 * vocabSize * dModel;
-  const perToken = 4 * (12 * nLayers * (3 * nHeads + 2) * dModel + 6 * vocabSize);
+  const perToken = 4 * (copies * nLayers * (3 * nHeads + 2) * dModel + 6 * vocabSize);
   return Math.max(1, Math.floor((budgetBytes - fixed) / (perToken * seq)));
 }

@@ -44,7 +44,7 @@ export function nextTokenCrossEntropy(logits: tf.Tensor3D, ids: tf.Tensor2D): tf
   });
 }
 
-/** tf.reshape under a gradient that saves nothing: tf.reshape's own saves its input, and a saved tensor is cloned, which wasm's Identity kernel copies. */
+/** tf.reshape under a gradient that saves nothing: tf.reshape's own saves its input as a clone, a copy of the logits wherever Identity copies (stock wasm). */
 function reshapeSavingNothing(x: tf.Tensor, shape: number[]): tf.Tensor {
   const inputShape = x.shape;
   return tf.customGrad(((input: tf.Tensor) => ({

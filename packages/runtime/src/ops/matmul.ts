@@ -27,10 +27,12 @@ import { tf } from '../backend/tf';
 const FAST_PATH_MATMUL = 'CircuitTuningMatMul';
 /**
  * The same product when `b` is a tf.Variable (a weight): the variable travels in the attributes
- * instead of the tape's saved tensors. The tape saves a tensor by cloning it, and wasm's Identity
- * kernel copies the data, so saving weights would copy every weight matrix on each taped forward
- * pass (500 MB for GPT-2 small). A variable outlives the pass, and an update replaces its data
- * rather than changing it, so reading it in the backward pass gives the forward's values.
+ * instead of the tape's saved tensors. The tape saves a tensor by cloning it, and the stock wasm
+ * Identity kernel copies the data (the runtime's shared-identity fix shares it instead; other
+ * backends and the fix's absence still copy), so saving weights would copy every weight matrix on
+ * each taped forward pass (500 MB for GPT-2 small). A variable outlives the pass, and an update
+ * replaces its data rather than changing it, so reading it in the backward pass gives the
+ * forward's values.
  */
 const FAST_PATH_MATMUL_VARIABLE_B = 'CircuitTuningMatMulVariableB';
 
