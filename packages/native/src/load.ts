@@ -80,6 +80,8 @@ export interface NativeBlas {
   crossEntropy(x: Float32Array, targets: Int32Array, loss: Float32Array, rows: number, v: number): void;
   /** dx[r] = dy[r] · (softmax(x[r]) − onehot(targets[r])), with `loss` the forward's output. */
   crossEntropyGrad(x: Float32Array, targets: Int32Array, loss: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, v: number): void;
+  /** out = x with its axes permuted (out axis i is x axis perm[i]); 4-byte elements (float32 or int32). */
+  transpose(x: Float32Array | Int32Array, out: Float32Array | Int32Array, shape: readonly number[], perm: readonly number[]): void;
 }
 
 export type NativeBlasLoad = { ok: true; blas: NativeBlas } | { ok: false; reason: string; hint: string };
@@ -95,6 +97,7 @@ interface Addon {
   layerNormGrad(x: Float32Array, w: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array, db: Float32Array, rows: number, d: number, eps: number): void;
   crossEntropy(x: Float32Array, targets: Int32Array, loss: Float32Array, rows: number, v: number): void;
   crossEntropyGrad(x: Float32Array, targets: Int32Array, loss: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, v: number): void;
+  transpose(x: Float32Array | Int32Array, out: Float32Array | Int32Array, shape: Float64Array, perm: Float64Array): void;
 }
 
 let addon: Addon | undefined;
@@ -179,6 +182,7 @@ export function loadNativeBlas(options: { threads: number }): NativeBlasLoad {
       layerNormGrad: (x, w, dy, dx, dw, db, rows, d, eps) => native.layerNormGrad(x, w, dy, dx, dw, db, rows, d, eps),
       crossEntropy: (x, targets, loss, rows, v) => native.crossEntropy(x, targets, loss, rows, v),
       crossEntropyGrad: (x, targets, loss, dy, dx, rows, v) => native.crossEntropyGrad(x, targets, loss, dy, dx, rows, v),
+      transpose: (x, out, shape, perm) => native.transpose(x, out, Float64Array.from(shape), Float64Array.from(perm)),
     },
   };
 }

@@ -180,6 +180,43 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
     }
   });
 
+  it('transpose float32 and int32 tensors of every rank like the stock kernel, bit for bit', () => {
+    let state = 5;
+    const next = (n: number) => {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      return state % n;
+    };
+    const cases: { shape: number[]; perm: number[]; dtype: 'float32' | 'int32' }[] = [
+      { shape: [16, 64, 4, 64], perm: [0, 2, 1, 3], dtype: 'float32' }, // attention heads, split across threads
+      { shape: [64, 64, 64], perm: [0, 2, 1], dtype: 'float32' }, // the last axis moves
+      { shape: [3, 1, 4], perm: [1, 0, 2], dtype: 'float32' }, // moves only a size-1 axis: shared
+      { shape: [2, 3], perm: [0, 1], dtype: 'int32' }, // identity permutation: shared
+      { shape: [0, 3], perm: [1, 0], dtype: 'float32' }, // empty
+    ];
+    for (let c = 0; c < 40; c++) {
+      const rank = 1 + next(6);
+      const shape = Array.from({ length: rank }, () => 1 + next(5));
+      const perm = Array.from({ length: rank }, (_, i) => i).sort(() => next(3) - 1);
+      cases.push({ shape, perm, dtype: c % 2 === 0 ? 'float32' : 'int32' });
+    }
+    const run = () =>
+      cases.map(({ shape, perm, dtype }, i) =>
+        tf.tidy(() => {
+          const x = dtype === 'int32' ? tf.randomUniformInt(shape, -1000, 1000, i) : randomTensor(shape, 60 + i);
+          const y = tf.transpose(x, perm);
+          return { shape: y.shape, values: Array.from(y.dataSync()) };
+        }),
+      );
+    const want = run();
+    expect(applyNativeKernels(2).ok).toBe(true);
+    try {
+      const got = run();
+      for (let j = 0; j < cases.length; j++) expect(got[j], JSON.stringify(cases[j])).toEqual(want[j]);
+    } finally {
+      removeNativeKernels();
+    }
+  });
+
   it('compute gelu_new and its gradient like the composed formula', () => {
     const c = Math.sqrt(2 / Math.PI);
     const composed = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), c)), 1));

@@ -1,6 +1,6 @@
 import { loadNativeBlas, type NativeBlas } from '@circuit-tuning/native';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { BatchMatMulAttrs, KernelFunc, SumAttrs, TensorInfo, _FusedMatMulAttrs } from '@tensorflow/tfjs-core';
+import type { BatchMatMulAttrs, KernelFunc, SumAttrs, TensorInfo, TransposeAttrs, _FusedMatMulAttrs } from '@tensorflow/tfjs-core';
 import { KernelTakeover } from './kernel-takeover';
 import { tf } from './tf';
 import { wasmPackage } from './wasm-package';
@@ -193,6 +193,30 @@ function sum(params: KernelParams): TensorInfo | TensorInfo[] {
   return out;
 }
 
+/**
+ * Transpose of float32 or int32 tensors: runs of elements that stay contiguous are copied whole,
+ * on the addon's threads (the stock kernel computes every element's source on one thread). A
+ * permutation that moves no data shares the input, as Identity does.
+ */
+function transpose(params: KernelParams): TensorInfo | TensorInfo[] {
+  const native = blas;
+  const { x } = params.inputs as { x: TensorInfo };
+  if (native === undefined || (x.dtype !== 'float32' && x.dtype !== 'int32')) return takeover.runStock('Transpose', params);
+  const { perm } = params.attrs as unknown as TransposeAttrs;
+  const backend = params.backend as BackendWasm;
+  const outShape = perm.map((axis) => x.shape[axis] ?? 0);
+  const moved = perm.filter((axis) => (x.shape[axis] ?? 0) !== 1);
+  if (moved.every((axis, i) => i === 0 || axis > (moved[i - 1] ?? 0))) {
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: outShape, dtype: x.dtype };
+  }
+  const out = backend.makeOutput(outShape, x.dtype);
+  if (tf.util.sizeFromShape(x.shape) === 0) return out;
+  const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array | Int32Array;
+  native.transpose(heap(x), heap(out), x.shape, perm);
+  return out;
+}
+
 /** gelu_new(x), elementwise. */
 function geluTanh(params: KernelParams): TensorInfo {
   const native = blas;
@@ -332,10 +356,11 @@ const OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc]> = [
   [GELU_TANH_GRAD_KERNEL, geluTanhGrad as KernelFunc],
 ];
 
-const takeover = new KernelTakeover<'BatchMatMul' | '_FusedMatMul' | 'Sum'>('wasm', {
+const takeover = new KernelTakeover<'BatchMatMul' | '_FusedMatMul' | 'Sum' | 'Transpose'>('wasm', {
   BatchMatMul: batchMatMul as KernelFunc,
   _FusedMatMul: fusedMatMul,
   Sum: sum,
+  Transpose: transpose,
 });
 
 /**
