@@ -19,41 +19,92 @@ struct adam_arrays {
   int decoupled;
 };
 
-CT_VECTOR_PATHS
-static void adam_range(size_t begin, size_t end, int thread, void *context) {
-  (void)thread;
-  const struct adam_arrays *a = context;
-  const float lr = a->lr, beta1 = a->beta1, beta2 = a->beta2, eps = a->eps, wd = a->wd;
-  const int decoupled = a->decoupled;
+/*
+ * Entries [from, to) with the bias corrections c1 = 1 − β1^t and c2 = 1 − β2^t of their new count.
+ * `masked`, `l2` (decay added to the gradient) and `decoupled_decay` are constants at every call,
+ * so each combination compiles to its own branch-free loop; `omp simd` because an output may be
+ * its own input (an in-place step reads and writes each entry at the same index).
+ */
+static inline __attribute__((always_inline)) void adam_span(const struct adam_arrays *a, size_t from, size_t to, float c1, float c2,
+                                                            const int masked, const int l2, const int decoupled_decay) {
   const float *p = a->p, *g = a->g, *m = a->m, *v = a->v, *t = a->t, *mask = a->mask;
   float *p_out = a->p_out, *m_out = a->m_out, *v_out = a->v_out, *t_out = a->t_out;
-  /* Bias corrections depend only on the entry's step count, which is nearly always shared. */
-  float cached_t = -1.0f, c1 = 1.0f, c2 = 1.0f;
-  for (size_t i = begin; i < end; i++) {
-    const float free = mask ? mask[i] : 1.0f;
+  const float lr = a->lr, beta1 = a->beta1, beta2 = a->beta2, eps = a->eps, wd = a->wd;
+#pragma omp simd
+  for (size_t i = from; i < to; i++) {
+    const float free = masked ? mask[i] : 1.0f;
     float gi = g[i];
-    if (wd > 0 && !decoupled) gi = gi + p[i] * wd;
+    if (l2) gi = gi + p[i] * wd;
     float new_m = m[i] * beta1 + gi * (1.0f - beta1);
     float new_v = v[i] * beta2 + (gi * gi) * (1.0f - beta2);
-    if (mask) {
-      new_m = m[i] + mask[i] * (new_m - m[i]);
-      new_v = v[i] + mask[i] * (new_v - v[i]);
-    }
-    const float new_t = t[i] + free;
-    const float safe_t = new_t > 1.0f ? new_t : 1.0f;
-    if (safe_t != cached_t) {
-      cached_t = safe_t;
-      c1 = 1.0f - powf(beta1, safe_t);
-      c2 = 1.0f - powf(beta2, safe_t);
+    if (masked) {
+      new_m = m[i] + free * (new_m - m[i]);
+      new_v = v[i] + free * (new_v - v[i]);
     }
     float step = (new_m / c1) / (sqrtf(new_v / c2) + eps);
-    if (wd > 0 && decoupled) step = step + p[i] * wd;
-    if (mask) step = step * mask[i];
+    if (decoupled_decay) step = step + p[i] * wd;
+    if (masked) step = step * free;
+    const float new_t = t[i] + free;
     p_out[i] = p[i] - step * lr;
     m_out[i] = new_m;
     v_out[i] = new_v;
     t_out[i] = new_t;
   }
+}
+
+static inline __attribute__((always_inline)) void adam_entries(const struct adam_arrays *a, size_t from, size_t to, float c1, float c2) {
+  const int l2 = a->wd > 0 && !a->decoupled, decoupled_decay = a->wd > 0 && a->decoupled;
+  if (a->mask != NULL) {
+    if (l2) adam_span(a, from, to, c1, c2, 1, 1, 0);
+    else if (decoupled_decay) adam_span(a, from, to, c1, c2, 1, 0, 1);
+    else adam_span(a, from, to, c1, c2, 1, 0, 0);
+  } else {
+    if (l2) adam_span(a, from, to, c1, c2, 0, 1, 0);
+    else if (decoupled_decay) adam_span(a, from, to, c1, c2, 0, 0, 1);
+    else adam_span(a, from, to, c1, c2, 0, 0, 0);
+  }
+}
+
+/* Entries per block: a block whose entries share their new count runs as one vectorised span. */
+#define ADAM_BLOCK 512
+
+CT_VECTOR_PATHS
+static void adam_range(size_t begin, size_t end, int thread, void *context) {
+  (void)thread;
+  const struct adam_arrays *a = context;
+  const float *t = a->t, *mask = a->mask;
+  /* Bias corrections depend only on the entry's step count, which is nearly always shared. */
+  float cached_t = -1.0f, c1 = 1.0f, c2 = 1.0f;
+  const float beta1 = a->beta1, beta2 = a->beta2;
+#define CT_CORRECTIONS_FOR(new_t)                                                                  \
+  do {                                                                                             \
+    const float safe_t = (new_t) > 1.0f ? (new_t) : 1.0f;                                          \
+    if (safe_t != cached_t) {                                                                      \
+      cached_t = safe_t;                                                                           \
+      c1 = 1.0f - powf(beta1, safe_t);                                                             \
+      c2 = 1.0f - powf(beta2, safe_t);                                                             \
+    }                                                                                              \
+  } while (0)
+  for (size_t block = begin; block < end; block += ADAM_BLOCK) {
+    const size_t stop = end - block < ADAM_BLOCK ? end : block + ADAM_BLOCK;
+    const float first = t[block] + (mask ? mask[block] : 1.0f);
+    int shared = 1;
+    if (mask != NULL) {
+      for (size_t i = block; i < stop; i++) shared &= (t[i] + mask[i]) == first;
+    } else {
+      for (size_t i = block; i < stop; i++) shared &= (t[i] + 1.0f) == first;
+    }
+    if (shared) {
+      CT_CORRECTIONS_FOR(first);
+      adam_entries(a, block, stop, c1, c2);
+      continue;
+    }
+    for (size_t i = block; i < stop; i++) {
+      CT_CORRECTIONS_FOR(t[i] + (mask ? mask[i] : 1.0f));
+      adam_entries(a, i, i + 1, c1, c2);
+    }
+  }
+#undef CT_CORRECTIONS_FOR
 }
 
 /*

@@ -61,9 +61,15 @@ type Result = { kind: 'profile'; shape: string; kernels: { name: string; ms: num
 
 const emit = (result: Result) => process.stdout.write(`${PREFIX}${JSON.stringify(result)}\n`);
 
-/** Median seconds of `run` over at least `min` calls and 0.5 s, after one warm-up call. */
+/**
+ * Median seconds of `run` over at least `min` calls and 0.5 s, after warm-up calls for 0.3 s (at
+ * least one): V8 first runs wasm code from its baseline compiler and swaps in optimised code
+ * while it runs, so a short first measurement of plain wasm reads several times too slow.
+ */
 async function timeIt(run: () => Promise<void>, min: number): Promise<number> {
-  await run();
+  const warmUp = performance.now();
+  do await run();
+  while (performance.now() - warmUp < 300);
   const times: number[] = [];
   const start = performance.now();
   while (times.length < min || (performance.now() - start < 500 && times.length < 50)) {

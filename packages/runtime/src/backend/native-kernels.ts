@@ -138,7 +138,20 @@ function adamStep(params: KernelParams): TensorInfo[] {
   for (const x of [grad, m, v, t, ...(mask === undefined ? [] : [mask])]) {
     if (tf.util.sizeFromShape(x.shape) !== size) throw new Error(`${ADAM_STEP_KERNEL}: every input needs the shape [${param.shape}], got [${x.shape}]`);
   }
-  const outs = [0, 1, 2, 3].map(() => backend.makeOutput(param.shape, 'float32'));
+  // In place when nothing else holds the parameter, moments or counts (each has one reference:
+  // its variable), as an optimizer's step writes them: the outputs share the inputs' memory, and
+  // the step reads and writes each entry once instead of filling four fresh arrays (a third less
+  // memory traffic, and no second copy of the largest parameter). A snapshot or any other holder
+  // of one of them (the shared Identity makes clones references) keeps the step out of place.
+  const owned = [param, m, v, t];
+  const distinct = new Set([...owned, grad, ...(mask === undefined ? [] : [mask])].map((x) => x.dataId)).size === owned.length + (mask === undefined ? 1 : 2);
+  const inPlace = distinct && owned.every((x) => backend.refCount(x.dataId) === 1);
+  const outs = inPlace
+    ? owned.map((x) => {
+        backend.incRef(x.dataId);
+        return { dataId: x.dataId, shape: x.shape, dtype: 'float32' as const };
+      })
+    : [0, 1, 2, 3].map(() => backend.makeOutput(param.shape, 'float32'));
   if (size === 0) return outs;
   const view = (x: TensorInfo) => backend.typedArrayFromHeap(x) as Float32Array;
   const [outParam, outM, outV, outT] = outs.map(view) as [Float32Array, Float32Array, Float32Array, Float32Array];
