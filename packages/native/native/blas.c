@@ -215,6 +215,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"crossEntropy", NULL, ct_cross_entropy, NULL, NULL, NULL, napi_default, NULL},
       {"crossEntropyGrad", NULL, ct_cross_entropy_grad, NULL, NULL, NULL, napi_default, NULL},
       {"transpose", NULL, ct_transpose, NULL, NULL, NULL, napi_default, NULL},
+      {"add", NULL, ct_add, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) return NULL;
   return exports;

@@ -23,5 +23,6 @@ napi_value ct_layer_norm_grad(napi_env env, napi_callback_info info);
 napi_value ct_cross_entropy(napi_env env, napi_callback_info info);
 napi_value ct_cross_entropy_grad(napi_env env, napi_callback_info info);
 napi_value ct_transpose(napi_env env, napi_callback_info info);
+napi_value ct_add(napi_env env, napi_callback_info info);
 
 #endif

@@ -82,6 +82,8 @@ export interface NativeBlas {
   crossEntropyGrad(x: Float32Array, targets: Int32Array, loss: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, v: number): void;
   /** out = x with its axes permuted (out axis i is x axis perm[i]); 4-byte elements (float32 or int32). */
   transpose(x: Float32Array | Int32Array, out: Float32Array | Int32Array, shape: readonly number[], perm: readonly number[]): void;
+  /** out = a + b, with b as long as a or repeated over it (a's length a multiple of b's). */
+  add(a: Float32Array, b: Float32Array, out: Float32Array): void;
 }
 
 export type NativeBlasLoad = { ok: true; blas: NativeBlas } | { ok: false; reason: string; hint: string };
@@ -98,6 +100,7 @@ interface Addon {
   crossEntropy(x: Float32Array, targets: Int32Array, loss: Float32Array, rows: number, v: number): void;
   crossEntropyGrad(x: Float32Array, targets: Int32Array, loss: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, v: number): void;
   transpose(x: Float32Array | Int32Array, out: Float32Array | Int32Array, shape: Float64Array, perm: Float64Array): void;
+  add(a: Float32Array, b: Float32Array, out: Float32Array): void;
 }
 
 let addon: Addon | undefined;
@@ -183,6 +186,7 @@ export function loadNativeBlas(options: { threads: number }): NativeBlasLoad {
       crossEntropy: (x, targets, loss, rows, v) => native.crossEntropy(x, targets, loss, rows, v),
       crossEntropyGrad: (x, targets, loss, dy, dx, rows, v) => native.crossEntropyGrad(x, targets, loss, dy, dx, rows, v),
       transpose: (x, out, shape, perm) => native.transpose(x, out, Float64Array.from(shape), Float64Array.from(perm)),
+      add: (a, b, out) => native.add(a, b, out),
     },
   };
 }

@@ -22,6 +22,8 @@ export const KERNEL_FIXES = {
   'native-matmul': 'BatchMatMul and _FusedMatMul run in OpenBLAS on the wasm heap',
   /** The stock wasm Sum transposes unless it reduces the innermost axes, then sums with a scalar loop. */
   'native-sum': 'Sum over leading or trailing axes runs natively, without a transpose',
+  /** wasm's Add leaves an XNNPACK thread spinning on the cores after each call. */
+  'native-add': 'float32 Add of equal shapes or a repeated trailing block runs on the native threads',
   /** The stock wasm Transpose computes each element's source index on one thread. */
   'native-transpose': 'Transpose copies contiguous runs on the native threads',
   /** gelu_new is about ten elementwise passes forward and fifteen backward as tf ops. */

@@ -217,6 +217,41 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
     }
   });
 
+  it('add equal shapes and repeated trailing blocks like the stock kernel, bit for bit', () => {
+    const pairs: [number[], number[]][] = [
+      [[256, 768], [256, 768]],
+      [[1100, 4097], [1100, 4097]], // long enough to split across threads, with a short last row
+      [[256, 768], [768]], // a bias
+      [[768], [256, 768]], // the bias first
+      [[48, 64, 64], [64, 64]], // a mask for every head
+      [[3, 1, 5], [1, 5]],
+      [[4, 1], [4]], // broadcasts both ways: the stock kernel
+      [[2, 3], []], // a scalar: the stock kernel
+      [[0, 3], [3]],
+    ];
+    const run = () =>
+      pairs.map(([sa, sb], i) => {
+        // Read outside tidy: tidy walks a returned object's fields, all 4.5 M of a typed array's.
+        const y = tf.tidy(() => tf.add(randomTensor(sa, 80 + i), randomTensor(sb, 90 + i)));
+        const values = y.dataSync() as Float32Array;
+        y.dispose();
+        return { shape: y.shape, values };
+      });
+    const want = run();
+    expect(applyNativeKernels(2).ok).toBe(true);
+    try {
+      const got = run();
+      for (let j = 0; j < pairs.length; j++) {
+        const [g, w] = [got[j], want[j]];
+        expect(g?.shape, JSON.stringify(pairs[j])).toEqual(w?.shape);
+        expect(g?.values.findIndex((v, i) => !Object.is(v, w?.values[i])), `${JSON.stringify(pairs[j])}: first entry that differs`).toBe(-1);
+      }
+      expect(tf.tidy(() => tf.add(tf.tensor1d([1, 2], 'int32'), tf.tensor1d([3, 4], 'int32')).arraySync())).toEqual([4, 6]);
+    } finally {
+      removeNativeKernels();
+    }
+  });
+
   it('compute gelu_new and its gradient like the composed formula', () => {
     const c = Math.sqrt(2 / Math.PI);
     const composed = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), c)), 1));

@@ -230,6 +230,32 @@ function transpose(params: KernelParams): TensorInfo | TensorInfo[] {
   return out;
 }
 
+/**
+ * a + b in float32 when the shapes are equal or one is a trailing block of the other (a bias
+ * added to every row, a mask to every head); other broadcasts and dtypes go to the stock kernel.
+ */
+function add(params: KernelParams): TensorInfo | TensorInfo[] {
+  const native = blas;
+  const { a, b } = params.inputs as { a: TensorInfo; b: TensorInfo };
+  if (native === undefined || a.dtype !== 'float32' || b.dtype !== 'float32') return takeover.runStock('Add', params);
+  // The larger operand first (addition commutes exactly in IEEE arithmetic).
+  const [big, small] = tf.util.sizeFromShape(a.shape) >= tf.util.sizeFromShape(b.shape) ? [a, b] : [b, a];
+  const inner = stripLeadingOnes(small.shape);
+  const repeats = inner.length <= big.shape.length && inner.every((size, i) => size === big.shape[big.shape.length - inner.length + i]);
+  if (inner.length === 0 || !repeats || big.shape.length < small.shape.length) return takeover.runStock('Add', params); // scalars too
+  const backend = params.backend as BackendWasm;
+  const out = backend.makeOutput(big.shape, 'float32');
+  if (tf.util.sizeFromShape(big.shape) === 0) return out;
+  const view = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+  native.add(view(big), view(small), view(out));
+  return out;
+}
+
+function stripLeadingOnes(shape: readonly number[]): number[] {
+  const first = shape.findIndex((size) => size !== 1);
+  return first < 0 ? [] : shape.slice(first);
+}
+
 /** gelu_new(x), elementwise. */
 function geluTanh(params: KernelParams): TensorInfo {
   const native = blas;
@@ -369,11 +395,12 @@ const OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc]> = [
   [GELU_TANH_GRAD_KERNEL, geluTanhGrad as KernelFunc],
 ];
 
-const takeover = new KernelTakeover<'BatchMatMul' | '_FusedMatMul' | 'Sum' | 'Transpose'>('wasm', {
+const takeover = new KernelTakeover<'BatchMatMul' | '_FusedMatMul' | 'Sum' | 'Transpose' | 'Add'>('wasm', {
   BatchMatMul: batchMatMul as KernelFunc,
   _FusedMatMul: fusedMatMul,
   Sum: sum,
   Transpose: transpose,
+  Add: add,
 });
 
 /**
