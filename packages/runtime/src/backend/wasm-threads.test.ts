@@ -18,8 +18,9 @@ function product(): Float32Array {
   });
 }
 
+/** This process's loader directories (other test processes start threaded backends meanwhile). */
 function loaderDirs(): string[] {
-  return fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('ct-wasm-threads-'));
+  return fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith(`ct-wasm-threads-${process.pid}-`));
 }
 
 // Each test starts wasm afresh (initBackend reuses a running backend with the same threads).

@@ -64,7 +64,8 @@ let running = false;
 export async function withThreadsLoader<T>(start: () => Promise<T>): Promise<T> {
   if (running) throw new Error('the wasm threads loader is already running');
   running = true;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ct-wasm-threads-'));
+  // The pid in the name tells one process's scripts from another's (tests check their own are gone).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ct-wasm-threads-${process.pid}-`));
   const mainScript = path.join(dir, 'main.js');
   const texts = new WeakMap<object, string>();
 
