@@ -57,7 +57,7 @@ static napi_value make_string(napi_env env, const char *text) {
 }
 
 /*
- * open(candidates: string[], threads: number) -> { library, config, threads }
+ * open(candidates: string[], threads: number) -> { library, config, threads, loopThreads }
  * Tries each library name in turn; the first that has cblas_sgemm is kept for the process.
  * OpenBLAS reads its environment when it loads, so callers set OPENBLAS_* before the first open.
  */
@@ -109,9 +109,12 @@ static napi_value blas_open(napi_env env, napi_callback_info info) {
   CHECK(env, napi_create_object(env, &result));
   CHECK(env, napi_set_named_property(env, result, "library", make_string(env, library_name)));
   CHECK(env, napi_set_named_property(env, result, "config", make_string(env, get_config ? get_config() : "")));
-  napi_value thread_count;
+  napi_value thread_count, loop_threads;
   CHECK(env, napi_create_int32(env, get_threads ? get_threads() : 1, &thread_count));
   CHECK(env, napi_set_named_property(env, result, "threads", thread_count));
+  /* The addon's own loops: as many threads when built with OpenMP, else the caller's alone. */
+  CHECK(env, napi_create_int32(env, ct_parallel_chunks((size_t)ct_threads, CT_PARALLEL_MIN_WORK_ALL), &loop_threads));
+  CHECK(env, napi_set_named_property(env, result, "loopThreads", loop_threads));
   return result;
 }
 

@@ -66,6 +66,8 @@ extern int ct_threads;
  * scratch.
  */
 typedef void (*ct_range_body)(size_t begin, size_t end, int thread, void *context);
+/* A cost that always splits: ct_parallel_chunks(ct_threads, it) is the loops' thread count. */
+#define CT_PARALLEL_MIN_WORK_ALL ((size_t)1 << 40)
 int ct_parallel_chunks(size_t count, size_t cost);
 void ct_parallel(size_t count, size_t cost, ct_range_body body, void *context);
 

@@ -19,7 +19,12 @@ const say = (line) => process.stderr.write(`native: ${line}\n`);
 function main() {
   if (process.env.CT_NATIVE_BLAS === 'off') return say('CT_NATIVE_BLAS=off: not building; the runtime uses wasm kernels');
   if (upToDate() && !process.argv.includes('--force')) return ensureLibrary();
-  const built = build();
+  let built = build([]);
+  if (!built.ok) {
+    // A compiler without OpenMP: build again with the addon's loops on one thread.
+    say(`the build with OpenMP failed (${built.why}); building again without it (the addon's own loops then use one thread)`);
+    built = build(['--', '-Dopenmp=false']);
+  }
   if (!built.ok) {
     say(`the addon did not build (${built.why}); the runtime uses wasm kernels. Retry with: pnpm --filter @circuit-tuning/native build`);
     return;
@@ -36,7 +41,7 @@ function upToDate() {
   return sources.every((source) => statSync(join(packageDir, source)).mtimeMs <= built);
 }
 
-function build() {
+function build(extraArgs) {
   let nodeGyp;
   try {
     nodeGyp = createRequire(join(packageDir, 'package.json')).resolve('node-gyp/bin/node-gyp.js');
@@ -48,6 +53,7 @@ function build() {
   const prefix = dirname(dirname(process.execPath));
   const args = [nodeGyp, 'rebuild', '--loglevel=warn'];
   if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
+  args.push(...extraArgs);
   const run = spawnSync(process.execPath, args, { cwd: packageDir, stdio: ['ignore', 'inherit', 'inherit'] });
   if (run.error) return { ok: false, why: run.error.message };
   if (run.status !== 0) return { ok: false, why: `node-gyp exited with ${run.status}` };

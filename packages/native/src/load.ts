@@ -61,6 +61,8 @@ export interface NativeBlas {
   config: string;
   /** Threads the library computes with. */
   threads: number;
+  /** Threads the addon's own loops use (1 when it was built without OpenMP). */
+  loopThreads: number;
   gemm(operands: GemmOperands): void;
   adamStep(operands: AdamStepOperands): void;
   /**
@@ -89,7 +91,7 @@ export interface NativeBlas {
 export type NativeBlasLoad = { ok: true; blas: NativeBlas } | { ok: false; reason: string; hint: string };
 
 interface Addon {
-  open(candidates: string[], threads: number): { library: string; config: string; threads: number };
+  open(candidates: string[], threads: number): { library: string; config: string; threads: number; loopThreads: number };
   gemm(a: Float32Array, b: Float32Array, c: Float32Array, dims: Float64Array): void;
   adamStep(arrays: Float32Array[], scalars: Float64Array): void;
   sum(x: Float32Array, out: Float32Array, rows: number, cols: number, overRows: boolean): void;
@@ -136,7 +138,7 @@ export function loadNativeBlas(options: { threads: number }): NativeBlasLoad {
   process.env.OPENBLAS_THREAD_TIMEOUT ??= '18';
   const requested = process.env[BLAS_LIBRARY_ENV];
   const candidates = requested === undefined || requested === '' ? DEFAULT_LIBRARIES : [requested];
-  let opened: { library: string; config: string; threads: number };
+  let opened: { library: string; config: string; threads: number; loopThreads: number };
   try {
     opened = addon.open(candidates, options.threads);
   } catch (error) {

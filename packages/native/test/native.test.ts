@@ -38,6 +38,8 @@ describe.skipIf(!loaded.ok && !required)('native gemm', () => {
   it('opens a BLAS library and says which', () => {
     expect(blas().library).toMatch(/blas/);
     expect(blas().threads).toBeGreaterThanOrEqual(1);
+    // Built with OpenMP here (CI too): the addon's own loops get the same threads as BLAS.
+    expect(blas().loopThreads).toBe(blas().threads);
   });
 
   it.each([

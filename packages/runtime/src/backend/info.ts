@@ -20,7 +20,7 @@ export interface BackendInfo {
   /** The runtime's kernel fixes active on this backend (see `KERNEL_FIXES`). */
   kernelFixes: string[];
   /** The BLAS library behind the `native-matmul` kernels, when they run. */
-  nativeKernels?: { library: string; config: string; threads: number };
+  nativeKernels?: { library: string; config: string; threads: number; loopThreads: number };
   /** Why the result differs from the request: a backend that failed, or threads that did not start. */
   fallbackReason?: string;
 }
@@ -32,8 +32,9 @@ export function formatBackendLine(info: BackendInfo, threadsNote?: string): stri
   parts.push(threadsNote === undefined ? threads : `${threads} (${threadsNote})`);
   if (info.simd) parts.push('SIMD');
   if (info.nativeKernels !== undefined) {
-    const { config, library, threads: blasThreads } = info.nativeKernels;
-    parts.push(`native matmul: ${config.split(' ').slice(0, 2).join(' ') || library}, ${blasThreads} thread${blasThreads === 1 ? '' : 's'}`);
+    const { config, library, threads: blasThreads, loopThreads } = info.nativeKernels;
+    const loops = loopThreads === blasThreads ? '' : ` (own loops on ${loopThreads} thread${loopThreads === 1 ? '' : 's'}: built without OpenMP)`;
+    parts.push(`native matmul: ${config.split(' ').slice(0, 2).join(' ') || library}, ${blasThreads} thread${blasThreads === 1 ? '' : 's'}${loops}`);
   }
   if (info.kernelFixes.length > 0) parts.push(`fixes: ${info.kernelFixes.join(', ')}`);
   const line = `backend: ${info.name} (${parts.join(', ')})`;

@@ -35,6 +35,8 @@ export interface NativeKernelsInfo {
   library: string;
   config: string;
   threads: number;
+  /** Threads of the addon's own loops (gelu, LayerNorm, Adam, ...): 1 when built without OpenMP. */
+  loopThreads: number;
 }
 
 let blas: NativeBlas | undefined;
@@ -53,7 +55,7 @@ export function applyNativeKernels(threads: number): { ok: true; info: NativeKer
   for (const [kernelName, kernelFunc] of OWN_KERNELS) {
     if (tf.getKernel(kernelName, 'wasm') === undefined) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }
-  return { ok: true, info: { library: blas.library, config: blas.config, threads: blas.threads } };
+  return { ok: true, info: { library: blas.library, config: blas.config, threads: blas.threads, loopThreads: blas.loopThreads } };
 }
 
 /** Puts the stock wasm kernels back (for the fallback path and for comparisons). */
