@@ -3,6 +3,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { BatchMatMulAttrs, KernelFunc, SumAttrs, TensorInfo, TransposeAttrs, _FusedMatMulAttrs } from '@tensorflow/tfjs-core';
 import { KernelTakeover } from './kernel-takeover';
 import { tf } from './tf';
+import { sharedOutput } from './wasm-kernels';
 import { wasmPackage } from './wasm-package';
 
 /**
@@ -148,23 +149,17 @@ function adamStep(params: KernelParams): TensorInfo[] {
   const owned = [param, m, v, t];
   const distinct = new Set([...owned, grad, ...(mask === undefined ? [] : [mask])].map((x) => x.dataId)).size === owned.length + (mask === undefined ? 1 : 2);
   const inPlace = distinct && owned.every((x) => backend.refCount(x.dataId) === 1);
-  const outs = inPlace
-    ? owned.map((x) => {
-        backend.incRef(x.dataId);
-        return { dataId: x.dataId, shape: x.shape, dtype: 'float32' as const };
-      })
-    : [0, 1, 2, 3].map(() => backend.makeOutput(param.shape, 'float32'));
+  const outs = inPlace ? owned.map((x) => sharedOutput(backend, x)) : [0, 1, 2, 3].map(() => backend.makeOutput(param.shape, 'float32'));
   if (size === 0) return outs;
-  const view = (x: TensorInfo) => backend.typedArrayFromHeap(x) as Float32Array;
-  const [outParam, outM, outV, outT] = outs.map(view) as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const [outParam, outM, outV, outT] = outs.map((x) => f32(backend, x)) as [Float32Array, Float32Array, Float32Array, Float32Array];
   const attrs = params.attrs as unknown as { learningRate: number; beta1: number; beta2: number; epsilon: number; weightDecay: number; decoupled: boolean };
   native.adamStep({
-    param: view(param),
-    grad: view(grad),
-    m: view(m),
-    v: view(v),
-    t: view(t),
-    ...(mask === undefined ? {} : { mask: view(mask) }),
+    param: f32(backend, param),
+    grad: f32(backend, grad),
+    m: f32(backend, m),
+    v: f32(backend, v),
+    t: f32(backend, t),
+    ...(mask === undefined ? {} : { mask: f32(backend, mask) }),
     out: { param: outParam, m: outM, v: outV, t: outT },
     learningRate: attrs.learningRate,
     beta1: attrs.beta1,
@@ -197,12 +192,12 @@ function sum(params: KernelParams): TensorInfo | TensorInfo[] {
   const size = tf.util.sizeFromShape(x.shape);
   const other = reduced === 0 ? tf.util.sizeFromShape(kept) : size / reduced;
   if (tf.util.sizeFromShape(kept) === 0) return out;
-  const outView = backend.typedArrayFromHeap(out) as Float32Array;
+  const outView = f32(backend, out);
   if (size === 0) {
     outView.fill(0);
     return out;
   }
-  const xView = backend.typedArrayFromHeap(x) as Float32Array;
+  const xView = f32(backend, x);
   if (leading) native.sum(xView, outView, reduced, other, true);
   else native.sum(xView, outView, other, reduced, false);
   return out;
@@ -221,10 +216,7 @@ function transpose(params: KernelParams): TensorInfo | TensorInfo[] {
   const backend = params.backend as BackendWasm;
   const outShape = perm.map((axis) => x.shape[axis] ?? 0);
   const moved = perm.filter((axis) => (x.shape[axis] ?? 0) !== 1);
-  if (moved.every((axis, i) => i === 0 || axis > (moved[i - 1] ?? 0))) {
-    backend.incRef(x.dataId);
-    return { dataId: x.dataId, shape: outShape, dtype: x.dtype };
-  }
+  if (moved.every((axis, i) => i === 0 || axis > (moved[i - 1] ?? 0))) return sharedOutput(backend, x, outShape);
   const out = backend.makeOutput(outShape, x.dtype);
   if (tf.util.sizeFromShape(x.shape) === 0) return out;
   const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array | Int32Array;
@@ -248,8 +240,7 @@ function add(params: KernelParams): TensorInfo | TensorInfo[] {
   const backend = params.backend as BackendWasm;
   const out = backend.makeOutput(big.shape, 'float32');
   if (tf.util.sizeFromShape(big.shape) === 0) return out;
-  const view = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
-  native.add(view(big), view(small), view(out));
+  native.add(f32(backend, big), f32(backend, small), f32(backend, out));
   return out;
 }
 
@@ -265,7 +256,7 @@ function geluTanh(params: KernelParams): TensorInfo {
   if (native === undefined || x === undefined || x.dtype !== 'float32') throw new Error(`${GELU_TANH_KERNEL}: needs a float32 input x`);
   const backend = params.backend as BackendWasm;
   const out = backend.makeOutput(x.shape, 'float32');
-  if (tf.util.sizeFromShape(x.shape) > 0) native.geluTanh(backend.typedArrayFromHeap(x) as Float32Array, backend.typedArrayFromHeap(out) as Float32Array);
+  if (tf.util.sizeFromShape(x.shape) > 0) native.geluTanh(f32(backend, x), f32(backend, out));
   return out;
 }
 
@@ -280,8 +271,7 @@ function geluTanhGrad(params: KernelParams): TensorInfo {
   const backend = params.backend as BackendWasm;
   const out = backend.makeOutput(x.shape, 'float32');
   if (tf.util.sizeFromShape(x.shape) > 0) {
-    const view = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
-    native.geluTanhGrad(view(x), view(dy), view(out));
+    native.geluTanhGrad(f32(backend, x), f32(backend, dy), f32(backend, out));
   }
   return out;
 }
@@ -314,8 +304,7 @@ function layerNorm(params: KernelParams): TensorInfo {
   const backend = params.backend as BackendWasm;
   const out = backend.makeOutput(x.shape, 'float32');
   if (rows * d === 0) return out;
-  const view = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
-  native.layerNorm(view(x), view(w), view(b), view(out), rows, d, (params.attrs as unknown as { eps: number }).eps);
+  native.layerNorm(f32(backend, x), f32(backend, w), f32(backend, b), f32(backend, out), rows, d, (params.attrs as unknown as { eps: number }).eps);
   return out;
 }
 
@@ -334,14 +323,13 @@ function layerNormGrad(params: KernelParams): TensorInfo[] {
   const backend = params.backend as BackendWasm;
   const outs = [backend.makeOutput(x.shape, 'float32'), backend.makeOutput([d], 'float32'), backend.makeOutput([d], 'float32')];
   if (d === 0) return outs;
-  const [dx, dw, db] = outs.map((t) => backend.typedArrayFromHeap(t) as Float32Array) as [Float32Array, Float32Array, Float32Array];
+  const [dx, dw, db] = outs.map((t) => f32(backend, t)) as [Float32Array, Float32Array, Float32Array];
   if (rows === 0) {
     dw.fill(0);
     db.fill(0);
     return outs;
   }
-  const view = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
-  native.layerNormGrad(view(x), view(w), view(dy), dx, dw, db, rows, d, eps);
+  native.layerNormGrad(f32(backend, x), f32(backend, w), f32(backend, dy), dx, dw, db, rows, d, eps);
   return outs;
 }
 
@@ -431,9 +419,9 @@ function nativeProduct(backend: BackendWasm, a: TensorInfo, b: TensorInfo, trans
   const batch = tf.util.sizeFromShape(batchOut);
   if (batch * m * n === 0) return out;
   // Views are taken after makeOutput: allocating may grow the heap, which replaces its buffer.
-  const av = backend.typedArrayFromHeap(a) as Float32Array;
-  const bv = backend.typedArrayFromHeap(b) as Float32Array;
-  const cv = backend.typedArrayFromHeap(out) as Float32Array;
+  const av = f32(backend, a);
+  const bv = f32(backend, b);
+  const cv = f32(backend, out);
   const common = { a: av, b: bv, c: cv, m, n, k: kA, transposeA, transposeB };
   const sizeA = tf.util.sizeFromShape(batchA);
   const sizeB = tf.util.sizeFromShape(batchB);
@@ -468,6 +456,14 @@ function nativeProduct(backend: BackendWasm, a: TensorInfo, b: TensorInfo, trans
     }
   }
   return out;
+}
+
+/**
+ * A float32 tensor's data as a view of the wasm heap. Take views after a call's last makeOutput:
+ * allocating may grow the heap, which replaces its buffer.
+ */
+function f32(backend: BackendWasm, t: TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(t) as Float32Array;
 }
 
 function dim(shape: readonly number[], axis: number): number {

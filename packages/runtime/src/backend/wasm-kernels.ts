@@ -100,8 +100,13 @@ const fixes = new KernelTakeover<'Slice' | 'Unpack' | 'SplitV' | 'Identity' | 'G
 function identity(params: KernelParams): TensorInfo | TensorInfo[] {
   const x = input(params.inputs, 'x');
   if (x.dtype === 'string') return fixes.runStock('Identity', params);
-  (params.backend as BackendWasm).incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  return sharedOutput(params.backend as BackendWasm, x);
+}
+
+/** A kernel output that is `x`'s memory, counted once more (as Reshape's), under `shape`. */
+export function sharedOutput(backend: BackendWasm, x: TensorInfo, shape: number[] = x.shape): TensorInfo {
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape, dtype: x.dtype };
 }
 
 /** tf.gather without batch dims: out = x.shape[:axis] + indices.shape + x.shape[axis+1:]. */
