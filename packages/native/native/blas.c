@@ -1,7 +1,9 @@
 /*
  * ct_native: single-precision matrix products of TensorFlow.js tensors by a real BLAS (this
- * file, and the module init), a fused optimizer step (adam.c), axis sums (reduce.c)
- * gelu_new with its gradient (activation.c) and LayerNorm with its gradient (norm.c).
+ * file, and the module init), a fused optimizer step (adam.c), axis sums (reduce.c), gelu_new
+ * with its gradient (activation.c), LayerNorm with its gradients (norm.c), cross-entropy with its
+ * gradient (loss.c), transposes (transpose.c) and sums (elementwise.c); those files split their
+ * loops across threads (parallel.c) and share a vectorisable exp (vmath.h).
  *
  * The BLAS library is opened at run time (dlopen), not linked: the addon builds without BLAS
  * headers or a -dev package, and a machine without the library loads the addon and learns why it
