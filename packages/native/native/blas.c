@@ -2,7 +2,8 @@
  * ct_native: single-precision matrix products of TensorFlow.js tensors by a real BLAS (this
  * file, and the module init), a fused optimizer step (adam.c), axis sums (reduce.c), gelu_new
  * with its gradient (activation.c), LayerNorm with its gradients (norm.c), cross-entropy with its
- * gradient (loss.c), transposes (transpose.c) and sums (elementwise.c); those files split their
+ * gradient (loss.c), attention's masked softmax with its gradient (softmax.c), transposes
+ * (transpose.c) and sums (elementwise.c); those files split their
  * loops across threads (parallel.c) and share a vectorisable exp (vmath.h).
  *
  * The BLAS library is opened at run time (dlopen), not linked: the addon builds without BLAS
@@ -221,6 +222,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"crossEntropyGrad", NULL, ct_cross_entropy_grad, NULL, NULL, NULL, napi_default, NULL},
       {"transpose", NULL, ct_transpose, NULL, NULL, NULL, napi_default, NULL},
       {"add", NULL, ct_add, NULL, NULL, NULL, napi_default, NULL},
+      {"maskedSoftmax", NULL, ct_masked_softmax, NULL, NULL, NULL, napi_default, NULL},
+      {"softmaxGrad", NULL, ct_softmax_grad, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) return NULL;
   return exports;

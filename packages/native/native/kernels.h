@@ -24,5 +24,7 @@ napi_value ct_cross_entropy(napi_env env, napi_callback_info info);
 napi_value ct_cross_entropy_grad(napi_env env, napi_callback_info info);
 napi_value ct_transpose(napi_env env, napi_callback_info info);
 napi_value ct_add(napi_env env, napi_callback_info info);
+napi_value ct_masked_softmax(napi_env env, napi_callback_info info);
+napi_value ct_softmax_grad(napi_env env, napi_callback_info info);
 
 #endif

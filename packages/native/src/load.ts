@@ -86,6 +86,10 @@ export interface NativeBlas {
   transpose(x: Float32Array | Int32Array, out: Float32Array | Int32Array, shape: readonly number[], perm: readonly number[]): void;
   /** out = a + b, with b as long as a or repeated over it (a's length a multiple of b's). */
   add(a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** out = softmax(x·scale + mask) over rows of `width`; mask's rows repeat over x's. */
+  maskedSoftmax(x: Float32Array, mask: Float32Array, out: Float32Array, width: number, scale: number): void;
+  /** ds = p ⊙ (dp − rowsum(dp ⊙ p)) · scale over rows of `width` (the gradient of maskedSoftmax w.r.t. x). */
+  softmaxGrad(p: Float32Array, dp: Float32Array, ds: Float32Array, width: number, scale: number): void;
 }
 
 export type NativeBlasLoad = { ok: true; blas: NativeBlas } | { ok: false; reason: string; hint: string };
@@ -103,6 +107,8 @@ interface Addon {
   crossEntropyGrad(x: Float32Array, targets: Int32Array, loss: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, v: number): void;
   transpose(x: Float32Array | Int32Array, out: Float32Array | Int32Array, shape: Float64Array, perm: Float64Array): void;
   add(a: Float32Array, b: Float32Array, out: Float32Array): void;
+  maskedSoftmax(x: Float32Array, mask: Float32Array, out: Float32Array, width: number, scale: number): void;
+  softmaxGrad(p: Float32Array, dp: Float32Array, ds: Float32Array, width: number, scale: number): void;
 }
 
 let addon: Addon | undefined;
@@ -191,6 +197,8 @@ export function loadNativeBlas(options: { threads: number }): NativeBlasLoad {
       crossEntropyGrad: (x, targets, loss, dy, dx, rows, v) => native.crossEntropyGrad(x, targets, loss, dy, dx, rows, v),
       transpose: (x, out, shape, perm) => native.transpose(x, out, Float64Array.from(shape), Float64Array.from(perm)),
       add: (a, b, out) => native.add(a, b, out),
+      maskedSoftmax: (x, mask, out, width, scale) => native.maskedSoftmax(x, mask, out, width, scale),
+      softmaxGrad: (p, dp, ds, width, scale) => native.softmaxGrad(p, dp, ds, width, scale),
     },
   };
 }

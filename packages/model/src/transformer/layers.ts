@@ -1,4 +1,4 @@
-import { batchMatMul, fusedGeluTanh, fusedLayerNorm, matMul, tf } from '@circuit-tuning/runtime';
+import { batchMatMul, fusedGeluTanh, fusedLayerNorm, maskedSoftmax, matMul, softmaxBackward, tf } from '@circuit-tuning/runtime';
 import type { ModelConfig } from '../config/model-config';
 
 type GradFunc = Parameters<typeof tf.customGrad>[0];
@@ -234,19 +234,18 @@ export function applyRotary(x: tf.Tensor3D, tables: RotaryTables): tf.Tensor3D {
  */
 export function attentionCore(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor2D, scale: number): tf.Tensor3D {
   const core = tf.customGrad(((sq: tf.Tensor3D, sk: tf.Tensor3D, sv: tf.Tensor3D, save: Save) => {
-    const pattern = tf.softmax(tf.add(tf.mul(batchMatMul(sq, sk, true), scale), mask)) as tf.Tensor3D; // [BH, seq, seq]
+    const pattern = maskedSoftmax(batchMatMul(sq, sk, true), mask, scale) as tf.Tensor3D; // [BH, seq, seq]
     save([sq, sk, sv, pattern]);
     return {
       value: batchMatMul(pattern, sv) as tf.Tensor3D, // [BH, seq, dHead]
       gradFunc: (dz: tf.Tensor3D, saved: tf.Tensor[]) =>
         tf.tidy(() => {
             const [q0, k0, v0, p] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
-            const pT = tf.transpose(p, [0, 2, 1]) as tf.Tensor3D; // [BH, seq(k), seq(q)]
-            const dv = batchMatMul(pT, dz); // [BH, seq, dHead]
+            const dv = batchMatMul(p, dz, false, true); // Pᵀ·dZ [BH, seq, dHead]
             const dp = batchMatMul(dz, v0, true); // [BH, seq, seq]
-            const ds = tf.mul(tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), 2, true))), scale) as tf.Tensor3D; // scaled dS
+            const ds = softmaxBackward(p, dp, scale) as tf.Tensor3D; // scaled dS
             const dq = batchMatMul(ds, k0); // [BH, seq, dHead]
-            const dk = batchMatMul(tf.transpose(ds, [0, 2, 1]) as tf.Tensor3D, q0); // [BH, seq, dHead]
+            const dk = batchMatMul(ds, q0, false, true); // dSᵀ·Q [BH, seq, dHead]
             return [dq, dk, dv];
         }),
     };

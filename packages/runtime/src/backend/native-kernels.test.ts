@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fusedGeluTanh } from '../ops/activation';
+import { maskedSoftmax, softmaxBackward } from '../ops/attention';
 import { crossEntropyRows } from '../ops/loss';
 import { fusedLayerNorm } from '../ops/norm';
 import { applyNativeKernels, removeNativeKernels } from './native-kernels';
@@ -249,6 +250,36 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
       expect(tf.tidy(() => tf.add(tf.tensor1d([1, 2], 'int32'), tf.tensor1d([3, 4], 'int32')).arraySync())).toEqual([4, 6]);
     } finally {
       removeNativeKernels();
+    }
+  });
+
+  it('compute attention’s masked softmax and its gradient like the composed ops', () => {
+    const causal = tf.tensor2d(Array.from({ length: 64 * 64 }, (_, i) => (i % 64 > Math.floor(i / 64) ? -1e9 : 0)), [64, 64]);
+    const run = () =>
+      [
+        { scores: [6, 64, 64], mask: causal }, // heads of a causal attention
+        { scores: [300, 64, 64], mask: causal }, // enough rows to split across threads
+        { scores: [4, 3, 5], mask: tf.tensor2d([[0, -1e9, 0, 0, 0]]) }, // one mask row for every row
+      ].map(({ scores, mask }, i) =>
+        tf.tidy(() => {
+          const x = randomTensor(scores, 70 + i).mul(8);
+          const p = maskedSoftmax(x, mask, 0.125);
+          const ds = softmaxBackward(p, randomTensor(scores, 75 + i), 0.125);
+          return [p.dataSync() as Float32Array, ds.dataSync() as Float32Array];
+        }),
+      );
+    const want = run(); // without the native kernels: the composed ops
+    expect(applyNativeKernels(2).ok).toBe(true);
+    try {
+      const got = run();
+      for (let c = 0; c < want.length; c++) {
+        for (let j = 0; j < 2; j++) expect(maxRelativeError(got[c]?.[j] ?? new Float32Array(), want[c]?.[j] ?? new Float32Array())).toBeLessThan(1e-5);
+      }
+      expect(got[0]?.[0]?.[1]).toBe(0); // a masked entry
+      expect(() => tf.tidy(() => maskedSoftmax(tf.zeros([3, 4]), tf.zeros([2, 4]), 1).dataSync())).toThrow(/does not fit/);
+    } finally {
+      removeNativeKernels();
+      causal.dispose();
     }
   });
 

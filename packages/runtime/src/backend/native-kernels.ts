@@ -30,6 +30,8 @@ export const LAYER_NORM_KERNEL = 'CtLayerNorm';
 export const LAYER_NORM_GRAD_KERNEL = 'CtLayerNormGrad';
 export const CROSS_ENTROPY_KERNEL = 'CtCrossEntropy';
 export const CROSS_ENTROPY_GRAD_KERNEL = 'CtCrossEntropyGrad';
+export const MASKED_SOFTMAX_KERNEL = 'CtMaskedSoftmax';
+export const SOFTMAX_GRAD_KERNEL = 'CtSoftmaxGrad';
 
 /** What the native kernels run on, once they are registered. */
 export interface NativeKernelsInfo {
@@ -375,7 +377,44 @@ function crossEntropyGrad(params: KernelParams): TensorInfo {
   return out;
 }
 
+/** Rows of the last axis of x [..., T], and the row count of mask [..., T], which must divide x's. */
+function softmaxRows(kernel: string, x: TensorInfo, other: TensorInfo, sameShape: boolean): number {
+  const width = x.shape[x.shape.length - 1] ?? 0;
+  const rows = (t: TensorInfo) => (width === 0 ? 0 : tf.util.sizeFromShape(t.shape) / width);
+  const fits = other.shape[other.shape.length - 1] === width && (sameShape ? tf.util.arraysEqual(x.shape, other.shape) : rows(other) > 0 && rows(x) % rows(other) === 0);
+  if (!fits) throw new Error(`${kernel}: [${other.shape}] does not fit [${x.shape}]`);
+  return width;
+}
+
+/** softmax(x·scale + mask) over the last axis: inputs x [..., T] and mask [M, T] (M divides x's rows); attr scale. */
+function maskedSoftmax(params: KernelParams): TensorInfo {
+  const native = blas;
+  if (native === undefined) throw new Error('native kernels registered without the addon');
+  const [x, mask] = float32Inputs(MASKED_SOFTMAX_KERNEL, params, ['x', 'mask']) as [TensorInfo, TensorInfo];
+  const width = softmaxRows(MASKED_SOFTMAX_KERNEL, x, mask, false);
+  const backend = params.backend as BackendWasm;
+  const out = backend.makeOutput(x.shape, 'float32');
+  if (tf.util.sizeFromShape(x.shape) === 0) return out;
+  native.maskedSoftmax(f32(backend, x), f32(backend, mask), f32(backend, out), width, (params.attrs as unknown as { scale: number }).scale);
+  return out;
+}
+
+/** Its gradient w.r.t. x: inputs p (the softmax) and dp, both [..., T]; attr scale. */
+function softmaxGrad(params: KernelParams): TensorInfo {
+  const native = blas;
+  if (native === undefined) throw new Error('native kernels registered without the addon');
+  const [p, dp] = float32Inputs(SOFTMAX_GRAD_KERNEL, params, ['p', 'dp']) as [TensorInfo, TensorInfo];
+  const width = softmaxRows(SOFTMAX_GRAD_KERNEL, p, dp, true);
+  const backend = params.backend as BackendWasm;
+  const out = backend.makeOutput(p.shape, 'float32');
+  if (tf.util.sizeFromShape(p.shape) === 0) return out;
+  native.softmaxGrad(f32(backend, p), f32(backend, dp), f32(backend, out), width, (params.attrs as unknown as { scale: number }).scale);
+  return out;
+}
+
 const OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc]> = [
+  [MASKED_SOFTMAX_KERNEL, maskedSoftmax as KernelFunc],
+  [SOFTMAX_GRAD_KERNEL, softmaxGrad as KernelFunc],
   [CROSS_ENTROPY_KERNEL, crossEntropy as KernelFunc],
   [CROSS_ENTROPY_GRAD_KERNEL, crossEntropyGrad as KernelFunc],
   [LAYER_NORM_KERNEL, layerNorm as KernelFunc],

@@ -3,5 +3,6 @@ export { batchMatMul, matMul, registerWeightProductGradients } from './matmul';
 export { embeddingLookup } from './embedding';
 export { type AdamStepInputs, type AdamStepSettings, fusedAdamStep } from './adam';
 export { fusedGeluTanh } from './activation';
+export { maskedSoftmax, softmaxBackward } from './attention';
 export { fusedLayerNorm } from './norm';
 export { crossEntropyRows, nextTokenCrossEntropy, positionCrossEntropy } from './loss';

@@ -60,6 +60,28 @@ describe.each(['cpu', 'wasm'] as const)('on %s', (backend) => {
     compare(matMul as never, flatStock, [2, 2, 3, 7], [7, 3]);
   });
 
+  it('batchMatMul matches batched tf.matMul with transposeA (attention gradients: Pᵀ·dZ), small and split', () => {
+    compare(
+      (a, b) => batchMatMul(a, b, false, true),
+      (a, b) => tf.matMul(a, b, true, false),
+      [4, 6, 5],
+      [4, 6, 3],
+    );
+    compare(
+      (a, b) => batchMatMul(a, b, true, true),
+      (a, b) => tf.matMul(a, b, true, true),
+      [2, 3, 8, 4],
+      [2, 3, 5, 8],
+    );
+    compare(
+      (a, b) => batchMatMul(a, b, false, true),
+      (a, b) => tf.matMul(a, b, true, false),
+      [2, 64, 128],
+      [2, 64, 128],
+    );
+    expect(() => batchMatMul(tf.zeros([2, 3, 4]), tf.zeros([2, 4, 5]), false, true)).toThrow(/inner sizes differ/);
+  });
+
   it('batchMatMul matches batched tf.matMul, with and without transposeB', () => {
     compare(batchMatMul, (a, b) => tf.matMul(a, b), [4, 5, 6], [4, 6, 3]);
     compare(

@@ -88,25 +88,28 @@ export function matMul(a: tf.Tensor, b: tf.Tensor2D): tf.Tensor {
 
 /**
  * Batched product: `a` [...batch, m, k] × `b` [...batch, k, n] → [...batch, m, n], or with
- * `transposeB`, `b` [...batch, n, k] (e.g. attention scores q·kᵀ). The batch axes of a and b must
- * be equal (no broadcasting).
+ * `transposeB`, `b` [...batch, n, k] (e.g. attention scores q·kᵀ), and with `transposeA`, `a`
+ * [...batch, k, m] (e.g. a gradient Pᵀ·dZ). The batch axes of a and b must be equal (no
+ * broadcasting).
  *
  * On wasm the batch is unstacked into one 2-D matmul per entry (cheap with the slice-view
- * kernels) and stacked again; elsewhere it is one batched tf.matMul.
+ * kernels) and stacked again; elsewhere (and with the native kernels, which take transposes as
+ * they come) it is one batched tf.matMul.
  */
-export function batchMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.Tensor {
-  checkBatchShapes(a, b, transposeB);
-  const [m, k] = a.shape.slice(-2) as [number, number];
+export function batchMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false, transposeA = false): tf.Tensor {
+  checkBatchShapes(a, b, transposeB, transposeA);
+  const [m, k] = (transposeA ? a.shape.slice(-2).reverse() : a.shape.slice(-2)) as [number, number];
   const n = b.shape[b.rank - (transposeB ? 2 : 1)] ?? 0;
   // Splitting pays only when each product is big enough for XNNPACK to beat the per-call cost:
   // measured on wasm (2 threads), the break-even is about m·k·n = 2^20 (e.g. 128×64 · 64×128).
   const splitPays = m * k * n >= SPLIT_MIN_WORK;
-  if (!splitPays || !opFixesFor(tf.getBackend()).has('split-batch-matmul')) return tf.matMul(a, b, false, transposeB);
+  if (!splitPays || !opFixesFor(tf.getBackend()).has('split-batch-matmul')) return tf.matMul(a, b, transposeA, transposeB);
   const batch = a.shape.slice(0, -2);
   return tf.tidy(() => {
-    const a3 = a.reshape([-1, m, k]) as tf.Tensor3D; // [B, m, k]
+    let a3 = a.reshape([-1, ...a.shape.slice(-2)]) as tf.Tensor3D; // [B, m, k] or [B, k, m]
     let b3 = b.reshape([-1, ...b.shape.slice(-2)]) as tf.Tensor3D; // [B, k, n] or [B, n, k]
-    if (transposeB) b3 = tf.transpose(b3, [0, 2, 1]); // [B, k, n]: one transpose for the batch
+    if (transposeA) a3 = tf.transpose(a3, [0, 2, 1]); // [B, m, k]: one transpose for the batch
+    if (transposeB) b3 = tf.transpose(b3, [0, 2, 1]); // [B, k, n]
     const as = tf.unstack(a3) as tf.Tensor2D[]; // B × [m, k]
     const bs = tf.unstack(b3) as tf.Tensor2D[]; // B × [k, n]
     const outs = as.map((ai, i) => matMul2d(ai, bs[i] as tf.Tensor2D)); // B × [m, n]
@@ -117,15 +120,16 @@ export function batchMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.
 /** Per-product work (m·k·n) from which one 2-D matmul per batch entry beats the batched kernel on wasm. */
 export const SPLIT_MIN_WORK = 2 ** 20;
 
-function checkBatchShapes(a: tf.Tensor, b: tf.Tensor, transposeB: boolean): void {
+function checkBatchShapes(a: tf.Tensor, b: tf.Tensor, transposeB: boolean, transposeA: boolean): void {
   const fail = (why: string) =>
-    new ContractError(`batchMatMul: cannot multiply [${a.shape}] by [${b.shape}]${transposeB ? 'ᵀ' : ''}: ${why}`, {
-      hint: transposeB ? 'a is [...batch, m, k], b is [...batch, n, k]' : 'a is [...batch, m, k], b is [...batch, k, n]',
+    new ContractError(`batchMatMul: cannot multiply [${a.shape}]${transposeA ? 'ᵀ' : ''} by [${b.shape}]${transposeB ? 'ᵀ' : ''}: ${why}`, {
+      hint: `a is [...batch, ${transposeA ? 'k, m' : 'm, k'}], b is [...batch, ${transposeB ? 'n, k' : 'k, n'}]`,
     });
   if (a.rank < 3 || a.rank !== b.rank) throw fail('both need the same rank, at least 3');
   if (a.shape.slice(0, -2).some((d, i) => d !== b.shape[i])) throw fail('batch axes differ');
+  const kA = a.shape[a.rank - (transposeA ? 2 : 1)];
   const kB = b.shape[b.rank - (transposeB ? 1 : 2)];
-  if (a.shape[a.rank - 1] !== kB) throw fail('inner sizes differ');
+  if (kA !== kB) throw fail('inner sizes differ');
 }
 
 /**
