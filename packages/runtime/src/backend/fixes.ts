@@ -26,6 +26,8 @@ export const KERNEL_FIXES = {
   'native-add': 'float32 Add of equal shapes or a repeated trailing block runs on the native threads',
   /** The stock wasm Transpose computes each element's source index on one thread. */
   'native-transpose': 'Transpose copies contiguous runs on the native threads',
+  /** Attention's scale, mask and softmax are three tf passes forward and five back. */
+  'native-softmax': "attention's masked softmax and its gradient run as one native pass each",
   /** gelu_new is about ten elementwise passes forward and fifteen backward as tf ops. */
   'native-gelu': "gelu_new and its gradient run as one native pass each",
   /** LayerNorm is about eight elementwise passes forward and twelve backward as tf ops. */
