@@ -126,7 +126,7 @@ function fusedMatMul(params: KernelParams): TensorInfo | TensorInfo[] {
   return out;
 }
 
-/** Inputs param, grad, m, v, t (and mask); outputs the new param, m, v and t. */
+/** Inputs param, grad, m, v, t (and mask); outputs the new param, m, v and t (t: one count per entry, or one for all without a mask). */
 function adamStep(params: KernelParams): TensorInfo[] {
   const native = blas;
   if (native === undefined) throw new Error('native kernels registered without the addon');
@@ -140,7 +140,9 @@ function adamStep(params: KernelParams): TensorInfo[] {
   }) as [TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo];
   const mask = inputs.mask;
   const size = tf.util.sizeFromShape(param.shape);
-  for (const x of [grad, m, v, t, ...(mask === undefined ? [] : [mask])]) {
+  // Without a mask, t may be one count that every entry shares.
+  const sharedCount = mask === undefined && tf.util.sizeFromShape(t.shape) === 1;
+  for (const x of [grad, m, v, ...(sharedCount ? [] : [t]), ...(mask === undefined ? [] : [mask])]) {
     if (tf.util.sizeFromShape(x.shape) !== size) throw new Error(`${ADAM_STEP_KERNEL}: every input needs the shape [${param.shape}], got [${x.shape}]`);
   }
   // In place when nothing else holds the parameter, moments or counts (each has one reference:
@@ -151,7 +153,7 @@ function adamStep(params: KernelParams): TensorInfo[] {
   const owned = [param, m, v, t];
   const distinct = new Set([...owned, grad, ...(mask === undefined ? [] : [mask])].map((x) => x.dataId)).size === owned.length + (mask === undefined ? 1 : 2);
   const inPlace = distinct && owned.every((x) => backend.refCount(x.dataId) === 1);
-  const outs = inPlace ? owned.map((x) => sharedOutput(backend, x)) : [0, 1, 2, 3].map(() => backend.makeOutput(param.shape, 'float32'));
+  const outs = inPlace ? owned.map((x) => sharedOutput(backend, x)) : owned.map((x) => backend.makeOutput(x.shape, 'float32'));
   if (size === 0) return outs;
   const [outParam, outM, outV, outT] = outs.map((x) => f32(backend, x)) as [Float32Array, Float32Array, Float32Array, Float32Array];
   const attrs = params.attrs as unknown as { learningRate: number; beta1: number; beta2: number; epsilon: number; weightDecay: number; decoupled: boolean };

@@ -6,7 +6,8 @@ import { tf } from '../backend/tf';
  * One Adam/AdamW step of one parameter as a single fused kernel, where the backend has one (wasm
  * with the native addon). Per-entry semantics are those of the training package's optimizer:
  * per-entry step counts `t` (bias corrections 1 − β^t per entry), and a 0/1 `mask` whose 0
- * entries keep their value, moments and count exactly.
+ * entries keep their value, moments and count exactly. Without a mask `t` may be a single count
+ * shared by every entry (a scalar); the new `t` then has its shape.
  *
  * Returns the new parameter, moments and counts (the caller owns them and assigns them), or
  * undefined when the active backend has no fused kernel: the caller then runs its tf-ops version.

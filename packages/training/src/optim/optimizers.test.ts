@@ -64,6 +64,21 @@ describe('masked updates: frozen entries get no update of any kind', () => {
 });
 
 describe('optimizer state', () => {
+  it('loads per-entry step counts over a shared one (checkpoints written before counts were shared), and refuses other shapes', () => {
+    const variable = tf.variable(tf.ones([2, 3]));
+    const grad = tf.ones([2, 3]);
+    const optimizer = adam({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, decoupled: true });
+    optimizer.apply([{ name: 'w', variable, grad }], 0.1);
+    const perEntry = { shape: [2, 3], data: Float32Array.from([3, 3, 3, 2, 2, 2]) };
+    optimizer.loadState(new Map([['step/w', perEntry]]));
+    expect(Array.from(optimizer.state().get('step/w')?.dataSync() ?? [])).toEqual([3, 3, 3, 2, 2, 2]);
+    expect(() => optimizer.loadState(new Map([['exp_avg/w', { shape: [3, 2], data: new Float32Array(6) }]]))).toThrow(/has shape \[3,2\], expected \[2,3\]/);
+    optimizer.apply([{ name: 'w', variable, grad }], 0.1); // per-entry counts step on without a mask
+    expect(Array.from(optimizer.state().get('step/w')?.dataSync() ?? [])).toEqual([4, 4, 4, 3, 3, 3]);
+    optimizer.dispose();
+    tf.dispose([variable, grad]);
+  });
+
   it('holds exactly its slots: creating them leaves no stray tensors behind', () => {
     const variable = tf.variable(tf.ones([4, 3]));
     const grad = tf.ones([4, 3]);
@@ -71,10 +86,15 @@ describe('optimizer state', () => {
     const before = tf.memory();
     optimizer.apply([{ name: 'w', variable, grad }], 0.1);
     const after = tf.memory();
-    // exp_avg, exp_avg_sq and step: three tensors of the variable's size, nothing else.
+    // exp_avg and exp_avg_sq of the variable's size and one shared step count, nothing else.
     expect(after.numTensors - before.numTensors).toBe(3);
-    expect(after.numBytes - before.numBytes).toBe(3 * 4 * 12);
+    expect(after.numBytes - before.numBytes).toBe(2 * 4 * 12 + 4);
+    expect(optimizer.state().get('step/w')?.shape).toEqual([]);
+    // A masked step gives every entry its own count, starting from the shared one.
+    const mask = tf.tensor2d([[1, 0, 1], [0, 1, 1], [1, 1, 1], [0, 0, 0]]);
+    optimizer.apply([{ name: 'w', variable, grad, mask }], 0.1);
+    expect(Array.from(optimizer.state().get('step/w')?.dataSync() ?? [])).toEqual([2, 1, 2, 1, 2, 2, 2, 2, 2, 1, 1, 1]);
     optimizer.dispose();
-    tf.dispose([variable, grad]);
+    tf.dispose([variable, grad, mask]);
   });
 });

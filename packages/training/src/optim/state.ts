@@ -5,17 +5,29 @@ import { tf } from '@circuit-tuning/runtime';
 export class SlotState {
   private readonly slots = new Map<string, tf.Variable>();
 
-  get(slot: string, name: string, like: tf.Tensor): tf.Variable {
+  /** The slot's variable, created at zero with `like`'s shape (or as a scalar, `scalar`). */
+  get(slot: string, name: string, like: tf.Tensor, scalar = false): tf.Variable {
     const key = `${slot}/${name}`;
     let variable = this.slots.get(key);
     if (!variable) {
       // The variable shares the zeros' data; the zeros tensor itself must go, or its data stays
       // alive after the first assign (a parameter-sized leak per slot: 1.5 GB for GPT-2 small's Adam).
-      const zeros = tf.zerosLike(like);
-      variable = tf.variable(zeros, false);
-      zeros.dispose();
-      this.slots.set(key, variable);
+      variable = this.adopt(key, scalar ? tf.scalar(0) : tf.zerosLike(like));
     }
+    return variable;
+  }
+
+  /** Replaces a slot's variable with one holding `value` (which it takes over), e.g. of another shape. */
+  replace(slot: string, name: string, value: tf.Tensor): tf.Variable {
+    const key = `${slot}/${name}`;
+    this.slots.get(key)?.dispose();
+    return this.adopt(key, value);
+  }
+
+  private adopt(key: string, value: tf.Tensor): tf.Variable {
+    const variable = tf.variable(value, false);
+    value.dispose();
+    this.slots.set(key, variable);
     return variable;
   }
 
@@ -26,15 +38,18 @@ export class SlotState {
   load(state: ReadonlyMap<string, { shape: number[]; data: Float32Array }>): void {
     for (const [key, value] of state) {
       const existing = this.slots.get(key);
-      if (existing) {
-        if (existing.shape.join() !== value.shape.join()) throw new ContractError(`optimizer state ${key} has shape [${value.shape}], expected [${existing.shape}]`);
+      // A scalar stands for a state every entry shares (Adam's step count before any mask).
+      const scalarEitherSide = existing !== undefined && (existing.rank === 0 || value.shape.length === 0);
+      if (existing && existing.shape.join() !== value.shape.join() && !scalarEitherSide) {
+        throw new ContractError(`optimizer state ${key} has shape [${value.shape}], expected [${existing.shape}]`);
+      }
+      if (existing && existing.shape.join() === value.shape.join()) {
         const loaded = tf.tensor(value.data, value.shape);
         existing.assign(loaded);
         loaded.dispose();
       } else {
-        const initial = tf.tensor(value.data, value.shape);
-        this.slots.set(key, tf.variable(initial, false));
-        initial.dispose();
+        existing?.dispose();
+        this.adopt(key, tf.tensor(value.data, value.shape));
       }
     }
   }
