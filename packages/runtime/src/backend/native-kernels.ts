@@ -379,44 +379,40 @@ function crossEntropyGrad(params: KernelParams): TensorInfo {
   return out;
 }
 
-/** Rows of the last axis of x [..., T], and the row count of mask [..., T], which must divide x's. */
-function softmaxRows(kernel: string, x: TensorInfo, other: TensorInfo, sameShape: boolean): number {
-  const width = x.shape[x.shape.length - 1] ?? 0;
-  const rows = (t: TensorInfo) => (width === 0 ? 0 : tf.util.sizeFromShape(t.shape) / width);
-  const fits = other.shape[other.shape.length - 1] === width && (sameShape ? tf.util.arraysEqual(x.shape, other.shape) : rows(other) > 0 && rows(x) % rows(other) === 0);
-  if (!fits) throw new Error(`${kernel}: [${other.shape}] does not fit [${x.shape}]`);
-  return width;
+/**
+ * A kernel over rows of the last axis of two float32 inputs (the second the first's shape, or a
+ * block of rows that repeats over it), with attr `scale`, whose output has the first's shape.
+ */
+function scaledRowsKernel(
+  kernel: string,
+  names: readonly [string, string],
+  sameShape: boolean,
+  run: (native: NativeBlas, first: Float32Array, second: Float32Array, out: Float32Array, width: number, scale: number) => void,
+): KernelFunc {
+  return (params: KernelParams) => {
+    const native = blas;
+    if (native === undefined) throw new Error('native kernels registered without the addon');
+    const [x, other] = float32Inputs(kernel, params, names) as [TensorInfo, TensorInfo];
+    const width = x.shape[x.shape.length - 1] ?? 0;
+    const rows = (t: TensorInfo) => (width === 0 ? 0 : tf.util.sizeFromShape(t.shape) / width);
+    const fits = other.shape[other.shape.length - 1] === width && (sameShape ? tf.util.arraysEqual(x.shape, other.shape) : rows(other) > 0 && rows(x) % rows(other) === 0);
+    if (!fits) throw new Error(`${kernel}: [${other.shape}] does not fit [${x.shape}]`);
+    const backend = params.backend as BackendWasm;
+    const out = backend.makeOutput(x.shape, 'float32');
+    if (tf.util.sizeFromShape(x.shape) === 0) return out;
+    run(native, f32(backend, x), f32(backend, other), f32(backend, out), width, (params.attrs as unknown as { scale: number }).scale);
+    return out;
+  };
 }
 
-/** softmax(x·scale + mask) over the last axis: inputs x [..., T] and mask [M, T] (M divides x's rows); attr scale. */
-function maskedSoftmax(params: KernelParams): TensorInfo {
-  const native = blas;
-  if (native === undefined) throw new Error('native kernels registered without the addon');
-  const [x, mask] = float32Inputs(MASKED_SOFTMAX_KERNEL, params, ['x', 'mask']) as [TensorInfo, TensorInfo];
-  const width = softmaxRows(MASKED_SOFTMAX_KERNEL, x, mask, false);
-  const backend = params.backend as BackendWasm;
-  const out = backend.makeOutput(x.shape, 'float32');
-  if (tf.util.sizeFromShape(x.shape) === 0) return out;
-  native.maskedSoftmax(f32(backend, x), f32(backend, mask), f32(backend, out), width, (params.attrs as unknown as { scale: number }).scale);
-  return out;
-}
-
-/** Its gradient w.r.t. x: inputs p (the softmax) and dp, both [..., T]; attr scale. */
-function softmaxGrad(params: KernelParams): TensorInfo {
-  const native = blas;
-  if (native === undefined) throw new Error('native kernels registered without the addon');
-  const [p, dp] = float32Inputs(SOFTMAX_GRAD_KERNEL, params, ['p', 'dp']) as [TensorInfo, TensorInfo];
-  const width = softmaxRows(SOFTMAX_GRAD_KERNEL, p, dp, true);
-  const backend = params.backend as BackendWasm;
-  const out = backend.makeOutput(p.shape, 'float32');
-  if (tf.util.sizeFromShape(p.shape) === 0) return out;
-  native.softmaxGrad(f32(backend, p), f32(backend, dp), f32(backend, out), width, (params.attrs as unknown as { scale: number }).scale);
-  return out;
-}
+/** softmax(x·scale + mask) over the last axis: x [..., T], mask [M, T] with M dividing x's rows. */
+const maskedSoftmax = scaledRowsKernel(MASKED_SOFTMAX_KERNEL, ['x', 'mask'], false, (native, ...args) => native.maskedSoftmax(...args));
+/** Its gradient w.r.t. x from p (the softmax) and dp, both [..., T]. */
+const softmaxGrad = scaledRowsKernel(SOFTMAX_GRAD_KERNEL, ['p', 'dp'], true, (native, ...args) => native.softmaxGrad(...args));
 
 const OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc]> = [
-  [MASKED_SOFTMAX_KERNEL, maskedSoftmax as KernelFunc],
-  [SOFTMAX_GRAD_KERNEL, softmaxGrad as KernelFunc],
+  [MASKED_SOFTMAX_KERNEL, maskedSoftmax],
+  [SOFTMAX_GRAD_KERNEL, softmaxGrad],
   [CROSS_ENTROPY_KERNEL, crossEntropy as KernelFunc],
   [CROSS_ENTROPY_GRAD_KERNEL, crossEntropyGrad as KernelFunc],
   [LAYER_NORM_KERNEL, layerNorm as KernelFunc],
