@@ -42,6 +42,9 @@ export const KERNEL_FIXES = {
 
 export type KernelFix = keyof typeof KERNEL_FIXES;
 
+/** The fixes the native kernels bring (registered together by applyNativeKernels). */
+export const NATIVE_KERNEL_FIXES = (Object.keys(KERNEL_FIXES) as KernelFix[]).filter((fix) => fix.startsWith('native-'));
+
 /** Fixes the ops use, by tfjs backend name. Backends not listed run the stock ops. */
 const OP_FIXES: Readonly<Record<string, ReadonlySet<KernelFix>>> = {
   wasm: new Set<KernelFix>(['scatter-embedding-grad', 'transposed-matmul-grad', 'split-batch-matmul']),

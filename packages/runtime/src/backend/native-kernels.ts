@@ -151,7 +151,8 @@ function adamStep(params: KernelParams): TensorInfo[] {
   // memory traffic, and no second copy of the largest parameter). A snapshot or any other holder
   // of one of them (the shared Identity makes clones references) keeps the step out of place.
   const owned = [param, m, v, t];
-  const distinct = new Set([...owned, grad, ...(mask === undefined ? [] : [mask])].map((x) => x.dataId)).size === owned.length + (mask === undefined ? 1 : 2);
+  const all = [...owned, grad, ...(mask === undefined ? [] : [mask])];
+  const distinct = new Set(all.map((x) => x.dataId)).size === all.length;
   const inPlace = distinct && owned.every((x) => backend.refCount(x.dataId) === 1);
   const outs = inPlace ? owned.map((x) => sharedOutput(backend, x)) : owned.map((x) => backend.makeOutput(x.shape, 'float32'));
   if (size === 0) return outs;

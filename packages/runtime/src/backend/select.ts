@@ -1,6 +1,6 @@
 import { RuntimeError } from '@circuit-tuning/contracts';
 import { activateBackend, backendInstance } from './activate';
-import { type KernelFix, opFixesFor } from './fixes';
+import { type KernelFix, NATIVE_KERNEL_FIXES, opFixesFor } from './fixes';
 import { type BackendInfo, formatBackendLine } from './info';
 import { startNative } from './native';
 import { applyNativeKernels, type NativeKernelsInfo, nativeKernelsApplied, removeNativeKernels } from './native-kernels';
@@ -198,7 +198,7 @@ function sayOnce(log: (line: string) => void, line: string): void {
 function kernelFixesOf(name: BackendName, threads: number): string[] {
   const fixes: KernelFix[] = [];
   if (name === 'wasm') fixes.push('slice-view', 'shared-identity', 'gather-rows');
-  if (name === 'wasm' && nativeKernelsApplied()) fixes.push('native-matmul', 'native-sum', 'native-transpose', 'native-add', 'native-softmax', 'native-gelu', 'native-layernorm', 'native-cross-entropy', 'native-adam');
+  if (name === 'wasm' && nativeKernelsApplied()) fixes.push(...NATIVE_KERNEL_FIXES);
   fixes.push(...opFixesFor(TFJS_BACKEND_NAME[name]));
   if (name === 'wasm' && threads > 1) fixes.push('threads-loader');
   return fixes;
