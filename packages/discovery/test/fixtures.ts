@@ -5,9 +5,8 @@ import { gpt2Config, loadModel, TransformerModel } from '@circuit-tuning/model';
 import { createRng, ensureBackend, writeArrowTable } from '@circuit-tuning/runtime';
 import { batchPrompts, type PromptExample, type PromptSet } from '../src/index';
 
-/** ../shared/data beside the checkout: a tiny GPT-2 and golden outputs of an independent PyTorch implementation. */
-export const sharedData = fileURLToPath(new URL('../../../../shared/data/', import.meta.url));
-export const tinyGpt2Dir = `${sharedData}reference-gpt2-tiny`;
+/** fixtures/reference (see its README): a tiny GPT-2 and golden outputs of an independent PyTorch implementation. */
+export const tinyGpt2Dir = fileURLToPath(new URL('../../../fixtures/reference/gpt2-tiny', import.meta.url));
 
 export interface Golden {
   inputs: { clean: number[][]; corrupt: number[][]; pos: number[]; answer: number[]; foil: number[] };

@@ -4,7 +4,7 @@ import { ensureBackend } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accuracy, mean, perplexity, scorePrompts } from '../src/index';
 
-const dir = new URL('../../../../shared/data/reference-gpt2-tiny', import.meta.url).pathname;
+const dir = new URL('../../../fixtures/reference/gpt2-tiny', import.meta.url).pathname;
 const golden = JSON.parse(readFileSync(`${dir}/golden.json`, 'utf8')) as {
   inputs: { clean: number[][]; pos: number[]; answer: number[]; foil: number[] };
   metric: { value_clean: number };

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** ../shared/data beside the checkout: golden outputs of an independent PyTorch GPT-2. */
-export const sharedData = fileURLToPath(new URL('../../../../shared/data/', import.meta.url));
-export const tinyGpt2Dir = `${sharedData}reference-gpt2-tiny`;
-export const tinyGpt2F16Dir = `${sharedData}reference-gpt2-tiny-f16-prefixed`;
+/** fixtures/reference (see its README): a tiny GPT-2 and golden outputs of an independent PyTorch GPT-2. */
+const referenceData = fileURLToPath(new URL('../../../fixtures/reference/', import.meta.url));
+export const tinyGpt2Dir = `${referenceData}gpt2-tiny`;
+export const tinyGpt2F16Dir = `${referenceData}gpt2-tiny-f16-prefixed`;
 
 export interface Golden {
   inputs: { clean: number[][]; corrupt: number[][]; pos: number[]; answer: number[]; foil: number[] };

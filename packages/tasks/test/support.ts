@@ -7,11 +7,12 @@ import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ArtifactError } from '@circuit-tuning/contracts';
 import { createWordLevelTokenizer, loadTokenizer, type Tokenizer } from '@circuit-tuning/model';
 import { expect } from 'vitest';
 
-export const REFERENCE_TASKS_DIR = '/work/shared/data/reference-code-tasks';
+export const REFERENCE_TASKS_DIR = fileURLToPath(new URL('../../../fixtures/reference/reference-code-tasks', import.meta.url));
 export const SV_FILE = join(REFERENCE_TASKS_DIR, 'sv_dev_sample300.jsonl');
 export const WINOBIAS_PRO = join(REFERENCE_TASKS_DIR, 'winobias_pro_stereotyped_type2_dev.jsonl');
 export const WINOBIAS_ANTI = join(REFERENCE_TASKS_DIR, 'winobias_anti_stereotyped_type2_dev.jsonl');

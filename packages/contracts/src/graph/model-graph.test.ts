@@ -4,7 +4,7 @@ import { buildGraph, nodeCount } from './model-graph';
 import { parseEdgeName, parseNodeName } from './names';
 
 const golden = JSON.parse(
-  readFileSync(new URL('../../../../../shared/data/reference-gpt2-tiny/golden.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../../../fixtures/reference/gpt2-tiny/golden.json', import.meta.url), 'utf8'),
 ) as { graph: { writers: string[]; edges_in_order: string[]; n_edges: number } };
 
 describe('buildGraph', () => {

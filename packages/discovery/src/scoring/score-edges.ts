@@ -56,7 +56,7 @@ export interface EdgeScores {
  * Convention: score = (1/N) Σ_examples Σ_scored positions Σ_d (a_abl − a_clean) · ∂m/∂x, the
  * first-order estimate of M(edge ablated) − M(clean) with M the mean of the metric over the N
  * examples, so scores compare directly with exact patching. EAP-IG's code (and the golden
- * reference in shared/data) divides once more by the batch size: theirs = ours / batch.
+ * reference in fixtures/reference/gpt2-tiny) divides once more by the batch size: theirs = ours / batch.
  */
 export async function scoreEdges(model: TransformerModel, prompts: PromptSet, options: ScoreEdgesOptions): Promise<EdgeScores> {
   const graph = options.graph ?? model.graph();

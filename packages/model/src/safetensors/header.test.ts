@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArtifactError } from '@circuit-tuning/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tinyGpt2Dir } from '../../test/shared-data';
 import { readSafetensors, readSafetensorsHeader } from './read';
 
-const REFERENCE = '/work/shared/data/reference-gpt2-tiny/model.safetensors';
+const REFERENCE = `${tinyGpt2Dir}/model.safetensors`;
 
 let dir: string;
 beforeAll(async () => {

@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { roundToF16 } from './half';
+import { tinyGpt2Dir, tinyGpt2F16Dir } from '../../test/shared-data';
 import { readSafetensors, readSafetensorsHeader, requireFloatTensor } from './read';
 
-const DATA = '/work/shared/data';
-const F32_PATH = `${DATA}/reference-gpt2-tiny/model.safetensors`;
-const F16_PATH = `${DATA}/reference-gpt2-tiny-f16-prefixed/model.safetensors`;
+const F32_PATH = `${tinyGpt2Dir}/model.safetensors`;
+const F16_PATH = `${tinyGpt2F16Dir}/model.safetensors`;
 
 interface Gpt2Config {
   n_layer: number;
@@ -36,7 +36,7 @@ function expectedShapes(c: Gpt2Config): Map<string, number[]> {
 
 describe('readSafetensors on the reference GPT-2', () => {
   it('reads the F32 checkpoint with the names and shapes its config implies', async () => {
-    const config = JSON.parse(await readFile(`${DATA}/reference-gpt2-tiny/config.json`, 'utf8')) as Gpt2Config;
+    const config = JSON.parse(await readFile(`${tinyGpt2Dir}/config.json`, 'utf8')) as Gpt2Config;
     const file = await readSafetensors(F32_PATH);
     const expected = expectedShapes(config);
     expect(new Set(file.tensors.keys())).toEqual(new Set(expected.keys()));
@@ -50,7 +50,7 @@ describe('readSafetensors on the reference GPT-2', () => {
   });
 
   it('reads the F16, prefixed checkpoint; its values are the F32 values to F16 precision', async () => {
-    const config = JSON.parse(await readFile(`${DATA}/reference-gpt2-tiny-f16-prefixed/config.json`, 'utf8')) as Gpt2Config;
+    const config = JSON.parse(await readFile(`${tinyGpt2F16Dir}/config.json`, 'utf8')) as Gpt2Config;
     const f16 = await readSafetensors(F16_PATH);
     const f32 = await readSafetensors(F32_PATH);
     expect(f16.metadata).toEqual({ format: 'pt' });

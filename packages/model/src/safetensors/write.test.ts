@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roundToBf16, roundToF16 } from './half';
 import { readSafetensors, readSafetensorsHeader, requireFloatTensor } from './read';
+import { tinyGpt2Dir } from '../../test/shared-data';
 import { writeSafetensors } from './write';
 
 let dir: string;
@@ -64,7 +65,7 @@ describe('writeSafetensors', () => {
   });
 
   it('re-writes the reference checkpoint byte-for-byte in data, with an 8-aligned space-padded header', async () => {
-    const source = await readSafetensors('/work/shared/data/reference-gpt2-tiny/model.safetensors');
+    const source = await readSafetensors(`${tinyGpt2Dir}/model.safetensors`);
     const tensors = new Map([...source.tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]));
     const path = join(dir, 'copy.safetensors');
     await writeSafetensors(path, tensors);

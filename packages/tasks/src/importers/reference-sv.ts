@@ -1,6 +1,6 @@
 /**
  * Importer for the subject-verb jsonl of the paper's reference code (the format of
- * /work/shared/data/reference-code-tasks/sv_dev_sample300.jsonl). One row:
+ * fixtures/reference/reference-code-tasks/sv_dev_sample300.jsonl). One row:
  *   clean_text, corr_text            the sentence, and the sentence with every present-tense verb flipped
  *   clean_verb_pos, corr_verb_pos    GPT-2 token index of each verb, counted WITHOUT a BOS token
  *   clean_verb_ids, corr_verb_ids    GPT-2 token id of each verb (with its leading space)
