@@ -5,19 +5,14 @@
  * never a torn one. The temp name lives in the same directory because rename across filesystems
  * is a copy, not atomic.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-
-/** Temp names start with a dot and end in `.tmp` so directory listings and hashes can skip them. */
-export function isTempName(name: string): boolean {
-  return name.startsWith('.') && name.endsWith('.tmp');
-}
+import { dirname } from 'node:path';
+import { tempPathFor } from './temp-names';
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = tempPathFor(path);
   let renamed = false;
   try {
     const handle = await open(temp, 'wx');

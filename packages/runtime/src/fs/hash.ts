@@ -7,7 +7,7 @@ import { createReadStream, type Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { ArtifactError } from '@circuit-tuning/contracts';
-import { isTempName } from './atomic-write';
+import { isTempName } from './temp-names';
 
 export function sha256Bytes(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');

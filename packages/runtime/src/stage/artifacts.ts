@@ -5,11 +5,12 @@
  * breaks the next one).
  */
 import { readFile, stat } from 'node:fs/promises';
-import { isAbsolute, relative, sep } from 'node:path';
+import { basename, dirname, isAbsolute, relative, sep } from 'node:path';
 import { type ArtifactRecord, ArtifactError, ContractError } from '@circuit-tuning/contracts';
 import { assertTableSchema, decodeArrowTable, inspectArrowBytes } from '../arrow/read';
 import { sha256Bytes, sha256File, sha256Tree } from '../fs/hash';
 import type { ZodType } from 'zod';
+import { manifestPath, readManifest } from './manifest-io';
 import type { PortSpec } from './ports';
 
 export interface RecordArtifactOptions {
@@ -45,6 +46,24 @@ export async function recordArtifact(options: RecordArtifactOptions): Promise<Ar
   }
   checkJson(port, spec.schema, bytes, path);
   return { ...base, sha256: sha256Bytes(bytes), bytes: bytes.byteLength };
+}
+
+/**
+ * An input that a stage wrote is checked against the sha256 that stage recorded in the
+ * manifest.json beside it: a file corrupted or edited after it was written is refused, not used.
+ * (A pipeline's cache compares hashes too; this covers a file handed to a stage directly.)
+ * Output names are unique within a stage directory, so the base name identifies the record.
+ */
+export async function checkAgainstProducer(path: string, record: ArtifactRecord): Promise<void> {
+  const stageDir = dirname(path);
+  const manifest = await readManifest(stageDir).catch(() => undefined);
+  const recorded = manifest?.outputs.find((output) => basename(output.path) === basename(path));
+  if (manifest === undefined || recorded === undefined || recorded.sha256 === record.sha256) return;
+  throw new ArtifactError(
+    path,
+    `differs from what ${manifest.stage.slot}:${manifest.stage.variant} wrote (sha256 ${record.sha256.slice(0, 12)}, but ${manifestPath(stageDir)} records ${recorded.sha256.slice(0, 12)}): it was corrupted or edited since`,
+    { hint: 'rerun the stage that wrote it; to use an edited copy on purpose, put it outside that stage directory' },
+  );
 }
 
 /** Current sha256 of an artifact, or undefined when it is gone; for checking a cached run is intact. */

@@ -1,4 +1,4 @@
-export { currentSha256, pathForManifest, type RecordArtifactOptions, recordArtifact } from './artifacts';
+export { checkAgainstProducer, currentSha256, pathForManifest, type RecordArtifactOptions, recordArtifact } from './artifacts';
 export { type CacheDecision, type CacheKey, checkCache } from './cache';
 export { parseStageConfig } from './config';
 export {
@@ -40,5 +40,6 @@ export {
   silentReporter,
   stderrReporter,
 } from './reporter';
+export { STAGE_LOCK_FILE, type StageDirState, stageDirState } from './stage-dir';
 export { type RunStageOptions, type RunStageResult, runStage, type StageRunSettings, stageRunSettings } from './runner';
 export { defaultVersions } from './versions';

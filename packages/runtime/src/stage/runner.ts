@@ -4,10 +4,12 @@
  *   parse config → hash inputs → reuse a matching succeeded run, or
  *   manifest `running` → clear old outputs → run → check and hash outputs → manifest `succeeded`
  * and on any error after the start, manifest `failed` (outputs already written are kept and
- * recorded, for debugging) and the error is rethrown.
+ * recorded, for debugging) and the error is rethrown. The stage directory is locked while the stage
+ * runs (a second process is refused), temps a killed run left there are removed first, and a
+ * directory no stage made is refused (stage-dir.ts).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { access, mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import {
   type ArtifactRecord,
@@ -17,18 +19,22 @@ import {
   MANIFEST_SCHEMA_VERSION,
   type ManifestBackend,
   type StageError,
+  MANIFEST_FILE,
   type StageManifest,
 } from '@circuit-tuning/contracts';
 import type { z } from 'zod';
+import { acquireLock } from '../fs/lock-file';
+import { removeStaleTemps } from '../fs/stale-temps';
 import { hashConfig } from '../fs/stable-json';
 import { createRng } from '../random/rng';
-import { recordArtifact } from './artifacts';
+import { checkAgainstProducer, recordArtifact } from './artifacts';
 import { checkCache } from './cache';
 import { parseStageConfig } from './config';
 import { type AnyStageDefinition, type StageContext, type StageDefinition, stageId, stageProducer } from './define';
 import { writeManifest } from './manifest-io';
 import { type InputPaths, LOG_FILE, type OutputPaths, outputFileName, type PortSpecs } from './ports';
-import { createLogger, createProgress, fanOut, jsonlFileReporter, type StageReporter, stderrReporter } from './reporter';
+import { createLogger, createProgress, fanOut, jsonlFileReporter, type StageLogger, type StageReporter, stderrReporter } from './reporter';
+import { STAGE_LOCK_FILE, stageDirState } from './stage-dir';
 import { defaultVersions } from './versions';
 
 export interface RunStageOptions<I extends PortSpecs = PortSpecs> {
@@ -54,6 +60,11 @@ export interface RunStageOptions<I extends PortSpecs = PortSpecs> {
   signal?: AbortSignal;
   /** Where log and progress events go besides `log.jsonl`; defaults to stderr. */
   reporter?: StageReporter;
+  /**
+   * Accept a stage directory that exists and was not made by a stage (it has no manifest.json).
+   * Its files are still never overwritten or deleted: a run that would is refused.
+   */
+  allowExistingDir?: boolean;
 }
 
 export interface RunStageResult<O extends PortSpecs = PortSpecs> {
@@ -89,79 +100,117 @@ export async function runStage<C extends z.ZodObject, I extends PortSpecs, O ext
   const inputs: ArtifactRecord[] = [];
   for (const [port, spec] of Object.entries(def.inputs)) {
     const path = inputPaths[port];
-    if (path !== undefined) inputs.push(await recordArtifact({ port, spec, path, runDir, check: 'metadata' }));
+    if (path === undefined) continue;
+    const record = await recordArtifact({ port, spec, path, runDir, check: 'metadata' });
+    await checkAgainstProducer(path, record);
+    inputs.push(record);
   }
 
-  if (options.force !== true) {
-    const decision = await checkCache(def, stageDir, { configHash, seed, inputs }, outputPath);
-    if (decision.hit) {
-      createLogger(id, display).info('reusing the previous run: config, seed and inputs are unchanged');
-      const outputs = Object.fromEntries(decision.manifest.outputs.map((output) => [output.port, outputPath(output.port)]));
-      return { manifest: decision.manifest, outputs: outputs as OutputPaths<O>, cached: true };
+  const state = await stageDirState(stageDir);
+  if (state === 'foreign') {
+    if (options.allowExistingDir !== true) {
+      throw new ConfigError(`${stageDir} exists and was not made by a stage (it has no manifest.json); nothing in it is overwritten or deleted`, {
+        hint: 'give a new or empty directory (the command line\'s --allow-existing-dir writes beside its files)',
+      });
     }
-    createLogger(id, display).debug(`running: ${decision.reason}`);
+    const names = [MANIFEST_FILE, LOG_FILE, ...Object.entries(def.outputs).map(([port, spec]) => outputFileName(port, spec))];
+    const taken: string[] = [];
+    for (const name of names) if (await exists(join(stageDir, name))) taken.push(join(stageDir, name));
+    if (taken.length > 0) throw new ConfigError(`stage '${id}' would overwrite files it did not write: ${taken.join(', ')}`, { hint: 'move them away, or give another directory' });
   }
-
-  options.signal?.throwIfAborted();
   await mkdir(stageDir, { recursive: true });
-  const startedAt = new Date();
-  const clock = performance.now();
-  const base = {
-    schemaVersion: MANIFEST_SCHEMA_VERSION,
-    stage: identity,
-    config: config as Record<string, unknown>,
-    configHash,
-    seed,
-    ...(options.backend === undefined ? {} : { backend: { ...options.backend } as ManifestBackend }),
-    versions: { ...defaultVersions(), ...options.versions },
-    inputs,
-    startedAt: startedAt.toISOString(),
-  } as const;
-  const finished = () => ({ finishedAt: new Date().toISOString(), durationMs: Math.round(performance.now() - clock) });
-  // `running` goes down first: from here on, a kill leaves a manifest that no cache will trust.
-  await writeManifest(stageDir, { ...base, status: 'running', outputs: [] });
-  // Stale outputs would otherwise pass for this run's (an optional output the new config skips).
-  for (const port of Object.keys(def.outputs)) await rm(outputPath(port), { recursive: true, force: true });
-  await rm(join(stageDir, LOG_FILE), { force: true });
-  const report = fanOut(display, jsonlFileReporter(join(stageDir, LOG_FILE)));
-  const logger = createLogger(id, report);
-
-  const signal = options.signal ?? new AbortController().signal;
-  const context: StageContext<z.output<C>, I, O> = {
-    stage: identity,
-    producer: stageProducer(identity),
-    config: config as z.output<C>,
-    inputs: inputPaths as InputPaths<I>,
-    output: outputPath,
-    seed,
-    random: (stream = 'default') => createRng(seed).fork(stream),
-    logger,
-    progress: (label, total) => createProgress(id, report, label, total),
-    signal,
-  };
+  const lock = await acquireLock(join(stageDir, STAGE_LOCK_FILE), `stage ${id}`);
   try {
-    const result = await definition.run(context);
-    const outputs = await recordOutputs(def, outputPath, runDir, 'strict');
-    const summary = result?.summary;
-    const manifest: StageManifest = {
-      ...base,
-      status: 'succeeded',
-      outputs,
-      ...(summary === undefined ? {} : { summary: { ...summary } }),
-      ...finished(),
+    await cleanUpAfterKill(stageDir, lock.replaced, createLogger(id, display));
+    if (options.force !== true) {
+      const decision = await checkCache(def, stageDir, { configHash, seed, inputs }, outputPath);
+      if (decision.hit) {
+        createLogger(id, display).info('reusing the previous run: config, seed and inputs are unchanged');
+        const outputs = Object.fromEntries(decision.manifest.outputs.map((output) => [output.port, outputPath(output.port)]));
+        return { manifest: decision.manifest, outputs: outputs as OutputPaths<O>, cached: true };
+      }
+      createLogger(id, display).debug(`running: ${decision.reason}`);
+    }
+
+    options.signal?.throwIfAborted();
+    const startedAt = new Date();
+    const clock = performance.now();
+    const base = {
+      schemaVersion: MANIFEST_SCHEMA_VERSION,
+      stage: identity,
+      config: config as Record<string, unknown>,
+      configHash,
+      seed,
+      ...(options.backend === undefined ? {} : { backend: { ...options.backend } as ManifestBackend }),
+      versions: { ...defaultVersions(), ...options.versions },
+      inputs,
+      startedAt: startedAt.toISOString(),
+    } as const;
+    const finished = () => ({ finishedAt: new Date().toISOString(), durationMs: Math.round(performance.now() - clock) });
+    // `running` goes down first: from here on, a kill leaves a manifest that no cache will trust.
+    await writeManifest(stageDir, { ...base, status: 'running', outputs: [] });
+    // Stale outputs would otherwise pass for this run's (an optional output the new config skips).
+    for (const port of Object.keys(def.outputs)) await rm(outputPath(port), { recursive: true, force: true });
+    await rm(join(stageDir, LOG_FILE), { force: true });
+    const report = fanOut(display, jsonlFileReporter(join(stageDir, LOG_FILE)));
+    const logger = createLogger(id, report);
+
+    const signal = options.signal ?? new AbortController().signal;
+    const context: StageContext<z.output<C>, I, O> = {
+      stage: identity,
+      producer: stageProducer(identity),
+      config: config as z.output<C>,
+      inputs: inputPaths as InputPaths<I>,
+      output: outputPath,
+      seed,
+      random: (stream = 'default') => createRng(seed).fork(stream),
+      logger,
+      progress: (label, total) => createProgress(id, report, label, total),
+      signal,
     };
-    await writeManifest(stageDir, manifest);
-    logger.info(`succeeded in ${manifest.durationMs} ms`);
-    return { manifest, outputs: Object.fromEntries(outputs.map((o) => [o.port, outputPath(o.port)])) as OutputPaths<O>, cached: false };
-  } catch (error) {
-    const outputs = await recordOutputs(def, outputPath, runDir, 'lenient');
-    const failure = describeError(error, signal);
-    await writeManifest(stageDir, { ...base, status: 'failed', outputs, error: failure, ...finished() }).catch(() => undefined);
-    logger.warn(`${failure.kind === 'aborted' ? 'aborted' : 'failed'}: ${failure.message}`);
-    // The stack goes to log.jsonl (debug) for whoever investigates, not to the user's terminal.
-    if (error instanceof Error && error.stack !== undefined) logger.debug('stack', { stack: error.stack });
-    throw error;
+    try {
+      const result = await definition.run(context);
+      const outputs = await recordOutputs(def, outputPath, runDir, 'strict');
+      const summary = result?.summary;
+      const manifest: StageManifest = {
+        ...base,
+        status: 'succeeded',
+        outputs,
+        ...(summary === undefined ? {} : { summary: { ...summary } }),
+        ...finished(),
+      };
+      await writeManifest(stageDir, manifest);
+      logger.info(`succeeded in ${manifest.durationMs} ms`);
+      return { manifest, outputs: Object.fromEntries(outputs.map((o) => [o.port, outputPath(o.port)])) as OutputPaths<O>, cached: false };
+    } catch (error) {
+      const outputs = await recordOutputs(def, outputPath, runDir, 'lenient');
+      const failure = describeError(error, signal);
+      await writeManifest(stageDir, { ...base, status: 'failed', outputs, error: failure, ...finished() }).catch(() => undefined);
+      logger.warn(`${failure.kind === 'aborted' ? 'aborted' : 'failed'}: ${failure.message}`);
+      // The stack goes to log.jsonl (debug) for whoever investigates, not to the user's terminal.
+      if (error instanceof Error && error.stack !== undefined) logger.debug('stack', { stack: error.stack });
+      throw error;
+    }
+  } finally {
+    await lock.release();
   }
+}
+
+/** Says what a killed run left behind (its lock, temp files) and removes the temps. */
+async function cleanUpAfterKill(stageDir: string, replaced: { pid: number; host: string } | undefined, logger: StageLogger): Promise<void> {
+  if (replaced !== undefined) logger.warn(`removed the lock of process ${replaced.pid} on ${replaced.host}, which is no longer running`);
+  const removed = await removeStaleTemps(stageDir, { lockName: STAGE_LOCK_FILE });
+  if (removed.length > 0) {
+    const bytes = removed.reduce((sum, r) => sum + r.bytes, 0);
+    logger.warn(`removed ${removed.length} temporary file(s) of a killed run (${bytes} bytes): ${removed.map((r) => r.path).join(', ')}`);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Absolute input paths by port; unknown ports, missing required ones, and inputs that are this stage's own outputs are config errors. */
