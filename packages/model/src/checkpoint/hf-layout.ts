@@ -1,4 +1,4 @@
-import type { ModelConfig } from '../config/model-config';
+import { hasAttentionOutputBias, type ModelConfig } from '../config/model-config';
 import { blockPrefix } from '../transformer/parameter-names';
 
 /**
@@ -78,7 +78,7 @@ function llamaMappings(config: ModelConfig): HfMapping[] {
       if (config.attentionBias) m.push({ canonical: `${ours}.attn.b_${letter}`, hfName: `${proj}.bias`, transform: copy, hfShape: [heads * dHead] });
     }
     m.push({ canonical: `${ours}.attn.W_O`, hfName: `${hf}.self_attn.o_proj.weight`, transform: transpose, hfShape: [d, nHeads * dHead] });
-    if (config.attentionBias) m.push({ canonical: `${ours}.attn.b_O`, hfName: `${hf}.self_attn.o_proj.bias`, transform: copy, hfShape: [d] });
+    if (hasAttentionOutputBias(config)) m.push({ canonical: `${ours}.attn.b_O`, hfName: `${hf}.self_attn.o_proj.bias`, transform: copy, hfShape: [d] });
     m.push(
       { canonical: `${ours}.ln2.w`, hfName: `${hf}.post_attention_layernorm.weight`, transform: copy, hfShape: [d] },
       { canonical: `${ours}.mlp.W_gate`, hfName: `${hf}.mlp.gate_proj.weight`, transform: transpose, hfShape: [f, d] },

@@ -4,13 +4,15 @@ import { ArtifactError, ContractError } from '@circuit-tuning/contracts';
 import { tf } from '@circuit-tuning/runtime';
 import { fromHuggingFaceConfig } from '../config/hf-config';
 import type { ModelConfig } from '../config/model-config';
-import { readSafetensors, readSafetensorsHeader, type SafetensorsFile } from '../safetensors/index';
+import { isFloatDType } from '../safetensors/dtypes';
+import { openSafetensors, type SafetensorsTensor } from '../safetensors/index';
 import { loadTokenizer, type Tokenizer } from '../tokenizers/index';
 import { TransformerModel } from '../transformer/model';
 import { type HfMapping, hfMappings, knownPrefixes } from './hf-layout';
+import { listNames, locateWeightFiles, type WeightFiles } from './weights-files';
 
+export { WEIGHTS_FILE } from './weights-files';
 export const CONFIG_FILE = 'config.json';
-export const WEIGHTS_FILE = 'model.safetensors';
 
 export interface LoadModelOptions {
   /** 'required' (default): a missing tokenizer is an error. 'optional': load without one. */
@@ -25,26 +27,26 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
 }
 
 /**
- * Loads a Hugging Face-layout model directory: config.json, model.safetensors (F32/F16/BF16,
- * with or without the `transformer.` prefix) and the tokenizer files. Every inconsistency is
- * reported with the file it is in, before any tensor work.
+ * Loads a Hugging Face-layout model directory: config.json, the weights (model.safetensors, or
+ * model.safetensors.index.json and its shards; F32/F16/BF16, with or without the `transformer.`
+ * prefix) and the tokenizer files. The set of tensors must be exactly what config.json describes
+ * (a tensor too many or too few is an error listing them) and every value finite; all of that is
+ * checked from the headers before any tensor is read, except finiteness, checked as each is read.
+ * Files are read one after another, tensor by tensor, so a sharded checkpoint is never in memory
+ * whole outside the model's own parameters.
  */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<TransformerModel> {
   await requireDirectory(dir);
   const config = await readModelConfig(dir);
-  const weightsFile = join(dir, WEIGHTS_FILE);
   const tokenizer = await loadOptionalTokenizer(dir, options.tokenizer ?? 'required');
   if (tokenizer && tokenizer.vocabSize > config.vocabSize) {
     throw new ContractError(
       `model/tokenizer mismatch in ${dir}: the tokenizer has ${tokenizer.vocabSize} tokens but config.json declares vocab_size ${config.vocabSize}`,
     );
   }
-  const header = await readSafetensorsHeader(weightsFile);
-  const mappings = hfMappings(config);
-  const prefix = detectPrefix(weightsFile, header.tensors.map((t) => t.name), mappings);
-  const neededNames = [...new Set(mappings.map((m) => prefix + m.hfName))];
-  const file = await readSafetensors(weightsFile, { names: neededNames });
-  const values = canonicalValues(file, prefix, mappings, config);
+  const weights = await locateWeightFiles(dir);
+  const plan = planTensors(weights, config);
+  const values = await canonicalValues(weights, plan, config);
   try {
     return new TransformerModel(config, values, { tokenizer, source: dir });
   } finally {
@@ -84,46 +86,130 @@ export async function readJsonFile(file: string): Promise<unknown> {
   }
 }
 
-function detectPrefix(file: string, names: string[], mappings: HfMapping[]): string {
-  const present = new Set(names);
-  const probe = mappings[mappings.length - 1]!.hfName;
-  for (const prefix of knownPrefixes) if (present.has(prefix + probe)) return prefix;
-  const missing = mappings.find((m) => !present.has(m.hfName));
-  throw new ArtifactError(file, `does not hold the weights config.json describes: no tensor '${missing?.hfName ?? probe}'`, {
-    hint: `it has: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}`,
-  });
+/** Which file tensors feed which canonical parameters, after checking names, shapes and dtypes. */
+interface TensorPlan {
+  prefix: string;
+  /** A tied model's lm_head.weight, present in some files: it must equal the embedding. */
+  tiedHead: string | undefined;
 }
 
-function canonicalValues(file: SafetensorsFile, prefix: string, mappings: HfMapping[], config: ModelConfig): Map<string, tf.Tensor> {
-  const values = new Map<string, tf.Tensor>();
-  const sources = new Map<string, tf.Tensor>();
-  try {
-    for (const mapping of mappings) {
-      const name = prefix + mapping.hfName;
-      let source = sources.get(name);
-      if (!source) {
-        const tensor = file.tensors.get(name);
-        if (!tensor) throw new ArtifactError(file.path, `has no tensor '${name}'`);
-        if (!(tensor.data instanceof Float32Array)) throw new ArtifactError(file.path, `tensor '${name}' has integer dtype ${tensor.dtype}, expected floats`);
-        if (tensor.shape.length !== mapping.hfShape.length || tensor.shape.some((n, i) => n !== mapping.hfShape[i])) {
-          throw new ArtifactError(
-            file.path,
-            `tensor '${name}' has shape [${tensor.shape}] but config.json (${describe(config)}) needs [${mapping.hfShape}]`,
-          );
-        }
-        source = tf.tensor(tensor.data, tensor.shape);
-        sources.set(name, source);
-      }
-      const from = source;
-      values.set(mapping.canonical, tf.tidy(() => applyTransform(from, mapping)));
+function planTensors(weights: WeightFiles, config: ModelConfig): TensorPlan {
+  const mappings = hfMappings(config);
+  const names = [...weights.tensors.keys()];
+  const present = new Set(names);
+  // The prefix under which most of the expected tensors are found ('' when none are).
+  const prefix = knownPrefixes
+    .map((p) => ({ p, found: mappings.filter((m) => present.has(p + m.hfName)).length }))
+    .reduce((best, next) => (next.found > best.found ? next : best), { p: '', found: 0 }).p;
+  const expected = new Set(mappings.map((m) => prefix + m.hfName));
+  const tiedHead = config.tieWordEmbeddings ? TIED_HEAD_NAMES.find((n) => present.has(n)) : undefined;
+  const unexpected = names.filter((n) => !expected.has(n) && n !== tiedHead && !isIgnoredBuffer(n, prefix, config));
+  if (unexpected.length > 0) {
+    throw new ArtifactError(weights.listing, `holds ${unexpected.length} tensor(s) that config.json (${describe(config)}) does not account for: ${listNames(unexpected)}`, {
+      hint: 'does config.json describe these weights? (layer count, tie_word_embeddings, attention_bias, model_type)',
+    });
+  }
+  const missing = [...expected].filter((n) => !present.has(n));
+  if (missing.length > 0) {
+    throw new ArtifactError(weights.listing, `lacks ${missing.length} tensor(s) that config.json (${describe(config)}) needs: ${listNames(missing)}`, {
+      hint: names.length > 0 ? `it has: ${listNames(names, 5)}` : 'it holds no tensors',
+    });
+  }
+  for (const mapping of mappings) {
+    const name = prefix + mapping.hfName;
+    const { file, entry } = weights.tensors.get(name)!;
+    if (!isFloatDType(entry.dtype)) throw new ArtifactError(file, `tensor '${name}' has integer dtype ${entry.dtype}, expected floats`);
+    if (entry.shape.length !== mapping.hfShape.length || entry.shape.some((n, i) => n !== mapping.hfShape[i])) {
+      throw new ArtifactError(file, `tensor '${name}' has shape [${entry.shape}] but config.json (${describe(config)}) needs [${mapping.hfShape}]`);
     }
+  }
+  return { prefix, tiedHead };
+}
+
+/** Names under which a tied model's unembedding is sometimes saved as well. */
+const TIED_HEAD_NAMES = ['lm_head.weight'];
+
+/**
+ * Buffers that older transformers versions saved with the weights and that hold no parameters:
+ * GPT-2's causal-mask `attn.bias` / `attn.masked_bias`, Llama's `rotary_emb.inv_freq` (recomputed
+ * from rope_theta, as transformers does on load).
+ */
+function isIgnoredBuffer(name: string, prefix: string, config: ModelConfig): boolean {
+  const layer = (match: RegExpExecArray | null) => match !== null && Number(match[1]) < config.nLayers;
+  if (config.architecture === 'gpt2') return name.startsWith(prefix) && layer(/^h\.(\d+)\.attn\.(?:bias|masked_bias)$/.exec(name.slice(prefix.length)));
+  return layer(/^model\.layers\.(\d+)\.self_attn\.rotary_emb\.inv_freq$/.exec(name));
+}
+
+/** Reads the planned tensors file by file, one tensor at a time, into canonical parameters. */
+async function canonicalValues(weights: WeightFiles, plan: TensorPlan, config: ModelConfig): Promise<Map<string, tf.Tensor>> {
+  const mappings = hfMappings(config);
+  const byName = new Map<string, HfMapping[]>();
+  for (const m of mappings) byName.set(plan.prefix + m.hfName, [...(byName.get(plan.prefix + m.hfName) ?? []), m]);
+  const values = new Map<string, tf.Tensor>();
+  try {
+    for (const file of weights.files) {
+      const names = [...byName.keys()].filter((n) => weights.tensors.get(n)!.file === file);
+      const needsHead = plan.tiedHead !== undefined && weights.tensors.get(plan.tiedHead)!.file === file;
+      if (names.length === 0 && !needsHead) continue;
+      const reader = await openSafetensors(file);
+      try {
+        for (const name of names) {
+          const data = finiteFloats(file, name, await reader.read(name));
+          const source = tf.tensor(data, [...weights.tensors.get(name)!.entry.shape]);
+          try {
+            for (const m of byName.get(name)!) values.set(m.canonical, tf.tidy(() => applyTransform(source, m)));
+          } finally {
+            source.dispose();
+          }
+        }
+      } finally {
+        await reader.close();
+      }
+    }
+    if (plan.tiedHead !== undefined) await checkTiedHead(weights, plan.tiedHead, values.get('embed.W_E')!);
   } catch (error) {
     tf.dispose([...values.values()]);
     throw error;
-  } finally {
-    tf.dispose([...sources.values()]);
   }
   return values;
+}
+
+/** The tensor's values, or an error naming it when it is not floats or holds NaN or ±Inf. */
+function finiteFloats(file: string, name: string, tensor: SafetensorsTensor): Float32Array {
+  const data = tensor.data;
+  if (!(data instanceof Float32Array)) throw new ArtifactError(file, `tensor '${name}' has integer dtype ${tensor.dtype}, expected floats`);
+  let first = -1;
+  let count = 0;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      if (first < 0) first = i;
+      count++;
+    }
+  }
+  if (first >= 0) {
+    throw new ArtifactError(file, `tensor '${name}' holds ${data[first]} at index ${first} (${count} of ${data.length} values are NaN or infinite)`, {
+      hint: 'the checkpoint is corrupt, or was saved after training diverged; use an earlier checkpoint.',
+    });
+  }
+  return data;
+}
+
+/** A tied model's saved lm_head.weight is harmless only if it is the embedding. */
+async function checkTiedHead(weights: WeightFiles, name: string, embedding: tf.Tensor): Promise<void> {
+  const { file } = weights.tensors.get(name)!;
+  const reader = await openSafetensors(file);
+  try {
+    const head = await reader.read(name);
+    const embed = embedding.dataSync();
+    const same = head.data.length === embed.length && head.data.every((v, i) => v === embed[i]);
+    if (!same) {
+      throw new ArtifactError(file, `tensor '${name}' differs from the embedding, but config.json says tie_word_embeddings: true`, {
+        hint: 'set tie_word_embeddings to false to use this unembedding, or remove the tensor.',
+      });
+    }
+  } finally {
+    await reader.close();
+  }
 }
 
 function applyTransform(source: tf.Tensor, mapping: HfMapping): tf.Tensor {

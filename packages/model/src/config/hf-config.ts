@@ -1,6 +1,7 @@
-import { ArtifactError } from '@circuit-tuning/contracts';
+import { ArtifactError, ContractError } from '@circuit-tuning/contracts';
 import { z } from 'zod';
-import { gpt2Config, llamaConfig, type ModelConfig } from './model-config';
+import { defaultKvHeads, llamaBiases, llamaRope, llamaSlidingWindow, refuseUnimplementedKeys, toHfRope } from './llama-keys';
+import { gpt2Config, hasAttentionOutputBias, llamaConfig, type ModelConfig } from './model-config';
 
 /** The keys of a Hugging Face GPT-2 config.json that we read (others are kept but ignored). */
 const hfGpt2Schema = z.looseObject({
@@ -18,18 +19,22 @@ const hfGpt2Schema = z.looseObject({
   eos_token_id: z.number().int().nonnegative().nullish(),
 });
 
+/**
+ * The keys of a Llama-family config.json (LlamaConfig, MistralConfig, Qwen2Config in transformers)
+ * that change the computation; each is honoured here or refused in llama-keys.ts. Keys those
+ * classes do not read are ignored, as transformers ignores them.
+ */
 const hfLlamaSchema = z.looseObject({
   model_type: z.enum(['llama', 'mistral', 'qwen2']),
   num_hidden_layers: z.number().int().positive(),
   num_attention_heads: z.number().int().positive(),
-  num_key_value_heads: z.number().int().positive().optional(),
+  num_key_value_heads: z.number().int().positive().nullish(),
   hidden_size: z.number().int().positive(),
   head_dim: z.number().int().positive().nullish(),
   intermediate_size: z.number().int().positive(),
   vocab_size: z.number().int().positive(),
   max_position_embeddings: z.number().int().positive(),
   rms_norm_eps: z.number().positive().default(1e-6),
-  rope_theta: z.number().positive().default(10_000),
   hidden_act: z.literal('silu').default('silu'),
   tie_word_embeddings: z.boolean().default(false),
   attention_bias: z.boolean().default(false),
@@ -70,26 +75,34 @@ export function fromHuggingFaceConfig(json: unknown, file: string): ModelConfig 
     const parsed = hfLlamaSchema.safeParse(json);
     if (!parsed.success) throw new ArtifactError(file, `not a valid Llama-family config: ${issueText(parsed.error)}`);
     const c = parsed.data;
-    const nKvHeads = c.num_key_value_heads ?? c.num_attention_heads;
+    const raw = json as Record<string, unknown>;
+    refuseUnimplementedKeys(raw, file);
+    const nKvHeads = c.num_key_value_heads ?? defaultKvHeads(c.model_type, c.num_attention_heads, 'num_key_value_heads' in raw);
     if (c.num_attention_heads % nKvHeads !== 0) {
       throw new ArtifactError(file, `num_attention_heads ${c.num_attention_heads} is not a multiple of num_key_value_heads ${nKvHeads}`);
     }
-    if (c.mlp_bias) throw new ArtifactError(file, 'mlp_bias: true is not supported (its gate projection bias has no canonical parameter)');
+    if (c.head_dim == null && c.hidden_size % c.num_attention_heads !== 0) {
+      throw new ArtifactError(file, `hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads} (and there is no head_dim)`);
+    }
+    const dHead = c.head_dim ?? c.hidden_size / c.num_attention_heads;
+    if (dHead % 2 !== 0) throw new ArtifactError(file, `head_dim ${dHead} is odd; rotary embeddings rotate pairs of dimensions`);
+    const biases = llamaBiases(c.model_type, c.attention_bias, c.mlp_bias, file);
     const eos = Array.isArray(c.eos_token_id) ? c.eos_token_id[0] : c.eos_token_id;
+    const slidingWindow = llamaSlidingWindow(raw, c.model_type, c.num_hidden_layers, file);
     return llamaConfig({
       nLayers: c.num_hidden_layers,
       nHeads: c.num_attention_heads,
       nKvHeads,
       dModel: c.hidden_size,
-      dHead: c.head_dim ?? c.hidden_size / c.num_attention_heads,
+      dHead,
       dMlp: c.intermediate_size,
       vocabSize: c.vocab_size,
       maxPositions: c.max_position_embeddings,
       normEps: c.rms_norm_eps,
-      ropeTheta: c.rope_theta,
+      ...llamaRope(raw, file),
+      ...(slidingWindow === undefined ? {} : { slidingWindow }),
       tieWordEmbeddings: c.tie_word_embeddings,
-      attentionBias: c.attention_bias,
-      mlpBias: c.mlp_bias,
+      ...biases,
       ...optionalIds(c.bos_token_id, eos),
     });
   }
@@ -122,9 +135,10 @@ export function toHuggingFaceConfig(config: ModelConfig): Record<string, unknown
       torch_dtype: 'float32',
     };
   }
+  const family = llamaFamilyOf(config);
   return {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
+    architectures: [family === 'qwen2' ? 'Qwen2ForCausalLM' : family === 'mistral' ? 'MistralForCausalLM' : 'LlamaForCausalLM'],
+    model_type: family,
     num_hidden_layers: config.nLayers,
     num_attention_heads: config.nHeads,
     num_key_value_heads: config.nKvHeads,
@@ -135,12 +149,32 @@ export function toHuggingFaceConfig(config: ModelConfig): Record<string, unknown
     max_position_embeddings: config.maxPositions,
     rms_norm_eps: config.normEps,
     rope_theta: config.ropeTheta,
+    rope_scaling: config.ropeScaling ? toHfRope(config.ropeScaling) : null,
     hidden_act: 'silu',
     tie_word_embeddings: config.tieWordEmbeddings,
-    attention_bias: config.attentionBias,
-    mlp_bias: config.mlpBias,
+    ...(family === 'llama' ? { attention_bias: config.attentionBias, mlp_bias: config.mlpBias } : {}),
+    ...(family === 'mistral' ? { sliding_window: config.slidingWindow ?? null } : {}),
+    ...(family === 'qwen2'
+      ? { use_sliding_window: config.slidingWindow !== undefined, sliding_window: config.slidingWindow ?? null, max_window_layers: 0 }
+      : {}),
     bos_token_id: config.bosTokenId ?? null,
     eos_token_id: config.eosTokenId ?? null,
     torch_dtype: 'float32',
   };
+}
+
+/**
+ * Which transformers class computes what this config describes: Llama has q/k/v/o biases or none
+ * and no window; Qwen2 has q/k/v biases without o_proj's (and an optional window on every layer);
+ * Mistral has a window and no biases.
+ */
+function llamaFamilyOf(config: ModelConfig): 'llama' | 'mistral' | 'qwen2' {
+  const outputBias = hasAttentionOutputBias(config);
+  if (config.attentionBias && !outputBias && !config.mlpBias) return 'qwen2';
+  if (config.attentionBias !== outputBias) {
+    throw new ContractError('no Hugging Face Llama-family class has this combination of attention biases (q/k/v and o_proj) and MLP biases');
+  }
+  if (config.slidingWindow === undefined) return 'llama';
+  if (!config.attentionBias && !config.mlpBias) return 'mistral';
+  throw new ContractError('no Hugging Face Llama-family class has a sliding window together with Llama-style biases');
 }

@@ -1,2 +1,11 @@
 export { fromHuggingFaceConfig, toHuggingFaceConfig } from './hf-config';
-export { gpt2Config, llamaConfig, type ModelConfig, type ModelConfigInput, modelConfigSchema } from './model-config';
+export {
+  gpt2Config,
+  hasAttentionOutputBias,
+  llamaConfig,
+  type ModelConfig,
+  type ModelConfigInput,
+  modelConfigSchema,
+  type RopeScaling,
+  ropeScalingSchema,
+} from './model-config';

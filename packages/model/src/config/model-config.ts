@@ -1,6 +1,25 @@
 import { z } from 'zod';
 
 /**
+ * How rotary frequencies are rescaled for long contexts, as Hugging Face transformers defines each
+ * type (modeling_rope_utils.py): `linear` divides every frequency (so positions) by `factor`;
+ * `dynamic` (NTK) raises the base when a sequence is longer than `maxPositions`; `llama3` divides
+ * low frequencies by `factor`, keeps high ones, and interpolates between them.
+ */
+export const ropeScalingSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('linear'), factor: z.number().positive() }),
+  z.strictObject({ type: z.literal('dynamic'), factor: z.number().positive() }),
+  z.strictObject({
+    type: z.literal('llama3'),
+    factor: z.number().positive(),
+    lowFreqFactor: z.number().positive(),
+    highFreqFactor: z.number().positive(),
+    originalMaxPositions: z.number().int().positive(),
+  }),
+]);
+export type RopeScaling = z.infer<typeof ropeScalingSchema>;
+
+/**
  * The architecture-neutral description the transformer is built from. Hugging Face config.json
  * files (GPT-2, Llama) are translated into this at the file boundary (hf-config.ts), so the rest
  * of the code asks "which norm?", never "which model_type?".
@@ -21,10 +40,16 @@ export const modelConfigSchema = z
     normEps: z.number().positive(),
     positions: z.enum(['learned', 'rotary']),
     ropeTheta: z.number().positive().default(10_000),
+    ropeScaling: ropeScalingSchema.optional(),
+    /** Mistral's sliding window: a token attends to itself and the window − 1 tokens before it. */
+    slidingWindow: z.number().int().positive().optional(),
     /** gelu_new is GPT-2's tanh approximation; silu with a gate is Llama's SwiGLU. */
     activation: z.enum(['gelu_new', 'gelu', 'relu', 'silu']),
     gatedMlp: z.boolean(),
+    /** Biases of the q, k and v projections (and of the output projection, unless attentionOutputBias says otherwise). */
     attentionBias: z.boolean(),
+    /** The output projection's bias when it differs from attentionBias (Qwen2: q/k/v biases, none on o_proj). */
+    attentionOutputBias: z.boolean().optional(),
     mlpBias: z.boolean(),
     tieWordEmbeddings: z.boolean(),
     bosTokenId: z.number().int().nonnegative().optional(),
@@ -36,6 +61,9 @@ export const modelConfigSchema = z
   .refine((c) => c.nHeads % c.nKvHeads === 0, { message: 'nHeads must be a multiple of nKvHeads' });
 
 export type ModelConfig = z.infer<typeof modelConfigSchema>;
+
+/** Whether attention's output projection has a bias (b_O). */
+export const hasAttentionOutputBias = (config: ModelConfig): boolean => config.attentionOutputBias ?? config.attentionBias;
 export type ModelConfigInput = z.input<typeof modelConfigSchema>;
 
 /** A GPT-2 config with the usual derived sizes filled in (dHead = dModel / nHeads, dMlp = 4 dModel). */
@@ -87,8 +115,11 @@ export function llamaConfig(options: {
   dHead?: number;
   normEps?: number;
   ropeTheta?: number;
+  ropeScaling?: RopeScaling;
+  slidingWindow?: number;
   tieWordEmbeddings?: boolean;
   attentionBias?: boolean;
+  attentionOutputBias?: boolean;
   mlpBias?: boolean;
   mlpHeadWidth?: number;
   bosTokenId?: number;
@@ -108,9 +139,12 @@ export function llamaConfig(options: {
     normEps: options.normEps ?? 1e-5,
     positions: 'rotary',
     ropeTheta: options.ropeTheta ?? 10_000,
+    ropeScaling: options.ropeScaling,
+    slidingWindow: options.slidingWindow,
     activation: 'silu',
     gatedMlp: true,
     attentionBias: options.attentionBias ?? false,
+    attentionOutputBias: options.attentionOutputBias,
     mlpBias: options.mlpBias ?? false,
     tieWordEmbeddings: options.tieWordEmbeddings ?? false,
     mlpHeadWidth: options.mlpHeadWidth ?? 64,

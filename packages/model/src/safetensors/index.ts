@@ -15,8 +15,21 @@ export {
   type SafetensorsTensor,
   readSafetensors,
   readSafetensorsHeader,
+  openSafetensors,
   requireFloatTensor,
+  type SafetensorsReader,
 } from './read';
-export { type WritableTensor, type WritableTensors, writeSafetensors } from './write';
+export { type StreamedTensor, type WritableTensor, type WritableTensors, writeSafetensors, writeSafetensorsStreamed } from './write';
+export {
+  formatShardIndex,
+  parseShardSize,
+  planShards,
+  readShardIndex,
+  SHARD_INDEX_FILE,
+  type ShardIndex,
+  type ShardPlan,
+  shardFileName,
+  SHARD_FILE_PATTERN,
+} from './sharded';
 export { roundToBf16, roundToF16 } from './half';
 export { writeFileAtomic, writeTextFileAtomic } from './atomic-write';

@@ -64,6 +64,37 @@ export async function readSafetensors(path: string, options: ReadSafetensorsOpti
   }
 }
 
+/** A safetensors file held open, for reading its tensors one at a time (a large checkpoint never sits in memory whole). */
+export interface SafetensorsReader {
+  readonly header: SafetensorsHeader;
+  /** Reads one tensor; a name that is not in the file is an ArtifactError. */
+  read(name: string): Promise<SafetensorsTensor>;
+  close(): Promise<void>;
+}
+
+/** Opens a safetensors file and validates its header; the caller closes it. */
+export async function openSafetensors(path: string): Promise<SafetensorsReader> {
+  assertLittleEndianHost();
+  const fh = await openForRead(path);
+  let header: SafetensorsHeader;
+  try {
+    header = await readHeader(fh, path);
+  } catch (error) {
+    await fh.close();
+    throw error;
+  }
+  const byName = new Map(header.tensors.map((t) => [t.name, t]));
+  return {
+    header,
+    read: async (name) => {
+      const entry = byName.get(name);
+      if (!entry) throw new ArtifactError(path, `has no tensor '${name}'`, { hint: `it has: ${sampleNames([...byName.keys()])}` });
+      return readTensor(fh, header, entry);
+    },
+    close: () => fh.close(),
+  };
+}
+
 /** The named tensor as floats, or an ArtifactError saying it is missing or not a float tensor. */
 export function requireFloatTensor(file: SafetensorsFile, name: string): FloatTensor {
   const tensor = file.tensors.get(name);

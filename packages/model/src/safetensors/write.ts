@@ -19,6 +19,7 @@ export type WritableTensors = Readonly<Record<string, WritableTensor>> | Readonl
 interface Planned {
   readonly name: string;
   readonly dtype: 'F32' | 'F16' | 'BF16' | 'I32';
+  readonly shape: readonly number[];
   readonly tensor: WritableTensor;
   readonly begin: number;
   readonly end: number;
@@ -48,23 +49,31 @@ export function planSafetensors(
       );
     }
     const end = offset + numel * bytesPerElement(dtype);
-    planned.push({ name, dtype, tensor, begin: offset, end });
+    planned.push({ name, dtype, shape: tensor.shape, tensor, begin: offset, end });
     offset = end;
   }
 
+  return { header: encodeHeader(planned, metadata), planned };
+}
+
+/** The 8-byte length and the JSON header, padded with spaces to a multiple of 8. */
+function encodeHeader(
+  planned: readonly { name: string; dtype: string; shape: readonly number[]; begin: number; end: number }[],
+  metadata: Readonly<Record<string, string>>,
+): Uint8Array {
   const json: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(metadata)) {
     if (typeof value !== 'string') throw new ContractError(`metadata '${key}' must be a string`);
   }
   if (Object.keys(metadata).length > 0) json['__metadata__'] = sortedObject(metadata);
-  for (const p of planned) json[p.name] = { dtype: p.dtype, shape: [...p.tensor.shape], data_offsets: [p.begin, p.end] };
+  for (const p of planned) json[p.name] = { dtype: p.dtype, shape: [...p.shape], data_offsets: [p.begin, p.end] };
 
   const raw = new TextEncoder().encode(JSON.stringify(json));
   const padded = Math.ceil(raw.length / 8) * 8;
   const header = new Uint8Array(8 + padded).fill(0x20, 8);
   new DataView(header.buffer).setBigUint64(0, BigInt(padded), true);
   header.set(raw, 8);
-  return { header, planned };
+  return header;
 }
 
 /**
@@ -100,4 +109,59 @@ function sortedObject(record: Readonly<Record<string, string>>): Record<string, 
   const out: Record<string, string> = {};
   for (const key of Object.keys(record).sort()) out[key] = record[key]!;
   return out;
+}
+
+/** A float tensor whose values are produced only when the writer reaches it, in chunks of any size. */
+export interface StreamedTensor {
+  readonly name: string;
+  readonly dtype: 'F32' | 'F16' | 'BF16';
+  readonly shape: readonly number[];
+  readonly values: () => Iterable<Float32Array> | AsyncIterable<Float32Array>;
+}
+
+/**
+ * Writes a safetensors file whose tensors are produced one after another while it is written, so a
+ * file larger than memory can be written (a shard of a generated checkpoint, a shard of a model
+ * being saved). Same bytes as writeSafetensors for the same values; atomic in the same way.
+ */
+export async function writeSafetensorsStreamed(
+  path: string,
+  tensors: readonly StreamedTensor[],
+  metadata: Readonly<Record<string, string>> = {},
+): Promise<void> {
+  const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const planned: { name: string; dtype: string; shape: readonly number[]; begin: number; end: number; numel: number; source: StreamedTensor }[] = [];
+  let offset = 0;
+  for (const t of sorted) {
+    if (t.name === '__metadata__') throw new ContractError("'__metadata__' is reserved and cannot name a tensor");
+    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new ContractError(`tensor '${t.name}': shape must be non-negative integers, got [${t.shape.join(', ')}]`);
+    }
+    const numel = t.shape.reduce((a, d) => a * d, 1);
+    const end = offset + numel * bytesPerElement(t.dtype);
+    planned.push({ name: t.name, dtype: t.dtype, shape: t.shape, begin: offset, end, numel, source: t });
+    offset = end;
+  }
+  const header = encodeHeader(planned, metadata);
+  await writeFileAtomic(path, async (fh) => {
+    await fh.write(header);
+    for (const p of planned) {
+      let written = 0;
+      for await (const chunk of p.source.values()) {
+        written += chunk.length;
+        if (written > p.numel) break;
+        const bytes = encodeFloats(p.source.dtype, chunk);
+        if (bytes.byteLength > 0) await fh.write(bytes);
+      }
+      if (written !== p.numel) {
+        throw new ContractError(`tensor '${p.name}': shape [${p.shape.join(', ')}] has ${p.numel} elements but ${written} values were produced`);
+      }
+    }
+  });
+}
+
+function encodeFloats(dtype: 'F32' | 'F16' | 'BF16', data: Float32Array): Uint8Array {
+  if (dtype === 'F32') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const bits = dtype === 'F16' ? f32ToF16Bits(data) : f32ToBf16Bits(data);
+  return new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength);
 }

@@ -108,7 +108,7 @@ class ForwardRun {
   ) {
     this.tokens = batch * seq;
     this.rotary = config.positions === 'rotary' ? rotaryTables(config, seq) : undefined;
-    this.mask = causalMask(seq);
+    this.mask = causalMask(seq, config.slidingWindow);
     this.writers = { input: tf.zeros([0, 0]) as tf.Tensor2D, heads: [], mlps: [] };
   }
 

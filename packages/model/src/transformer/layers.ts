@@ -194,11 +194,12 @@ export interface RotaryTables {
 export function rotaryTables(config: ModelConfig, seqLen: number): RotaryTables {
   const dHead = config.dHead;
   const half = dHead / 2;
+  const inverseFrequencies = rotaryFrequencies(config, seqLen);
   const cos = new Float32Array(seqLen * dHead);
   const sin = new Float32Array(seqLen * dHead);
   for (let pos = 0; pos < seqLen; pos++) {
     for (let i = 0; i < half; i++) {
-      const angle = pos / config.ropeTheta ** ((2 * i) / dHead);
+      const angle = pos * inverseFrequencies[i]!;
       for (const j of [i, i + half]) {
         cos[pos * dHead + j] = Math.cos(angle);
         sin[pos * dHead + j] = Math.sin(angle);
@@ -216,6 +217,40 @@ export function rotaryTables(config: ModelConfig, seqLen: number): RotaryTables 
     sin: tf.tensor2d(sin, [seqLen, dHead]),
     rotateHalf: tf.tensor2d(rotate, [dHead, dHead]),
   };
+}
+
+/**
+ * The inverse frequencies θ_i = base^(−2i/dHead), i < dHead/2, with the config's rope scaling
+ * applied as transformers' modeling_rope_utils.py defines each type:
+ * - linear: θ_i / factor (the same as dividing positions by factor);
+ * - dynamic (NTK): for a sequence longer than maxPositions, the base becomes
+ *   base · (factor·seq/maxPositions − (factor − 1))^(dHead/(dHead − 2)); shorter ones are unscaled;
+ * - llama3: with wavelength λ_i = 2π/θ_i and L = originalMaxPositions, λ_i > L/lowFreqFactor gives
+ *   θ_i / factor, λ_i < L/highFreqFactor keeps θ_i, and between them
+ *   (1 − s)·θ_i/factor + s·θ_i with s = (L/λ_i − lowFreqFactor) / (highFreqFactor − lowFreqFactor).
+ */
+export function rotaryFrequencies(config: ModelConfig, seqLen: number): Float64Array {
+  const { dHead, ropeScaling: scaling, maxPositions } = config;
+  let base = config.ropeTheta;
+  if (scaling?.type === 'dynamic' && seqLen > maxPositions) {
+    base *= (scaling.factor * seqLen / maxPositions - (scaling.factor - 1)) ** (dHead / (dHead - 2));
+  }
+  const out = new Float64Array(dHead / 2);
+  for (let i = 0; i < out.length; i++) {
+    const theta = 1 / base ** ((2 * i) / dHead);
+    if (scaling?.type === 'linear') out[i] = theta / scaling.factor;
+    else if (scaling?.type === 'llama3') {
+      const { factor, lowFreqFactor: low, highFreqFactor: high, originalMaxPositions: original } = scaling;
+      const wavelength = (2 * Math.PI) / theta;
+      if (wavelength < original / high) out[i] = theta;
+      else if (wavelength > original / low) out[i] = theta / factor;
+      else {
+        const smooth = (original / wavelength - low) / (high - low);
+        out[i] = ((1 - smooth) * theta) / factor + smooth * theta;
+      }
+    } else out[i] = theta;
+  }
+  return out;
 }
 
 /** Applies the rotation to x: [batch·heads, seq, dHead]. */
@@ -253,9 +288,15 @@ export function attentionCore(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, ma
   return core(q, k, v);
 }
 
-/** Additive causal mask [seq, seq]: 0 on and below the diagonal, a large negative above it. */
-export function causalMask(seqLen: number): tf.Tensor2D {
+/**
+ * Additive causal mask [seq, seq]: 0 where query i may see key j, a large negative elsewhere. Keys
+ * after the query are hidden; with a sliding `window` so are keys at j ≤ i − window (Mistral's
+ * window as transformers masks it: a token sees itself and the window − 1 before it).
+ */
+export function causalMask(seqLen: number, window?: number): tf.Tensor2D {
   const values = new Float32Array(seqLen * seqLen);
-  for (let i = 0; i < seqLen; i++) for (let j = i + 1; j < seqLen; j++) values[i * seqLen + j] = -1e9;
+  for (let i = 0; i < seqLen; i++) {
+    for (let j = 0; j < seqLen; j++) if (j > i || (window !== undefined && j <= i - window)) values[i * seqLen + j] = -1e9;
+  }
   return tf.tensor2d(values, [seqLen, seqLen]);
 }

@@ -1,4 +1,4 @@
-import type { ModelConfig } from '../config/model-config';
+import { hasAttentionOutputBias, type ModelConfig } from '../config/model-config';
 
 /**
  * Canonical parameter names, TransformerLens-like, one layout for every architecture. Matrices
@@ -36,7 +36,7 @@ export function parameterSpecs(config: ModelConfig): ParameterSpec[] {
       specs.push({ name: `${p}.attn.b_V`, shape: [nKvHeads * dHead], role: 'bias' });
     }
     specs.push({ name: `${p}.attn.W_O`, shape: [nHeads * dHead, d], role: 'matrix' });
-    if (config.attentionBias) specs.push({ name: `${p}.attn.b_O`, shape: [d], role: 'bias' });
+    if (hasAttentionOutputBias(config)) specs.push({ name: `${p}.attn.b_O`, shape: [d], role: 'bias' });
     norm(`${p}.ln2`);
     specs.push({ name: `${p}.mlp.W_in`, shape: [d, dMlp], role: 'matrix' });
     if (config.gatedMlp) specs.push({ name: `${p}.mlp.W_gate`, shape: [d, dMlp], role: 'matrix' });
