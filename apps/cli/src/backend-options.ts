@@ -1,7 +1,7 @@
 import { ConfigError } from '@circuit-tuning/contracts';
 import { type BackendInfo, initBackend } from '@circuit-tuning/runtime';
 
-const backendNames = ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+const backendNames = ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 
 /** Starts the tensor backend from --backend/--threads (falling back to CT_BACKEND/CT_WASM_THREADS). */
 export async function startBackend(values: Record<string, unknown>): Promise<BackendInfo> {

@@ -26,5 +26,5 @@ export function parseCommandArgs(command: Command, argv: string[]) {
 }
 
 export function commandHelp(command: Command): string {
-  return `${command.summary}\n\nusage: circuit-tuning ${command.usage}\n\ncommon options:\n  --backend NAME   auto (default), wasm, cpu, tensorflow, tensorflow-gpu, webgpu (or CT_BACKEND)\n  --threads N      wasm threads (or CT_WASM_THREADS; default 2)\n  -h, --help       this help\n`;
+  return `${command.summary}\n\nusage: circuit-tuning ${command.usage}\n\ncommon options:\n  --backend NAME   auto (default), native, wasm, cpu, tensorflow, tensorflow-gpu, webgpu (or CT_BACKEND)\n  --threads N      native or wasm threads (or CT_WASM_THREADS; default 2)\n  -h, --help       this help\n`;
 }

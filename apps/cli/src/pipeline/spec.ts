@@ -12,7 +12,7 @@ import { ConfigError } from '@circuit-tuning/contracts';
 import { z } from 'zod';
 import type { YamlPath, YamlSource } from './yaml-source';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 export const TOP_KEYS = ['name', 'description', 'seed', 'backend', 'threads', 'steps'] as const;

@@ -12,14 +12,16 @@ export const KERNEL_FIXES = {
   'shared-identity': 'Identity (clones, tensors saved for gradients) shares the input by reference count',
   /** wasm's GatherV2 computes each element's source in a scalar loop. */
   'gather-rows': 'GatherV2 copies whole slices (embedding rows) from a view of the wasm heap',
+  /** On `native`, tfjs-backend-cpu's Slice and GatherV2 index element by element, and return contiguous boxes as views. */
+  'copy-slices': 'Slice, Unpack, SplitV and GatherV2 copy contiguous runs of the input',
   /** gather's gradient (UnsortedSegmentSum) is missing on wasm and slow on cpu. */
   'scatter-embedding-grad': "embedding lookups differentiate through scatterND, not gather's gradient",
   /** wasm sends only untransposed, unbatched matmuls to XNNPACK. */
   'transposed-matmul-grad': 'matMul gradients use explicit transposes and untransposed matmuls',
   /** The batched matmul kernel on wasm is a scalar loop; B 2-D matmuls use XNNPACK. */
   'split-batch-matmul': 'batched matmuls run as one 2-D matmul per batch entry',
-  /** OpenBLAS (packages/native) computes the wasm backend's matmuls on its heap. */
-  'native-matmul': 'BatchMatMul and _FusedMatMul run in OpenBLAS on the wasm heap',
+  /** OpenBLAS (packages/native) computes the matmuls where the tensors live (wasm heap or process memory). */
+  'native-matmul': 'BatchMatMul and _FusedMatMul run in OpenBLAS on the tensors in place',
   /** The stock wasm Sum transposes unless it reduces the innermost axes, then sums with a scalar loop. */
   'native-sum': 'Sum over leading or trailing axes runs natively, without a transpose',
   /** wasm's Add leaves an XNNPACK thread spinning on the cores after each call. */
@@ -59,10 +61,11 @@ const NONE: ReadonlySet<KernelFix> = new Set();
  * With the native matmul kernels, BLAS takes transposed and batched products at full speed, so the
  * two matmul workarounds would only add transposes and copies.
  */
-const WASM_WITH_NATIVE_MATMUL: ReadonlySet<KernelFix> = new Set<KernelFix>(['scatter-embedding-grad']);
+const WITH_NATIVE_MATMUL: ReadonlySet<KernelFix> = new Set<KernelFix>(['scatter-embedding-grad']);
 
 /** The op-level fixes for a tfjs backend name (`tf.getBackend()`). */
 export function opFixesFor(tfjsBackend: string | null | undefined): ReadonlySet<KernelFix> {
-  if (tfjsBackend === 'wasm' && nativeKernelsApplied()) return WASM_WITH_NATIVE_MATMUL;
+  if (tfjsBackend === 'wasm' && nativeKernelsApplied('wasm')) return WITH_NATIVE_MATMUL;
+  if (tfjsBackend === 'native' && nativeKernelsApplied('native')) return WITH_NATIVE_MATMUL;
   return (tfjsBackend == null ? undefined : OP_FIXES[tfjsBackend]) ?? NONE;
 }

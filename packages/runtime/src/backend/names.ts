@@ -3,7 +3,7 @@
  * registers in tfjs and how a user installs it.
  */
 
-export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 
 /** A backend the runtime can run on. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -13,9 +13,11 @@ export type BackendRequest = BackendName | 'auto';
 
 /**
  * What `auto` tries, in order. webgpu is never chosen automatically: where Dawn finds only a
- * software adapter it is several times slower than wasm (docs/runtime.md).
+ * software adapter it is several times slower than wasm (docs/runtime.md). `native` (tensors in
+ * process memory, the addon's kernels) comes before wasm: as fast, and not bound by the wasm
+ * heap's 4 GB; it is skipped quietly when the addon or OpenBLAS is missing.
  */
-export const AUTO_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+export const AUTO_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'];
 
 export function isBackendName(value: string): value is BackendName {
   return (BACKEND_NAMES as readonly string[]).includes(value);
@@ -26,6 +28,7 @@ export const TFJS_BACKEND_NAME: Readonly<Record<BackendName, string>> = {
   'tensorflow-gpu': 'tensorflow',
   tensorflow: 'tensorflow',
   webgpu: 'webgpu',
+  native: 'native',
   wasm: 'wasm',
   cpu: 'cpu',
 };
@@ -41,6 +44,8 @@ export const INSTALL_HINTS: Readonly<Record<BackendName, string>> = {
   tensorflow:
     "pnpm add @tensorflow/tfjs-node@4.22.0 (with allowBuilds: {'@tensorflow/tfjs-node': true} in pnpm-workspace.yaml)",
   webgpu: 'pnpm add webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu@4.22.0',
+  native:
+    'pnpm --filter @circuit-tuning/native build (needs g++, make, python3) and apt-get install -y libopenblas0-pthread',
   wasm: 'pnpm install (@tensorflow/tfjs-backend-wasm is a dependency of @circuit-tuning/runtime)',
   cpu: 'pnpm install (@tensorflow/tfjs-backend-cpu is a dependency of @circuit-tuning/runtime)',
 };

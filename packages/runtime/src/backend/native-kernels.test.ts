@@ -88,12 +88,18 @@ function maxRelativeError(got: Float32Array, want: Float32Array): number {
   return worst;
 }
 
-describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => {
+// On wasm the native kernels are compared with the stock wasm kernels; on `native` (tensors in
+// process memory) with tfjs-backend-cpu's kernels, which that backend runs where the runtime has none.
+describe.skipIf(!available.ok && !requireNative).each(['wasm', 'native'] as const)('native kernels on %s', (backend) => {
   beforeAll(async () => {
-    await initBackend({ backend: 'wasm', threads: 2, nativeKernels: false, log: () => {} });
+    if (backend === 'wasm') await initBackend({ backend: 'wasm', threads: 2, nativeKernels: false, log: () => {} });
+    else {
+      await initBackend({ backend: 'native', threads: 2, log: () => {} });
+      removeNativeKernels(backend);
+    }
   });
   afterAll(async () => {
-    removeNativeKernels();
+    removeNativeKernels(backend);
     await shutdownBackend();
   });
 
@@ -101,15 +107,15 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
     expect(available.ok, available.ok ? '' : `${available.reason}; ${available.hint}`).toBe(true);
   });
 
-  it.each(CASES.map((c, i) => [i, c] as const))('case %i: equal the stock wasm kernel, forward and gradient', (i, c) => {
+  it.each(CASES.map((c, i) => [i, c] as const))('case %i: equal the stock kernel, forward and gradient', (i, c) => {
     const want = productAndGrads(c, 100 + i, c.broadcast === true);
-    expect(applyNativeKernels(2).ok).toBe(true);
+    expect(applyNativeKernels(2, backend).ok).toBe(true);
     try {
       const got = productAndGrads(c, 100 + i);
       expect(got.length).toBe(want.length);
       for (let j = 0; j < want.length; j++) expect(maxRelativeError(got[j] ?? new Float32Array(), want[j] ?? new Float32Array())).toBeLessThan(1e-5);
     } finally {
-      removeNativeKernels();
+      removeNativeKernels(backend);
     }
   });
 
@@ -127,7 +133,7 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
       const [a, b, bias] = operands();
       return Object.values(ACTIVATIONS).map((f) => f(tf.matMul(a, b, false, true).add(bias)).dataSync() as Float32Array);
     });
-    expect(applyNativeKernels(2).ok).toBe(true);
+    expect(applyNativeKernels(2, backend).ok).toBe(true);
     try {
       const got = tf.tidy(() => {
         const [a, b, bias] = operands();
@@ -140,7 +146,7 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
       });
       for (let j = 0; j < want.length; j++) expect(maxRelativeError(got[j] ?? new Float32Array(), want[j] ?? new Float32Array())).toBeLessThan(1e-5);
     } finally {
-      removeNativeKernels();
+      removeNativeKernels(backend);
     }
   });
 
@@ -169,7 +175,7 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
         return sums;
       });
     const want = run();
-    expect(applyNativeKernels(2).ok).toBe(true);
+    expect(applyNativeKernels(2, backend).ok).toBe(true);
     try {
       const got = run();
       for (let j = 0; j < want.length; j++) {
@@ -177,7 +183,7 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
         expect(maxRelativeError(got[j]?.data ?? new Float32Array(), want[j]?.data ?? new Float32Array())).toBeLessThan(1e-5);
       }
     } finally {
-      removeNativeKernels();
+      removeNativeKernels(backend);
     }
   });
 
@@ -209,12 +215,12 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
         }),
       );
     const want = run();
-    expect(applyNativeKernels(2).ok).toBe(true);
+    expect(applyNativeKernels(2, backend).ok).toBe(true);
     try {
       const got = run();
       for (let j = 0; j < cases.length; j++) expect(got[j], JSON.stringify(cases[j])).toEqual(want[j]);
     } finally {
-      removeNativeKernels();
+      removeNativeKernels(backend);
     }
   });
 
@@ -239,7 +245,7 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
         return { shape: y.shape, values };
       });
     const want = run();
-    expect(applyNativeKernels(2).ok).toBe(true);
+    expect(applyNativeKernels(2, backend).ok).toBe(true);
     try {
       const got = run();
       for (let j = 0; j < pairs.length; j++) {
@@ -249,7 +255,7 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
       }
       expect(tf.tidy(() => tf.add(tf.tensor1d([1, 2], 'int32'), tf.tensor1d([3, 4], 'int32')).arraySync())).toEqual([4, 6]);
     } finally {
-      removeNativeKernels();
+      removeNativeKernels(backend);
     }
   });
 
@@ -269,7 +275,7 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
         }),
       );
     const want = run(); // without the native kernels: the composed ops
-    expect(applyNativeKernels(2).ok).toBe(true);
+    expect(applyNativeKernels(2, backend).ok).toBe(true);
     try {
       const got = run();
       for (let c = 0; c < want.length; c++) {
@@ -278,7 +284,7 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
       expect(got[0]?.[0]?.[1]).toBe(0); // a masked entry
       expect(() => tf.tidy(() => maskedSoftmax(tf.zeros([3, 4]), tf.zeros([2, 4]), 1).dataSync())).toThrow(/does not fit/);
     } finally {
-      removeNativeKernels();
+      removeNativeKernels(backend);
       causal.dispose();
     }
   });
@@ -294,12 +300,12 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
         return [gelu(x).dataSync() as Float32Array, dx.dataSync() as Float32Array];
       });
     const want = run(composed);
-    expect(applyNativeKernels(2).ok).toBe(true);
+    expect(applyNativeKernels(2, backend).ok).toBe(true);
     try {
       const got = run((x) => fusedGeluTanh(x) ?? tf.scalar(Number.NaN));
       for (let j = 0; j < 2; j++) expect(maxRelativeError(got[j] ?? new Float32Array(), want[j] ?? new Float32Array())).toBeLessThan(1e-5);
     } finally {
-      removeNativeKernels();
+      removeNativeKernels(backend);
     }
     expect(fusedGeluTanh(tf.zeros([2]))).toBeUndefined(); // without the native kernels: the caller's version
   });
@@ -322,13 +328,13 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
         return [norm(x, w, b), ...all, onlyX].map((t) => t.dataSync() as Float32Array);
       });
     const want = run(composed);
-    expect(applyNativeKernels(2).ok).toBe(true);
+    expect(applyNativeKernels(2, backend).ok).toBe(true);
     try {
       const got = run((x, w, b) => fusedLayerNorm(x, w, b, eps) ?? tf.scalar(Number.NaN));
       expect(got.length).toBe(5);
       for (let j = 0; j < want.length; j++) expect(maxRelativeError(got[j] ?? new Float32Array(), want[j] ?? new Float32Array())).toBeLessThan(1e-4);
     } finally {
-      removeNativeKernels();
+      removeNativeKernels(backend);
     }
   });
 
@@ -346,27 +352,35 @@ describe.skipIf(!available.ok && !requireNative)('native matmul kernels', () => 
         return [crossEntropyRows(x, t), tf.grad(loss)(x)].map((v) => v.dataSync() as Float32Array);
       });
     const want = run(); // without the native kernels: the composed ops
-    expect(applyNativeKernels(2).ok).toBe(true);
+    expect(applyNativeKernels(2, backend).ok).toBe(true);
     try {
       const got = run();
       for (let j = 0; j < want.length; j++) expect(maxRelativeError(got[j] ?? new Float32Array(), want[j] ?? new Float32Array())).toBeLessThan(1e-4);
       expect(got[0]?.[rows - 1]).toBeCloseTo(Math.log(vocab), 4); // equal logits: log of the vocabulary
       expect(() => tf.tidy(() => crossEntropyRows(tf.zeros([2, 3]), tf.tensor1d([0, 3], 'int32')).dataSync())).toThrow(/indices < v/);
     } finally {
-      removeNativeKernels();
+      removeNativeKernels(backend);
     }
   });
 
   it('reject mismatched inner sizes as tfjs does', () => {
-    expect(applyNativeKernels(2).ok).toBe(true);
+    expect(applyNativeKernels(2, backend).ok).toBe(true);
     try {
       expect(() => tf.tidy(() => tf.matMul(tf.ones([2, 3]), tf.ones([4, 2])))).toThrow(/inner shapes/);
     } finally {
-      removeNativeKernels();
+      removeNativeKernels(backend);
     }
   });
 
-  it('are recorded in the backend info, and the matmul workarounds step aside', async () => {
+  it.runIf(backend === 'native')('are recorded in the native backend info', async () => {
+    const info = await initBackend({ backend: 'native', threads: 2, log: () => {} });
+    expect(info.name).toBe('native');
+    expect(info.kernelFixes).toEqual(expect.arrayContaining(['native-matmul', 'native-adam', 'copy-slices']));
+    expect(info.kernelFixes).not.toContain('transposed-matmul-grad');
+    expect(info.nativeKernels?.config).toMatch(/\S/);
+  });
+
+  it.runIf(backend === 'wasm')('are recorded in the backend info, and the matmul workarounds step aside', async () => {
     const info = await initBackend({ backend: 'wasm', threads: 2, log: () => {} });
     expect(info.kernelFixes).toContain('native-matmul');
     expect(info.kernelFixes).not.toContain('transposed-matmul-grad');

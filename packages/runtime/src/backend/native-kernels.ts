@@ -1,22 +1,31 @@
 import { loadNativeBlas, type NativeBlas } from '@circuit-tuning/native';
-import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { BatchMatMulAttrs, KernelFunc, SumAttrs, TensorInfo, TransposeAttrs, _FusedMatMulAttrs } from '@tensorflow/tfjs-core';
+import { type KernelMemory, memoryOf } from './kernel-memory';
 import { KernelTakeover } from './kernel-takeover';
+import { registerNativeBackend } from './native-backend';
 import { tf } from './tf';
-import { sharedOutput } from './wasm-kernels';
 import { wasmPackage } from './wasm-package';
 
 /**
- * The `native-matmul` kernels: BatchMatMul and _FusedMatMul of the wasm backend computed by
- * OpenBLAS (packages/native) straight on the wasm heap, without copies; Sum over leading or
- * trailing axes (`native-sum`) without the stock kernel's transpose; and the runtime's own
- * fused Adam step (`native-adam`), which ops/adam.ts uses when it is registered.
+ * The `native-matmul` kernels: BatchMatMul and _FusedMatMul computed by OpenBLAS
+ * (packages/native) straight on the backend's memory, without copies; Sum over leading or
+ * trailing axes (`native-sum`) without the stock kernel's transpose; and the runtime's own fused
+ * kernels (Adam, gelu_new, LayerNorm, cross-entropy, attention's softmax), which the ops in
+ * src/ops use when they are registered for the active backend.
+ *
+ * They run on two backends, each through its reader of tensor memory (kernel-memory.ts): `wasm`
+ * (views of its heap) and `native` (tfjs-backend-cpu's typed arrays in process memory,
+ * native-backend.ts). The addon reads a Float32Array wherever it lives, so each kernel has one C
+ * implementation.
  *
  * XNNPACK in wasm reaches about 60 GFLOP/s on this machine's two cores and only on untransposed,
  * unbatched products; OpenBLAS reaches about 250 GFLOP/s and takes transposes and batches as they
  * come, so the gradients' transposed products need no explicit transposes when these kernels run.
- * The data stays in the wasm heap: every other kernel, and autodiff, is unchanged.
+ * Every other kernel, and autodiff, is the backend's own.
  */
+
+/** The backends the native kernels can be registered for. */
+export type NativeKernelsBackend = 'wasm' | 'native';
 
 type KernelParams = Parameters<KernelFunc>[0];
 
@@ -45,55 +54,65 @@ export interface NativeKernelsInfo {
 let blas: NativeBlas | undefined;
 
 /**
- * Registers the native kernels for 'wasm' with `threads` BLAS threads. Returns why they could not
- * be used (addon not built, no BLAS library, CT_NATIVE_BLAS=off) instead of throwing: the stock
- * kernels then stay.
+ * Registers the native kernels for `backend` with `threads` BLAS threads. Returns why they could
+ * not be used (addon not built, no BLAS library, CT_NATIVE_BLAS=off) instead of throwing: the
+ * stock kernels then stay.
  */
-export function applyNativeKernels(threads: number): { ok: true; info: NativeKernelsInfo } | { ok: false; reason: string; hint: string } {
+export function applyNativeKernels(
+  threads: number,
+  backend: NativeKernelsBackend = 'wasm',
+): { ok: true; info: NativeKernelsInfo } | { ok: false; reason: string; hint: string } {
   const loaded = loadNativeBlas({ threads });
   if (!loaded.ok) return loaded;
   blas = loaded.blas;
-  wasmPackage(); // the stock kernels are registered when the package loads
-  takeover.apply();
+  // The stock kernels must be registered before they are taken over.
+  if (backend === 'wasm') wasmPackage();
+  else registerNativeBackend();
+  takeovers[backend].apply();
   for (const [kernelName, kernelFunc] of OWN_KERNELS) {
-    if (tf.getKernel(kernelName, 'wasm') === undefined) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+    if (tf.getKernel(kernelName, backend) === undefined) tf.registerKernel({ kernelName, backendName: backend, kernelFunc });
   }
   return { ok: true, info: { library: blas.library, config: blas.config, threads: blas.threads, loopThreads: blas.loopThreads } };
 }
 
-/** Puts the stock wasm kernels back (for the fallback path and for comparisons). */
-export function removeNativeKernels(): void {
-  takeover.remove();
+/** Puts `backend`'s stock kernels back (for the fallback path and for comparisons). */
+export function removeNativeKernels(backend: NativeKernelsBackend = 'wasm'): void {
+  takeovers[backend].remove();
   for (const [kernelName] of OWN_KERNELS) {
-    if (tf.getKernel(kernelName, 'wasm') !== undefined) tf.unregisterKernel(kernelName, 'wasm');
+    if (tf.getKernel(kernelName, backend) !== undefined) tf.unregisterKernel(kernelName, backend);
   }
 }
 
-export function nativeKernelsApplied(): boolean {
-  return takeover.applied;
+export function nativeKernelsApplied(backend: NativeKernelsBackend = 'wasm'): boolean {
+  return takeovers[backend].applied;
+}
+
+/** The takeover of the backend a kernel call runs on (for the stock kernel of inputs it passes on). */
+function stock(params: KernelParams): KernelTakeover<TakenOver> {
+  return takeovers[memoryOf(params.backend).backendName as NativeKernelsBackend];
 }
 
 function batchMatMul(params: KernelParams): TensorInfo {
   const { a, b } = params.inputs as { a: TensorInfo; b: TensorInfo };
-  if (a.dtype !== 'float32' || b.dtype !== 'float32') return takeover.runStock('BatchMatMul', params) as TensorInfo;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return stock(params).runStock('BatchMatMul', params) as TensorInfo;
   const { transposeA, transposeB } = params.attrs as unknown as BatchMatMulAttrs;
-  return nativeProduct(params.backend as BackendWasm, a, b, transposeA, transposeB);
+  return nativeProduct(memoryOf(params.backend), a, b, transposeA, transposeB);
 }
 
-/** _FusedMatMul = product, then bias, then activation: the last two by the stock wasm kernels. */
+/** _FusedMatMul = product, then bias, then activation: the last two by the backend's kernels. */
 function fusedMatMul(params: KernelParams): TensorInfo | TensorInfo[] {
   const { a, b, bias, preluActivationWeights } = params.inputs as Record<string, TensorInfo | undefined>;
   if (a === undefined || b === undefined || a.dtype !== 'float32' || b.dtype !== 'float32') {
-    return takeover.runStock('_FusedMatMul', params);
+    return stock(params).runStock('_FusedMatMul', params);
   }
   const { transposeA, transposeB, activation, leakyreluAlpha } = params.attrs as unknown as _FusedMatMulAttrs;
-  const backend = params.backend as BackendWasm;
-  let out = nativeProduct(backend, a, b, transposeA, transposeB);
+  const mem = memoryOf(params.backend);
+  let out = nativeProduct(mem, a, b, transposeA, transposeB);
   const then = (kernel: string, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}) => {
-    const config = tf.getKernel(kernel, 'wasm');
-    if (config === undefined) throw new Error(`tfjs-backend-wasm has no ${kernel} kernel`);
-    const next = config.kernelFunc({ inputs, backend, attrs: attrs as never }) as TensorInfo;
-    backend.disposeData(out.dataId);
+    const config = tf.getKernel(kernel, mem.backendName);
+    if (config === undefined) throw new Error(`the ${mem.backendName} backend has no ${kernel} kernel`);
+    const next = config.kernelFunc({ inputs, backend: params.backend, attrs: attrs as never }) as TensorInfo;
+    mem.dispose(out.dataId);
     out = next;
   };
   if (bias !== undefined) then('Add', { a: out, b: bias });
@@ -130,7 +149,7 @@ function fusedMatMul(params: KernelParams): TensorInfo | TensorInfo[] {
 function adamStep(params: KernelParams): TensorInfo[] {
   const native = blas;
   if (native === undefined) throw new Error('native kernels registered without the addon');
-  const backend = params.backend as BackendWasm;
+  const mem = memoryOf(params.backend);
   const inputs = params.inputs as Record<string, TensorInfo | undefined>;
   const names = ['param', 'grad', 'm', 'v', 't'] as const;
   const [param, grad, m, v, t] = names.map((name) => {
@@ -153,18 +172,18 @@ function adamStep(params: KernelParams): TensorInfo[] {
   const owned = [param, m, v, t];
   const all = [...owned, grad, ...(mask === undefined ? [] : [mask])];
   const distinct = new Set(all.map((x) => x.dataId)).size === all.length;
-  const inPlace = distinct && owned.every((x) => backend.refCount(x.dataId) === 1);
-  const outs = inPlace ? owned.map((x) => sharedOutput(backend, x)) : owned.map((x) => backend.makeOutput(x.shape, 'float32'));
+  const inPlace = distinct && owned.every((x) => mem.refCount(x.dataId) === 1);
+  const outs = inPlace ? owned.map((x) => mem.share(x)) : owned.map((x) => mem.make(x.shape, 'float32'));
   if (size === 0) return outs;
-  const [outParam, outM, outV, outT] = outs.map((x) => f32(backend, x)) as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const [outParam, outM, outV, outT] = outs.map((x) => f32(mem, x)) as [Float32Array, Float32Array, Float32Array, Float32Array];
   const attrs = params.attrs as unknown as { learningRate: number; beta1: number; beta2: number; epsilon: number; weightDecay: number; decoupled: boolean };
   native.adamStep({
-    param: f32(backend, param),
-    grad: f32(backend, grad),
-    m: f32(backend, m),
-    v: f32(backend, v),
-    t: f32(backend, t),
-    ...(mask === undefined ? {} : { mask: f32(backend, mask) }),
+    param: f32(mem, param),
+    grad: f32(mem, grad),
+    m: f32(mem, m),
+    v: f32(mem, v),
+    t: f32(mem, t),
+    ...(mask === undefined ? {} : { mask: f32(mem, mask) }),
     out: { param: outParam, m: outM, v: outV, t: outT },
     learningRate: attrs.learningRate,
     beta1: attrs.beta1,
@@ -183,26 +202,26 @@ function adamStep(params: KernelParams): TensorInfo[] {
 function sum(params: KernelParams): TensorInfo | TensorInfo[] {
   const native = blas;
   const { x } = params.inputs as { x: TensorInfo };
-  if (native === undefined || x.dtype !== 'float32') return takeover.runStock('Sum', params);
+  if (native === undefined || x.dtype !== 'float32') return stock(params).runStock('Sum', params);
   const { axis, keepDims } = params.attrs as unknown as SumAttrs;
   const rank = x.shape.length;
   const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
   const leading = axes.every((a, i) => a === i);
   const trailing = axes.every((a, i) => a === rank - axes.length + i);
-  if (axes.length === 0 || !(leading || trailing)) return takeover.runStock('Sum', params);
+  if (axes.length === 0 || !(leading || trailing)) return stock(params).runStock('Sum', params);
   const kept = x.shape.map((size, d) => (axes.includes(d) ? (keepDims ? 1 : -1) : size)).filter((size) => size >= 0);
-  const backend = params.backend as BackendWasm;
-  const out = backend.makeOutput(kept, 'float32');
+  const mem = memoryOf(params.backend);
+  const out = mem.make(kept, 'float32');
   const reduced = axes.reduce((product, a) => product * (x.shape[a] ?? 1), 1);
   const size = tf.util.sizeFromShape(x.shape);
   const other = reduced === 0 ? tf.util.sizeFromShape(kept) : size / reduced;
   if (tf.util.sizeFromShape(kept) === 0) return out;
-  const outView = f32(backend, out);
+  const outView = f32(mem, out);
   if (size === 0) {
     outView.fill(0);
     return out;
   }
-  const xView = f32(backend, x);
+  const xView = f32(mem, x);
   if (leading) native.sum(xView, outView, reduced, other, true);
   else native.sum(xView, outView, other, reduced, false);
   return out;
@@ -216,15 +235,15 @@ function sum(params: KernelParams): TensorInfo | TensorInfo[] {
 function transpose(params: KernelParams): TensorInfo | TensorInfo[] {
   const native = blas;
   const { x } = params.inputs as { x: TensorInfo };
-  if (native === undefined || (x.dtype !== 'float32' && x.dtype !== 'int32')) return takeover.runStock('Transpose', params);
+  if (native === undefined || (x.dtype !== 'float32' && x.dtype !== 'int32')) return stock(params).runStock('Transpose', params);
   const { perm } = params.attrs as unknown as TransposeAttrs;
-  const backend = params.backend as BackendWasm;
+  const mem = memoryOf(params.backend);
   const outShape = perm.map((axis) => x.shape[axis] ?? 0);
   const moved = perm.filter((axis) => (x.shape[axis] ?? 0) !== 1);
-  if (moved.every((axis, i) => i === 0 || axis > (moved[i - 1] ?? 0))) return sharedOutput(backend, x, outShape);
-  const out = backend.makeOutput(outShape, x.dtype);
+  if (moved.every((axis, i) => i === 0 || axis > (moved[i - 1] ?? 0))) return mem.share(x, outShape);
+  const out = mem.make(outShape, x.dtype);
   if (tf.util.sizeFromShape(x.shape) === 0) return out;
-  const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array | Int32Array;
+  const heap = (t: TensorInfo) => mem.view(t) as Float32Array | Int32Array;
   native.transpose(heap(x), heap(out), x.shape, perm);
   return out;
 }
@@ -236,16 +255,16 @@ function transpose(params: KernelParams): TensorInfo | TensorInfo[] {
 function add(params: KernelParams): TensorInfo | TensorInfo[] {
   const native = blas;
   const { a, b } = params.inputs as { a: TensorInfo; b: TensorInfo };
-  if (native === undefined || a.dtype !== 'float32' || b.dtype !== 'float32') return takeover.runStock('Add', params);
+  if (native === undefined || a.dtype !== 'float32' || b.dtype !== 'float32') return stock(params).runStock('Add', params);
   // The larger operand first (addition commutes exactly in IEEE arithmetic).
   const [big, small] = tf.util.sizeFromShape(a.shape) >= tf.util.sizeFromShape(b.shape) ? [a, b] : [b, a];
   const inner = stripLeadingOnes(small.shape);
   const repeats = inner.length <= big.shape.length && inner.every((size, i) => size === big.shape[big.shape.length - inner.length + i]);
-  if (inner.length === 0 || !repeats || big.shape.length < small.shape.length) return takeover.runStock('Add', params); // scalars too
-  const backend = params.backend as BackendWasm;
-  const out = backend.makeOutput(big.shape, 'float32');
+  if (inner.length === 0 || !repeats || big.shape.length < small.shape.length) return stock(params).runStock('Add', params); // scalars too
+  const mem = memoryOf(params.backend);
+  const out = mem.make(big.shape, 'float32');
   if (tf.util.sizeFromShape(big.shape) === 0) return out;
-  native.add(f32(backend, big), f32(backend, small), f32(backend, out));
+  native.add(f32(mem, big), f32(mem, small), f32(mem, out));
   return out;
 }
 
@@ -259,9 +278,9 @@ function geluTanh(params: KernelParams): TensorInfo {
   const native = blas;
   const { x } = params.inputs as { x?: TensorInfo };
   if (native === undefined || x === undefined || x.dtype !== 'float32') throw new Error(`${GELU_TANH_KERNEL}: needs a float32 input x`);
-  const backend = params.backend as BackendWasm;
-  const out = backend.makeOutput(x.shape, 'float32');
-  if (tf.util.sizeFromShape(x.shape) > 0) native.geluTanh(f32(backend, x), f32(backend, out));
+  const mem = memoryOf(params.backend);
+  const out = mem.make(x.shape, 'float32');
+  if (tf.util.sizeFromShape(x.shape) > 0) native.geluTanh(f32(mem, x), f32(mem, out));
   return out;
 }
 
@@ -273,10 +292,10 @@ function geluTanhGrad(params: KernelParams): TensorInfo {
     throw new Error(`${GELU_TANH_GRAD_KERNEL}: needs float32 inputs x and dy`);
   }
   if (!tf.util.arraysEqual(x.shape, dy.shape)) throw new Error(`${GELU_TANH_GRAD_KERNEL}: x [${x.shape}] and dy [${dy.shape}] differ`);
-  const backend = params.backend as BackendWasm;
-  const out = backend.makeOutput(x.shape, 'float32');
+  const mem = memoryOf(params.backend);
+  const out = mem.make(x.shape, 'float32');
   if (tf.util.sizeFromShape(x.shape) > 0) {
-    native.geluTanhGrad(f32(backend, x), f32(backend, dy), f32(backend, out));
+    native.geluTanhGrad(f32(mem, x), f32(mem, dy), f32(mem, out));
   }
   return out;
 }
@@ -306,10 +325,10 @@ function layerNorm(params: KernelParams): TensorInfo {
   if (native === undefined) throw new Error('native kernels registered without the addon');
   const [x, w, b] = float32Inputs(LAYER_NORM_KERNEL, params, ['x', 'w', 'b']) as [TensorInfo, TensorInfo, TensorInfo];
   const { rows, d } = normShape(LAYER_NORM_KERNEL, x, w, b);
-  const backend = params.backend as BackendWasm;
-  const out = backend.makeOutput(x.shape, 'float32');
+  const mem = memoryOf(params.backend);
+  const out = mem.make(x.shape, 'float32');
   if (rows * d === 0) return out;
-  native.layerNorm(f32(backend, x), f32(backend, w), f32(backend, b), f32(backend, out), rows, d, (params.attrs as unknown as { eps: number }).eps);
+  native.layerNorm(f32(mem, x), f32(mem, w), f32(mem, b), f32(mem, out), rows, d, (params.attrs as unknown as { eps: number }).eps);
   return out;
 }
 
@@ -325,16 +344,16 @@ function layerNormGrad(params: KernelParams): TensorInfo[] {
   if (!tf.util.arraysEqual(x.shape, dy.shape)) throw new Error(`${LAYER_NORM_GRAD_KERNEL}: x [${x.shape}] and dy [${dy.shape}] differ`);
   const { rows, d } = normShape(LAYER_NORM_GRAD_KERNEL, x, w);
   const { eps } = params.attrs as unknown as { eps: number };
-  const backend = params.backend as BackendWasm;
-  const outs = [backend.makeOutput(x.shape, 'float32'), backend.makeOutput([d], 'float32'), backend.makeOutput([d], 'float32')];
+  const mem = memoryOf(params.backend);
+  const outs = [mem.make(x.shape, 'float32'), mem.make([d], 'float32'), mem.make([d], 'float32')];
   if (d === 0) return outs;
-  const [dx, dw, db] = outs.map((t) => f32(backend, t)) as [Float32Array, Float32Array, Float32Array];
+  const [dx, dw, db] = outs.map((t) => f32(mem, t)) as [Float32Array, Float32Array, Float32Array];
   if (rows === 0) {
     dw.fill(0);
     db.fill(0);
     return outs;
   }
-  native.layerNormGrad(f32(backend, x), f32(backend, w), f32(backend, dy), dx, dw, db, rows, d, eps);
+  native.layerNormGrad(f32(mem, x), f32(mem, w), f32(mem, dy), dx, dw, db, rows, d, eps);
   return outs;
 }
 
@@ -355,10 +374,10 @@ function crossEntropy(params: KernelParams): TensorInfo {
   const native = blas;
   if (native === undefined) throw new Error('native kernels registered without the addon');
   const { x, targets, rows, v } = crossEntropyInputs(CROSS_ENTROPY_KERNEL, params);
-  const backend = params.backend as BackendWasm;
-  const out = backend.makeOutput([rows], 'float32');
+  const mem = memoryOf(params.backend);
+  const out = mem.make([rows], 'float32');
   if (rows === 0) return out;
-  const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t);
+  const heap = (t: TensorInfo) => mem.view(t);
   native.crossEntropy(heap(x) as Float32Array, heap(targets) as Int32Array, heap(out) as Float32Array, rows, v);
   return out;
 }
@@ -372,10 +391,10 @@ function crossEntropyGrad(params: KernelParams): TensorInfo {
   for (const [name, t] of [['loss', loss], ['dy', dy]] as const) {
     if (t.shape.length !== 1 || t.shape[0] !== rows) throw new Error(`${CROSS_ENTROPY_GRAD_KERNEL}: ${name} must be [${rows}], got [${t.shape}]`);
   }
-  const backend = params.backend as BackendWasm;
-  const out = backend.makeOutput(x.shape, 'float32');
+  const mem = memoryOf(params.backend);
+  const out = mem.make(x.shape, 'float32');
   if (rows === 0) return out;
-  const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t);
+  const heap = (t: TensorInfo) => mem.view(t);
   native.crossEntropyGrad(heap(x) as Float32Array, heap(targets) as Int32Array, heap(loss) as Float32Array, heap(dy) as Float32Array, heap(out) as Float32Array, rows, v);
   return out;
 }
@@ -398,10 +417,10 @@ function scaledRowsKernel(
     const rows = (t: TensorInfo) => (width === 0 ? 0 : tf.util.sizeFromShape(t.shape) / width);
     const fits = other.shape[other.shape.length - 1] === width && (sameShape ? tf.util.arraysEqual(x.shape, other.shape) : rows(other) > 0 && rows(x) % rows(other) === 0);
     if (!fits) throw new Error(`${kernel}: [${other.shape}] does not fit [${x.shape}]`);
-    const backend = params.backend as BackendWasm;
-    const out = backend.makeOutput(x.shape, 'float32');
+    const mem = memoryOf(params.backend);
+    const out = mem.make(x.shape, 'float32');
     if (tf.util.sizeFromShape(x.shape) === 0) return out;
-    run(native, f32(backend, x), f32(backend, other), f32(backend, out), width, (params.attrs as unknown as { scale: number }).scale);
+    run(native, f32(mem, x), f32(mem, other), f32(mem, out), width, (params.attrs as unknown as { scale: number }).scale);
     return out;
   };
 }
@@ -423,19 +442,26 @@ const OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc]> = [
   [GELU_TANH_GRAD_KERNEL, geluTanhGrad as KernelFunc],
 ];
 
-const takeover = new KernelTakeover<'BatchMatMul' | '_FusedMatMul' | 'Sum' | 'Transpose' | 'Add'>('wasm', {
+type TakenOver = 'BatchMatMul' | '_FusedMatMul' | 'Sum' | 'Transpose' | 'Add';
+
+const REPLACEMENTS: Readonly<Record<TakenOver, KernelFunc>> = {
   BatchMatMul: batchMatMul as KernelFunc,
   _FusedMatMul: fusedMatMul,
   Sum: sum,
   Transpose: transpose,
   Add: add,
-});
+};
+
+const takeovers: Readonly<Record<NativeKernelsBackend, KernelTakeover<TakenOver>>> = {
+  wasm: new KernelTakeover('wasm', REPLACEMENTS),
+  native: new KernelTakeover('native', REPLACEMENTS),
+};
 
 /**
  * op(a) · op(b) over broadcast batch axes, as tfjs's BatchMatMul defines it: a [...batchA, m, k]
  * (or [..., k, m] transposed), b [...batchB, k, n] (or [..., n, k]).
  */
-function nativeProduct(backend: BackendWasm, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
+function nativeProduct(mem: KernelMemory, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
   const native = blas;
   if (native === undefined) throw new Error('native kernels registered without a BLAS library');
   const ra = a.shape.length;
@@ -453,13 +479,13 @@ function nativeProduct(backend: BackendWasm, a: TensorInfo, b: TensorInfo, trans
   const batchA = a.shape.slice(0, -2);
   const batchB = b.shape.slice(0, -2);
   const batchOut = tf.broadcast_util.assertAndGetBroadcastShape(batchA, batchB);
-  const out = backend.makeOutput([...batchOut, m, n], 'float32');
+  const out = mem.make([...batchOut, m, n], 'float32');
   const batch = tf.util.sizeFromShape(batchOut);
   if (batch * m * n === 0) return out;
   // Views are taken after makeOutput: allocating may grow the heap, which replaces its buffer.
-  const av = f32(backend, a);
-  const bv = f32(backend, b);
-  const cv = f32(backend, out);
+  const av = f32(mem, a);
+  const bv = f32(mem, b);
+  const cv = f32(mem, out);
   const common = { a: av, b: bv, c: cv, m, n, k: kA, transposeA, transposeB };
   const sizeA = tf.util.sizeFromShape(batchA);
   const sizeB = tf.util.sizeFromShape(batchB);
@@ -497,11 +523,11 @@ function nativeProduct(backend: BackendWasm, a: TensorInfo, b: TensorInfo, trans
 }
 
 /**
- * A float32 tensor's data as a view of the wasm heap. Take views after a call's last makeOutput:
+ * A float32 tensor's data where it lives. Take views after a kernel's last `make`: on wasm,
  * allocating may grow the heap, which replaces its buffer.
  */
-function f32(backend: BackendWasm, t: TensorInfo): Float32Array {
-  return backend.typedArrayFromHeap(t) as Float32Array;
+function f32(mem: KernelMemory, t: TensorInfo): Float32Array {
+  return mem.view(t) as Float32Array;
 }
 
 function dim(shape: readonly number[], axis: number): number {

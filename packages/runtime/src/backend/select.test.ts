@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, RuntimeError } from '@circuit-tuning/contracts';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { applyNativeKernels } from './native-kernels';
 import { backendInfo, ensureBackend, initBackend, shutdownBackend } from './select';
 import { tf } from './tf';
 
@@ -53,6 +54,19 @@ describe('initBackend', () => {
     await expect(initBackend({ log: quiet })).rejects.toThrow(ConfigError);
   });
 
+  it.skipIf(!applyNativeKernels(1, 'native').ok)('chooses native on auto where the addon and OpenBLAS load, and records it', async () => {
+    const lines: string[] = [];
+    const info = await initBackend({ threads: 1, log: (l) => lines.push(l) });
+    expect(info).toMatchObject({ name: 'native', requested: 'auto', threads: 1, simd: false });
+    expect(info.nativeKernels?.threads).toBe(1);
+    expect(info.kernelFixes).toEqual(expect.arrayContaining(['copy-slices', 'native-matmul', 'scatter-embedding-grad']));
+    expect(tf.getBackend()).toBe('native');
+    expect(lines).toEqual([expect.stringMatching(/^backend: native \(tfjs 4\.22\.0, 1 thread, native matmul: .*fixes: copy-slices, native-matmul/)]);
+    // wasm and cpu still start when asked for.
+    expect((await initBackend({ backend: 'wasm', threads: 1, log: quiet })).nativeKernels).toBeDefined();
+    expect((await initBackend({ backend: 'cpu', log: quiet })).kernelFixes).not.toContain('native-matmul');
+  });
+
   it('throws a RuntimeError with the install command for an explicit backend that is missing', async () => {
     for (const backend of ['tensorflow-gpu', 'tensorflow', 'webgpu'] as const) {
       const error = await initBackend({ backend, log: quiet }).catch((e: unknown) => e);
@@ -88,7 +102,8 @@ describe('a native package that is installed but broken', () => {
     });
     try {
       const lines: string[] = [];
-      const info = await initBackend({ threads: 1, log: (l) => lines.push(l) });
+      // Without the native kernels, so that auto's last step is wasm (next test: native).
+      const info = await initBackend({ threads: 1, nativeKernels: false, log: (l) => lines.push(l) });
       expect(info.name).toBe('wasm');
       expect(lines[0]).toMatch(/^backend: tensorflow-gpu failed to load \(.*native addon module.*\); install it with: pnpm add @tensorflow\/tfjs-node-gpu@4\.22\.0/);
       expect(lines[1]).toMatch(/^backend: tensorflow failed to load \(.*registered no 'tensorflow' backend/);
@@ -129,7 +144,7 @@ describe('backendInfo / ensureBackend / shutdownBackend', () => {
       process.stderr.write = stderr;
     }
     expect(lines.filter((l) => l.startsWith('backend: '))).toHaveLength(1);
-    expect(backendInfo().name).toBe('wasm');
+    expect(backendInfo().name).toBe(applyNativeKernels(1, 'native').ok ? 'native' : 'wasm'); // what auto picks here
   });
 
   it('shutdownBackend removes wasm and keeps the process error listeners', async () => {

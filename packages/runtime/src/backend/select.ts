@@ -46,7 +46,8 @@ function serialised<T>(task: () => Promise<T>): Promise<T> {
 /**
  * Chooses, starts and verifies the backend, logs one line about it, and returns what runs.
  *
- * `auto` tries tensorflow-gpu, tensorflow, then wasm (cpu as the last resort). A backend that is
+ * `auto` tries tensorflow-gpu, tensorflow, native (when the addon and OpenBLAS load), then wasm
+ * (cpu as the last resort). A backend that is
  * installed but fails is logged with its reason and install hint, and recorded in
  * `fallbackReason`; one that is not installed is skipped quietly. An explicitly requested
  * backend that cannot start throws RuntimeError with the reason and the install command.
@@ -117,7 +118,7 @@ async function doInit(options: InitBackendOptions): Promise<BackendInfo> {
       continue;
     }
     const info = toBackendInfo(name, request.backend, started, failures);
-    log(formatBackendLine(info, name === 'wasm' ? request.threadsNote : undefined));
+    log(formatBackendLine(info, name === 'wasm' || name === 'native' ? request.threadsNote : undefined));
     current = info;
     return structuredClone(info);
   }
@@ -162,6 +163,14 @@ async function start(name: BackendName, threads: number, native: boolean, log: (
       sayOnce(log, `native matmul: not used (${applied.reason}); ${applied.hint}`);
       return started;
     }
+    case 'native': {
+      if (!native) throw new BackendLoadError('the native kernels are turned off (nativeKernels: false)', { missing: true });
+      // Missing when the addon or OpenBLAS is: `auto` then goes on to wasm, which says why once.
+      const applied = applyNativeKernels(threads, 'native');
+      if (!applied.ok) throw new BackendLoadError(applied.reason, { missing: true, hint: applied.hint });
+      await activateBackend(TFJS_BACKEND_NAME.native);
+      return { threads: applied.info.threads, simd: false, nativeKernels: applied.info };
+    }
     case 'cpu':
       await activateBackend(TFJS_BACKEND_NAME.cpu);
       silenceCpuBanner();
@@ -198,7 +207,8 @@ function sayOnce(log: (line: string) => void, line: string): void {
 function kernelFixesOf(name: BackendName, threads: number): string[] {
   const fixes: KernelFix[] = [];
   if (name === 'wasm') fixes.push('slice-view', 'shared-identity', 'gather-rows');
-  if (name === 'wasm' && nativeKernelsApplied()) fixes.push(...NATIVE_KERNEL_FIXES);
+  if (name === 'wasm' && nativeKernelsApplied('wasm')) fixes.push(...NATIVE_KERNEL_FIXES);
+  if (name === 'native') fixes.push('copy-slices', ...NATIVE_KERNEL_FIXES);
   fixes.push(...opFixesFor(TFJS_BACKEND_NAME[name]));
   if (name === 'wasm' && threads > 1) fixes.push('threads-loader');
   return fixes;

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fusedAdamStep } from '../ops/adam';
+import { applyNativeKernels } from './native-kernels';
 import { initBackend, shutdownBackend } from './select';
 import { tf } from './tf';
 import { applyWasmKernelFixes, copyBox, removeWasmKernelFixes, wasmKernelFixesApplied } from './wasm-kernels';
@@ -141,5 +143,41 @@ describe('copyBox', () => {
     for (let i = 0; i < 2; i++)
       for (let j = 0; j < 3; j++) for (let k = 0; k < 2; k++) want.push((1 + i) * 20 + (1 + j) * 5 + (2 + k));
     expect(Array.from(dst)).toEqual(want);
+  });
+});
+
+// The same kernels on the `native` backend (tensors in process memory), against tfjs-backend-cpu's.
+describe.skipIf(!applyNativeKernels(1, 'native').ok)('copy-slices kernels on the native backend', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'native', threads: 1, log: () => {} });
+  });
+
+  it('give the cpu kernels’ results for slices, unstacks, splits, gathers and clones', async () => {
+    const all = cases();
+    await initBackend({ backend: 'cpu', log: () => {} });
+    const stock = evaluate(all);
+    await initBackend({ backend: 'native', threads: 1, log: () => {} });
+    const fixed = evaluate(all);
+    for (const c of all) expect(fixed.get(c.name), c.name).toEqual(stock.get(c.name));
+  });
+
+  it('copy contiguous slices: an in-place optimizer step does not write through them', () => {
+    // tfjs-backend-cpu returns a contiguous slice as a view of its input; the fused Adam step
+    // writes a parameter in place when only its variable holds it, which would change the slice.
+    const initial = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]);
+    const param = tf.variable(initial);
+    initial.dispose(); // the variable alone holds it: the step runs in place
+    const firstRow = tf.slice(param, [0, 0], [1, 2]);
+    const rows = tf.unstack(param);
+    const zeros = () => tf.zerosLike(param);
+    const step = fusedAdamStep(
+      { param, grad: tf.onesLike(param), m: zeros(), v: zeros(), t: tf.scalar(0) },
+      { learningRate: 1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, decoupled: false },
+    );
+    expect(step?.param.dataId).toBe(param.dataId); // in place
+    expect(Array.from(param.dataSync())).not.toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(firstRow.dataSync())).toEqual([1, 2]);
+    expect(Array.from(rows[1]?.dataSync() ?? [])).toEqual([3, 4]);
+    tf.dispose([param, firstRow, ...rows, ...(step === undefined ? [] : Object.values(step))]);
   });
 });

@@ -1,4 +1,3 @@
-import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type {
   GatherV2Attrs,
   KernelFunc,
@@ -8,6 +7,7 @@ import type {
   TensorInfo,
   UnpackAttrs,
 } from '@tensorflow/tfjs-core';
+import { type KernelMemory, memoryOf, type NumericArray } from './kernel-memory';
 import { KernelTakeover } from './kernel-takeover';
 import { tf } from './tf';
 import { wasmPackage } from './wasm-package';
@@ -28,35 +28,44 @@ import { wasmPackage } from './wasm-package';
  * selected elements, in contiguous runs, straight from the heap.
  */
 
-type TypedArray = ReturnType<BackendWasm['typedArrayFromHeap']>;
 type KernelParams = Parameters<KernelFunc>[0];
 
 /** Registers the fixed kernels for 'wasm' (idempotent). Loads tfjs-backend-wasm if needed. */
 export function applyWasmKernelFixes(): void {
   wasmPackage(); // the stock kernels are registered when the package loads
-  fixes.apply();
+  fixes.wasm.apply();
 }
 
 /** Puts the stock kernels back (for comparisons and benchmarks of the fix). */
 export function removeWasmKernelFixes(): void {
-  fixes.remove();
+  fixes.wasm.remove();
 }
 
 export function wasmKernelFixesApplied(): boolean {
-  return fixes.applied;
+  return fixes.wasm.applied;
+}
+
+/**
+ * The same kernels for the `native` backend (tfjs-backend-cpu's kernels on process memory), whose
+ * stock Slice copies a strided box element by element through index arithmetic and returns
+ * contiguous boxes as views of the input (which an in-place Adam step would then write through),
+ * and whose GatherV2 does the same index arithmetic per element. Its Identity already shares.
+ */
+export function applyArrayKernelFixes(backendName: 'native'): void {
+  fixes[backendName].apply();
 }
 
 function slice(params: KernelParams): TensorInfo | TensorInfo[] {
   const x = input(params.inputs, 'x');
-  if (x.dtype === 'string') return fixes.runStock('Slice', params);
+  if (x.dtype === 'string') return stock(params).runStock('Slice', params);
   const { begin, size } = params.attrs as unknown as SliceAttrs;
   const [begin_, size_] = tf.slice_util.parseSliceParams(x, begin, size) as [number[], number[]];
-  return sliceFromHeap(params.backend as BackendWasm, x, begin_, size_);
+  return sliceFromHeap(memoryOf(params.backend), x, begin_, size_);
 }
 
 function unpack(params: KernelParams): TensorInfo | TensorInfo[] {
   const value = input(params.inputs, 'value');
-  if (value.dtype === 'string') return fixes.runStock('Unpack', params);
+  if (value.dtype === 'string') return stock(params).runStock('Unpack', params);
   const { axis: rawAxis } = params.attrs as unknown as UnpackAttrs;
   const axis = rawAxis < 0 ? rawAxis + value.shape.length : rawAxis;
   const outShape = value.shape.filter((_, i) => i !== axis);
@@ -66,7 +75,7 @@ function unpack(params: KernelParams): TensorInfo | TensorInfo[] {
   const outs: TensorInfo[] = [];
   for (let i = 0; i < count; i++) {
     const begin = value.shape.map((_, d) => (d === axis ? i : 0));
-    const { dataId, dtype } = sliceFromHeap(params.backend as BackendWasm, value, begin, size);
+    const { dataId, dtype } = sliceFromHeap(memoryOf(params.backend), value, begin, size);
     outs.push({ dataId, dtype, shape: outShape });
   }
   return outs;
@@ -74,7 +83,7 @@ function unpack(params: KernelParams): TensorInfo | TensorInfo[] {
 
 function splitV(params: KernelParams): TensorInfo | TensorInfo[] {
   const x = input(params.inputs, 'x');
-  if (x.dtype === 'string') return fixes.runStock('SplitV', params);
+  if (x.dtype === 'string') return stock(params).runStock('SplitV', params);
   const { numOrSizeSplits, axis } = params.attrs as unknown as SplitVAttrs;
   const $axis = tf.util.parseAxisParam(axis, x.shape)[0] ?? 0;
   const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, $axis);
@@ -82,31 +91,29 @@ function splitV(params: KernelParams): TensorInfo | TensorInfo[] {
   return sizes.map((s) => {
     const size = x.shape.slice();
     size[$axis] = s;
-    const out = sliceFromHeap(params.backend as BackendWasm, x, begin.slice(), size);
+    const out = sliceFromHeap(memoryOf(params.backend), x, begin.slice(), size);
     begin[$axis] = (begin[$axis] ?? 0) + s;
     return out;
   });
 }
 
+type Fixed = 'Slice' | 'Unpack' | 'SplitV' | 'Identity' | 'GatherV2';
+
 /** The stock kernels are kept: strings still go through them. */
-const fixes = new KernelTakeover<'Slice' | 'Unpack' | 'SplitV' | 'Identity' | 'GatherV2'>('wasm', {
-  Slice: slice,
-  Unpack: unpack,
-  SplitV: splitV,
-  Identity: identity,
-  GatherV2: gatherV2,
-});
+const fixes: Readonly<Record<'wasm' | 'native', KernelTakeover<Fixed>>> = {
+  wasm: new KernelTakeover<Fixed>('wasm', { Slice: slice, Unpack: unpack, SplitV: splitV, Identity: identity, GatherV2: gatherV2 }),
+  native: new KernelTakeover<'Slice' | 'Unpack' | 'SplitV' | 'GatherV2'>('native', { Slice: slice, Unpack: unpack, SplitV: splitV, GatherV2: gatherV2 }) as KernelTakeover<Fixed>,
+};
+
+/** The takeover of the backend a kernel call runs on. */
+function stock(params: KernelParams): KernelTakeover<Fixed> {
+  return fixes[memoryOf(params.backend).backendName as 'wasm' | 'native'];
+}
 
 function identity(params: KernelParams): TensorInfo | TensorInfo[] {
   const x = input(params.inputs, 'x');
-  if (x.dtype === 'string') return fixes.runStock('Identity', params);
-  return sharedOutput(params.backend as BackendWasm, x);
-}
-
-/** A kernel output that is `x`'s memory, counted once more (as Reshape's), under `shape`. */
-export function sharedOutput(backend: BackendWasm, x: TensorInfo, shape: number[] = x.shape): TensorInfo {
-  backend.incRef(x.dataId);
-  return { dataId: x.dataId, shape, dtype: x.dtype };
+  if (x.dtype === 'string') return stock(params).runStock('Identity', params);
+  return memoryOf(params.backend).share(x);
 }
 
 /** tf.gather without batch dims: out = x.shape[:axis] + indices.shape + x.shape[axis+1:]. */
@@ -114,21 +121,21 @@ function gatherV2(params: KernelParams): TensorInfo | TensorInfo[] {
   const x = input(params.inputs, 'x');
   const indices = input(params.inputs, 'indices');
   const { axis, batchDims } = params.attrs as unknown as GatherV2Attrs;
-  if (x.dtype === 'string' || (batchDims ?? 0) !== 0) return fixes.runStock('GatherV2', params);
-  const backend = params.backend as BackendWasm;
+  if (x.dtype === 'string' || (batchDims ?? 0) !== 0) return stock(params).runStock('GatherV2', params);
+  const mem = memoryOf(params.backend);
   const along = tf.util.parseAxisParam(axis, x.shape)[0] ?? 0;
   const dim = x.shape[along] ?? 0;
-  const ids = backend.typedArrayFromHeap(indices);
+  const ids = mem.view(indices);
   for (const id of ids) {
     if (!(id >= 0 && id <= dim - 1)) throw new Error(`GatherV2: the index value ${id} is not in [0, ${dim - 1}]`);
   }
   const outer = tf.util.sizeFromShape(x.shape.slice(0, along));
   const inner = tf.util.sizeFromShape(x.shape.slice(along + 1));
-  const out = backend.makeOutput([...x.shape.slice(0, along), ...indices.shape, ...x.shape.slice(along + 1)], x.dtype);
+  const out = mem.make([...x.shape.slice(0, along), ...indices.shape, ...x.shape.slice(along + 1)], x.dtype);
   if (tf.util.sizeFromShape(out.shape) === 0) return out;
   // Views after makeOutput: allocating may grow the heap, which replaces its buffer.
-  const from = backend.typedArrayFromHeap(x);
-  const to = backend.typedArrayFromHeap(out);
+  const from = mem.view(x);
+  const to = mem.view(out);
   const count = ids.length;
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < count; i++) {
@@ -147,11 +154,11 @@ function input(inputs: NamedTensorInfoMap, name: string): TensorInfo {
   return t;
 }
 
-function sliceFromHeap(backend: BackendWasm, x: TensorInfo, begin: number[], size: number[]): TensorInfo {
-  const out = backend.makeOutput(size, x.dtype);
+function sliceFromHeap(mem: KernelMemory, x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+  const out = mem.make(size, x.dtype);
   if (tf.util.sizeFromShape(size) === 0) return out;
-  // Views are taken after makeOutput: allocating may grow the heap, which replaces its buffer.
-  copyBox(backend.typedArrayFromHeap(x), x.shape, begin, size, backend.typedArrayFromHeap(out));
+  // Views are taken after make: allocating may grow the heap, which replaces its buffer.
+  copyBox(mem.view(x), x.shape, begin, size, mem.view(out));
   return out;
 }
 
@@ -164,11 +171,11 @@ const MIN_SUBARRAY_RUN = 16;
  * in both arrays: the copy is one `set` per run.
  */
 export function copyBox(
-  src: TypedArray,
+  src: NumericArray,
   shape: readonly number[],
   begin: readonly number[],
   size: readonly number[],
-  dst: TypedArray,
+  dst: NumericArray,
 ): void {
   const rank = shape.length;
   const strides = new Array<number>(rank);

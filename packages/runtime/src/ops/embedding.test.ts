@@ -17,7 +17,7 @@ afterAll(async () => {
   await shutdownBackend();
 });
 
-describe.each(['cpu', 'wasm'] as const)('embeddingLookup on %s', (backend) => {
+describe.each(['cpu', 'wasm', 'native'] as const)('embeddingLookup on %s', (backend) => {
   beforeAll(async () => {
     await initBackend({ backend, threads: 1, log: () => {} });
   });

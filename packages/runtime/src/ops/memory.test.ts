@@ -8,7 +8,7 @@ afterAll(async () => {
   await shutdownBackend();
 });
 
-describe.each(['cpu', 'wasm'] as const)('tensor count on %s', (backend) => {
+describe.each(['cpu', 'wasm', 'native'] as const)('tensor count on %s', (backend) => {
   beforeAll(async () => {
     await initBackend({ backend, threads: 1, log: () => {} });
   });
