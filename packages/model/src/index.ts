@@ -1,8 +1,16 @@
 // Configs
-export { fromHuggingFaceConfig, gpt2Config, llamaConfig, type ModelConfig, modelConfigSchema, toHuggingFaceConfig } from './config/index';
+export {
+  fromHuggingFaceConfig,
+  gpt2Config,
+  llamaConfig,
+  type ModelConfig,
+  modelConfigSchema,
+  type RopeScaling,
+  toHuggingFaceConfig,
+} from './config/index';
 // Checkpoints in the Hugging Face layout
 export { CONFIG_FILE, type LoadModelOptions, loadModel, readModelConfig, WEIGHTS_FILE } from './checkpoint/load';
-export { type SaveModelOptions, saveModel } from './checkpoint/save';
+export { DEFAULT_MAX_SHARD_SIZE, type SaveModelOptions, saveModel } from './checkpoint/save';
 // The node-decomposed transformer
 export type { CircuitRun, ForwardOptions, ForwardResult, ParameterSource } from './transformer/forward';
 export { argMax, type GenerateOptions, generate, topKIndices } from './transformer/generate';
@@ -19,7 +27,20 @@ export {
 } from './transformer/parameter-slices';
 export { ModelParameters } from './transformer/parameters';
 // Files and tokenizers
-export { readSafetensors, readSafetensorsHeader, type SafetensorsFile, type WritableTensor, writeSafetensors } from './safetensors/index';
+export {
+  openSafetensors,
+  parseShardSize,
+  readSafetensors,
+  readSafetensorsHeader,
+  readShardIndex,
+  SHARD_INDEX_FILE,
+  type SafetensorsFile,
+  type StreamedTensor,
+  shardFileName,
+  type WritableTensor,
+  writeSafetensors,
+  writeSafetensorsStreamed,
+} from './safetensors/index';
 export { createWordLevelTokenizer, loadTokenizer, type Tokenizer, WordLevelTokenizer } from './tokenizers/index';
 // The load stage
 export { loadModelStage } from './stage/load-stage';

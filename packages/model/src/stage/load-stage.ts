@@ -2,7 +2,8 @@ import { ModelNodesTable, ModelParametersTable } from '@circuit-tuning/contracts
 import { defineStage, writeArrowTable } from '@circuit-tuning/runtime';
 import { z } from 'zod';
 import { loadModel } from '../checkpoint/load';
-import { saveModel } from '../checkpoint/save';
+import { DEFAULT_MAX_SHARD_SIZE, saveModel } from '../checkpoint/save';
+import { parseShardSize } from '../safetensors/index';
 import type { TransformerModel } from '../transformer/model';
 import { parameterSlicesOf, sliceParameterCount } from '../transformer/parameter-slices';
 
@@ -19,6 +20,11 @@ export const loadModelStage = defineStage({
   config: z.strictObject({
     tokenizer: z.enum(['required', 'optional']).default('required'),
     dtype: z.enum(['F32', 'F16', 'BF16']).default('F32'),
+    /** Weights above this size are written as shards with an index (transformers' max_shard_size). */
+    maxShardSize: z
+      .union([z.number().int().positive(), z.string()])
+      .default(DEFAULT_MAX_SHARD_SIZE)
+      .refine((v) => isShardSize(v), { message: 'a size such as "5GB", "500MB", "2GiB", or a byte count' }),
   }),
   inputs: { source: { kind: 'model-dir' } },
   outputs: {
@@ -29,7 +35,7 @@ export const loadModelStage = defineStage({
   async run(ctx) {
     const model = await loadModel(ctx.inputs.source, { tokenizer: ctx.config.tokenizer });
     try {
-      await saveModel(model, ctx.output('model'), { dtype: ctx.config.dtype });
+      await saveModel(model, ctx.output('model'), { dtype: ctx.config.dtype, maxShardSize: ctx.config.maxShardSize });
       const specs = model.params.specs;
       await writeArrowTable(
         ctx.output('parameters'),
@@ -60,6 +66,15 @@ export const loadModelStage = defineStage({
     }
   },
 });
+
+function isShardSize(value: number | string): boolean {
+  try {
+    parseShardSize(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function nodeRows(model: TransformerModel) {
   const graph = model.graph();
