@@ -38,7 +38,7 @@ export {
   StageStatus,
 } from './manifest';
 export { ModelNodesTable, ModelParametersTable } from './model-tables';
-export { PromptsTable, TextsTable } from './task-tables';
+export { PromptsTable, RejectsTable, TextsTable } from './task-tables';
 export { CircuitLogTable, TrainLogTable } from './training-tables';
 export { DiscoveryEdgesTable, DiscoveryNodesTable, FaithfulnessCurveTable } from './discovery-tables';
 export { CircuitDiffTable, EdgeTrendTable, EvaluationComparisonTable, EvaluationMetricsTable, LogitLensTable } from './evaluation-tables';

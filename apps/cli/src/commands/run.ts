@@ -28,7 +28,7 @@ export const runCommand: Command = {
   name: 'run',
   summary: 'Run a pipeline file (YAML) reproducibly in a run directory; unchanged steps are reused, a killed run resumes.',
   usage: `run [PIPELINE.yaml] [--run-dir DIR] [--set KEY=VALUE]... [--seed N] [--force] [--rerun STEP,...] [--only STEP,...]
-                     [--reuse-from DIR]... [--dry-run] [--json] [--quiet] [--verbose]
+                     [--reuse-from DIR]... [--allow-existing-dir] [--dry-run] [--json] [--quiet] [--verbose]
 
   PIPELINE.yaml     default: fixtures/pipelines/default.yaml (the embedded model, subject-verb
                     disagreement: circuit discovery, node redundancy, fine-tuning variants,
@@ -41,6 +41,8 @@ export const runCommand: Command = {
   --rerun STEPS     rerun these steps (what depends on them reruns when their outputs change)
   --only STEPS      run these steps and the steps they need, nothing else
   --reuse-from DIR  copy finished steps that match exactly from another run directory (or a folder of them)
+  --allow-existing-dir  use a --run-dir that exists and was not made by circuit-tuning: the run
+                    writes beside its files and refuses to overwrite or delete any of them
   --dry-run         check and resolve the pipeline, print it as JSON, run nothing
   --json            print the run's result as JSON on stdout
   --quiet           no progress on stderr;  --verbose: the stages' debug lines too
@@ -56,6 +58,7 @@ export const runCommand: Command = {
     rerun: { type: 'string', multiple: true },
     only: { type: 'string', multiple: true },
     'reuse-from': { type: 'string', multiple: true },
+    'allow-existing-dir': { type: 'boolean' },
     'dry-run': { type: 'boolean' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean' },
@@ -92,6 +95,7 @@ export const runCommand: Command = {
         display: createDisplay({ quiet: values.quiet === true, verbose: values.verbose === true }),
         reuseFrom: listOption(values['reuse-from']).map(userPath),
         sourceText: await readFile(path, 'utf8'),
+        allowExistingDir: values['allow-existing-dir'] === true,
       });
     } finally {
       cancel.dispose();

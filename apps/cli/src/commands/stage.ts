@@ -14,11 +14,13 @@ import { BUILTIN_STAGES, builtinRegistry } from '../pipeline/stages';
 import { readYamlFile } from '../pipeline/yaml-source';
 import { readFile } from 'node:fs/promises';
 
-const USAGE = '[--in PORT=PATH]... [--config FILE] [--set KEY=VALUE]... [--out DIR] [--seed N] [--force] [--json] [--quiet]';
+const USAGE = '[--in PORT=PATH]... [--config FILE] [--set KEY=VALUE]... [--out DIR] [--allow-existing-dir] [--seed N] [--force] [--json] [--quiet]';
 const OPTIONS_HELP = `  --in PORT=PATH    an input (repeat for each); a run-index input also takes a run directory
   --config FILE     the stage's config as YAML or JSON
   --set KEY=VALUE   one config value (dotted keys, YAML values), after --config
   --out DIR         the stage directory (default runs/<slot>-<variant>)
+  --allow-existing-dir  use an --out that exists and was not made by a stage: outputs are
+                    written beside its files, none of which is overwritten or deleted
   --seed N          the run's seed (default 0)
   --force           run even when a matching succeeded run is in --out
   --json            print the manifest as JSON on stdout`;
@@ -28,6 +30,7 @@ const stageOptions = {
   config: { type: 'string' },
   set: { type: 'string', multiple: true },
   out: { type: 'string' },
+  'allow-existing-dir': { type: 'boolean' },
   seed: { type: 'string' },
   force: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -119,6 +122,7 @@ async function runOneStage(definition: AnyStageDefinition, values: Record<string
       backend: info,
       versions: appVersions(info),
       force: values.force === true,
+      allowExistingDir: values['allow-existing-dir'] === true,
       signal: cancel.signal,
       reporter: (event) => display.event(step, event),
     });

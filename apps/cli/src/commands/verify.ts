@@ -1,16 +1,17 @@
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, type StageManifest } from '@circuit-tuning/contracts';
+import { ArtifactError, ConfigError, type StageManifest } from '@circuit-tuning/contracts';
 import { readManifest } from '@circuit-tuning/runtime';
 import type { Command } from '../command';
 import { appVersions, backendChoice, cancelOnSignals, EXIT_CANCELLED, EXIT_NOT_REPRODUCED, positiveInt, startPipelineBackend, userPath } from '../pipeline/cli-support';
 import { createDisplay } from '../pipeline/display';
 import { isResolvedPipeline, planFromResolved, RESOLVED_FILE } from '../pipeline/resolve';
+import { stepDir } from '../pipeline/run-dir';
 import { runPipeline } from '../pipeline/runner';
 import type { BackendChoice } from '../pipeline/spec';
 import { builtinRegistry } from '../pipeline/stages';
-import { compareRuns, formatComparison } from '../pipeline/verify';
+import { compareRuns, formatComparison, prepareVerifyDir } from '../pipeline/verify';
 
 /** Reruns a finished run and compares output hashes; see `circuit-tuning verify --help`. */
 export const verifyCommand: Command = {
@@ -18,7 +19,8 @@ export const verifyCommand: Command = {
   summary: 'Rerun a finished run from its pipeline.resolved.json in a scratch directory and compare every output hash.',
   usage: `verify RUN_DIR [--work DIR] [--keep] [--json] [--quiet]
 
-  --work DIR   where the rerun goes (default RUN_DIR.verify; replaced)
+  --work DIR   where the rerun goes (default RUN_DIR.verify); a previous rerun there is replaced,
+               anything else (the run itself, a folder verify did not make) is refused
   --keep       keep the rerun directory (it is always kept when something differs)
   --json       print the comparison as JSON on stdout
 
@@ -33,21 +35,26 @@ export const verifyCommand: Command = {
     const runDir = userPath(dir);
     const resolvedPath = join(runDir, RESOLVED_FILE);
     if (!existsSync(resolvedPath)) throw new ConfigError(`${runDir} is not a pipeline run (no ${RESOLVED_FILE})`);
-    const resolved: unknown = JSON.parse(await readFile(resolvedPath, 'utf8'));
+    let resolved: unknown;
+    try {
+      resolved = JSON.parse(await readFile(resolvedPath, 'utf8'));
+    } catch (error) {
+      throw new ArtifactError(resolvedPath, `cannot be read as JSON (${(error as Error).message})`, { cause: error });
+    }
     if (!isResolvedPipeline(resolved)) throw new ConfigError(`${resolvedPath} is not a resolved pipeline`);
     const manifests: StageManifest[] = [];
     for (const step of resolved.steps) {
-      const manifest = await readManifest(join(runDir, step.id));
+      const manifest = await readManifest(stepDir(runDir, step.id));
       if (manifest?.status !== 'succeeded') throw new ConfigError(`step '${step.id}' of ${runDir} has not finished`, { hint: 'finish the run first: circuit-tuning run ... --run-dir ' + dir });
       manifests.push(manifest);
     }
+    const workDir = userPath((values.work as string | undefined) ?? `${dir.replace(/\/+$/, '')}.verify`);
+    await prepareVerifyDir(runDir, workDir);
     // The backend that actually ran (an 'auto' pipeline records what auto chose).
     const ran = manifests.find((m) => m.backend !== undefined)?.backend?.name;
     const backend: BackendChoice = backendChoice(values.backend) ?? (ran as BackendChoice | undefined) ?? resolved.backend;
     const info = await startPipelineBackend(backend, positiveInt(values.threads, '--threads') ?? resolved.threads);
     const plan = await planFromResolved(resolved, builtinRegistry());
-    const workDir = userPath((values.work as string | undefined) ?? `${dir.replace(/\/+$/, '')}.verify`);
-    await rm(workDir, { recursive: true, force: true });
     const cancel = cancelOnSignals();
     let status: string;
     try {

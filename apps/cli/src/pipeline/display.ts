@@ -26,7 +26,8 @@ export function createDisplay(options: DisplayOptions & { quiet?: boolean } = {}
 
 function quietDisplay(): PipelineDisplay {
   const noop = () => undefined;
-  return { start: noop, stepStart: noop, event: noop, stepEnd: noop, finish: noop };
+  // Quiet drops progress, not warnings.
+  return { start: noop, stepStart: noop, event: noop, stepEnd: noop, finish: noop, warn: (message) => void process.stderr.write(`warning: ${message}\n`) };
 }
 
 const seconds = (ms: number | undefined) => (ms === undefined ? '' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
@@ -102,6 +103,10 @@ export class PlainDisplay implements PipelineDisplay {
   finish(result: PipelineRunResult): void {
     const counts = countStatuses(result.steps);
     this.#write(`pipeline ${result.status}: ${counts}\n`);
+  }
+
+  warn(message: string): void {
+    this.#write(`warning: ${message}\n`);
   }
 }
 
@@ -181,6 +186,10 @@ export class TerminalDisplay implements PipelineDisplay {
     this.#redraw();
     this.#drawn = 0;
     this.#write(`pipeline ${result.status}: ${countStatuses(result.steps)}\n`);
+  }
+
+  warn(message: string): void {
+    this.#print(`warning: ${message}`);
   }
 
   #row(step: ResolvedStep) {

@@ -10,19 +10,32 @@
  * Each step runs through runStage, which reuses a succeeded run with the same stage version,
  * config, seed and input bytes; so rerunning a pipeline that was killed skips what finished,
  * and a stage that checkpoints (training) resumes inside itself. `force` reruns.
+ *
+ * Before anything is written the paths are checked (run-dir.ts): the run directory is one this
+ * tool made (or the caller allows another), every step directory stays inside it, and none was
+ * made by someone else. Then the run is locked (`.pipeline/lock`), and what a killed run left
+ * behind (its lock, temp files) is removed and said.
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { appendFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError, type StageManifest } from '@circuit-tuning/contracts';
-import { runStage, type StageEvent, writeFileAtomic, writeJsonAtomic } from '@circuit-tuning/runtime';
+import {
+  acquireLock,
+  type HeldLock,
+  removeStaleTemps,
+  runStage,
+  STAGE_LOCK_FILE,
+  type StageEvent,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from '@circuit-tuning/runtime';
+import { assertInsideRun, checkRunDir, PIPELINE_COPY, RUN_LOCK_FILE, RUN_LOG, RUN_STATUS_FILE, stepDir } from './run-dir';
 import { INDEX_DIR, indexPath, indexStep, writeRunIndex } from './run-index';
 import { type PipelinePlan, RESOLVED_FILE, type ResolvedPipeline, type ResolvedStep } from './resolve';
 import { clearStaleState, reuseFromOtherRun } from './step-cache';
 
-export const RUN_STATUS_FILE = 'run.json';
-export const PIPELINE_COPY = 'pipeline.yaml';
-export const RUN_LOG = 'log.jsonl';
+export { PIPELINE_COPY, RUN_LOG, RUN_STATUS_FILE } from './run-dir';
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'cached' | 'failed' | 'skipped';
 
@@ -54,6 +67,8 @@ export interface PipelineDisplay {
   event(step: ResolvedStep, event: StageEvent): void;
   stepEnd(step: ResolvedStep, result: StepResult, index: number): void;
   finish(result: PipelineRunResult): void;
+  /** Something the user should know that belongs to no step (a stale lock or temp files removed). */
+  warn(message: string): void;
 }
 
 export interface PipelineRunOptions {
@@ -72,13 +87,20 @@ export interface PipelineRunOptions {
   reuseFrom?: readonly string[];
   /** Text of the pipeline file, copied into the run directory. */
   sourceText?: string;
+  /** Accept a run directory this tool did not make; none of its files is overwritten or deleted. */
+  allowExistingDir?: boolean;
 }
 
 export async function runPipeline(plan: PipelinePlan, options: PipelineRunOptions): Promise<PipelineRunResult> {
   const { pipeline } = plan;
   const runDir = resolve(options.runDir);
+  await checkRunDir(
+    runDir,
+    pipeline.steps.map((s) => s.id),
+    { allowExistingDir: options.allowExistingDir === true },
+  );
   await mkdir(join(runDir, INDEX_DIR), { recursive: true });
-  const release = await lockRunDir(runDir);
+  const lock = await acquireLock(join(runDir, INDEX_DIR, RUN_LOCK_FILE), `ct run ${pipeline.name}`);
   const display = guard(options.display);
   const results = new Map<string, StepResult>(pipeline.steps.map((s) => [s.id, { id: s.id, stage: s.stage.id, status: 'pending', outputs: {} }]));
   const startedAt = new Date().toISOString();
@@ -96,6 +118,7 @@ export async function runPipeline(plan: PipelinePlan, options: PipelineRunOption
     await writeJsonAtomic(join(runDir, RESOLVED_FILE), pipeline);
     const needed = options.only === undefined ? undefined : closure(pipeline, options.only);
     display.start(pipeline, runDir);
+    await cleanUpAfterKill(runDir, lock, display);
     await status('running');
     const runLog = join(runDir, RUN_LOG);
     let failure: unknown;
@@ -122,7 +145,7 @@ export async function runPipeline(plan: PipelinePlan, options: PipelineRunOption
           if (from !== undefined) result.reusedFrom = from;
         }
         const run = await runStage(definition, {
-          stageDir: join(runDir, step.id),
+          stageDir: stepDir(runDir, step.id),
           runDir,
           inputs,
           config: step.config,
@@ -155,7 +178,7 @@ export async function runPipeline(plan: PipelinePlan, options: PipelineRunOption
     display.finish(result);
     return result;
   } finally {
-    await release();
+    await lock.release();
   }
 }
 
@@ -179,7 +202,7 @@ async function stepInputs(step: ResolvedStep, results: ReadonlyMap<string, StepR
         if (manifest === undefined || spec === undefined) throw new ConfigError(`step '${step.id}': collected step '${id}' has not run`);
         return indexStep(id, manifest, { group: spec.group, item: spec.item });
       });
-      const path = indexPath(runDir, step.id, port);
+      const path = assertInsideRun(runDir, indexPath(runDir, step.id, port), `the run index of input '${port}'`);
       await writeRunIndex(path, { pipeline: pipeline.name, seed: pipeline.seed, steps: collected });
       inputs[port] = path;
     }
@@ -203,30 +226,13 @@ function closure(pipeline: ResolvedPipeline, only: readonly string[]): Set<strin
   return needed;
 }
 
-/**
- * One pipeline at a time per run directory. A lock left by a killed run (its process is gone) is
- * taken over, which is what makes "kill, then rerun" work.
- */
-async function lockRunDir(runDir: string): Promise<() => Promise<void>> {
-  const path = join(runDir, INDEX_DIR, 'lock');
-  if (existsSync(path)) {
-    const pid = Number(readFileSync(path, 'utf8').trim());
-    if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) {
-      throw new ConfigError(`run directory ${runDir} is in use by process ${pid}`, { hint: 'wait for it to finish, or use another --run-dir' });
-    }
-  }
-  await writeFile(path, `${process.pid}\n`);
-  return async () => {
-    await rm(path, { force: true });
-  };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+/** Says what a killed run left behind (its lock, temp files) and removes the temps. */
+async function cleanUpAfterKill(runDir: string, lock: HeldLock, display: PipelineDisplay): Promise<void> {
+  if (lock.replaced !== undefined) display.warn(`removed the lock of process ${lock.replaced.pid} on ${lock.replaced.host} (${lock.replaced.purpose}), which is no longer running`);
+  const removed = await removeStaleTemps(runDir, { lockName: STAGE_LOCK_FILE });
+  if (removed.length > 0) {
+    const megabytes = (removed.reduce((sum, r) => sum + r.bytes, 0) / 1e6).toFixed(1);
+    display.warn(`removed ${removed.length} temporary file(s) a killed run left (${megabytes} MB): ${removed.map((r) => r.path).join(', ')}`);
   }
 }
 
@@ -250,7 +256,7 @@ function describe(error: unknown, signal: AbortSignal | undefined): StepResult['
 
 const noop = () => undefined;
 function guard(display: PipelineDisplay | undefined): PipelineDisplay {
-  if (display === undefined) return { start: noop, stepStart: noop, event: noop, stepEnd: noop, finish: noop };
+  if (display === undefined) return { start: noop, stepStart: noop, event: noop, stepEnd: noop, finish: noop, warn: (message) => void process.stderr.write(`warning: ${message}\n`) };
   const safe =
     <A extends unknown[]>(f: (...args: A) => void) =>
     (...args: A) => {
@@ -266,5 +272,6 @@ function guard(display: PipelineDisplay | undefined): PipelineDisplay {
     event: safe(display.event.bind(display)),
     stepEnd: safe(display.stepEnd.bind(display)),
     finish: safe(display.finish.bind(display)),
+    warn: safe(display.warn.bind(display)),
   };
 }

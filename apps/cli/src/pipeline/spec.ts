@@ -21,7 +21,10 @@ export const EXTERNAL_KEYS = ['command', 'slot', 'variant', 'version', 'descript
 export const INPUT_FORMS = ['step', 'port', 'path', 'collect'] as const;
 
 const NAME = /^[a-z][a-z0-9-]*$/;
-const STEP_ID = /^[A-Za-z][A-Za-z0-9_-]*$/;
+/** Step ids name directories of the run: one path segment, nothing that could climb out. */
+export const STEP_ID = /^[A-Za-z][A-Za-z0-9_-]*$/;
+/** A pipeline's name is the default run directory's (runs/NAME), so it is one path segment too. */
+export const PIPELINE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** A port as an external command declares it: `model-dir`, `json`, `file`, a table name (`ct.prompts`), or the full spec. */
 export const PortShorthand = z.union([
@@ -105,6 +108,13 @@ export function parsePipeline(source: YamlSource, defaultName: string): Pipeline
     if (!(TOP_KEYS as readonly string[]).includes(key)) problems.push(`${at([key], true)}: unknown key '${key}' (valid: ${TOP_KEYS.join(', ')})`);
   }
   const name = optionalString(doc, 'name', [], source, problems) ?? defaultName;
+  if (!PIPELINE_NAME.test(name)) {
+    problems.push(
+      doc.name === undefined
+        ? `${source.file}: the file's name '${name}' cannot name the pipeline (names match ${PIPELINE_NAME}); add a 'name:'`
+        : `${at(['name'])}: pipeline name ${JSON.stringify(name)} is not valid (names match ${PIPELINE_NAME}: it names the run directory runs/NAME)`,
+    );
+  }
   const description = optionalString(doc, 'description', [], source, problems);
   const seed = doc.seed === undefined ? 0 : doc.seed;
   if (!Number.isSafeInteger(seed) || (seed as number) < 0) problems.push(`${at(['seed'])}: seed must be a non-negative integer, got ${JSON.stringify(seed)}`);
@@ -242,6 +252,11 @@ function expandForeach(base: StepSpec, foreach: unknown, path: YamlPath, source:
     return [];
   }
   if (items.length === 0) problems.push(`${source.where(path)}: 'foreach' is empty`);
+  const invalid = items.filter(([item]) => !STEP_ID.test(`${base.id}-${item}`));
+  for (const [item] of invalid) {
+    problems.push(`${source.where(Array.isArray(foreach) ? [...path, foreach.indexOf(item)] : [...path, item], { key: !Array.isArray(foreach) })}: foreach item ${JSON.stringify(item)} would make step id ${JSON.stringify(`${base.id}-${item}`)}, which is not valid (ids match ${STEP_ID})`);
+  }
+  if (invalid.length > 0) return [];
   return items.map(([item, overrides]) => {
     const sub = (s: string) => s.replaceAll('{item}', item);
     const stage = typeof base.stage === 'string' ? (base.stage.includes('{item}') ? sub(base.stage) : base.stage) : base.stage;

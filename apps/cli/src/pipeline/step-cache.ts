@@ -4,31 +4,40 @@
  * directories (a sweep's trials) only when they match exactly.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError, type StageManifest } from '@circuit-tuning/contracts';
 import {
   type AnyStageDefinition,
   checkCache,
   hashConfig,
+  isLockLive,
   LOG_FILE,
   outputFileName,
   parseStageConfig,
+  readLockOwner,
   readManifest,
   recordArtifact,
+  STAGE_LOCK_FILE,
+  stageDirState,
   stageId,
+  tempPathFor,
 } from '@circuit-tuning/runtime';
 import { RESOLVED_FILE, type ResolvedStep } from './resolve';
+import { stepDir } from './run-dir';
 
 /**
  * A step directory holds more than outputs: a training stage keeps its checkpoints there to
  * resume. That state is only valid for the very same step (stage version, config, seed, input
  * bytes) whose run was interrupted; anything else (another variant swapped in, a changed config,
  * --force) starts from an empty directory, so no stage ever resumes from another's state.
+ * Only a directory a stage made (it has a manifest.json) is ever cleared.
  */
 export async function clearStaleState(definition: AnyStageDefinition, step: ResolvedStep, inputs: Record<string, string>, runDir: string, force: boolean): Promise<void> {
-  const stageDir = join(runDir, step.id);
-  if (!existsSync(stageDir)) return;
+  const stageDir = stepDir(runDir, step.id);
+  const state = await stageDirState(stageDir);
+  if (state === 'absent' || state === 'empty') return;
+  if (state === 'foreign') throw new ConfigError(`${stageDir} was not made by a step (it has no manifest.json); nothing in it is deleted`, { hint: 'move it away, or give another --run-dir' });
   let previous: StageManifest | undefined;
   try {
     previous = await readManifest(stageDir);
@@ -48,6 +57,15 @@ export async function clearStaleState(definition: AnyStageDefinition, step: Reso
       key.inputs.every((input) => previous.inputs.some((p) => p.port === input.port && p.sha256 === input.sha256));
     if (sameStep) return;
   }
+  await removeStageDir(stageDir);
+}
+
+/** Removes a step's directory, unless another process (a `ct stage` into it) is running there. */
+async function removeStageDir(stageDir: string): Promise<void> {
+  const owner = await readLockOwner(join(stageDir, STAGE_LOCK_FILE));
+  if (owner === 'unreadable' || (owner !== 'gone' && isLockLive(owner))) {
+    throw new ConfigError(`${stageDir} is in use${owner === 'unreadable' ? '' : ` by process ${owner.pid} on ${owner.host} (${owner.purpose})`}`, { hint: 'wait for it to finish' });
+  }
   await rm(stageDir, { recursive: true, force: true });
 }
 
@@ -63,7 +81,7 @@ export async function reuseFromOtherRun(
   runDir: string,
   candidates: readonly string[],
 ): Promise<string | undefined> {
-  const stageDir = join(runDir, step.id);
+  const stageDir = stepDir(runDir, step.id);
   const own = await checkCache(definition, stageDir, await cacheKey(definition, step, inputs, runDir), (port) => outputPath(definition, stageDir, port));
   if (own.hit) return undefined;
   for (const otherRun of expandRunDirs(candidates)) {
@@ -73,15 +91,17 @@ export async function reuseFromOtherRun(
     const key = await cacheKey(definition, step, inputs, otherRun);
     const decision = await checkCache(definition, otherDir, key, (port) => outputPath(definition, otherDir, port));
     if (!decision.hit) continue;
-    await rm(stageDir, { recursive: true, force: true });
-    await mkdir(stageDir, { recursive: true });
+    // Assembled under a temp name (removed after a kill, like any temp) and renamed into place.
+    const temp = tempPathFor(stageDir);
+    await mkdir(temp, { recursive: true });
     for (const output of decision.manifest.outputs) {
       const name = outputFileName(output.port, definition.outputs[output.port] as never);
-      await cp(join(otherDir, name), join(stageDir, name), { recursive: true });
+      await cp(join(otherDir, name), join(temp, name), { recursive: true });
     }
-    if (existsSync(join(otherDir, LOG_FILE))) await cp(join(otherDir, LOG_FILE), join(stageDir, LOG_FILE));
-    // The manifest last: until it is there, this directory is not a finished run.
-    await writeFile(join(stageDir, 'manifest.json'), readFileSync(join(otherDir, 'manifest.json')));
+    if (existsSync(join(otherDir, LOG_FILE))) await cp(join(otherDir, LOG_FILE), join(temp, LOG_FILE));
+    await writeFile(join(temp, 'manifest.json'), readFileSync(join(otherDir, 'manifest.json')));
+    if ((await stageDirState(stageDir)) !== 'absent') await removeStageDir(stageDir);
+    await rename(temp, stageDir);
     return otherRun;
   }
   return undefined;

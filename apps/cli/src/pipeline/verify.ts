@@ -5,11 +5,37 @@
  * (VOLATILE_COLUMNS) cannot be reproduced and are reported as such instead of as a failure; so
  * are the marked timings of a report (report/timing.ts).
  */
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ArtifactRecord } from '@circuit-tuning/contracts';
-import { readArrowTableAny, readManifest } from '@circuit-tuning/runtime';
+import { type ArtifactRecord, ConfigError } from '@circuit-tuning/contracts';
+import { readArrowTableAny, readManifest, writeJsonAtomic } from '@circuit-tuning/runtime';
 import { hasTimings, maskTimings } from './report/timing';
+import { overlaps, runDirState } from './run-dir';
+import { INDEX_DIR } from './run-index';
+
+/** What marks a directory as a rerun made by `verify` (and so one it may replace). */
+const VERIFY_MARKER = 'verify.json';
+
+/**
+ * Makes `workDir` ready for a rerun of `runDir`. It is replaced only when it is a previous rerun
+ * (its marker says so); a directory that overlaps the run, or holds anything else, is refused,
+ * so verify never deletes the run it checks nor a folder it did not make.
+ */
+export async function prepareVerifyDir(runDir: string, workDir: string): Promise<void> {
+  if (overlaps(runDir, workDir)) {
+    throw new ConfigError(`--work ${workDir} overlaps the run being verified (${runDir}); the rerun would replace it`, { hint: 'give a --work directory outside the run, and not one that contains it' });
+  }
+  const state = runDirState(workDir);
+  if (state !== 'absent' && state !== 'empty') {
+    if (!existsSync(join(workDir, INDEX_DIR, VERIFY_MARKER))) {
+      throw new ConfigError(`--work ${workDir} exists and is not a rerun made by verify; nothing in it is deleted`, { hint: 'give a new or empty --work directory' });
+    }
+    await rm(workDir, { recursive: true, force: true });
+  }
+  await mkdir(join(workDir, INDEX_DIR), { recursive: true });
+  await writeJsonAtomic(join(workDir, INDEX_DIR, VERIFY_MARKER), { schema: 'ct.verify.work', version: 1, of: runDir });
+}
 
 /** Table schema → columns that measure time, not results. */
 export const VOLATILE_COLUMNS: Readonly<Record<string, readonly string[]>> = {

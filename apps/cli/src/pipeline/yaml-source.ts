@@ -21,6 +21,9 @@ export interface YamlSource {
   has(path: YamlPath): boolean;
 }
 
+/** How many nodes aliases may expand to in one document: plenty for merge keys, far too few for an alias bomb. */
+const MAX_ALIAS_COUNT = 1000;
+
 export async function readYamlFile(path: string): Promise<YamlSource> {
   let text: string;
   try {
@@ -40,7 +43,16 @@ export function parseYaml(text: string, file: string): YamlSource {
     const pos = lineCounter.linePos(problem.pos[0]);
     throw new ConfigError(`${file}:${pos.line}:${pos.col}: invalid YAML: ${firstLine(problem.message)}`);
   }
-  const value: unknown = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (error) {
+    // The yaml package refuses aliases that expand without bound (a "billion laughs" file) by throwing.
+    throw new ConfigError(`${file}: invalid YAML: ${firstLine((error as Error).message)}`, {
+      cause: error,
+      hint: `aliases (*name) may expand to at most ${MAX_ALIAS_COUNT} nodes in all`,
+    });
+  }
   const at = (offset: number) => {
     const pos = lineCounter.linePos(offset);
     return `${file}:${pos.line}:${pos.col}`;

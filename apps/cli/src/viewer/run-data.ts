@@ -1,7 +1,8 @@
 /**
  * What the viewer knows about a run directory: its steps (from pipeline.resolved.json, or the
  * stage directories found when there is none), each step's manifest, and the files a manifest
- * records. Only files a manifest lists as outputs are ever served.
+ * records. Only files a manifest lists as outputs are ever served, and only from inside the run
+ * directory (server.ts checks their real paths).
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { ArtifactRecord, StageManifest } from '@circuit-tuning/contracts';
 import { readManifest } from '@circuit-tuning/runtime';
 import { isResolvedPipeline, RESOLVED_FILE, type ResolvedPipeline } from '../pipeline/resolve';
+import { STEP_ID } from '../pipeline/spec';
 import { RUN_STATUS_FILE } from '../pipeline/runner';
 
 export interface ViewerStep {
@@ -42,7 +44,8 @@ export async function readRun(runDir: string): Promise<ViewerRun> {
       .map((e) => ({ id: e.name }))
       .sort((a, b) => a.id.localeCompare(b.id));
   const steps: ViewerStep[] = [];
-  for (const entry of ids) {
+  // An edited pipeline.resolved.json could name a step '../..': such ids name no directory of the run.
+  for (const entry of ids.filter((e) => STEP_ID.test(e.id))) {
     let manifest: StageManifest | undefined;
     try {
       manifest = await readManifest(join(dir, entry.id));

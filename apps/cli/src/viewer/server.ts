@@ -3,6 +3,12 @@
  * serves one page and JSON read from the run directory's Arrow files. It re-reads the directory on
  * every request, so a run in progress can be watched.
  *
+ * Any page the browser has open can send requests to 127.0.0.1, and a DNS-rebinding page can even
+ * read the answers; so every path starts with a random token that only the printed URL carries,
+ * the Host header must name this server by address or as localhost, and a file is served only
+ * when its real path (symbolic links resolved) lies inside the run directory, whatever a
+ * manifest says. Paths below are after `/TOKEN`:
+ *
  *   GET /                                 the page
  *   GET /api/run                          steps, status, configs, outputs (from the manifests)
  *   GET /api/step/ID/table/PORT?offset=&limit=   rows of an Arrow output
@@ -11,15 +17,18 @@
  *   GET /api/step/ID/file/PORT            an output file as it is (SVG, JSON, HTML, Markdown, Arrow)
  *   GET /api/step/ID/log?limit=           the last lines of the step's log.jsonl
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, isIP } from 'node:net';
 import { join } from 'node:path';
 import { FaithfulnessCurveTable, DiscoveryEdgesTable, DiscoveryNodesTable } from '@circuit-tuning/discovery';
 import { TrainLogTable } from '@circuit-tuning/contracts';
 import { LOG_FILE, readArrowTable, readArrowTableAny } from '@circuit-tuning/runtime';
 import { downsample, lineChartSvg } from '../pipeline/report/charts';
 import { circuitFromTables } from '../pipeline/report/sections';
+import { isInside } from '../pipeline/run-dir';
+import { STEP_ID } from '../pipeline/spec';
 import { viewerPage } from './page';
 import { outputOf, readRun, type ViewerRun } from './run-data';
 
@@ -30,6 +39,7 @@ export interface ViewerOptions {
 }
 
 export interface Viewer {
+  /** The address to open, token included; nothing is served without the token. */
   url: string;
   server: Server;
   close(): Promise<void>;
@@ -37,8 +47,15 @@ export interface Viewer {
 
 export async function startViewer(runDir: string, options: ViewerOptions = {}): Promise<Viewer> {
   const host = options.host ?? '127.0.0.1';
+  const token = randomBytes(24).toString('base64url');
+  let port = 0;
   const server = createServer((request, response) => {
-    handle(runDir, request, response).catch((error: unknown) => {
+    const path = admitted(request, token, host, port);
+    if (typeof path !== 'string') {
+      if (path.location !== undefined) response.setHeader('location', path.location);
+      return send(response, path.status, 'text/plain', path.message);
+    }
+    handle(runDir, path, request, response).catch((error: unknown) => {
       if (!response.headersSent) send(response, 500, 'application/json', JSON.stringify({ error: (error as Error).message ?? String(error) }));
       else response.end();
     });
@@ -47,16 +64,40 @@ export async function startViewer(runDir: string, options: ViewerOptions = {}): 
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => resolvePromise());
   });
-  const { port } = server.address() as AddressInfo;
+  port = (server.address() as AddressInfo).port;
   return {
-    url: `http://${host}:${port}/`,
+    url: `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}/${token}/`,
     server,
     close: () => new Promise((resolvePromise) => server.close(() => resolvePromise())),
   };
 }
 
-async function handle(runDir: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
-  const url = new URL(request.url ?? '/', 'http://localhost');
+/**
+ * The request's path after the token, or why it is refused: a Host header that is not this
+ * server's address or localhost (403), or a path without the token (404, as if nothing were there).
+ */
+function admitted(request: IncomingMessage, token: string, host: string, port: number): string | { status: number; message: string; location?: string } {
+  const hostHeader = (request.headers.host ?? '').toLowerCase();
+  const at = hostHeader.lastIndexOf(':');
+  const name = at > 0 ? hostHeader.slice(0, at) : hostHeader;
+  const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
+  // A name other than localhost could be rebound to this address by whoever controls its DNS; an address cannot.
+  if (hostHeader.slice(at + 1) !== String(port) || !(bare === 'localhost' || bare === host.toLowerCase() || isIP(bare) !== 0)) {
+    return { status: 403, message: 'this viewer answers only to its own address (Host header)' };
+  }
+  const raw = request.url ?? '/';
+  const prefix = `/${token}`;
+  // The page fetches relative URLs, which need the trailing slash.
+  if (raw === prefix) return { status: 308, message: 'moved', location: `${prefix}/` };
+  const given = raw.slice(0, prefix.length);
+  if (given.length !== prefix.length || !timingSafeEqual(Buffer.from(given), Buffer.from(prefix)) || !['/', '?', undefined].includes(raw[prefix.length])) {
+    return { status: 404, message: 'not found (open the address the viewer printed, token included)' };
+  }
+  return raw.slice(prefix.length) || '/';
+}
+
+async function handle(runDir: string, path: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const url = new URL(path, 'http://localhost');
   if (request.method !== 'GET') return send(response, 405, 'text/plain', 'GET only');
   if (url.pathname === '/' || url.pathname === '/index.html') return send(response, 200, 'text/html; charset=utf-8', viewerPage());
   const run = await readRun(runDir);
@@ -66,11 +107,12 @@ async function handle(runDir: string, request: IncomingMessage, response: Server
   const stepId = decodeURIComponent(match[1] as string);
   const rest = match[2] as string;
   const step = run.steps.find((s) => s.id === stepId);
-  if (step === undefined) return notFound(response, `no step '${stepId}'`);
+  if (step === undefined || !STEP_ID.test(stepId)) return notFound(response, `no step '${stepId}'`);
 
   if (rest === 'log') {
     const limit = intParam(url, 'limit', 200, 5000);
-    const text = await readFile(join(run.runDir, stepId, LOG_FILE), 'utf8').catch(() => '');
+    const logPath = join(run.runDir, stepId, LOG_FILE);
+    const text = isInside(run.runDir, logPath) ? await readFile(logPath, 'utf8').catch(() => '') : '';
     const lines = text.split('\n').filter((l) => l.trim() !== '');
     return json(response, { lines: lines.slice(-limit).map((l) => safeParse(l)) });
   }
@@ -80,6 +122,7 @@ async function handle(runDir: string, request: IncomingMessage, response: Server
     const edges = outputs.find((o) => o.schema === DiscoveryEdgesTable.name);
     if (nodes === undefined || edges === undefined) return notFound(response, `step '${stepId}' has no circuit tables`);
     const paths = [outputOf(run, stepId, nodes.port), outputOf(run, stepId, edges.port)];
+    if (paths.some((p) => p === undefined || !isInside(run.runDir, p.path))) return notFound(response, `step '${stepId}' has no circuit tables in the run directory`);
     const svg = await circuitFromTables(paths[0]?.path as string, paths[1]?.path as string, { title: `${stepId}: ${step.stage}` });
     return send(response, 200, 'image/svg+xml', svg);
   }
@@ -89,6 +132,7 @@ async function handle(runDir: string, request: IncomingMessage, response: Server
   const port = decodeURIComponent(rawPort);
   const output = outputOf(run, stepId, port);
   if (output === undefined) return notFound(response, `step '${stepId}' has no output '${port}'`);
+  if (!isInside(run.runDir, output.path)) return notFound(response, `output '${port}' of step '${stepId}' does not lie inside the run directory`);
 
   if (what === 'table') {
     if (output.record.kind !== 'arrow') return notFound(response, `output '${port}' is not a table`);

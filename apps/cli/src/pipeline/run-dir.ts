@@ -1,0 +1,111 @@
+/**
+ * The one rule for the paths of a run: every directory or file a run writes or deletes lies
+ * inside its run directory, checked after `..` and symbolic links are resolved; a run directory
+ * that exists and was not made by this tool is refused unless the user allows it; and nothing is
+ * deleted that the tool did not make, which it knows by a step's manifest.json
+ * (@circuit-tuning/runtime's stageDirState) and a run's `.pipeline/` folder.
+ */
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { ConfigError } from '@circuit-tuning/contracts';
+import { stageDirState } from '@circuit-tuning/runtime';
+import { RESOLVED_FILE } from './resolve';
+import { INDEX_DIR } from './run-index';
+import { STEP_ID } from './spec';
+
+/** The files a run writes at its top, besides RESOLVED_FILE, `.pipeline/` and the step directories. */
+export const RUN_STATUS_FILE = 'run.json';
+export const PIPELINE_COPY = 'pipeline.yaml';
+export const RUN_LOG = 'log.jsonl';
+/** The lock a running pipeline holds, inside `.pipeline/`. */
+export const RUN_LOCK_FILE = 'lock';
+/** The command line's name for allowing a run directory the tool did not make. */
+export const ALLOW_EXISTING_DIR = '--allow-existing-dir';
+
+/** A path with every symbolic link of its existing part resolved (the rest appended as written). */
+export function realPath(path: string): string {
+  let head = resolve(path);
+  const tail: string[] = [];
+  for (;;) {
+    try {
+      return join(realpathSync(head), ...tail.reverse());
+    } catch {
+      const parent = dirname(head);
+      if (parent === head) return resolve(path);
+      tail.push(basename(head));
+      head = parent;
+    }
+  }
+}
+
+/** Whether `path` lies strictly inside `root`, both as written and after symbolic links. */
+export function isInside(root: string, path: string): boolean {
+  const strictlyInside = (r: string, p: string) => {
+    const rel = relative(r, p);
+    return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+  };
+  return strictlyInside(resolve(root), resolve(path)) && strictlyInside(realPath(root), realPath(path));
+}
+
+/** Whether two paths overlap: the same place, or one inside the other. */
+export function overlaps(a: string, b: string): boolean {
+  return realPath(a) === realPath(b) || isInside(a, b) || isInside(b, a);
+}
+
+/** `path`, after checking it lies inside the run directory; `what` names it in the error. */
+export function assertInsideRun(runDir: string, path: string, what: string): string {
+  if (!isInside(runDir, path)) throw new ConfigError(`${what} ${path} would not lie inside the run directory ${runDir}`);
+  return path;
+}
+
+/** The directory of a step, after checking its id is one path segment that stays in the run. */
+export function stepDir(runDir: string, id: string): string {
+  const dir = join(runDir, id);
+  if (!STEP_ID.test(id) || !isInside(runDir, dir)) {
+    throw new ConfigError(`step id ${JSON.stringify(id)} is not a valid step id (ids match ${STEP_ID}); its directory would not lie inside ${runDir}`);
+  }
+  return dir;
+}
+
+/**
+ * `absent`, `empty`, `run` (made by this tool: it has `.pipeline/`), or `foreign` (anything else,
+ * a plain file included).
+ */
+export type RunDirState = 'absent' | 'empty' | 'run' | 'foreign';
+
+export function runDirState(dir: string): RunDirState {
+  if (!existsSync(dir)) return 'absent';
+  if (!statSync(dir).isDirectory()) return 'foreign';
+  const names = readdirSync(dir);
+  if (names.length === 0) return 'empty';
+  const marker = join(dir, INDEX_DIR);
+  return existsSync(marker) && statSync(marker).isDirectory() ? 'run' : 'foreign';
+}
+
+/**
+ * Refuses, before anything is written: a run directory the tool did not make (unless allowed, and
+ * then only when none of the names the run writes at its top is taken), and any step directory
+ * that exists without a stage's manifest.json.
+ */
+export async function checkRunDir(runDir: string, stepIds: readonly string[], options: { allowExistingDir: boolean }): Promise<void> {
+  const state = runDirState(runDir);
+  if (state === 'foreign') {
+    if (!options.allowExistingDir) {
+      throw new ConfigError(`${runDir} exists and was not made by circuit-tuning (it has no ${INDEX_DIR}/ folder); nothing in it is deleted`, {
+        hint: `give a new or empty --run-dir, or pass ${ALLOW_EXISTING_DIR} to write beside its files (none of them is overwritten or deleted)`,
+      });
+    }
+    const taken = [PIPELINE_COPY, RUN_STATUS_FILE, RUN_LOG, RESOLVED_FILE].filter((name) => existsSync(join(runDir, name)));
+    if (taken.length > 0) throw new ConfigError(`${runDir}: a run would overwrite ${taken.join(', ')}, which circuit-tuning did not write`, { hint: 'move them away, or give another --run-dir' });
+  }
+  const foreign: string[] = [];
+  for (const id of stepIds) {
+    const dir = stepDir(runDir, id);
+    if ((await stageDirState(dir)) === 'foreign') foreign.push(dir);
+  }
+  if (foreign.length > 0) {
+    throw new ConfigError(`${foreign.join(', ')} ${foreign.length === 1 ? 'exists' : 'exist'} in the run directory but ${foreign.length === 1 ? 'was' : 'were'} not made by a step (no manifest.json); nothing in ${foreign.length === 1 ? 'it' : 'them'} is deleted`, {
+      hint: 'move it away, or give another --run-dir',
+    });
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Every case of bad-input-cases.ts, run as a user runs it: the CLI in a child process. Each must
+ * print its error (no stack trace), exit with its code, and leave every sentinel file as it was.
+ * The README's "bad input" table must be the one scripts/bad-input-table.ts prints from the cases.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BAD_INPUT_CASES, badInputTable, type CliResult, readmeSection } from './bad-input-cases';
+
+const cliDir = fileURLToPath(new URL('..', import.meta.url));
+const main = join(cliDir, 'src', 'main.ts');
+
+function cli(args: string[], cwd: string): Promise<CliResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { cwd: cliDir, env: { ...process.env, INIT_CWD: cwd, CI: '1' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => {
+    stdout += c;
+  });
+  child.stderr.setEncoding('utf8').on('data', (c: string) => {
+    stderr += c;
+  });
+  // No case may hang: a minute is twenty times what the slowest takes.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+}
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'ct-bad-input-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('bad input on the command line', () => {
+  it.each(BAD_INPUT_CASES.map((c, i) => [`${c.finding} ${c.input}`, i] as const))('%s', async (_name, index) => {
+    const c = BAD_INPUT_CASES[index] as (typeof BAD_INPUT_CASES)[number];
+    const dir = join(root, `case-${index}`);
+    await mkdir(dir);
+    const { args, cwd } = await c.setup(dir, { cli: (a, o) => cli(a, o?.cwd ?? dir) });
+    const sentinels = Object.entries(c.sentinels ?? {});
+    for (const [path, text] of sentinels) {
+      await mkdir(dirname(join(dir, path)), { recursive: true });
+      await writeFile(join(dir, path), text);
+    }
+    const result = await cli(args, cwd ?? dir);
+    expect(result.stderr).toContain(`error: `);
+    expect(result.stderr).toContain(c.message);
+    expect(result.stderr).not.toMatch(/internal error|\n\s+at /);
+    expect(result.code, result.stderr).toBe(c.exitCode);
+    for (const [path, text] of sentinels) {
+      expect(existsSync(join(dir, path)), `${path} survives`).toBe(true);
+      expect(await readFile(join(dir, path), 'utf8')).toBe(text);
+    }
+  });
+
+  it("the README's bad-input table is the one generated from these cases", () => {
+    const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+    const section = readmeSection(readme);
+    expect(section, 'README.md has a <!-- bad-input:start --> ... <!-- bad-input:end --> section').toBeDefined();
+    expect(section, 'run: pnpm --filter @circuit-tuning/cli bad-input-table --write').toBe(badInputTable());
+  });
+});
