@@ -45,3 +45,22 @@ export const TextsTable = defineTableSchema({
     },
   ],
 });
+
+/**
+ * Rows an importer refused, one per source row, so that a file of thousands imports what it can
+ * and says exactly what it left out and why (`reason` is a short code to count by, `message` the
+ * full explanation with its hint).
+ */
+export const RejectsTable = defineTableSchema({
+  name: 'ct.rejects',
+  version: 1,
+  description: 'Source rows an importer refused: where they are in the file, why, and their fields as read.',
+  fields: [
+    { name: 'file', type: 'utf8', nullable: false, description: 'the source file the row is in' },
+    { name: 'row', type: 'int32', nullable: false, description: '1-based data row (a CSV header is not counted)' },
+    { name: 'line', type: 'int32', nullable: false, description: '1-based line in the file where the row starts' },
+    { name: 'reason', type: 'utf8', nullable: false, description: "short code, e.g. 'length-mismatch', 'multi-token-answer'" },
+    { name: 'message', type: 'utf8', nullable: false, description: 'what is wrong with the row, and a hint where one helps' },
+    { name: 'raw', type: 'utf8', nullable: false, description: 'the fields as read, as a JSON object (the line itself when it did not parse)' },
+  ],
+});

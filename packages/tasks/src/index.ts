@@ -98,6 +98,9 @@ export {
   type SubjectVerbImport,
   type SubjectVerbImportOptions,
 } from './importers/reference-sv';
+export { type DelimitedRecord, type DelimitedTable, parseDelimited, readDelimitedFile } from './importers/delimited';
+export { importPairs, PAIR_FORMATS, PairColumns, type PairFormat, type PairsImport, type PairsImportOptions } from './importers/pairs';
+export { noUsableRows, type Reject, RejectLog, type RejectReason, type RejectsColumns, RowProblem } from './importers/rejects';
 export { SplitShares, splitByHash } from './importers/splits';
 export {
   herIsObject,
@@ -106,10 +109,11 @@ export {
   pronounForms,
   readWinoBiasJsonl,
   readWinoBiasOccupations,
+  type WinoBiasImport,
   type WinoBiasImportOptions,
   type WinoBiasRecord,
   type WinoBiasStereotype,
 } from './importers/winobias';
 // Stages.
 export { generateTasksStage } from './stage/generate-stage';
-export { importSubjectVerbStage, importWinoBiasStage } from './stage/import-stages';
+export { importPairsStage, importSubjectVerbStage, importWinoBiasStage } from './stage/import-stages';

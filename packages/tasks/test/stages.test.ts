@@ -1,12 +1,12 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PromptsTable, StageManifest, TextsTable } from '@circuit-tuning/contracts';
+import { PromptsTable, RejectsTable, StageManifest, TextsTable } from '@circuit-tuning/contracts';
 import { loadTokenizer } from '@circuit-tuning/model';
 import { readArrowTable, runStage, sha256File, silentReporter } from '@circuit-tuning/runtime';
 import { describe, expect, it } from 'vitest';
 import { generateTaskSuite } from '../src/datasets/suite';
 import { generateTasksStage } from '../src/stage/generate-stage';
-import { importSubjectVerbStage, importWinoBiasStage } from '../src/stage/import-stages';
+import { importPairsStage, importSubjectVerbStage, importWinoBiasStage } from '../src/stage/import-stages';
 import { tempDir, WINOBIAS_ANTI, WINOBIAS_PRO, wordTokenizerFor, writeJsonl } from './support';
 
 const config = {
@@ -86,6 +86,7 @@ describe('import stages', () => {
     const ids = tokenizer.encode(clean);
     const source = await writeJsonl(dir, 'sv.jsonl', [
       { clean_text: clean, corr_text: corr, clean_verb_pos: [5], corr_verb_pos: [5], clean_verb_ids: [ids[5]], corr_verb_ids: [tokenizer.encode(corr)[5]], clean_verbs: ['is'], corr_verbs: ['are'] },
+      '{"clean_text": "the key"',
     ]);
     const result = await runStage(importSubjectVerbStage, { stageDir: join(dir, 'stage'), inputs: { source, tokenizer: tokenizerDir }, reporter: silentReporter });
     const prompts = await readArrowTable(result.outputs.prompts!, PromptsTable);
@@ -93,7 +94,35 @@ describe('import stages', () => {
     expect(tokenizer.decode([prompts.columns.answer[0]!])).toBe('are');
     const texts = await readArrowTable(result.outputs.texts!, TextsTable);
     expect(texts.columns.target_positions).toEqual([[5]]);
-    expect(result.manifest.summary).toMatchObject({ rows: 1, prompts: 1, positions: 'file' });
+    expect(result.manifest.summary).toMatchObject({ rows: 2, accepted: 1, rejected: 1, salvaged: 0, rejectReasons: { 'invalid-json': 1 }, prompts: 1, positions: 'file' });
+    const rejects = await readArrowTable(result.outputs.rejects!, RejectsTable);
+    expect(rejects.columns.line).toEqual(Int32Array.from([2]));
+    expect(rejects.columns.raw).toEqual(['{"clean_text": "the key"']);
+    // The log says which line was refused and why.
+    const log = await readFile(join(dir, 'stage', 'log.jsonl'), 'utf8');
+    expect(log).toMatch(/sv\.jsonl:2: rejected \(invalid-json\): not valid JSON/);
+  });
+
+  it('tasks:import-pairs writes the accepted pairs as prompts and the refused ones as rejects', async () => {
+    const dir = await tempDir();
+    const tokenizer = wordTokenizerFor(['the key to the cabinets is are the keys to the cabinet']);
+    const tokenizerDir = join(dir, 'tok');
+    await mkdir(tokenizerDir);
+    await tokenizer.save(tokenizerDir);
+    const source = join(dir, 'pairs.csv');
+    await writeFile(source, 'clean,corrupted,answer,foil\nthe key to the cabinets,the keys to the cabinet,is,are\nthe key,the keys to,is,are\n');
+    const result = await runStage(importPairsStage, { stageDir: join(dir, 'stage'), inputs: { source, tokenizer: tokenizerDir }, config: { task: 'agreement' }, reporter: silentReporter });
+    const prompts = await readArrowTable(result.outputs.prompts!, PromptsTable);
+    expect(prompts.columns.task).toEqual(['agreement']);
+    expect(prompts.columns.corrupt_ids[0]).toEqual([tokenizer.bosTokenId, ...tokenizer.encode('the keys to the cabinet')]);
+    expect(prompts.metadata.producer).toBe('tasks:import-pairs@1');
+    const rejects = await readArrowTable(result.outputs.rejects!, RejectsTable);
+    expect(rejects.columns.reason).toEqual(['length-mismatch']);
+    expect(Array.from(rejects.columns.row)).toEqual([2]);
+    expect(result.manifest.summary).toMatchObject({ rows: 2, accepted: 1, rejected: 1, rejectReasons: { 'length-mismatch': 1 }, prompts: 1, format: 'csv' });
+    // A file with no usable row fails the stage with the file's name.
+    await writeFile(source, 'clean,corrupted,answer,foil\nthe key,the keys to,is,are\n');
+    await expect(runStage(importPairsStage, { stageDir: join(dir, 'stage2'), inputs: { source, tokenizer: tokenizerDir }, reporter: silentReporter })).rejects.toThrow(/pairs\.csv: no usable row/);
   });
 
   it('tasks:import-winobias writes both files as one prompts table', async () => {
@@ -109,6 +138,7 @@ describe('import stages', () => {
     const prompts = await readArrowTable(result.outputs.prompts!, PromptsTable);
     expect(prompts.numRows).toBe(792);
     expect(new Set(prompts.columns.condition)).toEqual(new Set(['pro', 'anti']));
-    expect(result.manifest.summary).toMatchObject({ prompts: 792, occupations: 40 });
+    expect(result.manifest.summary).toMatchObject({ rows: 792, accepted: 792, rejected: 0, rejectReasons: {}, prompts: 792, occupations: 40 });
+    expect((await readArrowTable(result.outputs.rejects!, RejectsTable)).numRows).toBe(0);
   });
 });

@@ -4,15 +4,21 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ArtifactError } from '@circuit-tuning/contracts';
+import { type RejectLog, type RejectReason, RowProblem } from './rejects';
 
 export interface JsonlRow {
   /** 1-based line number in the file. */
   readonly line: number;
+  /** 1-based row number (blank lines are not rows). */
+  readonly row: number;
   readonly value: Readonly<Record<string, unknown>>;
 }
 
-/** The non-blank lines of a JSONL file, each parsed as a JSON object. */
-export async function readJsonlRows(path: string): Promise<JsonlRow[]> {
+/**
+ * The non-blank lines of a JSONL file, each parsed as a JSON object. With `rejects`, a line that is
+ * not a JSON object is recorded there and skipped; without, it is an error.
+ */
+export async function readJsonlRows(path: string, options: { rejects?: RejectLog } = {}): Promise<JsonlRow[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -22,22 +28,33 @@ export async function readJsonlRows(path: string): Promise<JsonlRow[]> {
   }
   const rows: JsonlRow[] = [];
   const lines = text.split('\n');
+  let row = 0;
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!.replace(/\r$/, '');
     if (raw.trim() === '') continue;
-    let value: unknown;
+    row += 1;
     try {
-      value = JSON.parse(raw);
-    } catch (cause) {
-      throw new ArtifactError(path, `line ${i + 1}: not valid JSON (${(cause as Error).message})`, { cause });
+      rows.push({ line: i + 1, row, value: parseObject(path, i + 1, raw) });
+    } catch (error) {
+      if (options.rejects === undefined) throw error;
+      options.rejects.addProblem(error, row, raw);
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new ArtifactError(path, `line ${i + 1}: expected a JSON object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`);
-    }
-    rows.push({ line: i + 1, value: value as Record<string, unknown> });
   }
-  if (rows.length === 0) throw new ArtifactError(path, 'holds no rows');
+  if (row === 0) throw new ArtifactError(path, 'holds no rows');
   return rows;
+}
+
+function parseObject(path: string, line: number, raw: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (cause) {
+    throw new RowProblem(path, line, 'invalid-json', `not valid JSON (${(cause as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new RowProblem(path, line, 'not-an-object', `expected a JSON object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`);
+  }
+  return value as Record<string, unknown>;
 }
 
 /** Typed access to one row's fields; every failure names the file, line and field. */
@@ -47,19 +64,20 @@ export class RowReader {
     readonly row: JsonlRow,
   ) {}
 
-  fail(problem: string, hint?: string): never {
-    throw new ArtifactError(this.file, `line ${this.row.line}: ${problem}`, hint === undefined ? undefined : { hint });
+  /** Throws a RowProblem for this row (an ArtifactError naming the file and line). */
+  fail(problem: string, hint?: string, reason: RejectReason = 'bad-field'): never {
+    throw new RowProblem(this.file, this.row.line, reason, problem, hint);
   }
 
   private field(name: string): unknown {
-    if (!Object.hasOwn(this.row.value, name) || this.row.value[name] === undefined) this.fail(`missing field '${name}'`);
+    if (!Object.hasOwn(this.row.value, name) || this.row.value[name] === undefined) this.fail(`missing field '${name}'`, undefined, 'missing-field');
     return this.row.value[name];
   }
 
   string(name: string, options: { nonEmpty?: boolean } = {}): string {
     const value = this.field(name);
     if (typeof value !== 'string') this.fail(`field '${name}' must be a string, got ${describe(value)}`);
-    if (options.nonEmpty && value.trim() === '') this.fail(`field '${name}' is empty`);
+    if (options.nonEmpty && value.trim() === '') this.fail(`field '${name}' is empty`, undefined, 'empty-field');
     return value;
   }
 

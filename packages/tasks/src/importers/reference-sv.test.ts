@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { ConfigError } from '@circuit-tuning/contracts';
 import type { Tokenizer } from '@circuit-tuning/model';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -108,12 +109,21 @@ describe('importReferenceSubjectVerbJsonl', () => {
     for (const splits of byTarget.values()) expect(splits.size).toBe(1);
   });
 
-  it('reports verbs the tokenizer cannot produce as one known token, with the line', async () => {
-    await expectArtifactError(importReferenceSubjectVerbJsonl(SV_FILE, { tokenizer: wordTokenizerFor([]) }), SV_FILE, /line 1: 'know' is not in the tokenizer's vocabulary/);
+  it('rejects verbs the tokenizer cannot produce as one known token, with the line, and imports the other rows', async () => {
+    await expectArtifactError(
+      importReferenceSubjectVerbJsonl(SV_FILE, { tokenizer: wordTokenizerFor([]) }),
+      SV_FILE,
+      /no usable row: all 300 rows were rejected \(20 not-single-token, 280 unknown-token\); first, line 1: 'know' is not in the tokenizer's vocabulary/,
+    );
     // A word-level tokenizer keeps `you're` whole, so the verb `'re` is no token of its own.
     const records = await readReferenceSubjectVerbJsonl(SV_FILE);
     const words = wordTokenizerFor(records.flatMap((r) => [r.cleanText, r.corrText, ...r.verbs.flatMap((v) => [v.clean, v.corr])]));
-    await expectArtifactError(importReferenceSubjectVerbJsonl(SV_FILE, { tokenizer: words }), SV_FILE, /line 2: ''re' after .* is not a single token/);
+    const result = await importReferenceSubjectVerbJsonl(SV_FILE, { tokenizer: words });
+    expect(result).toMatchObject({ positions: 'search', rows: 300, accepted: 271, salvaged: 0 });
+    expect(result.rejects.counts()).toEqual({ 'not-single-token': 29 });
+    expect(result.rejects.rejects[0]).toMatchObject({ file: SV_FILE, row: 2, line: 2, reason: 'not-single-token' });
+    expect(result.rejects.rejects[0]!.message).toMatch(/^''re' after .* is not a single token/);
+    expect((result.rejects.rejects[0]!.raw as { clean_verbs: string[] }).clean_verbs).toEqual(records[1]!.verbs.map((v) => v.clean));
   });
 
   it('needs a tokenizer with a BOS token', async () => {
@@ -124,6 +134,9 @@ describe('importReferenceSubjectVerbJsonl', () => {
     const tok = gpt2!;
     const result = await importReferenceSubjectVerbJsonl(SV_FILE, { tokenizer: tok });
     expect(result.positions).toBe('file');
+    // Every row of the sample fits GPT-2's tokenization: nothing to reject or salvage.
+    expect(result).toMatchObject({ rows: 300, accepted: 300, salvaged: 0 });
+    expect(result.rejects.size).toBe(0);
     const rows = promptRows(result.prompts);
     expect(rows).toHaveLength(461);
     expect(rows[0]!.cleanText).toBe("And if you can enjoy a milkshake when it's -10C, then you");
@@ -138,40 +151,89 @@ describe('importReferenceSubjectVerbJsonl', () => {
       expect(new Set(text.targetPositions).size).toBe(text.targetPositions.length);
     }
   });
+  it.skipIf(gpt2 === undefined)('salvages a row whose file positions miss its verbs, and rejects a verb glued to a quote mark', async () => {
+    const tok = gpt2!;
+    const lines = (await readFile(SV_FILE, 'utf8')).split('\n').filter((l) => l.trim() !== '').slice(0, 3);
+    const first = JSON.parse(lines[0]!) as { clean_verb_pos: number[]; corr_verb_pos: number[] };
+    // Row 2: positions one token off (the verbs are still words of the text): salvaged by searching them.
+    const shifted = { ...first, clean_verb_pos: first.clean_verb_pos.map((p) => p + 1), corr_verb_pos: first.corr_verb_pos.map((p) => p + 1) };
+    // Row 3: `"is` — the file's id is ` is` (with its space), which this sentence never has.
+    const glued = svRow(tok, 'He said "is it over" and left.', 'He said "are it over" and left.', [[3, 'is', 'are']]);
+    const gluedFile = { ...glued, clean_verb_ids: [tok.encode(' is')[0]], corr_verb_ids: [tok.encode(' are')[0]] };
+    const path = await writeJsonl(dir, 'salvage.jsonl', [lines[0]!, shifted, gluedFile, lines[1]!, lines[2]!]);
+    const result = await importReferenceSubjectVerbJsonl(path, { tokenizer: tok });
+    expect(result).toMatchObject({ positions: 'file', rows: 5, accepted: 4, salvaged: 1 });
+    expect(result.rejects.rejects.map((r) => [r.line, r.reason])).toEqual([[3, 'verb-mismatch']]);
+    expect(result.rejects.rejects[0]!.message).toMatch(/clean_verb_pos\[0\] = 3 holds token 271 \("is"\) but clean_verb_ids\[0\] is 318 \(" is"\)/);
+    // The salvaged row gives the same prompts as the row with the right positions.
+    const rows = promptRows(result.prompts);
+    const fromFirst = rows.filter((r) => r.targetText === rows[0]!.targetText);
+    expect(fromFirst).toHaveLength(4);
+    expect(fromFirst.slice(2).map((r) => r.cleanIds)).toEqual(fromFirst.slice(0, 2).map((r) => r.cleanIds));
+    expect(fromFirst.slice(2).map((r) => [r.answer, r.foil])).toEqual(fromFirst.slice(0, 2).map((r) => [r.answer, r.foil]));
+  });
+
 });
 
 describe('bad rows', () => {
   const good = () => svRow(tokenizer, SENTENCES[0][0], SENTENCES[0][1], SENTENCES[0][2]);
-  const cases: [string, (object | string)[], RegExp][] = [
-    ['invalid JSON', [good(), '{"clean_text": '], /line 2: not valid JSON/],
-    ['a non-object', [good(), good(), '[1, 2]'], /line 3: expected a JSON object, got an array/],
-    ['a missing field', [good(), { ...good(), corr_text: undefined }], /line 2: missing field 'corr_text'/],
-    ['a wrong type', [{ ...good(), clean_verb_pos: ['5'] }], /line 1: field 'clean_verb_pos'\[0\] must be an integer, got the string "5"/],
-    ['a negative position', [{ ...good(), clean_verb_pos: [-1] }], /line 1: field 'clean_verb_pos'\[0\] must be at least 0/],
-    ['mismatched lengths', [good(), { ...good(), corr_verbs: ['are', 'is'] }], /line 2: mismatched lengths: .*corr_verbs has 2/],
-    ['no verbs', [{ ...good(), clean_verb_pos: [], corr_verb_pos: [], clean_verb_ids: [], corr_verb_ids: [], clean_verbs: [], corr_verbs: [] }], /line 1: no verbs/],
-    ['a position past the text', [{ ...good(), clean_verb_pos: [999] }], /line 1: clean_verb_pos\[0\] = 999 is out of range/],
-    ['decreasing positions', [{ ...good(), clean_verb_pos: [5, 2], corr_verb_pos: [5, 2], clean_verb_ids: [1, 2], corr_verb_ids: [1, 2], clean_verbs: ['is', 'is'], corr_verbs: ['are', 'are'] }], /line 1: clean_verb_pos must increase/],
-    ['an empty verb', [{ ...good(), clean_verbs: [' '] }], /line 1: clean_verbs\[0\] is empty/],
+  const cases: [string, (object | string)[], string, RegExp][] = [
+    ['invalid JSON', [good(), '{"clean_text": '], 'invalid-json', /line 2: not valid JSON/],
+    ['a non-object', [good(), good(), '[1, 2]'], 'not-an-object', /line 3: expected a JSON object, got an array/],
+    ['a missing field', [good(), { ...good(), corr_text: undefined }], 'missing-field', /line 2: missing field 'corr_text'/],
+    ['a wrong type', [{ ...good(), clean_verb_pos: ['5'] }, good()], 'bad-field', /line 1: field 'clean_verb_pos'\[0\] must be an integer, got the string "5"/],
+    ['a negative position', [{ ...good(), clean_verb_pos: [-1] }, good()], 'bad-field', /line 1: field 'clean_verb_pos'\[0\] must be at least 0/],
+    ['mismatched lengths', [good(), { ...good(), corr_verbs: ['are', 'is'] }], 'bad-field', /line 2: mismatched lengths: .*corr_verbs has 2/],
+    ['no verbs', [{ ...good(), clean_verb_pos: [], corr_verb_pos: [], clean_verb_ids: [], corr_verb_ids: [], clean_verbs: [], corr_verbs: [] }, good()], 'empty-field', /line 1: no verbs/],
+    ['a position past the text', [{ ...good(), clean_verb_pos: [999] }, good()], 'bad-field', /line 1: clean_verb_pos\[0\] = 999 is out of range/],
+    [
+      'decreasing positions',
+      [{ ...good(), clean_verb_pos: [5, 2], corr_verb_pos: [5, 2], clean_verb_ids: [1, 2], corr_verb_ids: [1, 2], clean_verbs: ['is', 'is'], corr_verbs: ['are', 'are'] }, good()],
+      'bad-field',
+      /line 1: clean_verb_pos must increase/,
+    ],
+    ['an empty verb', [{ ...good(), clean_verbs: [' '] }, good()], 'empty-field', /line 1: clean_verbs\[0\] is empty/],
   ];
 
-  it.each(cases)('reports %s with its line', async (_, lines, pattern) => {
+  it.each(cases)('reads %s as an error with its line; the importer rejects that row and imports the other', async (_, lines, reason, pattern) => {
     const path = await writeJsonl(dir, 'bad.jsonl', lines);
     await expectArtifactError(readReferenceSubjectVerbJsonl(path), path, pattern);
-    await expectArtifactError(importReferenceSubjectVerbJsonl(path, { tokenizer }), path, pattern);
+    const result = await importReferenceSubjectVerbJsonl(path, { tokenizer });
+    expect(result).toMatchObject({ rows: lines.length, accepted: lines.length - 1 });
+    expect(result.prompts.id).toHaveLength(lines.length - 1);
+    expect(result.rejects.size).toBe(1);
+    const reject = result.rejects.rejects[0]!;
+    expect(reject.reason).toBe(reason);
+    expect(`line ${reject.line}: ${reject.message}`).toMatch(pattern);
+    expect(result.rejects.counts()).toEqual({ [reason]: 1 });
   });
 
-  it('reports, in file mode, a position past the tokens and a position holding another token', async () => {
-    const rows = [good(), good(), { ...good(), clean_verb_pos: [20] }];
-    const path = await writeJsonl(dir, 'range.jsonl', rows);
-    await expectArtifactError(importReferenceSubjectVerbJsonl(path, { tokenizer }), path, /line 3: clean_verb_pos\[0\] = 20 is out of range: clean_text has 8 tokens/);
-    const wrong = await writeJsonl(dir, 'wrong.jsonl', [good(), good(), { ...good(), clean_verb_pos: [4] }]);
-    await expectArtifactError(importReferenceSubjectVerbJsonl(wrong, { tokenizer }), wrong, /line 3: clean_verb_pos\[0\] = 4 holds token \d+ \("cabinets"\) but clean_verb_ids\[0\] is \d+ \("is"\)/);
+  it('fails a file whose every row is bad, naming the file, the reasons and the first problem', async () => {
+    const path = await writeJsonl(dir, 'all-bad.jsonl', ['{"clean_text": ', { ...good(), corr_text: undefined }]);
+    await expectArtifactError(
+      importReferenceSubjectVerbJsonl(path, { tokenizer }),
+      path,
+      /no usable row: all 2 rows were rejected \(1 invalid-json, 1 missing-field\); first, line 1: not valid JSON/,
+    );
+  });
+
+  it('rejects, in file mode, a position past the tokens and a position holding another token (the verb is not in the text to salvage it)', async () => {
+    const other = svRow(tokenizer, 'the key to the cabinets is red .', 'the key to the cabinets are red .', [[5, 'is', 'are']]);
+    const path = await writeJsonl(dir, 'range.jsonl', [good(), good(), { ...other, clean_verb_pos: [20], clean_verbs: ['was'] }, { ...other, clean_verb_pos: [4], clean_verbs: ['was'] }]);
+    const result = await importReferenceSubjectVerbJsonl(path, { tokenizer, positions: 'file' });
+    expect(result).toMatchObject({ rows: 4, accepted: 2, salvaged: 0 });
+    expect(result.rejects.rejects.map((r) => [r.line, r.reason])).toEqual([
+      [3, 'verb-mismatch'],
+      [4, 'verb-mismatch'],
+    ]);
+    expect(result.rejects.rejects[0]!.message).toMatch(/^clean_verb_pos\[0\] = 20 is out of range: clean_text has 8 tokens/);
+    expect(result.rejects.rejects[1]!.message).toMatch(/^clean_verb_pos\[0\] = 4 holds token \d+ \("cabinets"\) but clean_verb_ids\[0\] is \d+ \("is"\)/);
   });
 
   it('reports a missing file and an empty file', async () => {
     const missing = `${dir}/missing.jsonl`;
     await expectArtifactError(readReferenceSubjectVerbJsonl(missing), missing, /not found/);
+    await expectArtifactError(importReferenceSubjectVerbJsonl(missing, { tokenizer }), missing, /not found/);
     const empty = await writeJsonl(dir, 'empty.jsonl', []);
     await expectArtifactError(readReferenceSubjectVerbJsonl(empty), empty, /holds no rows/);
   });

@@ -28,11 +28,17 @@ export interface Continuation {
   readonly tokens: number[];
 }
 
+/** Why a word cannot be a target token (a reject reason and its message). */
+export interface TokenProblem {
+  readonly reason: 'not-single-token' | 'unknown-token';
+  readonly problem: string;
+}
+
 /**
  * Tokens of `text.slice(0, offset)` and of each of `words` written at `offset` (with the
- * whitespace that stood before it). A problem string when a word is not exactly one token there.
+ * whitespace that stood before it). A problem when a word is not exactly one known token there.
  */
-export function continuation(tokenizer: Tokenizer, text: string, offset: number, words: readonly string[]): Continuation | string {
+export function continuation(tokenizer: Tokenizer, text: string, offset: number, words: readonly string[]): Continuation | TokenProblem {
   const before = text.slice(0, offset);
   const prefixText = before.trimEnd();
   const separator = before.slice(prefixText.length);
@@ -41,9 +47,9 @@ export function continuation(tokenizer: Tokenizer, text: string, offset: number,
   for (const word of words) {
     const ids = tokenizer.encode(prefixText + separator + word, ENCODE_DATA);
     const samePrefix = ids.length === prefixIds.length + 1 && prefixIds.every((id, i) => ids[i] === id);
-    if (!samePrefix) return `'${word}' after ${JSON.stringify(shorten(prefixText))} is not a single token for this tokenizer`;
+    if (!samePrefix) return { reason: 'not-single-token', problem: `'${word}' after ${JSON.stringify(shorten(prefixText))} is not a single token for this tokenizer` };
     const token = ids[ids.length - 1]!;
-    if (token === tokenizer.unkTokenId) return `'${word}' is not in the tokenizer's vocabulary (it encodes to the unknown token)`;
+    if (token === tokenizer.unkTokenId) return { reason: 'unknown-token', problem: `'${word}' is not in the tokenizer's vocabulary (it encodes to the unknown token)` };
     tokens.push(token);
   }
   return { prefixIds, prefixText, tokens };
@@ -77,6 +83,6 @@ function isWholeWord(text: string, at: number, word: string): boolean {
   return startOk && (after === '' || !WORD_CHAR.test(after));
 }
 
-function shorten(text: string): string {
+export function shorten(text: string): string {
   return text.length > 40 ? `...${text.slice(-37)}` : text;
 }

@@ -43,7 +43,7 @@ describe('readWinoBiasJsonl', () => {
 
 describe('importWinoBias', () => {
   it('makes one prompt per row up to the pronoun: answer = male form, foil = female form', async () => {
-    const prompts = promptRows(await importWinoBias({ pro: WINOBIAS_PRO, anti: WINOBIAS_ANTI }, { tokenizer }));
+    const prompts = promptRows((await importWinoBias({ pro: WINOBIAS_PRO, anti: WINOBIAS_ANTI }, { tokenizer })).prompts);
     expect(prompts).toHaveLength(792);
     const male = new Set(['he', 'him', 'his'].map((w) => tokenizer.tokenToId(w)));
     const female = new Set(['she', 'her'].map((w) => tokenizer.tokenToId(w)));
@@ -80,14 +80,14 @@ describe('importWinoBias', () => {
     expect(herIsObject(' in the face.')).toBe(true);
     expect(herIsObject('.')).toBe(true);
     expect(herIsObject(' car and accused')).toBe(false);
-    const single = promptRows(await importWinoBiasJsonl(WINOBIAS_PRO, { tokenizer, split: 'dev' }));
+    const single = promptRows((await importWinoBiasJsonl(WINOBIAS_PRO, { tokenizer, split: 'dev' })).prompts);
     expect(single).toHaveLength(396);
     expect(single.every((r) => r.split === 'dev')).toBe(true);
   });
 
   it.skipIf(gpt2 === undefined)('tokenizes the pronoun forms with GPT-2, leading space included', async () => {
     const tok = gpt2!;
-    const prompts = promptRows(await importWinoBias({ pro: WINOBIAS_PRO, anti: WINOBIAS_ANTI }, { tokenizer: tok }));
+    const prompts = promptRows((await importWinoBias({ pro: WINOBIAS_PRO, anti: WINOBIAS_ANTI }, { tokenizer: tok })).prompts);
     expect(tok.decode([prompts[0]!.answer, prompts[0]!.foil])).toBe(' him her');
     for (const row of prompts) {
       expect(row.cleanIds[0]).toBe(50256);
@@ -107,27 +107,43 @@ describe('bad WinoBias rows', () => {
     pronoun: 'her',
     stereotype: 'pro',
   };
-  const cases: [string, object, RegExp][] = [
-    ['a missing field', { ...good, pronoun: undefined }, /line 3: missing field 'pronoun'/],
-    ['a wrong type', { ...good, id: '0' }, /line 3: field 'id' must be an integer, got the string "0"/],
-    ['an unknown stereotype', { ...good, stereotype: 'neutral' }, /line 3: stereotype must be "pro" or "anti"/],
-    ['an unknown pronoun', { ...good, pronoun: 'they' }, /line 3: pronoun "they" is not one of/],
-    ['a pronoun without brackets', { ...good, orig_sentence: good.sentence }, /line 3: orig_sentence has no bracketed pronoun "her"/],
-    ['an orig_sentence that differs', { ...good, orig_sentence: good.orig_sentence.replace('face', 'head') }, /line 3: orig_sentence without its brackets is not the sentence/],
-    ['an unclosed bracket', { ...good, orig_sentence: 'The developer argued with [the designer and slapped [her] in the face.' }, /line 3: orig_sentence has a bracket inside a bracket/],
+  const cases: [string, object | string, string, RegExp][] = [
+    ['invalid JSON', '{"id": 1,', 'invalid-json', /line 3: not valid JSON/],
+    ['a missing field', { ...good, pronoun: undefined }, 'missing-field', /line 3: missing field 'pronoun'/],
+    ['a wrong type', { ...good, id: '0' }, 'bad-field', /line 3: field 'id' must be an integer, got the string "0"/],
+    ['an unknown stereotype', { ...good, stereotype: 'neutral' }, 'bad-field', /line 3: stereotype must be "pro" or "anti"/],
+    ['an unknown pronoun', { ...good, pronoun: 'they' }, 'bad-field', /line 3: pronoun "they" is not one of/],
+    ['a pronoun without brackets', { ...good, orig_sentence: good.sentence }, 'bad-field', /line 3: orig_sentence has no bracketed pronoun "her"/],
+    ['an orig_sentence that differs', { ...good, orig_sentence: good.orig_sentence.replace('face', 'head') }, 'bad-field', /line 3: orig_sentence without its brackets is not the sentence/],
+    ['an unclosed bracket', { ...good, orig_sentence: 'The developer argued with [the designer and slapped [her] in the face.' }, 'bad-field', /line 3: orig_sentence has a bracket inside a bracket/],
   ];
 
-  it.each(cases)('reports %s with its line', async (_, bad, pattern) => {
+  it.each(cases)('reads %s as an error with its line; the importer rejects that row and keeps the others', async (_, bad, reason, pattern) => {
     const dir = await tempDir();
-    const path = await writeJsonl(dir, 'wb.jsonl', [good, '', bad]);
+    const path = await writeJsonl(dir, 'wb.jsonl', [good, '', bad, { ...good, id: 1 }]);
     await expectArtifactError(readWinoBiasJsonl(path), path, pattern);
-    await expectArtifactError(importWinoBiasJsonl(path, { tokenizer }), path, pattern);
+    const result = await importWinoBiasJsonl(path, { tokenizer });
+    expect(result.prompts.id).toHaveLength(2);
+    expect(result).toMatchObject({ rows: 3, accepted: 2 });
+    expect(result.rejects.rejects).toHaveLength(1);
+    const reject = result.rejects.rejects[0]!;
+    expect(reject).toMatchObject({ file: path, row: 2, line: 3, reason });
+    expect(`line ${reject.line}: ${reject.message}`).toMatch(pattern);
+    expect(result.rejects.counts()).toEqual({ [reason]: 1 });
+    // The raw fields travel with the reject (the line itself when it is not JSON).
+    expect(typeof bad === 'string' ? reject.raw : (reject.raw as { id: unknown }).id).toEqual(typeof bad === 'string' ? bad : (bad as { id: unknown }).id);
   });
 
-  it('reports a pronoun form the tokenizer does not have', async () => {
+  it('rejects a row whose pronoun form the tokenizer does not have, and fails a file with no usable row', async () => {
     const dir = await tempDir();
+    const small = wordTokenizerFor(['The developer argued with the designer and slapped her in the face.', 'The developer argued with the designer and slapped him in the face.']);
+    // `her car`: the male form is `his`, which this tokenizer does not know.
+    const other = { ...good, id: 1, sentence: 'The developer argued with the designer and slapped her car.', orig_sentence: 'The developer argued with [the designer] and slapped [her] car.' };
+    const mixed = await writeJsonl(dir, 'mixed.jsonl', [good, other]);
+    const result = await importWinoBiasJsonl(mixed, { tokenizer: small });
+    expect(result.rejects.rejects.map((r) => [r.line, r.reason])).toEqual([[2, 'unknown-token']]);
     const path = await writeJsonl(dir, 'wb.jsonl', [good]);
-    const small = wordTokenizerFor(['The developer argued with the designer and slapped her in the face.']);
-    await expectArtifactError(importWinoBiasJsonl(path, { tokenizer: small }), path, /line 1: 'him' is not in the tokenizer's vocabulary/);
+    const tiny = wordTokenizerFor(['The developer argued with the designer and slapped her in the face.']);
+    await expectArtifactError(importWinoBiasJsonl(path, { tokenizer: tiny }), path, /no usable row: all 1 rows were rejected \(1 unknown-token\); first, line 1: 'him' is not in the tokenizer's vocabulary/);
   });
 });

@@ -7,7 +7,8 @@
  * Prompt: BOS and the sentence up to the bracketed pronoun; `pos` is the last prompt token. As in
  * the generated gender-bias task, `answer` is the MALE form of that pronoun and `foil` the FEMALE
  * form, tokenized in context; condition = stereotype; group = the occupation without `the`;
- * target_text = the sentence; no corrupted prompt.
+ * target_text = the sentence; no corrupted prompt. A bad row is recorded with its line and reason
+ * (a `ct.rejects` table) and the other rows are imported.
  *
  * `her` is the female form of both `him` and `his`. With a counterpart file (the anti file for the
  * pro file and back; rows pair by id) the male form is read from the counterpart row. Without one,
@@ -20,13 +21,18 @@ import type { Tokenizer } from '@circuit-tuning/model';
 import { readFile } from 'node:fs/promises';
 import { type PromptRow, type PromptsColumns, promptColumns } from '../datasets/rows';
 import type { Split } from '../world/held-out';
-import { readJsonlRows, RowReader } from './jsonl';
+import { type JsonlRow, readJsonlRows, RowReader } from './jsonl';
+import { noUsableRows, RejectLog, RowProblem } from './rejects';
 import { bosOf, continuation } from './tokenize';
 
 export type WinoBiasStereotype = 'pro' | 'anti';
 
 export interface WinoBiasRecord {
   readonly line: number;
+  /** 1-based row (blank lines are not rows). */
+  readonly row: number;
+  /** The row's fields as read. */
+  readonly raw: Readonly<Record<string, unknown>>;
   readonly id: number;
   readonly sentence: string;
   /** Lower case, without a leading `the` (`designer`). */
@@ -48,22 +54,34 @@ const PRONOUN_FORMS: Readonly<Record<string, { male: string; female: string } | 
   her: 'her',
 };
 
-export async function readWinoBiasJsonl(path: string): Promise<WinoBiasRecord[]> {
-  const rows = await readJsonlRows(path);
-  return rows.map((row) => {
-    const r: RowReader = new RowReader(path, row);
-    const id = r.int('id', { min: 0 });
-    const sentence = r.string('sentence', { nonEmpty: true });
-    const orig = r.string('orig_sentence', { nonEmpty: true });
-    const occupation = normaliseOccupation(r.string('occupation', { nonEmpty: true }));
-    const participant = normaliseOccupation(r.string('participant', { nonEmpty: true }));
-    const pronoun = r.string('pronoun', { nonEmpty: true }).trim().toLowerCase();
-    if (PRONOUN_FORMS[pronoun] === undefined) r.fail(`pronoun ${JSON.stringify(pronoun)} is not one of ${Object.keys(PRONOUN_FORMS).join(', ')}`);
-    const stereotype = r.string('stereotype');
-    if (stereotype !== 'pro' && stereotype !== 'anti') r.fail(`stereotype must be "pro" or "anti", got ${JSON.stringify(stereotype)}`);
-    const pronounOffset = bracketedOffset(orig, sentence, pronoun, (problem) => r.fail(problem));
-    return { line: row.line, id, sentence, occupation, participant, pronoun, stereotype, pronounOffset };
-  });
+/** Reads and checks the file. A bad row is an error, or with `rejects` recorded there and left out. */
+export async function readWinoBiasJsonl(path: string, options: { rejects?: RejectLog } = {}): Promise<WinoBiasRecord[]> {
+  const rows = await readJsonlRows(path, options);
+  const records: WinoBiasRecord[] = [];
+  for (const row of rows) {
+    try {
+      records.push(readRecord(path, row));
+    } catch (error) {
+      if (options.rejects === undefined) throw error;
+      options.rejects.addProblem(error, row.row, row.value);
+    }
+  }
+  return records;
+}
+
+function readRecord(path: string, row: JsonlRow): WinoBiasRecord {
+  const r: RowReader = new RowReader(path, row);
+  const id = r.int('id', { min: 0 });
+  const sentence = r.string('sentence', { nonEmpty: true });
+  const orig = r.string('orig_sentence', { nonEmpty: true });
+  const occupation = normaliseOccupation(r.string('occupation', { nonEmpty: true }));
+  const participant = normaliseOccupation(r.string('participant', { nonEmpty: true }));
+  const pronoun = r.string('pronoun', { nonEmpty: true }).trim().toLowerCase();
+  if (PRONOUN_FORMS[pronoun] === undefined) r.fail(`pronoun ${JSON.stringify(pronoun)} is not one of ${Object.keys(PRONOUN_FORMS).join(', ')}`);
+  const stereotype = r.string('stereotype');
+  if (stereotype !== 'pro' && stereotype !== 'anti') r.fail(`stereotype must be "pro" or "anti", got ${JSON.stringify(stereotype)}`);
+  const pronounOffset = bracketedOffset(orig, sentence, pronoun, (problem) => r.fail(problem));
+  return { line: row.line, row: row.row, raw: row.value, id, sentence, occupation, participant, pronoun, stereotype, pronounOffset };
 }
 
 /** An occupation list (one per line, blank lines ignored), lower case, as the reference code ships them. */
@@ -91,31 +109,53 @@ export interface WinoBiasImportOptions {
   readonly task?: string;
 }
 
-export async function importWinoBiasJsonl(path: string, options: WinoBiasImportOptions): Promise<PromptsColumns> {
-  return promptColumns(await winoBiasPromptRows(path, options));
+export interface WinoBiasImport {
+  readonly prompts: PromptsColumns;
+  /** Rows in the file(s), imported or not. */
+  readonly rows: number;
+  readonly accepted: number;
+  readonly rejects: RejectLog;
+}
+
+export async function importWinoBiasJsonl(path: string, options: WinoBiasImportOptions): Promise<WinoBiasImport> {
+  const rejects = new RejectLog();
+  const result = await winoBiasPromptRows(path, options, rejects);
+  if (result.prompts.length === 0) throw noUsableRows(path, rejects, result.rows);
+  return { prompts: promptColumns(result.prompts), rows: result.rows, accepted: result.prompts.length, rejects };
 }
 
 /** Both files as one table (pro rows, then anti rows), each the other's counterpart. */
-export async function importWinoBias(files: { pro: string; anti: string }, options: Omit<WinoBiasImportOptions, 'counterpart'>): Promise<PromptsColumns> {
-  const pro = await winoBiasPromptRows(files.pro, { ...options, counterpart: files.anti });
-  const anti = await winoBiasPromptRows(files.anti, { ...options, counterpart: files.pro });
-  return promptColumns([...pro, ...anti]);
+export async function importWinoBias(files: { pro: string; anti: string }, options: Omit<WinoBiasImportOptions, 'counterpart'>): Promise<WinoBiasImport> {
+  const rejects = new RejectLog();
+  const pro = await winoBiasPromptRows(files.pro, { ...options, counterpart: files.anti }, rejects);
+  if (pro.prompts.length === 0) throw noUsableRows(files.pro, rejects, pro.rows);
+  const anti = await winoBiasPromptRows(files.anti, { ...options, counterpart: files.pro }, rejects);
+  if (anti.prompts.length === 0) throw noUsableRows(files.anti, rejects, anti.rows);
+  rejects.sort();
+  return { prompts: promptColumns([...pro.prompts, ...anti.prompts]), rows: pro.rows + anti.rows, accepted: pro.prompts.length + anti.prompts.length, rejects };
 }
 
-async function winoBiasPromptRows(path: string, options: WinoBiasImportOptions): Promise<PromptRow[]> {
+/** The file's prompt rows; bad rows go to `rejects` (a bad counterpart row only loses its exact `her` form). */
+async function winoBiasPromptRows(path: string, options: WinoBiasImportOptions, rejects: RejectLog): Promise<{ prompts: PromptRow[]; rows: number }> {
   const { tokenizer } = options;
   const bos = bosOf(tokenizer);
-  const records = await readWinoBiasJsonl(path);
+  const before = rejects.size;
+  const records = await readWinoBiasJsonl(path, { rejects });
+  const rows = records.length + rejects.size - before;
   const partners = new Map<number, WinoBiasRecord>();
-  if (options.counterpart !== undefined) for (const rec of await readWinoBiasJsonl(options.counterpart)) partners.set(rec.id, rec);
-  return records.map((rec) => {
+  if (options.counterpart !== undefined) for (const rec of await readWinoBiasJsonl(options.counterpart, { rejects: new RejectLog() })) partners.set(rec.id, rec);
+  const prompts: PromptRow[] = [];
+  for (const rec of records) {
     const written = rec.sentence.slice(rec.pronounOffset, rec.pronounOffset + rec.pronoun.length);
     const forms = pronounForms(rec, partners.get(rec.id));
     const capital = written[0] !== undefined && written[0] !== written[0].toLowerCase();
     const cased = (word: string) => (capital ? word[0]!.toUpperCase() + word.slice(1) : word);
     const found = continuation(tokenizer, rec.sentence, rec.pronounOffset, [cased(forms.male), cased(forms.female)]);
-    if (typeof found === 'string') throw new ArtifactError(path, `line ${rec.line}: ${found}`);
-    return {
+    if ('reason' in found) {
+      rejects.addProblem(new RowProblem(path, rec.line, found.reason, found.problem), rec.row, rec.raw);
+      continue;
+    }
+    prompts.push({
       split: options.split ?? 'test',
       task: options.task ?? 'gender-bias',
       cleanText: found.prefixText,
@@ -128,8 +168,9 @@ async function winoBiasPromptRows(path: string, options: WinoBiasImportOptions):
       targetText: rec.sentence,
       condition: rec.stereotype,
       group: rec.occupation,
-    };
-  });
+    });
+  }
+  return { prompts, rows };
 }
 
 /** The male and female forms of the row's pronoun (see the file comment for `her`). */

@@ -1,19 +1,68 @@
 /**
- * `tasks:import-sv` and `tasks:import-winobias`: the paper's real task files as prompt tables, for
- * a user who has GPT-2 (or another model) and its tokenizer in a model directory.
+ * `tasks:import-pairs`, `tasks:import-sv` and `tasks:import-winobias`: a researcher's own prompt
+ * pairs and the paper's real task files as prompt tables, tokenized with the tokenizer of the
+ * model they will run on (a model directory). Every importer writes the rows it refused to a
+ * `rejects` table, counts them by reason in its summary and logs them; only a file with no usable
+ * row fails the stage.
  */
-import { PromptsTable, TextsTable } from '@circuit-tuning/contracts';
+import { PromptsTable, RejectsTable, TextsTable } from '@circuit-tuning/contracts';
 import { loadTokenizer } from '@circuit-tuning/model';
-import { defineStage, writeArrowTable } from '@circuit-tuning/runtime';
+import { defineStage, type StageLogger, writeArrowTable } from '@circuit-tuning/runtime';
 import { z } from 'zod';
+import { importPairs, PAIR_FORMATS, PairColumns } from '../importers/pairs';
 import { importReferenceSubjectVerbJsonl } from '../importers/reference-sv';
+import type { RejectLog } from '../importers/rejects';
 import { SplitShares } from '../importers/splits';
 import { importWinoBias } from '../importers/winobias';
+
+const REJECTS_PORT = { kind: 'arrow', schema: RejectsTable, description: 'rows refused, with line, reason and fields' } as const;
+
+/** Writes the rejects table and logs what was refused; the summary fields every importer shares. */
+async function reportRejects(path: string, rejects: RejectLog, meta: { producer: string }, logger: StageLogger, counts: { rows: number; accepted: number }) {
+  await writeArrowTable(path, RejectsTable, rejects.columns(), meta);
+  for (const line of rejects.describe()) logger.warn(line);
+  return { rows: counts.rows, accepted: counts.accepted, rejected: rejects.size, rejectReasons: rejects.counts() };
+}
+
+export const importPairsStage = defineStage({
+  slot: 'tasks',
+  variant: 'import-pairs',
+  version: 1,
+  description: 'Import clean/corrupted prompt pairs with answer and foil (CSV, TSV or JSONL; text or token ids) as a prompts table, one row per pair.',
+  config: z.strictObject({
+    /** `auto`: by the file's extension (.csv, .tsv, .jsonl). */
+    format: z.enum(PAIR_FORMATS).default('auto'),
+    /** The file's column names for clean, corrupted, answer, foil (and optional split, task, condition, group). */
+    columns: PairColumns.prefault({}),
+    /** `text`: tokenized with the model's tokenizer, BOS first. `ids`: token ids used as they are. */
+    tokens: z.enum(['text', 'ids']).default('text'),
+    /** The `task` of rows without a task column. */
+    task: z.string().min(1).default('pairs'),
+    /** Shares of rows without a split column (split by a hash of the clean prompt). */
+    splits: SplitShares.default({ train: 0.8, dev: 0.1, test: 0.1 }),
+  }),
+  inputs: {
+    source: { kind: 'file', description: 'CSV, TSV or JSONL with clean, corrupted, answer, foil' },
+    tokenizer: { kind: 'model-dir', description: "the model's tokenizer files (a model directory)" },
+  },
+  outputs: {
+    prompts: { kind: 'arrow', schema: PromptsTable },
+    rejects: REJECTS_PORT,
+  },
+  async run(ctx) {
+    const tokenizer = await loadTokenizer(ctx.inputs.tokenizer);
+    const result = await importPairs(ctx.inputs.source, { tokenizer, ...ctx.config });
+    await writeArrowTable(ctx.output('prompts'), PromptsTable, result.prompts, { producer: ctx.producer, extra: { task: ctx.config.task } });
+    const summary = await reportRejects(ctx.output('rejects'), result.rejects, { producer: ctx.producer }, ctx.logger, result);
+    ctx.logger.info(`imported ${result.accepted} of ${result.rows} pairs (${result.rejects.size} rejected)`, { format: result.format });
+    return { summary: { ...summary, prompts: result.prompts.id.length, format: result.format } };
+  },
+});
 
 export const importSubjectVerbStage = defineStage({
   slot: 'tasks',
   variant: 'import-sv',
-  version: 1,
+  version: 2,
   description: "Import the reference code's subject-verb jsonl as disagreement (or agreement) prompts and fine-tuning texts.",
   config: z.strictObject({
     target: z.enum(['disagreement', 'agreement']).default('disagreement'),
@@ -28,6 +77,7 @@ export const importSubjectVerbStage = defineStage({
   outputs: {
     prompts: { kind: 'arrow', schema: PromptsTable },
     texts: { kind: 'arrow', schema: TextsTable },
+    rejects: REJECTS_PORT,
   },
   async run(ctx) {
     const tokenizer = await loadTokenizer(ctx.inputs.tokenizer);
@@ -35,15 +85,18 @@ export const importSubjectVerbStage = defineStage({
     const meta = { producer: ctx.producer, extra: { task: result.prompts.task[0] ?? '' } };
     await writeArrowTable(ctx.output('prompts'), PromptsTable, result.prompts, meta);
     await writeArrowTable(ctx.output('texts'), TextsTable, result.texts, meta);
-    ctx.logger.info(`imported ${result.rows} rows as ${result.prompts.id.length} prompts`, { positions: result.positions });
-    return { summary: { rows: result.rows, prompts: result.prompts.id.length, positions: result.positions } };
+    const summary = await reportRejects(ctx.output('rejects'), result.rejects, { producer: ctx.producer }, ctx.logger, result);
+    ctx.logger.info(`imported ${result.accepted} of ${result.rows} rows as ${result.prompts.id.length} prompts (${result.salvaged} salvaged, ${result.rejects.size} rejected)`, {
+      positions: result.positions,
+    });
+    return { summary: { ...summary, salvaged: result.salvaged, prompts: result.prompts.id.length, positions: result.positions } };
   },
 });
 
 export const importWinoBiasStage = defineStage({
   slot: 'tasks',
   variant: 'import-winobias',
-  version: 1,
+  version: 2,
   description: 'Import WinoBias-style pro/anti-stereotyped jsonl as gender-bias prompts (answer = male form, foil = female form).',
   config: z.strictObject({
     split: z.enum(['train', 'dev', 'test']).default('test'),
@@ -55,11 +108,14 @@ export const importWinoBiasStage = defineStage({
   },
   outputs: {
     prompts: { kind: 'arrow', schema: PromptsTable },
+    rejects: REJECTS_PORT,
   },
   async run(ctx) {
     const tokenizer = await loadTokenizer(ctx.inputs.tokenizer);
-    const prompts = await importWinoBias({ pro: ctx.inputs.pro, anti: ctx.inputs.anti }, { tokenizer, split: ctx.config.split });
+    const result = await importWinoBias({ pro: ctx.inputs.pro, anti: ctx.inputs.anti }, { tokenizer, split: ctx.config.split });
+    const { prompts } = result;
     await writeArrowTable(ctx.output('prompts'), PromptsTable, prompts, { producer: ctx.producer, extra: { task: 'gender-bias' } });
-    return { summary: { prompts: prompts.id.length, occupations: new Set(prompts.group).size } };
+    const summary = await reportRejects(ctx.output('rejects'), result.rejects, { producer: ctx.producer }, ctx.logger, result);
+    return { summary: { ...summary, prompts: prompts.id.length, occupations: new Set(prompts.group).size } };
   },
 });
