@@ -11,6 +11,7 @@ export {
 // Checkpoints in the Hugging Face layout
 export { CONFIG_FILE, type LoadModelOptions, loadModel, readModelConfig, WEIGHTS_FILE } from './checkpoint/load';
 export { DEFAULT_MAX_SHARD_SIZE, type SaveModelOptions, saveModel } from './checkpoint/save';
+export { type RandomCheckpointOptions, writeRandomCheckpoint } from './checkpoint/random-checkpoint';
 // The node-decomposed transformer
 export type { CircuitRun, ForwardOptions, ForwardResult, ParameterSource } from './transformer/forward';
 export { argMax, type GenerateOptions, generate, topKIndices } from './transformer/generate';
@@ -41,6 +42,6 @@ export {
   writeSafetensors,
   writeSafetensorsStreamed,
 } from './safetensors/index';
-export { createWordLevelTokenizer, loadTokenizer, type Tokenizer, WordLevelTokenizer } from './tokenizers/index';
+export { ByteLevelBpeTokenizer, createWordLevelTokenizer, loadTokenizer, type Tokenizer, WordLevelTokenizer } from './tokenizers/index';
 // The load stage
 export { loadModelStage } from './stage/load-stage';
