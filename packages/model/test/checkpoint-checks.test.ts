@@ -88,7 +88,10 @@ describe('weights the config does not describe', () => {
   });
 
   it('load:hf fails on such a model and writes no copy of it', async () => {
-    for (const source of [await gpt2Copy(undefined, { n_layer: 1 }), await gpt2Copy((t) => void (t.get('wte.weight')!.data[0] = Number.NaN))]) {
+    const withNaN = await gpt2Copy((t) => {
+      t.get('wte.weight')!.data[0] = Number.NaN;
+    });
+    for (const source of [await gpt2Copy(undefined, { n_layer: 1 }), withNaN]) {
       const stageDir = await mkdtemp(join(tmpdir(), 'ct-load-broken-'));
       await expect(
         runStage(loadModelStage, { stageDir, inputs: { source }, config: { tokenizer: 'optional' }, reporter: silentReporter }),
