@@ -59,8 +59,11 @@ export const discoveryConfigShape = {
   selection: selectionConfig.prefault({}),
   curve: curveConfig.prefault({}),
   draw: drawConfig.prefault({}),
-  /** Node entries of the EAP-IG JSON: booleans (classic EAP-IG) or { in_graph } objects (newer EAP-IG, MIB). */
-  eapIgNodeFormat: z.enum(['bool', 'object']).default('bool'),
+  /**
+   * Node entries of the circuit JSON: 'object' ({ in_graph }, what EAP-IG 2.x's Graph.from_json
+   * and MIB read) or 'bool' (EAP-IG 0.1); see EAP_IG_NODE_FORMATS in io/eap-ig-json.ts.
+   */
+  eapIgNodeFormat: z.enum(['object', 'bool']).default('object'),
 };
 
 export const eapConfig = z.strictObject(discoveryConfigShape);

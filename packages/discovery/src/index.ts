@@ -49,7 +49,8 @@ export { compareWithRandomCircuits, type RandomComparison } from './circuit/rand
 export { type CircuitEvaluation, type DiscoveryResult, type DiscoveryRunOptions, discoverCircuit } from './discover-circuit';
 // Files: tables, EAP-IG JSON, drawings
 export { edgeColumns, nodeColumns } from './io/tables';
-export { type EapIgJson, eapIgJsonSchema, fromEapIgJson, toEapIgJson } from './io/eap-ig-json';
+export { DEFAULT_EAP_IG_NODE_FORMAT, EAP_IG_NODE_FORMATS, type EapIgJson, type EapIgNodeFormat, eapIgJsonSchema, fromEapIgJson, toEapIgJson } from './io/eap-ig-json';
+export { mibFolderName, type MibSubmissionKind, type MibSubmissionOptions, mibSubmission, writeMibSubmission } from './io/mib';
 export { circuitSvg, type DrawOptions } from './draw/circuit-svg';
 export { svgToPng } from './draw/png';
 export { DiscoveryEdgesTable, DiscoveryNodesTable, FaithfulnessCurveTable } from './tables';

@@ -3,20 +3,37 @@ import { z } from 'zod';
 import type { Circuit } from '../circuit/selection';
 
 /**
- * EAP-IG's JSON circuit format (`Graph.to_json` / `Graph.from_json` in EAP-IG's eap/graph.py,
- * Hanna et al. 2024), so a circuit found here loads in Python and back:
+ * EAP-IG's JSON circuit format (`Graph.to_json` / `Graph.from_json` of EAP-IG, Hanna et al. 2024),
+ * so a circuit found here loads in Python and back:
  *
  *   { "cfg":   { "n_layers", "n_heads", "d_model", "parallel_attn_mlp": false },
- *     "nodes": { "input": true, "a0.h0": false, …, "m1": true, "logits": true },
+ *     "nodes": { "input": { "in_graph": true }, "a0.h0": { "in_graph": false }, …, "logits": { "in_graph": true } },
  *     "edges": { "input->a0.h0<q>": { "score": 0.12, "in_graph": true }, … } }
  *
- * Nodes map to a boolean (the original format); `nodeFormat: 'object'` writes
- * `{ "in_graph": bool }` instead, as newer EAP-IG and MIB read it. The logits node is always in
- * the graph in EAP-IG. EAP-IG's graph always has the input and logits nodes: a circuit on the
- * reference graph (without them) is written with every input->… and …->logits edge in the graph
- * and score 0, which is what our reference graph means (the embedding always feeds every reader,
- * every writer always feeds the final residual).
+ * Two node formats, by the EAP-IG version that reads them (EAP_IG_NODE_FORMATS):
+ * - `object` (the default): `{ "in_graph": bool }` per node. EAP-IG 2.x (the `src/eap/graph.py`
+ *   layout, package version 2.0.0) writes it, and its `Graph.from_json` reads `node_dict['in_graph']`
+ *   for every node but the logits, so a bare boolean fails there (`'bool' object is not
+ *   subscriptable`); it builds the graph with `Graph.from_model(cfg)`, which needs `n_layers`,
+ *   `n_heads`, `parallel_attn_mlp` and `d_model`, then looks up every node and edge by name (an
+ *   unknown name is a KeyError) and assigns each edge's `score` (a number, never null) and
+ *   `in_graph`. MIB's circuit track loads circuits with the same rules.
+ * - `bool`: a boolean per node, what EAP-IG 0.1 (`eap/graph.py` at the top level, before the
+ *   `src/` layout) writes and reads (`g.nodes[name].in_graph = in_graph`).
+ *
+ * The logits node is always in the graph in EAP-IG. EAP-IG's graph always has the input and logits
+ * nodes: a circuit on the reference graph (without them) is written with every input->… and
+ * …->logits edge in the graph and score 0, which is what our reference graph means (the embedding
+ * always feeds every reader, every writer always feeds the final residual).
  */
+export const EAP_IG_NODE_FORMATS = {
+  object: "{ in_graph } per node: EAP-IG 2.x (src/eap/graph.py, Graph.from_json reads node_dict['in_graph']) and MIB",
+  bool: 'a boolean per node: EAP-IG 0.1 (eap/graph.py, before the src/ layout)',
+} as const;
+export type EapIgNodeFormat = keyof typeof EAP_IG_NODE_FORMATS;
+/** The format current EAP-IG reads. */
+export const DEFAULT_EAP_IG_NODE_FORMAT: EapIgNodeFormat = 'object';
+
 export interface EapIgJson {
   cfg: { n_layers: number; n_heads: number; d_model: number; parallel_attn_mlp: boolean };
   nodes: Record<string, boolean | { in_graph: boolean; score?: number }>;
@@ -33,12 +50,12 @@ export function toEapIgJson(
   graph: ModelGraph,
   scores: ArrayLike<number>,
   circuit: Pick<Circuit, 'keep' | 'nodes'>,
-  options: { dModel: number; nodeFormat?: 'bool' | 'object' },
+  options: { dModel: number; nodeFormat?: EapIgNodeFormat },
 ): EapIgJson {
   const { nLayers, nHeads } = graph.shape;
   const inCircuit = new Set(circuit.nodes);
   const full = graph.includeInputAndLogits;
-  const nodeValue = (inGraph: boolean) => (options.nodeFormat === 'object' ? { in_graph: inGraph } : inGraph);
+  const nodeValue = (inGraph: boolean) => ((options.nodeFormat ?? DEFAULT_EAP_IG_NODE_FORMAT) === 'object' ? { in_graph: inGraph } : inGraph);
   const nodes: EapIgJson['nodes'] = {};
   const edges: EapIgJson['edges'] = {};
   // EAP-IG's node and edge order: input, then per layer the heads and the MLP; logits last.
@@ -54,6 +71,10 @@ export function toEapIgJson(
     const name = edgeName(writer, reader);
     const e = score.get(name);
     // Edges absent from the reference graph (from input, to logits) are always present there.
+    if (e !== undefined && !Number.isFinite(scores[e]!)) {
+      // JSON has no NaN (it would be written as null, which EAP-IG cannot assign to a score).
+      throw new ContractError(`edge ${name} has score ${scores[e]}: an EAP-IG circuit needs a finite score for every edge`);
+    }
     edges[name] = e === undefined ? { score: 0, in_graph: true } : { score: scores[e]!, in_graph: circuit.keep[e] === 1 };
   };
   for (let layer = 0; layer < nLayers; layer++) {
