@@ -1,6 +1,7 @@
 /**
  * Issue #8's bench: what the native OpenBLAS kernels (packages/native) buy, against plain
- * wasm and against PyTorch on the same CPU, in one invocation:
+ * wasm and against PyTorch on the same CPU, in one invocation (setups: `wasm`, `wasm+native` the
+ * kernels on the wasm heap, `native` the same kernels on tensors in process memory, `torch`):
  *   - fp32 matmul GFLOP/s at n = 128, 512, 1024;
  *   - training tokens/s (forward, backward, one Adam step) of the runtime report's model
  *     (4 layers, d 256, 4 heads, seq 64, batch 16, vocab 2000) and of a GPT-2-small-shaped model
@@ -9,7 +10,10 @@
  * runs packages/model/bench/torch_gpt2.py (Debian python3-torch, OMP_WAIT_POLICY=PASSIVE).
  *
  *   pnpm --filter @circuit-tuning/training exec tsx bench/native.bench.ts [--steps N] [--gpt2-batch B] [--skip-gpt2]
- *       [--setups wasm,wasm+native,torch] [--profile] [--threads N]
+ *       [--setups wasm,wasm+native,native,torch] [--profile] [--threads N]
+ *
+ * Each setup's peak RSS is reported after each shape (the process's maximum so far, so the
+ * GPT-2 figure is the larger of the two).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -57,7 +61,7 @@ const SHAPES: Shape[] = [
     : [{ label: `GPT-2 small shape (12L, d768, 12H, vocab 50257, ${values['gpt2-batch']}×64)`, layers: 12, heads: 12, d: 768, vocab: 50257, batch: Number(values['gpt2-batch']), seq: 64 }]),
 ];
 
-type Result = { kind: 'profile'; shape: string; kernels: { name: string; ms: number; calls: number }[]; totalMs: number } | { kind: 'matmul'; n: number; gflops: number } | { kind: 'train'; shape: string; tokensPerS: number; msPerStep: number } | { kind: 'error'; what: string; message: string } | { kind: 'setup'; line: string };
+type Result = { kind: 'rss'; shape: string; peakMb: number } | { kind: 'profile'; shape: string; kernels: { name: string; ms: number; calls: number }[]; totalMs: number } | { kind: 'matmul'; n: number; gflops: number } | { kind: 'train'; shape: string; tokensPerS: number; msPerStep: number } | { kind: 'error'; what: string; message: string } | { kind: 'setup'; line: string };
 
 const emit = (result: Result) => process.stdout.write(`${PREFIX}${JSON.stringify(result)}\n`);
 
@@ -135,9 +139,9 @@ async function trainingTokensPerS(shape: Shape, profile: boolean): Promise<numbe
 }
 
 async function worker(setup: string): Promise<void> {
-  await initBackend({ backend: 'wasm', threads, nativeKernels: setup === 'wasm+native', log: () => {} });
+  await initBackend({ backend: setup === 'native' ? 'native' : 'wasm', threads, nativeKernels: setup !== 'wasm', log: () => {} });
   const info = backendInfo();
-  if (setup === 'wasm+native' && info.nativeKernels === undefined) {
+  if (setup !== 'wasm' && info.nativeKernels === undefined) {
     emit({ kind: 'error', what: setup, message: 'the native kernels did not load (see `pnpm ct inspect` or the backend line)' });
   }
   emit({ kind: 'setup', line: `${info.name}, ${info.threads} threads, fixes: ${info.kernelFixes.join(', ')}` });
@@ -146,6 +150,7 @@ async function worker(setup: string): Promise<void> {
     try {
       const tokensPerS = await trainingTokensPerS(shape, values.profile === true);
       emit({ kind: 'train', shape: shape.label, tokensPerS, msPerStep: ((shape.batch * shape.seq) / tokensPerS) * 1000 });
+      emit({ kind: 'rss', shape: shape.label, peakMb: process.resourceUsage().maxRSS / 1024 });
     } catch (error) {
       emit({ kind: 'error', what: shape.label, message: String(error).split('\n')[0] ?? '' });
     }
@@ -214,6 +219,7 @@ function main(): void {
   const setups: Record<string, Result[]> = {};
   if (chosen.includes('wasm')) setups.wasm = runSetup('wasm');
   if (chosen.includes('wasm+native')) setups['wasm+native'] = runSetup('wasm+native');
+  if (chosen.includes('native')) setups.native = runSetup('native');
   if (chosen.includes('torch')) setups.PyTorch = runTorch();
   const names = Object.keys(setups);
   const value = (setup: string, pick: (r: Result) => number | undefined) => {
@@ -239,6 +245,11 @@ function main(): void {
     const pick = (r: Result) => (r.kind === 'train' && r.shape === shape.label ? r.tokensPerS : undefined);
     const torch = value('PyTorch', pick);
     lines.push(`| ${shape.label} | ${names.map((s) => cell(value(s, pick), torch, shape.layers > 4 ? 1 : 0)).join(' | ')} |`);
+  }
+  lines.push('', `| peak RSS (MB) after | ${names.join(' | ')} |`, `|---|${names.map(() => '---:').join('|')}|`);
+  for (const shape of SHAPES) {
+    const pick = (r: Result) => (r.kind === 'rss' && r.shape === shape.label ? r.peakMb : undefined);
+    lines.push(`| ${shape.label} | ${names.map((s) => cell(value(s, pick), undefined, 0)).join(' | ')} |`);
   }
   for (const name of names) {
     for (const r of setups[name] ?? []) {

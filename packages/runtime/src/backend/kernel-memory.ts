@@ -1,10 +1,9 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { DataId, DataType, KernelBackend, TensorInfo } from '@tensorflow/tfjs-core';
-import { tf } from './tf';
+import type { DataId, DataType, TensorInfo } from '@tensorflow/tfjs-core';
 
 /**
  * Where a kernel finds its tensors' elements and puts its outputs: the runtime's own kernels
- * (native-kernels.ts, array-kernels.ts) are written once against this, and each backend they run
+ * (native-kernels.ts, wasm-kernels.ts) are written once against this, and each backend they run
  * on supplies one reader: the wasm backend's heap, or the ordinary typed arrays of a
  * tfjs-backend-cpu instance (the `native` backend, native-backend.ts). The addon reads any
  * Float32Array the same way, so both reach one C implementation of each kernel.
@@ -17,7 +16,7 @@ export interface KernelMemory {
    * kernel's last `make`, since allocating may grow the heap, which replaces its buffer.
    */
   view(t: TensorInfo): NumericArray;
-  /** A new tensor (uninitialised on wasm; zeros in process memory). */
+  /** A new tensor, uninitialised: the kernel writes every element. */
   make(shape: number[], dtype: DataType): TensorInfo;
   /** A kernel output that is `x`'s memory, counted once more (as Reshape's), under `shape`. */
   share(x: TensorInfo, shape?: number[]): TensorInfo;
@@ -29,17 +28,9 @@ export interface KernelMemory {
 
 export type NumericArray = Float32Array | Int32Array | Uint8Array;
 
-/** The tfjs-backend-cpu storage the `native` backend keeps its tensors in. */
-interface CpuStorage extends KernelBackend {
-  data: { get(dataId: DataId): { values: unknown } | undefined };
-  makeTensorInfo(shape: number[], dtype: DataType, values?: unknown): TensorInfo;
-  incRef(dataId: DataId): void;
-  refCount(dataId: DataId): number;
-}
-
 const memories = new WeakMap<object, KernelMemory>();
 
-/** The reader for a backend instance the runtime's kernels run on (see `registerCpuMemory`). */
+/** The reader for a backend instance the runtime's kernels run on (wasm, or one given to `registerMemory`). */
 export function memoryOf(backend: object): KernelMemory {
   const known = memories.get(backend);
   if (known !== undefined) return known;
@@ -51,9 +42,9 @@ export function memoryOf(backend: object): KernelMemory {
   return memory;
 }
 
-/** Makes the kernels registered under `backendName` read `backend`'s typed arrays. */
-export function registerCpuMemory(backend: object, backendName: string): void {
-  memories.set(backend, cpuMemory(backend as unknown as CpuStorage, backendName));
+/** Makes the runtime's kernels read and allocate `backend`'s tensors through `memory`. */
+export function registerMemory(backend: object, memory: KernelMemory): void {
+  memories.set(backend, memory);
 }
 
 function wasmMemory(backend: BackendWasm): KernelMemory {
@@ -61,32 +52,6 @@ function wasmMemory(backend: BackendWasm): KernelMemory {
     backendName: 'wasm',
     view: (t) => backend.typedArrayFromHeap(t) as NumericArray,
     make: (shape, dtype) => backend.makeOutput(shape, dtype),
-    share: (x, shape = x.shape) => {
-      backend.incRef(x.dataId);
-      return { dataId: x.dataId, shape, dtype: x.dtype };
-    },
-    refCount: (dataId) => backend.refCount(dataId),
-    dispose: (dataId) => {
-      backend.disposeData(dataId);
-    },
-  };
-}
-
-function cpuMemory(backend: CpuStorage, backendName: string): KernelMemory {
-  return {
-    backendName,
-    view: (t) => {
-      const values = backend.data.get(t.dataId)?.values;
-      if (!(values instanceof Float32Array || values instanceof Int32Array || values instanceof Uint8Array)) {
-        throw new Error(`tensor [${t.shape}] ${t.dtype} has no numeric data on the ${backendName} backend`);
-      }
-      return values;
-    },
-    make: (shape, dtype) => {
-      const size = tf.util.sizeFromShape(shape);
-      const values = dtype === 'int32' ? new Int32Array(size) : dtype === 'bool' ? new Uint8Array(size) : new Float32Array(size);
-      return backend.makeTensorInfo(shape, dtype, values);
-    },
     share: (x, shape = x.shape) => {
       backend.incRef(x.dataId);
       return { dataId: x.dataId, shape, dtype: x.dtype };
