@@ -91,7 +91,7 @@ describe('importPairs', () => {
       [8, 10, 'bad-field'],
     ]);
     const [length, multi, unknown] = result.rejects.rejects;
-    expect(length!.message).toMatch(/^clean and corrupted prompts differ in length \(6 vs 7 tokens\) \(corrupted ablation patches position by position/);
+    expect(length!.message).toMatch(/^clean and corrupted prompts differ in length \(5 vs 6 tokens\) \(corrupted ablation patches position by position/);
     expect(multi!.message).toMatch(/^answer "is are" is 2 tokens \("is" "are"\), but the answer must be one token/);
     expect(unknown!.message).toBe("field 'clean' holds 'zebras' that the tokenizer does not know (it encodes to the unknown token)");
     expect(length!.raw).toEqual({ clean: 'the key to the cabinets', corrupted: 'the keys to the cabinet is', answer: 'is', foil: 'are', split: '' });

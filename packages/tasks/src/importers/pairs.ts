@@ -144,9 +144,11 @@ function convertRow(path: string, source: SourceRow, options: ConvertOptions): P
   };
   const pair = options.mode === 'text' ? textPair(tokenizer, source.raw, columns, options.bos!, fail) : idPair(tokenizer, source.raw, columns, fail);
   if (pair.clean.length !== pair.corrupt.length) {
+    // Counted as the user wrote them: text prompts without the BOS the importer adds.
+    const added = options.mode === 'text' ? 1 : 0;
     fail(
       'length-mismatch',
-      `clean and corrupted prompts differ in length (${pair.clean.length} vs ${pair.corrupt.length} tokens)`,
+      `clean and corrupted prompts differ in length (${pair.clean.length - added} vs ${pair.corrupt.length - added} tokens)`,
       'corrupted ablation patches position by position: reword the corrupted prompt so that it has as many tokens as the clean one',
     );
   }
