@@ -39,6 +39,15 @@ export {
 } from './manifest';
 export { ModelNodesTable, ModelParametersTable } from './model-tables';
 export { PromptsTable, RejectsTable, TextsTable } from './task-tables';
+export {
+  type PromptIdColumns,
+  type PromptLimits,
+  type PromptRowCheck,
+  type PromptRowIds,
+  validatePromptRow,
+  validatePromptRows,
+  validatePromptsTable,
+} from './prompt-rows';
 export { CircuitLogTable, TrainLogTable } from './training-tables';
 export { DiscoveryEdgesTable, DiscoveryNodesTable, FaithfulnessCurveTable } from './discovery-tables';
 export { CircuitDiffTable, EdgeTrendTable, EvaluationComparisonTable, EvaluationMetricsTable, LogitLensTable } from './evaluation-tables';

@@ -1,4 +1,4 @@
-import { ContractError } from '@circuit-tuning/contracts';
+import { validatePromptRow } from '@circuit-tuning/contracts';
 import type { TransformerModel } from '@circuit-tuning/model';
 import { tf } from '@circuit-tuning/runtime';
 import type { ScoredPrompt } from './prompt-scores';
@@ -38,8 +38,7 @@ export async function logitLens(model: TransformerModel, prompts: readonly Score
     logitDiff: new Float64Array(n),
   };
   prompts.forEach((p, i) => {
-    if (p.pos < 0 || p.pos >= p.ids.length) throw new ContractError(`prompt ${i}: pos ${p.pos} is outside its ${p.ids.length} tokens`);
-    for (const id of [p.answer, p.foil]) if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new ContractError(`prompt ${i}: token id ${id} is outside the vocabulary of ${vocabSize}`);
+    validatePromptRow({ id: i, clean: p.ids, pos: p.pos, answer: p.answer, foil: p.foil }, i, { source: 'prompts', limits: model.config });
   });
   const batchSize = options.batchSize ?? 32;
   const layerNorm = model.config.norm === 'layernorm';

@@ -1,4 +1,4 @@
-import { ContractError } from '@circuit-tuning/contracts';
+import { validatePromptRow } from '@circuit-tuning/contracts';
 import type { TransformerModel } from '@circuit-tuning/model';
 import { tf } from '@circuit-tuning/runtime';
 
@@ -75,15 +75,9 @@ export async function scorePrompts(
   return out;
 }
 
+/** The shared prompt-row checks (contracts' validatePromptRow) for a caller that passes rows, not a file. */
 function checkPrompt(model: TransformerModel, p: ScoredPrompt, index: number): void {
-  const vocab = model.config.vocabSize;
-  if (p.pos < 0 || p.pos >= p.ids.length) throw new ContractError(`prompt ${index}: pos ${p.pos} is outside its ${p.ids.length} tokens`);
-  for (const [what, id] of [['answer', p.answer], ['foil', p.foil]] as const) {
-    if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new ContractError(`prompt ${index}: ${what} id ${id} is outside the vocabulary of ${vocab}`);
-  }
-  if (p.ids.length > model.config.maxPositions && model.config.positions === 'learned') {
-    throw new ContractError(`prompt ${index}: ${p.ids.length} tokens exceed the model's ${model.config.maxPositions} positions`);
-  }
+  validatePromptRow({ id: index, clean: p.ids, pos: p.pos, answer: p.answer, foil: p.foil }, index, { source: 'prompts', limits: model.config });
 }
 
 /** Fraction of prompts whose answer outscores the foil. */

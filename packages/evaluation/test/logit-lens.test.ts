@@ -50,7 +50,7 @@ describe('the logit lens', () => {
   }
 
   it('refuses answer ids outside the vocabulary', async () => {
-    await expect(logitLens(gpt2, [{ ...prompts[0]!, foil: 99 }])).rejects.toThrow(/token id 99 is outside the vocabulary of 50/);
+    await expect(logitLens(gpt2, [{ ...prompts[0]!, foil: 99 }])).rejects.toThrow(/foil id 99 is outside the model's vocabulary of 50/);
   });
 
   it('averages over chosen prompts', () => {

@@ -35,8 +35,8 @@ describe('prompt scores', () => {
 
   it('rejects answer ids outside the vocabulary and positions outside the prompt', async () => {
     const [first] = prompts();
-    await expect(scorePrompts(model, [{ ...first!, answer: 50 }])).rejects.toThrow(/prompt 0: answer id 50 is outside the vocabulary of 50/);
-    await expect(scorePrompts(model, [{ ...first!, pos: 8 }])).rejects.toThrow(/pos 8 is outside its 8 tokens/);
+    await expect(scorePrompts(model, [{ ...first!, answer: 50 }])).rejects.toThrow(/prompt id 0: answer id 50 is outside the model's vocabulary of 50/);
+    await expect(scorePrompts(model, [{ ...first!, pos: 8 }])).rejects.toThrow(/pos 8 is outside clean_ids \(length 8\)/);
   });
 
   it('computes perplexity as exp of the mean next-token loss', async () => {

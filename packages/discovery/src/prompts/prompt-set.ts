@@ -1,4 +1,4 @@
-import { ContractError } from '@circuit-tuning/contracts';
+import { ContractError, validatePromptRows } from '@circuit-tuning/contracts';
 
 /** One clean/corrupted prompt pair (a row of a `ct.prompts` table). */
 export interface PromptExample {
@@ -43,59 +43,16 @@ export interface PromptLimits {
 
 /**
  * Checks prompts against the model before any tensor work, so bad input fails with a sentence
- * that names the row, not with a NaN or a wasm trap later.
+ * that names the row, not with a NaN or a wasm trap later: contracts' validatePromptRows, the one
+ * validator every reader of a prompts table calls.
  */
-export function validatePrompts(examples: readonly PromptExample[], limits: PromptLimits, options: { needCorrupt: boolean }): void {
-  if (examples.length === 0) {
-    throw new ContractError('no prompts to score', { hint: 'check the split/task filters and that the prompts table has rows' });
-  }
-  const inVocab = (id: number) => Number.isInteger(id) && id >= 0 && id < limits.vocabSize;
-  for (const ex of examples) {
-    const where = `prompt id ${ex.id}`;
-    if (ex.clean.length === 0) throw new ContractError(`${where}: clean_ids is empty`);
-    if (limits.learnedPositions && ex.clean.length > limits.maxPositions) {
-      throw new ContractError(`${where}: ${ex.clean.length} tokens, longer than the model's ${limits.maxPositions} positions`);
-    }
-    if (!Number.isInteger(ex.pos) || ex.pos < 0 || ex.pos >= ex.clean.length) {
-      throw new ContractError(`${where}: pos ${ex.pos} is outside clean_ids (length ${ex.clean.length})`, {
-        hint: 'pos indexes clean_ids; its logits predict the next token',
-      });
-    }
-    for (const [name, id] of [
-      ['answer', ex.answer],
-      ['foil', ex.foil],
-    ] as const) {
-      if (!inVocab(id)) {
-        throw new ContractError(`${where}: ${name} id ${id} is outside the model's vocabulary of ${limits.vocabSize}`, {
-          hint: 'the prompts were probably tokenized for another model',
-        });
-      }
-    }
-    const badClean = ex.clean.find((id) => !inVocab(id));
-    if (badClean !== undefined) {
-      throw new ContractError(`${where}: clean_ids holds token id ${badClean}, outside the model's vocabulary of ${limits.vocabSize}`, {
-        hint: 'the prompts were probably tokenized for another model',
-      });
-    }
-    if (ex.corrupt === undefined) {
-      if (options.needCorrupt) {
-        throw new ContractError(`${where}: corrupt_ids is missing, but corrupted ablation needs a corrupted prompt for every row`, {
-          hint: "use ablation 'mean' or 'zero' for prompts without corruptions",
-        });
-      }
-      continue;
-    }
-    if (ex.corrupt.length !== ex.clean.length) {
-      throw new ContractError(
-        `${where}: clean and corrupted prompts differ in length (${ex.clean.length} vs ${ex.corrupt.length} tokens)`,
-        { hint: 'corrupted ablation patches position by position, so each pair must have the same token length' },
-      );
-    }
-    const badCorrupt = ex.corrupt.find((id) => !inVocab(id));
-    if (badCorrupt !== undefined) {
-      throw new ContractError(`${where}: corrupt_ids holds token id ${badCorrupt}, outside the model's vocabulary of ${limits.vocabSize}`);
-    }
-  }
+export function validatePrompts(examples: readonly PromptExample[], limits: PromptLimits, options: { needCorrupt: boolean; source?: string }): void {
+  const { vocabSize, maxPositions, learnedPositions } = limits;
+  validatePromptRows(examples, {
+    source: options.source ?? 'prompts',
+    limits: { vocabSize, maxPositions, positions: learnedPositions ? 'learned' : 'rotary' },
+    needCorrupt: options.needCorrupt,
+  });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ContractError, PromptsTable } from '@circuit-tuning/contracts';
+import { ContractError, PromptsTable, validatePromptsTable } from '@circuit-tuning/contracts';
 import type { Tokenizer, TransformerModel } from '@circuit-tuning/model';
 import { readArrowTable } from '@circuit-tuning/runtime';
 import { batchPrompts, type PromptExample, type PromptSet, validatePrompts } from './prompt-set';
@@ -15,6 +15,8 @@ export interface PromptFilter {
 /** A prompt row with its texts, for the tokenizer check. */
 export interface PromptRow extends PromptExample {
   cleanText: string;
+  /** The row's index in the table (error messages name it). */
+  tableRow: number;
 }
 
 /**
@@ -24,6 +26,8 @@ export interface PromptRow extends PromptExample {
 export async function readPrompts(path: string, filter: PromptFilter = {}): Promise<PromptRow[]> {
   const table = await readArrowTable(path, PromptsTable);
   const c = table.columns;
+  // What the table means, whatever the filter keeps; the model-level checks follow in readPromptSet.
+  validatePromptsTable(c, { source: path });
   const rows: PromptRow[] = [];
   for (let i = 0; i < table.numRows; i++) {
     if (filter.split !== undefined && c.split[i] !== filter.split) continue;
@@ -37,6 +41,7 @@ export async function readPrompts(path: string, filter: PromptFilter = {}): Prom
       answer: c.answer[i]!,
       foil: c.foil[i]!,
       cleanText: c.clean_text[i]!,
+      tableRow: i,
     });
     if (filter.maxExamples !== undefined && rows.length >= filter.maxExamples) break;
   }
@@ -95,6 +100,6 @@ export async function readPromptSet(path: string, model: TransformerModel, optio
   if (options.checkTokenizer && model.tokenizer) checkTokenization(rows, model.tokenizer, { bos: model.config.bosTokenId });
   const { vocabSize, maxPositions, positions } = model.config;
   const needCorrupt = options.ablation === 'corrupted';
-  validatePrompts(rows, { vocabSize, maxPositions, learnedPositions: positions === 'learned' }, { needCorrupt });
+  validatePrompts(rows, { vocabSize, maxPositions, learnedPositions: positions === 'learned' }, { needCorrupt, source: path });
   return { rows, prompts: batchPrompts(rows, 64, { withCorrupt: needCorrupt }) };
 }

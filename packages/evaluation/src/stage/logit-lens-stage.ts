@@ -1,4 +1,4 @@
-import { ContractError, PromptsTable } from '@circuit-tuning/contracts';
+import { ContractError, PromptsTable, validatePromptsTable } from '@circuit-tuning/contracts';
 import { loadModel } from '@circuit-tuning/model';
 import { defineStage, ensureBackend, readArrowTable, type StageContext, writeArrowTable, writeJsonAtomic } from '@circuit-tuning/runtime';
 import { heatMapSvg, panelGridSvg, writeFigure } from '@circuit-tuning/viz';
@@ -70,6 +70,7 @@ async function runLens(ctx: LensContext) {
   await ensureBackend();
   const model = await loadModel(ctx.inputs.model, { tokenizer: 'optional' });
   try {
+    validatePromptsTable(table.columns, { source: ctx.inputs.prompts, limits: model.config });
     const lens = await logitLens(model, rows, { batchSize: config.batchSize, signal: ctx.signal });
     const conditions = config.byCondition ? [...new Set(rows.map((r) => r.condition))].filter((c) => c !== '').sort() : [];
     const groups: [string, number[] | undefined][] = [['', undefined], ...conditions.map((c) => [c, rows.flatMap((r, i) => (r.condition === c ? [i] : []))] as [string, number[]])];

@@ -1,4 +1,4 @@
-import { ConfigError, PromptsTable, TextsTable, TrainLogTable } from '@circuit-tuning/contracts';
+import { type ColumnsOf, ConfigError, PromptsTable, TextsTable, TrainLogTable, validatePromptsTable } from '@circuit-tuning/contracts';
 import { loadModel } from '@circuit-tuning/model';
 import { defineStage, ensureBackend, readArrowTable, type StageContext, writeArrowTable, writeJsonAtomic } from '@circuit-tuning/runtime';
 import { z } from 'zod';
@@ -72,12 +72,17 @@ export const evaluateTasksStage = defineStage({
 async function runTasks(ctx: TasksContext) {
   const { config } = ctx;
   const tables: EvaluationTables = {};
+  const promptTables: [string, ColumnsOf<typeof PromptsTable>][] = [];
   for (const port of Object.keys(TASK_OF_PORT) as (keyof typeof TASK_OF_PORT)[]) {
     const path = ctx.inputs[port];
     if (path === undefined) continue;
     const task = TASK_OF_PORT[port];
     if (port === 'general_text') tables[task] = { kind: 'text', table: (await readArrowTable(path, TextsTable)).columns };
-    else tables[task] = { kind: port === 'gender_bias' ? 'gender-bias' : 'prompts', table: (await readArrowTable(path, PromptsTable)).columns };
+    else {
+      const table = (await readArrowTable(path, PromptsTable)).columns;
+      promptTables.push([path, table]);
+      tables[task] = { kind: port === 'gender_bias' ? 'gender-bias' : 'prompts', table };
+    }
   }
   if (Object.keys(tables).length === 0) {
     throw new ConfigError("evaluate:tasks has nothing to evaluate: no table is wired", { hint: `wire at least one of ${Object.keys(TASK_OF_PORT).join(', ')}` });
@@ -85,6 +90,7 @@ async function runTasks(ctx: TasksContext) {
   await ensureBackend();
   const model = await loadModel(ctx.inputs.model, { tokenizer: 'optional' });
   try {
+    for (const [path, table] of promptTables) validatePromptsTable(table, { source: path, limits: model.config });
     ctx.logger.info(`evaluating ${Object.keys(tables).join(', ')}`, { split: config.split });
     const rows = await evaluateTasks(model, tables, { split: config.split, limit: config.limit, batchSize: config.batchSize, signal: ctx.signal });
     if (ctx.inputs.train_log !== undefined) rows.push(...trainingRows((await readArrowTable(ctx.inputs.train_log, TrainLogTable)).columns, model.params.count()));
