@@ -80,7 +80,15 @@ function* randomValues(stream: ReturnType<typeof createRng>, name: string, shape
   for (let start = 0; start < numel; start += CHUNK) {
     const chunk = new Float32Array(Math.min(CHUNK, numel - start));
     if (isNorm) chunk.fill(1);
-    else if (!isBias) for (let i = 0; i < chunk.length; i++) chunk[i] = stream.normal(0, 0.02);
+    else if (!isBias) {
+      // Box–Muller, both deviates of each pair (rng.normal keeps one): half the draws and logs.
+      for (let i = 0; i < chunk.length; i += 2) {
+        const radius = 0.02 * Math.sqrt(-2 * Math.log(1 - stream.next()));
+        const angle = 2 * Math.PI * stream.next();
+        chunk[i] = radius * Math.cos(angle);
+        if (i + 1 < chunk.length) chunk[i + 1] = radius * Math.sin(angle);
+      }
+    }
     yield chunk;
   }
 }
