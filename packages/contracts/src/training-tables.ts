@@ -3,7 +3,8 @@ import { defineTableSchema } from './table-schemas';
 /** The per-step log of a training run (full training, fine-tuning, circuit-tuning, LoRA). */
 export const TrainLogTable = defineTableSchema({
   name: 'ct.train.log',
-  version: 1,
+  // Version 2: empty_circuit.
+  version: 2,
   description: 'One row per optimisation step; circuit and evaluation columns are null where they do not apply.',
   fields: [
     { name: 'step', type: 'int32', nullable: false },
@@ -17,6 +18,12 @@ export const TrainLogTable = defineTableSchema({
     { name: 'circuit_edges', type: 'int32', nullable: true },
     { name: 'circuit_nodes', type: 'int32', nullable: true },
     { name: 'eval_loss', type: 'float32', nullable: true },
+    {
+      name: 'empty_circuit',
+      type: 'utf8',
+      nullable: true,
+      description: "what a step whose circuit owned no parameters did: 'skipped' or 'kept-previous' (emptyCircuit policy); null otherwise",
+    },
   ],
 });
 

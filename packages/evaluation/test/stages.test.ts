@@ -82,6 +82,7 @@ describe('the evaluate slot', () => {
         circuit_edges: nulls,
         circuit_nodes: nulls,
         eval_loss: nulls,
+        empty_circuit: nulls,
       },
       { producer: 'test' },
     );

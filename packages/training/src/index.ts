@@ -3,15 +3,15 @@ export { adam, createOptimizer, type Optimizer, OptimizerConfig, type ParameterU
 // Data
 export { SequenceDataset, type TokenBatch } from './data/batches';
 // The shared training loop
-export { CHECKPOINTS_DIR, listCheckpoints } from './loop/checkpoint';
+export { CHECKPOINTS_DIR, listCheckpoints, verifyCheckpoint } from './loop/checkpoint';
 export { evaluationLoss } from './loop/evaluate';
 export { writeTrainLog } from './loop/log-table';
 export { clipFactor, nextTokenLoss } from './loop/loss';
 export { DebiasConfig, debiasObjective, type Objective, pronounPairIds } from './loop/debias';
 export { type RunTrainingOptions, runTraining } from './loop/run-training';
 export { learningRateAt, ScheduleConfig } from './loop/schedule';
-export { TrainConfig, type TrainConfigInput } from './loop/train-config';
-export { type LogRow, type StepPlan, trainLoop } from './loop/train-loop';
+export { DivergenceConfig, TrainConfig, type TrainConfigInput } from './loop/train-config';
+export { type LogRow, type PlanState, type StepPlan, trainLoop } from './loop/train-loop';
 // Stages
 export { readTexts, type TextRows, textDataset } from './data/texts';
 export { VariantConfig } from './stages/common';
@@ -20,5 +20,5 @@ export { LoraTrainingConfig, loraTrainingStage } from './stages/lora-stage';
 export { LORA_TARGETS, LoraAdapters, LoraConfig } from './lora/adapters';
 export { type CircuitMasks, circuitMasks, parameterOwners } from './circuit/masks';
 export { CircuitTuningConfig, StepDiscoveryConfig, TopNConfig } from './circuit/circuit-config';
-export { type CircuitLogEntry, CircuitPlanner, type CircuitSource } from './circuit/planner';
+export { type CircuitLogEntry, CircuitPlanner, type CircuitPlannerHooks, type CircuitSource, type EmptyCircuitAction } from './circuit/planner';
 export { circuitTuningStage, fixedCircuitStage, randomCircuitStage } from './stages/circuit-stages';

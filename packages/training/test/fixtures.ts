@@ -12,7 +12,6 @@ export async function fixture() {
   const dir = await mkdtemp(join(tmpdir(), 'ct-full-'));
   const tokenizer = createWordLevelTokenizer({ words });
   const tokenizerDir = join(dir, 'tokenizer');
-  
   await mkdir(tokenizerDir);
   await tokenizer.save(tokenizerDir);
   const texts = Array.from({ length: 40 }, (_, i) => words.slice(i % 3, (i % 3) + 4).join(' ') + ' .');
@@ -38,8 +37,20 @@ export async function fixture() {
 }
 
 
-/** A prompts table over the fixture's words: clean/corrupt pairs of equal length, answer and foil. */
-export async function promptsFixture(dir: string): Promise<string> {
+/** One row of the prompts fixture, as its ids. */
+export interface PromptIds {
+  clean: number[];
+  corrupt: number[];
+  pos: number;
+  answer: number;
+  foil: number;
+}
+
+/**
+ * A prompts table over the fixture's words: clean/corrupt pairs of equal length, answer and foil.
+ * `edit` may change rows (the bad-input tests break one); `name` is the file's name.
+ */
+export async function promptsFixture(dir: string, options: { name?: string; edit?: (row: PromptIds, index: number) => PromptIds } = {}): Promise<string> {
   const { PromptsTable } = await import('@circuit-tuning/contracts');
   const tokenizer = createWordLevelTokenizer({ words });
   const id = (w: string) => tokenizer.tokenToId(w)!;
@@ -47,9 +58,10 @@ export async function promptsFixture(dir: string): Promise<string> {
     const first = words[i % 3]!;
     const clean = [tokenizer.bosTokenId!, id(first), id('two'), id('three')];
     const corrupt = [tokenizer.bosTokenId!, id(words[(i + 1) % 3]!), id('two'), id('three')];
-    return { clean, corrupt, answer: id(i % 2 ? 'four' : 'five'), foil: id(i % 2 ? 'five' : 'four') };
+    const row: PromptIds = { clean, corrupt, pos: 3, answer: id(i % 2 ? 'four' : 'five'), foil: id(i % 2 ? 'five' : 'four') };
+    return options.edit ? options.edit(row, i) : row;
   });
-  const path = join(dir, 'prompts.arrow');
+  const path = join(dir, options.name ?? 'prompts.arrow');
   await writeArrowTable(
     path,
     PromptsTable,
@@ -61,7 +73,7 @@ export async function promptsFixture(dir: string): Promise<string> {
       clean_ids: rows.map((r) => r.clean),
       corrupt_text: rows.map(() => ''),
       corrupt_ids: rows.map((r) => r.corrupt),
-      pos: Int32Array.from(rows.map(() => 3)),
+      pos: Int32Array.from(rows.map((r) => r.pos)),
       answer: Int32Array.from(rows.map((r) => r.answer)),
       foil: Int32Array.from(rows.map((r) => r.foil)),
       target_text: rows.map(() => null),

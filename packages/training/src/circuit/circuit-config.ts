@@ -41,6 +41,13 @@ export const CircuitTuningConfig = VariantConfig.extend({
   /** Also train these normally frozen groups. */
   trainEmbeddings: z.boolean().default(false),
   trainNorms: z.boolean().default(false),
+  /**
+   * A found circuit can own no parameters (a small top-N pruned down to nothing, or to
+   * input→logits): 'error' stops the run; 'skip-step' runs such steps without an update;
+   * 'keep-previous' trains the last circuit that owned parameters (skipping until there is one).
+   * Each such step is logged and marked in the log table's `empty_circuit` column.
+   */
+  emptyCircuit: z.enum(['error', 'skip-step', 'keep-previous']).default('error'),
   /** Record the circuit every this many steps (circuit_log output). */
   circuitLogEvery: z.number().int().positive().default(10),
 });

@@ -1,9 +1,9 @@
-import type { ModelGraph } from '@circuit-tuning/contracts';
-import { batchPrompts, type Circuit, type PromptExample, scoreEdges, selectCircuit, topNSchedule } from '@circuit-tuning/discovery';
-import type { TransformerModel, WriterOutputs } from '@circuit-tuning/model';
+import { type ModelGraph, RuntimeError } from '@circuit-tuning/contracts';
+import { batchPrompts, type PromptExample, scoreEdges, selectCircuit, topNSchedule } from '@circuit-tuning/discovery';
+import { parameterSlicesOf, type TransformerModel, type WriterOutputs } from '@circuit-tuning/model';
 import { createRng, tf } from '@circuit-tuning/runtime';
 import type { TokenBatch } from '../data/batches';
-import type { StepPlan } from '../loop/train-loop';
+import type { PlanState, StepPlan } from '../loop/train-loop';
 import type { CircuitTuningConfig } from './circuit-config';
 import { circuitMasks, parameterOwners } from './masks';
 
@@ -17,16 +17,51 @@ export interface CircuitLogEntry {
   rank: number;
 }
 
+/** A circuit as the planner keeps it between steps (and in checkpoints): its kept edges, not the whole graph. */
+interface FoundCircuit {
+  /** The step it was found at. */
+  step: number;
+  /** The metric on the clean prompts at discovery. */
+  metric: number;
+  /** Kept edges (graph edge indices, ascending), each with its selection score and rank. */
+  edges: number[];
+  scores: number[];
+  ranks: number[];
+  /** Whether any of its nodes owns a parameter slice (a head or an MLP, not only input/logits). */
+  ownsParameters: boolean;
+}
+
+/** What the planner carries from step to step; saved in every checkpoint. */
+interface PlannerState {
+  found: FoundCircuit | undefined;
+  /** The last circuit that owned parameters (the emptyCircuit 'keep-previous' policy trains it). */
+  lastNonEmpty: FoundCircuit | undefined;
+}
+
+/** What a step whose circuit owns no parameters did (the ct.train.log `empty_circuit` column). */
+export type EmptyCircuitAction = 'skipped' | 'kept-previous';
+
+export interface CircuitPlannerHooks {
+  /** Receives the circuit every `circuitLogEvery` steps (one entry per kept edge). */
+  onRecord?: (entries: CircuitLogEntry[]) => void;
+  /** Told of every step whose circuit owns no parameters, and what the policy did. */
+  onEmpty?: (step: number, action: EmptyCircuitAction, found: { step: number; edges: number }) => void;
+}
+
 /**
  * Plans circuit-tuning steps (method.md §4): find the circuit (every `every` steps), map its
  * nodes to exact parameter slices, and train only those — with the full forward pass
- * (gradient-mask) or the circuit's own (edge-ablated).
+ * (gradient-mask) or the circuit's own (edge-ablated). A circuit that owns no parameters is
+ * handled by the `emptyCircuit` policy. `save`/`restore` carry the circuit across a resume: a
+ * step between rediscoveries trains the circuit found at the last rediscovery, not a new one.
  */
-export class CircuitPlanner {
+export class CircuitPlanner implements PlanState {
   private readonly graph: ModelGraph;
+  private readonly edgeNames: string[];
   private readonly topN: (step: number) => number;
-  private current: { circuit: Circuit; metric: number; step: number } | undefined;
   private readonly frozenGroups: string[];
+  private found: FoundCircuit | undefined;
+  private lastNonEmpty: FoundCircuit | undefined;
 
   constructor(
     private readonly model: TransformerModel,
@@ -34,10 +69,10 @@ export class CircuitPlanner {
     private readonly prompts: readonly PromptExample[],
     private readonly source: CircuitSource,
     private readonly seed: number,
-    /** Receives the circuit every `circuitLogEvery` steps (one entry per kept edge). */
-    private readonly onRecord: (entries: CircuitLogEntry[]) => void = () => undefined,
+    private readonly hooks: CircuitPlannerHooks = {},
   ) {
     this.graph = model.graph({ includeInputAndLogits: config.discovery.graph === 'full' });
+    this.edgeNames = this.graph.edgeNames();
     const { start, end, steps, kind } = config.topN;
     this.topN = end === undefined ? () => start : topNSchedule({ start, end, steps: steps ?? config.steps, kind });
     // Embeddings, norms and the unembedding stay frozen unless the config says otherwise.
@@ -48,13 +83,42 @@ export class CircuitPlanner {
     });
   }
 
+  save(): PlannerState {
+    return { found: this.found, lastNonEmpty: this.lastNonEmpty };
+  }
+
+  restore(state: unknown): void {
+    const saved = state as PlannerState;
+    this.found = saved.found;
+    this.lastNonEmpty = saved.lastNonEmpty;
+  }
+
   async plan(batch: TokenBatch, step: number): Promise<StepPlan> {
-    const rediscover = !this.current || (this.source !== 'fixed' && step % this.config.every === 0);
-    if (rediscover) this.current = { ...(await this.findCircuit(step)), step };
-    const { circuit, metric } = this.current!;
-    if (step % this.config.circuitLogEvery === 0) this.record(step, circuit);
-    const keptEdges = this.keptEdgeNames(circuit);
-    const { masks, count, nodes } = circuitMasks(this.model, parameterOwners(keptEdges));
+    const rediscover = !this.found || (this.source !== 'fixed' && step % this.config.every === 0);
+    if (rediscover) {
+      this.found = await this.findCircuit(step);
+      if (this.found.ownsParameters) this.lastNonEmpty = this.found;
+    }
+    const found = this.found!;
+    let trained: FoundCircuit | undefined = found;
+    let empty: EmptyCircuitAction | null = null;
+    if (!found.ownsParameters) {
+      const policy = this.config.emptyCircuit;
+      if (policy === 'error') {
+        throw new RuntimeError(
+          `step ${step}: the circuit found at step ${found.step} owns no parameters (${found.edges.length} edges, top-N ${this.topN(found.step)}), so the step would train nothing`,
+          { hint: "raise topN, score more positions (discovery.positions: 'all'), or set emptyCircuit to 'skip-step' or 'keep-previous'" },
+        );
+      }
+      trained = policy === 'keep-previous' ? this.lastNonEmpty : undefined;
+      empty = trained ? 'kept-previous' : 'skipped';
+      this.hooks.onEmpty?.(step, empty, { step: found.step, edges: found.edges.length });
+    }
+    if (trained && step % this.config.circuitLogEvery === 0) this.record(step, trained);
+    const log = { circuit_edges: found.edges.length, circuit_nodes: 0, metric: found.metric, empty_circuit: empty };
+    // A skipped step measures the loss of the plain forward and updates nothing.
+    if (!trained) return { trainable: [], trainableCount: 0, log };
+    const { masks, count, nodes } = circuitMasks(this.model, parameterOwners(this.keptEdgeNames(trained)));
     const trainable = [...masks].map(([name, mask]) => ({ name, ...(mask ? { mask } : {}) }));
     let extra = 0;
     for (const name of this.frozenGroups) {
@@ -65,20 +129,21 @@ export class CircuitPlanner {
       trainable,
       trainableCount: count + extra,
       dispose: [...masks.values()].filter((m): m is tf.Tensor => m !== undefined),
-      log: { circuit_edges: circuit.edges, circuit_nodes: nodes, metric },
+      log: { ...log, circuit_edges: trained.edges.length, circuit_nodes: nodes },
     };
     if (this.config.mode === 'edge-ablated') {
       // Ablation values come from a separate, untaped forward pass: no gradient flows into them.
       const ablated = meanWriters(this.model, batch);
       plan.dispose!.push(ablated.input, ...ablated.heads, ...ablated.mlps);
       const graph = this.graph;
-      const keep = circuit.keep;
+      const keep = new Float32Array(graph.edgeCount);
+      for (const e of trained.edges) keep[e] = 1;
       plan.loss = (ids, weights, objective) => objective(this.model.forward(ids, { circuit: { graph, keep, ablated } }).logits, ids, weights);
     }
     return plan;
   }
 
-  private async findCircuit(step: number): Promise<{ circuit: Circuit; metric: number }> {
+  private async findCircuit(step: number): Promise<FoundCircuit> {
     const n = Math.min(this.topN(step), this.graph.edgeCount);
     const rng = createRng(this.seed).fork(`discovery-${step}`);
     const count = Math.min(this.prompts.length, this.source === 'fixed' ? this.config.discovery.prompts * 4 : this.config.discovery.prompts);
@@ -100,21 +165,25 @@ export class CircuitPlanner {
     // baseline would train nothing instead of a circuit of the same size.
     const prune = method !== 'random';
     const circuit = selectCircuit(this.graph, scores.scores, { mode: 'top-n', n, topNodes: discovery.topNodes, prune });
-    return { circuit, metric: scores.metricClean };
+    const edges: number[] = [];
+    for (let e = 0; e < circuit.keep.length; e++) if (circuit.keep[e]! > 0) edges.push(e);
+    const owners = parameterOwners(edges.map((e) => this.edgeNames[e]!));
+    return {
+      ownsParameters: [...owners].some((node) => parameterSlicesOf(this.model.config, node).length > 0),
+      step,
+      metric: scores.metricClean,
+      edges,
+      scores: edges.map((e) => circuit.selectionScores[e]!),
+      ranks: edges.map((e) => circuit.rank[e]!),
+    };
   }
 
-  private keptEdgeNames(circuit: Circuit): string[] {
-    const names = this.graph.edgeNames();
-    return names.filter((_, e) => circuit.keep[e]! > 0);
+  private keptEdgeNames(circuit: FoundCircuit): string[] {
+    return circuit.edges.map((e) => this.edgeNames[e]!);
   }
 
-  private record(step: number, circuit: Circuit): void {
-    const names = this.graph.edgeNames();
-    const entries: CircuitLogEntry[] = [];
-    for (let e = 0; e < names.length; e++) {
-      if (circuit.keep[e]! > 0) entries.push({ step, edge: names[e]!, score: circuit.selectionScores[e]!, rank: circuit.rank[e]! });
-    }
-    this.onRecord(entries);
+  private record(step: number, circuit: FoundCircuit): void {
+    this.hooks.onRecord?.(circuit.edges.map((e, i) => ({ step, edge: this.edgeNames[e]!, score: circuit.scores[i]!, rank: circuit.ranks[i]! })));
   }
 }
 

@@ -6,6 +6,7 @@ import type { LogRow } from './train-loop';
 export async function writeTrainLog(path: string, rows: readonly LogRow[], producer: string): Promise<void> {
   const num = (key: string) => rows.map((r) => Number(r[key] ?? 0));
   const nullable = (key: string) => rows.map((r) => (r[key] === null || r[key] === undefined ? null : Number(r[key])));
+  const text = (key: string) => rows.map((r) => (r[key] === null || r[key] === undefined ? null : String(r[key])));
   await writeArrowTable(
     path,
     TrainLogTable,
@@ -21,6 +22,7 @@ export async function writeTrainLog(path: string, rows: readonly LogRow[], produ
       circuit_edges: nullable('circuit_edges'),
       circuit_nodes: nullable('circuit_nodes'),
       eval_loss: nullable('eval_loss'),
+      empty_circuit: text('empty_circuit'),
     },
     { producer },
   );

@@ -7,7 +7,7 @@ import { debiasObjective, pronounPairIds } from './debias';
 import { evaluationLoss } from './evaluate';
 import { writeTrainLog } from './log-table';
 import type { TrainConfig } from './train-config';
-import { type LogRow, type StepPlan, trainLoop } from './train-loop';
+import { type LogRow, type PlanState, type StepPlan, trainLoop } from './train-loop';
 
 export interface RunTrainingOptions {
   model: TransformerModel;
@@ -19,6 +19,8 @@ export interface RunTrainingOptions {
   runDir: string;
   producer: string;
   plan?: (batch: TokenBatch, step: number) => StepPlan | Promise<StepPlan>;
+  /** The plan's state across steps (checkpointed with the run). */
+  planState?: PlanState;
   extraVariables?: ReadonlyMap<string, tf.Variable>;
   /** Where evaluation reads weights from (default the model's own; LoRA passes its adapters). */
   evalWeights?: ParameterSource;
@@ -51,6 +53,8 @@ export async function runTraining(options: RunTrainingOptions): Promise<{ log: L
       keepCheckpoints: config.keepCheckpoints,
       configHash: hashConfig({ config, seed: options.seed, identity: options.identity ?? null }),
       ...(options.plan ? { plan: options.plan } : {}),
+      ...(options.planState ? { planState: options.planState } : {}),
+      divergence: config.divergence,
       ...(options.extraVariables ? { extraVariables: options.extraVariables } : {}),
       ...(dev
         ? { evaluate: async () => ({ eval_loss: await evaluationLoss(model, dev, config.batchSize, config.evalBatches, options.evalWeights) }), evalEvery: config.evalEvery }

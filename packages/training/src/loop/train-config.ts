@@ -3,6 +3,17 @@ import { OptimizerConfig } from '../optim/index';
 import { DebiasConfig } from './debias';
 import { ScheduleConfig } from './schedule';
 
+/**
+ * When a run counts as diverged, besides a loss or gradient norm that is not finite: a step's loss
+ * above `lossFactor` times the median loss of the `window` steps before it. The run then stops
+ * and keeps the checkpoints written before that step's weights.
+ */
+export const DivergenceConfig = z.strictObject({
+  lossFactor: z.number().gt(1).default(10),
+  window: z.number().int().positive().default(20),
+});
+export type DivergenceConfig = z.output<typeof DivergenceConfig>;
+
 /** Settings every training variant shares (the variant adds its own). */
 export const TrainConfig = z.strictObject({
   steps: z.number().int().positive().default(200),
@@ -16,6 +27,7 @@ export const TrainConfig = z.strictObject({
   targetWeight: z.number().positive().optional(),
   /** De-biasing: NLL + β·|pronoun logit difference| (method.md §4); plain NLL when absent. */
   debias: DebiasConfig.optional(),
+  divergence: DivergenceConfig.prefault({}),
   checkpointEvery: z.number().int().positive().default(100),
   keepCheckpoints: z.number().int().positive().default(2),
   evalEvery: z.number().int().positive().default(100),

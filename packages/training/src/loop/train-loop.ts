@@ -1,12 +1,26 @@
-import { RuntimeError } from '@circuit-tuning/contracts';
+import { rm } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { ArtifactError, RuntimeError } from '@circuit-tuning/contracts';
 import type { TransformerModel } from '@circuit-tuning/model';
 import { type ProgressHandle, type StageLogger, tf } from '@circuit-tuning/runtime';
 import type { SequenceDataset, TokenBatch } from '../data/batches';
 import type { Optimizer, ParameterUpdate } from '../optim/index';
-import { listCheckpoints, readTrainerState, restoreCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint';
+import {
+  type LogRow,
+  listCheckpoints,
+  pruneCheckpoints,
+  removeCheckpointsFrom,
+  restoreCheckpoint,
+  saveCheckpoint,
+  type TrainerState,
+  verifyCheckpoint,
+} from './checkpoint';
 import type { Objective } from './debias';
 import { clipFactor, nextTokenLoss } from './loss';
 import { learningRateAt, type ScheduleConfig } from './schedule';
+import type { DivergenceConfig } from './train-config';
+
+export type { LogRow } from './checkpoint';
 
 /** What one step trains: which parameters (with optional masks) and with what loss. */
 export interface StepPlan {
@@ -17,8 +31,8 @@ export interface StepPlan {
   trainable: { name: string; variable?: tf.Variable; mask?: tf.Tensor }[];
   /** The loss to minimise; default: the run's objective on the plain forward's logits. */
   loss?: (ids: tf.Tensor2D, weights: tf.Tensor2D, objective: Objective) => tf.Scalar;
-  /** Extra columns for this step's log row (metric, circuit size). */
-  log?: Record<string, number>;
+  /** Extra columns for this step's log row (metric, circuit size, what an empty circuit did). */
+  log?: Record<string, number | string | null>;
   /** Exact number of entries this step may change (default: all entries of the trainable tensors). */
   trainableCount?: number;
   /** Tensors the plan created for this step (masks); the loop disposes them after the update. */
@@ -44,6 +58,13 @@ export interface TrainLoopOptions {
   /** Identifies the configuration: a checkpoint of another configuration is never resumed. */
   configHash: string;
   plan?: (batch: TokenBatch, step: number) => StepPlan | Promise<StepPlan>;
+  /**
+   * What the plan carries from step to step (a circuit found at an earlier step): saved in every
+   * checkpoint and restored on resume, so a resumed step plans what the uninterrupted one did.
+   */
+  planState?: PlanState;
+  /** When a finite loss counts as diverged (default: never; the stages pass TrainConfig's). */
+  divergence?: DivergenceConfig;
   /** Variables outside the model that training changes (adapters); checkpointed with it. */
   extraVariables?: ReadonlyMap<string, tf.Variable>;
   evaluate?: (step: number) => Promise<Record<string, number>>;
@@ -53,34 +74,31 @@ export interface TrainLoopOptions {
   signal?: AbortSignal;
 }
 
-export type LogRow = Record<string, number | null>;
+/** A step plan's state across steps, as plain JSON. */
+export interface PlanState {
+  save(): unknown;
+  restore(state: unknown): void;
+}
 
 /**
  * The training loop shared by every training variant: batches in a seeded order, a loss, masked
- * updates, clipping, a schedule, checkpoints, and resume. A step whose loss is NaN or infinite
- * stops the run with an error before anything is updated; the last checkpoint stays as it was.
+ * updates, clipping, a schedule, checkpoints, and resume. A step whose loss or gradient norm is not
+ * finite, or whose loss is far above the recent median (`divergence`), stops the run with an error
+ * before anything is updated, and keeps only the checkpoints written before the divergence began.
+ * Resume takes the newest intact checkpoint (a torn one is skipped, and said) and continues
+ * exactly: batches, schedule and evaluations depend on the step alone, the rest is in the checkpoint.
  */
 export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRow[]; resumedFrom: number }> {
-  const { model, optimizer, dataset, batchSize, steps, runDir, configHash } = options;
-  let state: TrainerState = { step: 0, configHash, log: [] };
-  const latest = (await listCheckpoints(runDir)).at(-1);
-  if (latest) {
-    // Check that the checkpoint is this run's before touching the model or the optimizer.
-    const saved = await readTrainerState(latest.dir);
-    if (saved.configHash !== configHash) {
-      throw new RuntimeError(`${latest.dir} was written by a different training configuration`, {
-        hint: 'use a new output directory, or remove the old checkpoints to start over',
-      });
-    }
-    state = await restoreCheckpoint(latest.dir, model, optimizer, options.extraVariables);
-    options.logger?.info('resumed', { step: state.step, from: latest.dir });
-  }
+  const { model, optimizer, dataset, batchSize, steps, runDir } = options;
+  const keep = options.keepCheckpoints ?? 2;
+  let state: TrainerState = await resume(options);
   const resumedFrom = state.step;
   const allNames = model.params.names();
   const defaultPlan: StepPlan = { trainable: allNames.map((name) => ({ name })) };
   const objective = options.objective ?? nextTokenLoss;
   let tokensSeen = state.log.length > 0 ? Number(state.log.at(-1)!.tokens) : 0;
-
+  // A new checkpoint replaces older ones only once a step from its weights has passed the guard.
+  let unprovenCheckpoint = false;
   for (let step = state.step; step < steps; step++) {
     if (options.signal?.aborted) throw options.signal.reason;
     const started = performance.now();
@@ -91,7 +109,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRo
     const weights = tf.tensor2d(batch.weights, [batch.batch, batch.seq]);
     const variables = plan.trainable.map((t) => t.variable ?? model.params.get(t.name));
     const lossFn = (x: tf.Tensor2D, w: tf.Tensor2D) => (plan.loss ? plan.loss(x, w, objective) : objective(model.logits(x), x, w));
-    // A circuit can own no parameters (a tiny top-N pruned to input→logits): the step then
+    // A step can have nothing to train (an empty circuit under the skip-step policy): it then
     // measures the loss and updates nothing.
     const { value, grads } =
       variables.length > 0
@@ -100,11 +118,14 @@ export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRo
     const gradList = variables.map((v) => grads[v.name]!);
     const { norm, factor } = clipFactor(gradList, options.clipNorm);
     const [lossValue, normValue] = [(await value.data())[0]!, (await norm.data())[0]!];
-    if (!Number.isFinite(lossValue) || !Number.isFinite(normValue)) {
+    const diverged = divergence(lossValue, normValue, state.log, options.divergence);
+    if (diverged !== undefined) {
       tf.dispose([ids, weights, value, norm, factor, ...gradList, ...(plan.dispose ?? [])]);
-      throw new RuntimeError(`training diverged at step ${step}: loss ${lossValue}, gradient norm ${normValue}`, {
-        hint: `the last good checkpoint is kept in ${runDir}; lower the learning rate or enable clipping`,
-      });
+      throw await divergenceError(runDir, step, diverged);
+    }
+    if (unprovenCheckpoint) {
+      await pruneCheckpoints(runDir, keep);
+      unprovenCheckpoint = false;
     }
     const updates: ParameterUpdate[] = plan.trainable.map((t, i) => ({
       name: t.name,
@@ -114,7 +135,6 @@ export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRo
     }));
     optimizer.apply(updates, learningRate);
     tf.dispose([ids, weights, value, norm, factor, ...gradList, ...updates.map((u) => u.grad), ...(plan.dispose ?? [])]);
-
     tokensSeen += batch.weights.reduce((a, w) => a + (w > 0 ? 1 : 0), 0);
     const row: LogRow = {
       step,
@@ -128,6 +148,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRo
       circuit_edges: null,
       circuit_nodes: null,
       eval_loss: null,
+      empty_circuit: null,
       ...plan.log,
     };
     if (options.evaluate && options.evalEvery && ((step + 1) % options.evalEvery === 0 || step + 1 === steps)) {
@@ -137,10 +158,82 @@ export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRo
     options.progress?.update(step + 1, { loss: Number(lossValue.toFixed(4)), lr: Number(learningRate.toPrecision(3)) });
     const done = step + 1 === steps;
     if ((step + 1) % options.checkpointEvery === 0 || done) {
-      state = { ...state, step: step + 1 };
-      await saveCheckpoint(runDir, state, model, optimizer, options.keepCheckpoints ?? 2, options.extraVariables);
+      state = { ...state, step: step + 1, ...(options.planState ? { plan: options.planState.save() } : {}) };
+      await saveCheckpoint(runDir, state, model, optimizer, options.extraVariables);
+      if (done) await pruneCheckpoints(runDir, keep);
+      else unprovenCheckpoint = true;
     }
   }
   options.progress?.done();
   return { log: state.log, resumedFrom };
+}
+
+/**
+ * The state to start from: the newest intact checkpoint of this configuration (model, optimizer,
+ * extra variables and plan state restored), or step 0. Torn checkpoints are skipped and removed,
+ * and said; they are newer than the one resumed from, so this run writes those steps again.
+ */
+async function resume(options: TrainLoopOptions): Promise<TrainerState> {
+  const { runDir, configHash, logger } = options;
+  const damaged: string[] = [];
+  let intact: { dir: string; state: TrainerState } | undefined;
+  for (const checkpoint of (await listCheckpoints(runDir)).reverse()) {
+    try {
+      intact = { dir: checkpoint.dir, state: await verifyCheckpoint(checkpoint.dir) };
+      break;
+    } catch (error) {
+      if (!(error instanceof ArtifactError)) throw error;
+      logger?.warn(`checkpoint ${basename(checkpoint.dir)} is damaged and is skipped: ${error.message}`);
+      damaged.push(checkpoint.dir);
+    }
+  }
+  // Check that the checkpoint is this run's before touching the model, the optimizer or any file.
+  if (intact && intact.state.configHash !== configHash) {
+    throw new RuntimeError(`${intact.dir} was written by a different training configuration`, {
+      hint: 'use a new output directory, or remove the old checkpoints to start over',
+    });
+  }
+  for (const dir of damaged) await rm(dir, { recursive: true, force: true });
+  if (!intact) {
+    if (damaged.length > 0) logger?.warn('no intact checkpoint: training starts over from step 0');
+    return { step: 0, configHash, log: [] };
+  }
+  const state = await restoreCheckpoint(intact.dir, options.model, options.optimizer, options.extraVariables);
+  if (state.plan !== undefined) options.planState?.restore(state.plan);
+  logger?.info('resumed', { step: state.step, from: intact.dir, ...(damaged.length > 0 ? { skipped: damaged.map((d) => basename(d)) } : {}) });
+  return state;
+}
+
+/** Why this step counts as diverged, or undefined. Losses of earlier steps come from the log, so a resumed run judges alike. */
+function divergence(loss: number, gradNorm: number, log: readonly LogRow[], config: DivergenceConfig | undefined): string | undefined {
+  if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) return `loss ${loss}, gradient norm ${gradNorm}`;
+  if (config === undefined || log.length === 0) return undefined;
+  const recent = log.slice(-config.window).map((r) => Number(r.loss));
+  const median = medianOf(recent);
+  if (median > 0 && loss > config.lossFactor * median) {
+    return `loss ${loss.toPrecision(4)} is above ${config.lossFactor} × ${median.toPrecision(4)}, the median loss of the ${recent.length} steps before (divergence.lossFactor)`;
+  }
+  return undefined;
+}
+
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * The weights that gave this step's loss came from the previous update, so a checkpoint of this
+ * step (or later) holds diverged weights: those go, and the error names the newest one that stays.
+ */
+async function divergenceError(runDir: string, step: number, reason: string): Promise<RuntimeError> {
+  const removed = await removeCheckpointsFrom(runDir, step);
+  const kept = (await listCheckpoints(runDir)).at(-1);
+  const advice = 'lower the learning rate, or set clipNorm';
+  const removedNote = removed.length > 0 ? ` (removed ${removed.map((d) => basename(d)).join(', ')}, written after the divergence began)` : '';
+  return new RuntimeError(`training diverged at step ${step}: ${reason}`, {
+    hint: kept
+      ? `the last checkpoint before the divergence is kept: ${kept.dir} (step ${kept.step})${removedNote}; ${advice}`
+      : `no checkpoint was written before step ${step}${removedNote}; ${advice}`,
+  });
 }

@@ -2,9 +2,9 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CircuitLogTable, PromptsTable } from '@circuit-tuning/contracts';
-import { readPrompts } from '@circuit-tuning/discovery';
+import { readPromptSet } from '@circuit-tuning/discovery';
 import { loadModel } from '@circuit-tuning/model';
-import { defineStage, writeArrowTable } from '@circuit-tuning/runtime';
+import { defineStage, writeArrowTable, writeFileAtomic } from '@circuit-tuning/runtime';
 import { CircuitTuningConfig } from '../circuit/circuit-config';
 import { type CircuitLogEntry, CircuitPlanner, type CircuitSource } from '../circuit/planner';
 import { trainAndSave, trainingInputs, trainingOutputs } from './common';
@@ -24,20 +24,38 @@ function circuitStage(variant: string, source: CircuitSource, description: strin
     async run(ctx) {
       const model = await loadModel(ctx.inputs.model);
       try {
-        const prompts = await readPrompts(ctx.inputs.prompts, { split: 'train' });
-        // The circuit log is appended as it is recorded, so a resumed run keeps what it had.
+        // The same reading and checks as discovery's stages: a bad row fails here, naming the file and the row.
+        const { rows: prompts } = await readPromptSet(ctx.inputs.prompts, model, {
+          split: 'train',
+          ablation: source === 'random' ? 'none' : ctx.config.discovery.ablation,
+          checkTokenizer: true,
+        });
         const runDir = join(dirname(ctx.output('train_log')), 'run');
         await mkdir(runDir, { recursive: true });
-        const logPath = join(runDir, CIRCUIT_LOG_JSONL);
-        const planner = new CircuitPlanner(model, ctx.config, prompts, source, ctx.seed, (entries) => {
-          appendFileSync(logPath, entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+        const circuitLog = new CircuitLogFile(join(runDir, CIRCUIT_LOG_JSONL));
+        const planner = new CircuitPlanner(model, ctx.config, prompts, source, ctx.seed, {
+          onRecord: (entries) => circuitLog.append(entries),
+          onEmpty: (step, action, found) =>
+            ctx.logger.warn(`step ${step}: the circuit found at step ${found.step} owns no parameters (${found.edges} edges); emptyCircuit '${ctx.config.emptyCircuit}': ${action}`, {
+              step,
+              emptyCircuit: action,
+              foundAt: found.step,
+            }),
         });
-        const result = await trainAndSave(ctx, model, {
-          plan: (batch, step) => planner.plan(batch, step),
+        let first = true;
+        const { summary, log } = await trainAndSave(ctx, model, {
+          plan: async (batch, step) => {
+            // Steps from here on are (re)planned: what a killed run logged for them goes.
+            if (first) await circuitLog.keepBefore(step);
+            first = false;
+            return planner.plan(batch, step);
+          },
+          planState: planner,
           identity: { source, mode: ctx.config.mode, discovery: ctx.config.discovery, topN: ctx.config.topN },
         });
-        await writeCircuitLog(logPath, ctx.output('circuit_log'), ctx.producer);
-        return result;
+        await circuitLog.writeTable(ctx.output('circuit_log'), ctx.producer);
+        const emptyCircuitSteps = log.filter((r) => r.empty_circuit !== null && r.empty_circuit !== undefined).length;
+        return { summary: { ...summary, emptyCircuit: ctx.config.emptyCircuit, emptyCircuitSteps } };
       } finally {
         model.dispose();
       }
@@ -45,37 +63,56 @@ function circuitStage(variant: string, source: CircuitSource, description: strin
   });
 }
 
-/** Steps replayed after a resume log their circuit again: the last record of a (step, edge) wins. */
-async function writeCircuitLog(jsonl: string, out: string, producer: string): Promise<void> {
-  const byKey = new Map<string, CircuitLogEntry>();
-  if (existsSync(jsonl)) {
-    for (const line of readFileSync(jsonl, 'utf8').split('\n')) {
-      if (!line) continue;
-      const entry = JSON.parse(line) as CircuitLogEntry;
-      byKey.set(`${entry.step}\u0000${entry.edge}`, entry);
-    }
+/**
+ * The circuit log, appended as it is recorded (one JSON line per kept edge), so a resumed run
+ * keeps what it had. A resume first drops the lines of the steps it is about to replay (and a line
+ * torn by the kill), so the table holds exactly what an uninterrupted run records.
+ */
+class CircuitLogFile {
+  constructor(private readonly path: string) {}
+
+  append(entries: readonly CircuitLogEntry[]): void {
+    appendFileSync(this.path, entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
   }
-  const rows = [...byKey.values()].sort((a, b) => a.step - b.step || a.rank - b.rank);
-  await writeArrowTable(
-    out,
-    CircuitLogTable,
-    {
-      step: Int32Array.from(rows.map((r) => r.step)),
-      edge: rows.map((r) => r.edge),
-      score: Float32Array.from(rows.map((r) => r.score)),
-      rank: Int32Array.from(rows.map((r) => r.rank)),
-    },
-    { producer },
-  );
+
+  async keepBefore(step: number): Promise<void> {
+    const kept = this.entries().filter((e) => e.step < step);
+    await writeFileAtomic(this.path, kept.map((e) => `${JSON.stringify(e)}\n`).join(''));
+  }
+
+  async writeTable(out: string, producer: string): Promise<void> {
+    const rows = this.entries().sort((a, b) => a.step - b.step || a.rank - b.rank);
+    await writeArrowTable(
+      out,
+      CircuitLogTable,
+      {
+        step: Int32Array.from(rows.map((r) => r.step)),
+        edge: rows.map((r) => r.edge),
+        score: Float32Array.from(rows.map((r) => r.score)),
+        rank: Int32Array.from(rows.map((r) => r.rank)),
+      },
+      { producer },
+    );
+  }
+
+  /** Complete lines only: a kill mid-append leaves a last line without its newline. */
+  private entries(): CircuitLogEntry[] {
+    if (!existsSync(this.path)) return [];
+    const lines = readFileSync(this.path, 'utf8').split('\n');
+    lines.pop();
+    return lines.filter((line) => line !== '').map((line) => JSON.parse(line) as CircuitLogEntry);
+  }
 }
 
 // Versions: the loss became the runtime's crossEntropyRows (circuit-tuning, fixed-circuit 2;
-// random-circuit 3, whose version 2 kept all N drawn edges where version 1 pruned them away).
+// random-circuit 3, whose version 2 kept all N drawn edges where version 1 pruned them away);
+// then ct.train.log version 2 (empty_circuit), the emptyCircuit policy, the divergence guard and
+// exact resume (circuit-tuning, fixed-circuit 3; random-circuit 4).
 export const circuitTuningStage = circuitStage(
   'circuit-tuning',
   'discover',
   'Circuit-tuning: every k steps find the top-N circuit on the task prompts and update only its exact parameter slices.',
-  2,
+  3,
 );
-export const randomCircuitStage = circuitStage('random-circuit', 'random', 'Baseline: update the slices of a random circuit of the same size each step.', 3);
-export const fixedCircuitStage = circuitStage('fixed-circuit', 'fixed', 'Baseline: find the circuit once before training and update only it.', 2);
+export const randomCircuitStage = circuitStage('random-circuit', 'random', 'Baseline: update the slices of a random circuit of the same size each step.', 4);
+export const fixedCircuitStage = circuitStage('fixed-circuit', 'fixed', 'Baseline: find the circuit once before training and update only it.', 3);

@@ -8,7 +8,7 @@ import type { TokenBatch } from '../data/batches';
 import { readTexts, textDataset } from '../data/texts';
 import { runTraining } from '../loop/run-training';
 import { TrainConfig } from '../loop/train-config';
-import type { StepPlan } from '../loop/train-loop';
+import type { LogRow, PlanState, StepPlan } from '../loop/train-loop';
 
 /** Ports every training variant shares: a model and texts in; a model and its log out. */
 export const trainingInputs = {
@@ -50,13 +50,14 @@ export async function trainAndSave(
   model: TransformerModel,
   options: {
     plan?: (batch: TokenBatch, step: number) => StepPlan | Promise<StepPlan>;
+    planState?: PlanState;
     extraVariables?: ReadonlyMap<string, tf.Variable>;
     evalWeights?: ParameterSource;
     identity?: unknown;
     /** Runs after training and before saving (LoRA merges its adapters here). */
     beforeSave?: () => void;
   } = {},
-): Promise<{ summary: Record<string, unknown> }> {
+): Promise<{ summary: Record<string, unknown>; log: LogRow[] }> {
   const { config } = ctx;
   const tokenizer = model.tokenizer;
   const separatorId = tokenizer?.eosTokenId ?? model.config.eosTokenId ?? 0;
@@ -81,6 +82,7 @@ export async function trainAndSave(
     runDir,
     producer: ctx.producer,
     ...(options.plan ? { plan: options.plan } : {}),
+    ...(options.planState ? { planState: options.planState } : {}),
     ...(options.extraVariables ? { extraVariables: options.extraVariables } : {}),
     ...(options.evalWeights ? { evalWeights: options.evalWeights } : {}),
     identity: options.identity ?? null,
@@ -93,6 +95,7 @@ export async function trainAndSave(
   await copyFile(join(runDir, 'log.arrow'), ctx.output('train_log'));
   const last = log.at(-1);
   return {
+    log,
     summary: {
       steps: log.length,
       resumedFrom,

@@ -28,7 +28,8 @@ export const fullTrainingStage = defineStage({
   slot: 'train',
   variant: 'full',
   // Version 2: the loss is the runtime's crossEntropyRows (a native kernel under wasm + the addon).
-  version: 2,
+  // Version 3: ct.train.log version 2 and the divergence guard.
+  version: 3,
   description: 'Train every parameter on a texts table: fine-tuning from a checkpoint, or pre-training from scratch.',
   config: FullTrainingConfig,
   inputs: {
@@ -40,7 +41,8 @@ export const fullTrainingStage = defineStage({
   async run(ctx) {
     const model = await initialModel(ctx.config.init, ctx.inputs.model, ctx.inputs.tokenizer, ctx.seed);
     try {
-      return await trainAndSave(ctx, model, { identity: { init: ctx.config.init } });
+      const { summary } = await trainAndSave(ctx, model, { identity: { init: ctx.config.init } });
+      return { summary };
     } finally {
       model.dispose();
     }

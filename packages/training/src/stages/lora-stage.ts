@@ -14,7 +14,8 @@ export const loraTrainingStage = defineStage({
   variant: 'lora',
   // 2: the eval loss reads through the adapters.
   // Version 3: the loss is the runtime's crossEntropyRows (a native kernel under wasm + the addon).
-  version: 3,
+  // Version 4: ct.train.log version 2 and the divergence guard.
+  version: 4,
   description: 'Fine-tune low-rank adapters on attention and MLP matrices; output the merged checkpoint.',
   config: LoraTrainingConfig,
   inputs: trainingInputs,
@@ -24,7 +25,7 @@ export const loraTrainingStage = defineStage({
     const adapters = new LoraAdapters(model, ctx.config.lora, ctx.seed);
     try {
       const trainable = [...adapters.variables].map(([name, variable]) => ({ name, variable }));
-      return await trainAndSave(ctx, model, {
+      const { summary } = await trainAndSave(ctx, model, {
         plan: () => ({
           trainable,
           trainableCount: adapters.count(),
@@ -35,6 +36,7 @@ export const loraTrainingStage = defineStage({
         identity: { lora: ctx.config.lora },
         beforeSave: () => adapters.merge(),
       });
+      return { summary };
     } finally {
       adapters.dispose();
       model.dispose();
