@@ -212,7 +212,7 @@ function textPair(tokenizer: Tokenizer, raw: Readonly<Record<string, unknown>>, 
   const single = (name: string): number => {
     const text = field(raw, name, fail);
     if (typeof text !== 'string') return fail('bad-field', `field '${name}' must be text, got ${JSON.stringify(text)}`, "token ids need tokens: 'ids'");
-    if (text === '') return fail('empty-field', `field '${name}' is empty`);
+    if (text.trim() === '') return fail('empty-field', `field '${name}' is empty`);
     const ids = tokenizer.encode(text, ENCODE_DATA);
     if (ids.length !== 1) {
       const spaced = ` ${text.trimStart()}`;
