@@ -3,7 +3,8 @@ import { ContractError } from '@circuit-tuning/contracts';
 import { batchMatMul, embeddingLookup, matMul, tf } from '@circuit-tuning/runtime';
 import type { ModelConfig } from '../config/model-config';
 import { activate, addUnsaved, applyRotary, attentionCore, causalMask, normalize, permuteUnsaved, type RotaryTables, reshapeUnsaved, rotaryTables } from './layers';
-import { attentionReaderSlot, type ReaderProbes, type WriterOutputs } from './node-tensors';
+import { CircuitInputs } from './circuit-inputs';
+import type { ReaderProbes, WriterOutputs } from './node-tensors';
 import { blockPrefix, unembedName } from './parameter-names';
 import { unembedProduct } from './unembed';
 
@@ -82,22 +83,11 @@ function checkCircuit(config: ModelConfig, circuit: CircuitRun): void {
   }
 }
 
-/** A group of writers produced together (the input, one layer's heads, one MLP) and their deltas. */
-interface WriterGroup {
-  firstWriter: number;
-  count: number;
-  /** [count, tokens · dModel]: clean output minus ablated output. */
-  delta: tf.Tensor2D;
-}
-
 class ForwardRun {
   private readonly tokens: number;
   private readonly rotary: RotaryTables | undefined;
   private readonly mask: tf.Tensor2D;
   private readonly writers: WriterOutputs;
-  /** Circuit mode: Σ of ablated writer outputs so far, plus unowned biases. [tokens, dModel] */
-  private ablatedBase: tf.Tensor | undefined;
-  private readonly groups: WriterGroup[] = [];
 
   constructor(
     private readonly config: ModelConfig,
@@ -128,55 +118,73 @@ class ForwardRun {
       throw new ContractError(`inputEmbeddings must be [${this.tokens}, ${config.dModel}], got [${input.shape}]`);
     }
     this.writers.input = input;
-    if (options.circuit) this.startCircuit(input);
+    const circuit = options.circuit ? new CircuitInputs(config, options.circuit, input) : undefined;
 
     let resid = input; // [tokens, dModel], the plain residual stream
     for (let layer = 0; layer < config.nLayers; layer++) {
-      // Without a circuit, each layer runs in its own tidy: on a tape, what the backward pass needs
-      // is kept by the ops themselves, and every other intermediate is freed as soon as its layer
-      // ends instead of when the whole forward pass does.
-      const out = options.circuit ? this.layer(layer, resid, captureHeads) : tf.tidy(() => this.layer(layer, resid, captureHeads));
+      // Each layer runs in its own tidy: on a tape, what the backward pass needs is kept by the ops
+      // themselves, and every other intermediate is freed as soon as its layer ends instead of
+      // when the whole forward pass does. A circuit's state (its deltas and base) leaves the tidy
+      // with the layer's outputs.
+      const out = circuit
+        ? tf.tidy(() => ({ ...this.circuitLayer(layer, circuit), state: circuit.tensors() }))
+        : tf.tidy(() => this.layer(layer, resid, captureHeads));
       resid = out.resid;
-      if (!options.circuit) {
-        if (out.heads) this.writers.heads.push(out.heads);
-        this.writers.mlps.push(out.mlp);
-      }
+      if (out.heads && captureHeads && (!circuit || options.captureWriters)) this.writers.heads.push(out.heads);
+      else out.heads?.dispose();
+      if (!circuit || options.captureWriters) this.writers.mlps.push(out.mlp);
+      else out.mlp.dispose();
     }
 
-    let finalInput: tf.Tensor = options.circuit ? this.circuitReaderInputs(config.nLayers, 'logits') : resid;
+    let finalInput: tf.Tensor = circuit ? circuit.readerInputs(config.nLayers, 'logits') : resid;
     if (options.probes) finalInput = addUnsaved(finalInput, options.probes.logits) as tf.Tensor2D;
     const logits = this.unembed(finalInput as tf.Tensor2D);
     return options.captureWriters ? { logits, writers: this.writers } : { logits };
   }
 
-  /**
-   * One transformer block: the residual after it and its writers' outputs (in circuit mode they
-   * are also recorded in this.writers and the circuit groups here).
-   */
+  /** One transformer block: the residual after it and its writers' outputs. */
   private layer(layer: number, residIn: tf.Tensor2D, captureHeads: boolean): { resid: tf.Tensor2D; heads: tf.Tensor3D | undefined; mlp: tf.Tensor2D } {
     const { options } = this;
     const prefix = blockPrefix(layer);
     let resid = residIn; // [tokens, dModel]
-    // Attention: one input for all heads, or one per (q/k/v, head) reader when probed or masked.
+    // Attention: one input for all heads, or one per (q/k/v, head) reader when probed.
     let attnInput: tf.Tensor = resid;
-    if (options.circuit) attnInput = this.circuitReaderInputs(layer, 'attention');
     if (options.probes) {
       const probe = options.probes.attention[layer];
       if (!probe) throw new ContractError(`no attention probe for layer ${layer}`);
-      attnInput = addUnsaved(attnInput.rank === 2 ? tf.expandDims(attnInput, 0) : attnInput, probe); // [3·nHeads, tokens, dModel]
+      attnInput = addUnsaved(tf.expandDims(attnInput, 0), probe); // [3·nHeads, tokens, dModel]
     }
     const { heads, total } = this.attention(layer, attnInput, captureHeads);
-    if (heads && options.circuit) this.writers.heads.push(heads);
-    resid = addUnsaved(resid, total) as tf.Tensor2D;
-    if (options.circuit) this.addCircuitGroup(this.ablatedHeadsSum(layer, heads!), heads!, options.circuit.ablated.heads[layer], true);
+    resid = addUnsaved(resid, total!) as tf.Tensor2D;
 
-    let mlpInput: tf.Tensor = options.circuit ? this.circuitReaderInputs(layer, 'mlp') : resid;
+    let mlpInput: tf.Tensor = resid;
     if (options.probes) mlpInput = addUnsaved(mlpInput, options.probes.mlp[layer]!);
     const mlpOut = this.mlp(prefix, mlpInput as tf.Tensor2D);
-    if (options.circuit) this.writers.mlps.push(mlpOut);
     resid = addUnsaved(resid, mlpOut) as tf.Tensor2D;
-    if (options.circuit) this.addCircuitGroup(options.circuit.ablated.mlps[layer]!, mlpOut, options.circuit.ablated.mlps[layer]!, false);
     return { resid, heads, mlp: mlpOut };
+  }
+
+  /**
+   * One transformer block of a circuit: every reader reads its masked input (one per q/k/v head
+   * reader, the MLP's), and the block's writers join the circuit's state. The plain residual is
+   * not formed (nothing reads it); `resid` is the unchanged input, for the loop's sake.
+   */
+  private circuitLayer(layer: number, circuit: CircuitInputs): { resid: tf.Tensor2D; heads: tf.Tensor3D; mlp: tf.Tensor2D } {
+    const { options } = this;
+    let attnInput = circuit.readerInputs(layer, 'attention'); // [3·nHeads, tokens, dModel]
+    if (options.probes) {
+      const probe = options.probes.attention[layer];
+      if (!probe) throw new ContractError(`no attention probe for layer ${layer}`);
+      attnInput = addUnsaved(attnInput, probe);
+    }
+    const { heads } = this.attention(layer, attnInput, true, false);
+    circuit.addHeads(layer, heads!, this.optional(`${blockPrefix(layer)}.attn.b_O`));
+
+    let mlpInput = circuit.readerInputs(layer, 'mlp'); // [tokens, dModel]
+    if (options.probes) mlpInput = addUnsaved(mlpInput, options.probes.mlp[layer]!);
+    const mlpOut = this.mlp(blockPrefix(layer), mlpInput as tf.Tensor2D);
+    circuit.addMlp(layer, mlpOut);
+    return { resid: this.writers.input, heads: heads!, mlp: mlpOut };
   }
 
   private embed(ids: tf.Tensor2D): tf.Tensor2D {
@@ -192,9 +200,10 @@ class ForwardRun {
   /**
    * Self-attention of one layer. x is [tokens, dModel] (shared input) or [3·nHeads, tokens,
    * dModel] (one input per reader). Returns the per-head writer outputs when asked and the sum
-   * that joins the residual stream (heads + b_O).
+   * that joins the residual stream (heads + b_O), unless `total` is false (a circuit forms no
+   * residual, and on a tape the sum would keep the heads alive).
    */
-  private attention(layer: number, x: tf.Tensor, perHead: boolean): { heads: tf.Tensor3D | undefined; total: tf.Tensor2D } {
+  private attention(layer: number, x: tf.Tensor, perHead: boolean, total = true): { heads: tf.Tensor3D | undefined; total: tf.Tensor2D | undefined } {
     const { config, batch, seq, tokens } = this;
     const { nHeads, nKvHeads, dHead, dModel } = config;
     const prefix = `${blockPrefix(layer)}.attn`;
@@ -245,6 +254,7 @@ class ForwardRun {
     if (perHead) {
       const zByHead = tf.reshape(tf.transpose(tf.reshape(z, [batch, nHeads, seq, dHead]), [1, 0, 2, 3]), [nHeads, tokens, dHead]) as tf.Tensor3D;
       const heads = batchMatMul(zByHead, tf.reshape(wO, [nHeads, dHead, dModel]) as tf.Tensor3D) as tf.Tensor3D; // [nHeads, tokens, dModel]
+      if (!total) return { heads, total: undefined };
       const summed = tf.sum(heads, 0);
       return { heads, total: (bO ? tf.add(summed, bO) : summed) as tf.Tensor2D };
     }
@@ -302,78 +312,5 @@ class ForwardRun {
     const normed = normalize(config, x, this.p('ln_final.w'), this.optional('ln_final.b')) as tf.Tensor2D;
     const logits = unembedProduct(normed, this.p(unembedName(config)) as tf.Tensor2D); // [tokens, vocab]
     return reshapeUnsaved(logits, [this.batch, this.seq, config.vocabSize]) as tf.Tensor3D;
-  }
-
-  // ---- Circuit mode: reader inputs from kept and ablated writers -------------------------------
-
-  private startCircuit(input: tf.Tensor2D): void {
-    const { graph, ablated } = this.options.circuit!;
-    if (graph.includeInputAndLogits) {
-      this.ablatedBase = tf.add(tf.zerosLike(input), ablated.input);
-      this.groups.push({ firstWriter: 0, count: 1, delta: tf.reshape(tf.sub(input, ablated.input), [1, -1]) as tf.Tensor2D });
-    } else {
-      // Without an input node the embedding is part of every reader's input, like a bias.
-      this.ablatedBase = input;
-    }
-  }
-
-  private ablatedHeadsSum(layer: number, heads: tf.Tensor3D): tf.Tensor {
-    const ablatedHeads = this.options.circuit!.ablated.heads[layer];
-    if (!ablatedHeads) throw new ContractError(`no ablation values for the heads of layer ${layer}`);
-    const sum = tf.sum(tf.add(tf.zerosLike(heads), ablatedHeads), 0); // broadcast to [nHeads, tokens, dModel] first
-    const bO = this.optional(`${blockPrefix(layer)}.attn.b_O`);
-    return bO ? tf.add(sum, bO) : sum;
-  }
-
-  /** Adds a group's ablated sum to the base, and remembers its clean − ablated deltas. */
-  private addCircuitGroup(ablatedSum: tf.Tensor, clean: tf.Tensor, ablatedValue: tf.Tensor | undefined, isHeads: boolean): void {
-    if (!ablatedValue) throw new ContractError('missing ablation values for a writer group');
-    const { graph } = this.options.circuit!;
-    const layer = isHeads ? this.writers.heads.length - 1 : this.writers.mlps.length - 1;
-    const firstWriter = isHeads ? graph.firstHeadWriter[layer]! : graph.mlpWriter[layer]!;
-    const count = isHeads ? this.config.nHeads : 1;
-    this.ablatedBase = tf.add(this.ablatedBase!, isHeads ? ablatedSum : tf.add(tf.zerosLike(clean), ablatedValue));
-    this.groups.push({ firstWriter, count, delta: tf.reshape(tf.sub(clean, ablatedValue), [count, -1]) as tf.Tensor2D });
-  }
-
-  /**
-   * Inputs of the readers of one layer: base + Σ_groups keep[readers, group] · delta[group].
-   * Returns [3·nHeads, tokens, dModel] for attention (ReaderProbes order), else [tokens, dModel].
-   */
-  private circuitReaderInputs(layer: number, kind: 'attention' | 'mlp' | 'logits'): tf.Tensor {
-    const { graph, keep } = this.options.circuit!;
-    const { nHeads, dModel } = this.config;
-    const readers: number[] = [];
-    if (kind === 'attention') {
-      // Graph order is head-major (h0 q,k,v; h1 …); our tensor is letter-major.
-      const first = graph.readerIndex(`a${layer}.h0<q>`);
-      for (const letter of ['q', 'k', 'v'] as const) {
-        for (let head = 0; head < nHeads; head++) {
-          readers[attentionReaderSlot(letter, head, nHeads)] = first + head * 3 + (letter === 'q' ? 0 : letter === 'k' ? 1 : 2);
-        }
-      }
-    } else if (kind === 'mlp') {
-      readers.push(graph.readerIndex(`m${layer}`));
-    } else if (graph.includeInputAndLogits) {
-      readers.push(graph.readerIndex('logits'));
-    } else {
-      // No logits reader: the final residual keeps every writer's (masked-input) output.
-      let all: tf.Tensor = this.ablatedBase!;
-      for (const group of this.groups) all = tf.add(all, tf.reshape(tf.sum(group.delta, 0), [this.tokens, dModel]));
-      return all;
-    }
-    const upstream = graph.upstreamCount[readers[0]!]!;
-    let total: tf.Tensor = tf.zeros([readers.length, this.tokens * dModel]);
-    for (const group of this.groups) {
-      if (group.firstWriter >= upstream) continue;
-      const weights = new Float32Array(readers.length * group.count);
-      readers.forEach((reader, row) => {
-        const offset = graph.edgeOffset[reader]! + group.firstWriter;
-        for (let w = 0; w < group.count; w++) weights[row * group.count + w] = keep[offset + w]!;
-      });
-      total = tf.add(total, matMul(tf.tensor2d(weights, [readers.length, group.count]), group.delta));
-    }
-    const inputs = tf.add(tf.reshape(total, [readers.length, this.tokens, dModel]), this.ablatedBase!);
-    return kind === 'attention' ? inputs : tf.reshape(inputs, [this.tokens, dModel]);
   }
 }
