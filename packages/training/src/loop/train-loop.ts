@@ -97,8 +97,9 @@ export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRo
   const defaultPlan: StepPlan = { trainable: allNames.map((name) => ({ name })) };
   const objective = options.objective ?? nextTokenLoss;
   let tokensSeen = state.log.length > 0 ? Number(state.log.at(-1)!.tokens) : 0;
-  // A new checkpoint replaces older ones only once a step from its weights has passed the guard.
-  let unprovenCheckpoint = false;
+  // A new checkpoint replaces older ones only once a step from its weights has passed the guard
+  // (the one resumed from too: a kill can come between its write and that step).
+  let unprovenCheckpoint = resumedFrom > 0;
   for (let step = state.step; step < steps; step++) {
     if (options.signal?.aborted) throw options.signal.reason;
     const started = performance.now();
