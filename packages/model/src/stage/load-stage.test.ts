@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelNodesTable, ModelParametersTable, StageManifest } from '@circuit-tuning/contracts';
@@ -36,6 +36,19 @@ describe('load:hf stage', () => {
     reloaded.dispose();
     const second = await runStage(loadModelStage, options);
     expect(second.cached).toBe(true);
+  });
+
+  it('writes the copy as shards with an index above maxShardSize, and refuses a size it cannot read', async () => {
+    const stageDir = await mkdtemp(join(tmpdir(), 'ct-load-shards-'));
+    const options = { stageDir, inputs: { source: tinyGpt2Dir }, config: { tokenizer: 'optional', maxShardSize: '10KB' }, reporter: silentReporter };
+    const run = await runStage(loadModelStage, options);
+    const files = await readdir(run.outputs.model!);
+    expect(files).toContain('model.safetensors.index.json');
+    expect(files.filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f)).length).toBeGreaterThan(1);
+    expect(files).not.toContain('model.safetensors');
+    (await loadModel(run.outputs.model!, { tokenizer: 'optional' })).dispose();
+    const bad = { ...options, stageDir: await mkdtemp(join(tmpdir(), 'ct-load-shards-')), config: { maxShardSize: '5XB' } };
+    await expect(runStage(loadModelStage, bad)).rejects.toThrow(/maxShardSize/);
   });
 
   it('refuses an unknown config key, naming it', async () => {
