@@ -2,7 +2,7 @@
  * A researcher's own prompt pairs, end to end through the CLI: a hand-written CSV of 50
  * clean/corrupted pairs in the embedded world's words (fixtures/tasks/pairs-50.csv) →
  * `tasks:import-pairs` with the embedded model's tokenizer → `discover:eap` with corrupted
- * ablation → a circuit. And the bad files: a malformed CSV and one with no usable row fail with the
+ * ablation → a circuit → MIB's submission folder (`export:mib`). And the bad files: a malformed CSV and one with no usable row fail with the
  * file, the line and the artifact exit code.
  */
 import { spawn } from 'node:child_process';
@@ -55,6 +55,10 @@ steps:
       selection: { n: 40 }
       curve: { enabled: false }
       draw: { png: false }
+  mib:
+    stage: export:mib
+    inputs: { edges: discover.edges, model: load.model }
+    config: { task: my-agreement, model: embedded }
 `;
 }
 
@@ -99,6 +103,10 @@ describe('tasks:import-pairs through the CLI', () => {
     // The circuit JSON is in the format current EAP-IG reads.
     const circuit = JSON.parse(await readFile(join(runDir, 'discover', 'circuit.json'), 'utf8')) as { nodes: Record<string, unknown> };
     expect(circuit.nodes.input).toEqual({ in_graph: expect.any(Boolean) });
+    // And as MIB's submission folder, with the same scores.
+    const mib = JSON.parse(await readFile(join(runDir, 'mib', 'submission', 'my-agreement_embedded', 'importances.json'), 'utf8')) as { edges: Record<string, { score: number }> };
+    expect(Object.keys(mib.edges)).toHaveLength(summary.edgesTotal);
+    expect(mib.edges[edges.columns.name[0]!]!.score).toBeCloseTo(edges.columns.score[0]!, 6);
   }, 120_000);
 
   it('fails a malformed CSV and a CSV with no usable row with the file, the line and exit code 5', async () => {

@@ -5,7 +5,7 @@
  * errors that name the valid choices. Nothing else in the app changes.
  */
 import type { TableSchema } from '@circuit-tuning/contracts';
-import { discoverStages } from '@circuit-tuning/discovery';
+import { discoverStages, exportMibStage } from '@circuit-tuning/discovery';
 import { evaluateStages } from '@circuit-tuning/evaluation';
 import { loadModelStage } from '@circuit-tuning/model';
 import { redundancyStages } from '@circuit-tuning/redundancy';
@@ -21,6 +21,7 @@ export const BUILTIN_STAGES: readonly AnyStageDefinition[] = [
   importWinoBiasStage,
   loadModelStage,
   ...Object.values(discoverStages),
+  exportMibStage,
   fullTrainingStage,
   loraTrainingStage,
   circuitTuningStage,
