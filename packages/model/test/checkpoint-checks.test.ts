@@ -87,6 +87,22 @@ describe('weights the config does not describe', () => {
     (await loadModel(dir, { tokenizer: 'optional' })).dispose();
   });
 
+  it("GPT2LMHeadModel's layout: the body under `transformer.`, an untied lm_head.weight without it", async () => {
+    const dir = await gpt2Copy(
+      (t) => {
+        for (const [name, tensor] of [...t]) {
+          t.delete(name);
+          t.set(`transformer.${name}`, tensor);
+        }
+        t.set('lm_head.weight', { shape: [50, 32], data: new Float32Array(50 * 32).fill(0.01) });
+      },
+      { tie_word_embeddings: false },
+    );
+    const model = await loadModel(dir, { tokenizer: 'optional' });
+    expect(model.params.get('unembed.W_U').dataSync()[0]).toBeCloseTo(0.01);
+    model.dispose();
+  });
+
   it('load:hf fails on such a model and writes no copy of it', async () => {
     const withNaN = await gpt2Copy((t) => {
       t.get('wte.weight')!.data[0] = Number.NaN;

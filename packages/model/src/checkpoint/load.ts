@@ -99,9 +99,9 @@ function planTensors(weights: WeightFiles, config: ModelConfig): TensorPlan {
   const present = new Set(names);
   // The prefix under which most of the expected tensors are found ('' when none are).
   const prefix = knownPrefixes
-    .map((p) => ({ p, found: mappings.filter((m) => present.has(p + m.hfName)).length }))
+    .map((p) => ({ p, found: mappings.filter((m) => present.has(nameInFile(p, m))).length }))
     .reduce((best, next) => (next.found > best.found ? next : best), { p: '', found: 0 }).p;
-  const expected = new Set(mappings.map((m) => prefix + m.hfName));
+  const expected = new Set(mappings.map((m) => nameInFile(prefix, m)));
   const tiedHead = config.tieWordEmbeddings ? TIED_HEAD_NAMES.find((n) => present.has(n)) : undefined;
   const unexpected = names.filter((n) => !expected.has(n) && n !== tiedHead && !isIgnoredBuffer(n, prefix, config));
   if (unexpected.length > 0) {
@@ -116,7 +116,7 @@ function planTensors(weights: WeightFiles, config: ModelConfig): TensorPlan {
     });
   }
   for (const mapping of mappings) {
-    const name = prefix + mapping.hfName;
+    const name = nameInFile(prefix, mapping);
     const { file, entry } = weights.tensors.get(name)!;
     if (!isFloatDType(entry.dtype)) throw new ArtifactError(file, `tensor '${name}' has integer dtype ${entry.dtype}, expected floats`);
     if (entry.shape.length !== mapping.hfShape.length || entry.shape.some((n, i) => n !== mapping.hfShape[i])) {
@@ -125,6 +125,9 @@ function planTensors(weights: WeightFiles, config: ModelConfig): TensorPlan {
   }
   return { prefix, tiedHead };
 }
+
+/** A tensor's name in the file: GPT2LMHeadModel prefixes the body with `transformer.` but not its lm_head. */
+const nameInFile = (prefix: string, mapping: HfMapping): string => (mapping.hfName === 'lm_head.weight' ? mapping.hfName : prefix + mapping.hfName);
 
 /** Names under which a tied model's unembedding is sometimes saved as well. */
 const TIED_HEAD_NAMES = ['lm_head.weight'];
@@ -144,7 +147,10 @@ function isIgnoredBuffer(name: string, prefix: string, config: ModelConfig): boo
 async function canonicalValues(weights: WeightFiles, plan: TensorPlan, config: ModelConfig): Promise<Map<string, tf.Tensor>> {
   const mappings = hfMappings(config);
   const byName = new Map<string, HfMapping[]>();
-  for (const m of mappings) byName.set(plan.prefix + m.hfName, [...(byName.get(plan.prefix + m.hfName) ?? []), m]);
+  for (const m of mappings) {
+    const name = nameInFile(plan.prefix, m);
+    byName.set(name, [...(byName.get(name) ?? []), m]);
+  }
   const values = new Map<string, tf.Tensor>();
   try {
     for (const file of weights.files) {
