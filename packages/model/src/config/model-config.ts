@@ -61,10 +61,10 @@ export const modelConfigSchema = z
   .refine((c) => c.nHeads % c.nKvHeads === 0, { message: 'nHeads must be a multiple of nKvHeads' });
 
 export type ModelConfig = z.infer<typeof modelConfigSchema>;
+export type ModelConfigInput = z.input<typeof modelConfigSchema>;
 
 /** Whether attention's output projection has a bias (b_O). */
 export const hasAttentionOutputBias = (config: ModelConfig): boolean => config.attentionOutputBias ?? config.attentionBias;
-export type ModelConfigInput = z.input<typeof modelConfigSchema>;
 
 /** A GPT-2 config with the usual derived sizes filled in (dHead = dModel / nHeads, dMlp = 4 dModel). */
 export function gpt2Config(options: {
