@@ -203,8 +203,12 @@ export async function importReferenceSubjectVerbJsonl(path: string, options: Sub
  * such a row is a correct rejection, not a salvage.
  */
 function trySearch<T>(rec: ReferenceSubjectVerbRecord, convert: (mode: 'search') => T): T | undefined {
-  for (const text of [rec.cleanText, rec.corrText]) {
-    const offsets = locateWords(text, rec.verbs.map((v) => (text === rec.cleanText ? v.clean : v.corr)));
+  const sides = [
+    [rec.cleanText, rec.verbs.map((v) => v.clean)],
+    [rec.corrText, rec.verbs.map((v) => v.corr)],
+  ] as const;
+  for (const [text, words] of sides) {
+    const offsets = locateWords(text, words);
     if (!Array.isArray(offsets)) return undefined;
     if (offsets.some((at) => at > 0 && !/\s/.test(text[at - 1]!) && text[at] !== "'")) return undefined;
   }
