@@ -123,6 +123,8 @@ describe('importPairs', () => {
     await expectArtifactError(importPairs(malformed, { tokenizer }), malformed, /line 2: a quoted field is never closed/);
     const count = await write('count.csv', 'clean,corrupted,answer,foil\nthe key, to the cabinets,the keys,is,are\n');
     await expectArtifactError(importPairs(count, { tokenizer }), count, /line 2: 5 fields, but the header has 4/);
+    const headerOnly = await write('header-only.csv', 'clean,corrupted,answer,foil\n');
+    await expectArtifactError(importPairs(headerOnly, { tokenizer }), headerOnly, /holds a header but no rows/);
     await expect(importPairs(join(dir, 'pairs.txt'), { tokenizer })).rejects.toThrow(ConfigError);
     await expect(importPairs(join(dir, 'missing.csv'), { tokenizer })).rejects.toThrow(ArtifactError);
     const badIds = await writeJsonl(dir, 'bad-ids.jsonl', [{ clean: [2, 99999], corrupted: [2, 5], answer: 5, foil: 6 }]);

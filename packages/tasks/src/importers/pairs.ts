@@ -86,6 +86,7 @@ export async function importPairs(path: string, options: PairsImportOptions): Pr
   const rejects = new RejectLog();
   const rows = await readSourceRows(path, format, columns, rejects);
   const total = rows.length + rejects.size;
+  if (total === 0) throw new ArtifactError(path, 'holds a header but no rows');
   const prompts: PromptRow[] = [];
   for (const source of rows) {
     try {
