@@ -102,7 +102,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
     async setup(dir) {
       return { args: ['run', await file(join(dir, 'tasks.yaml'), TASKS_PIPELINE), '--run-dir', join(dir, 'mine')] };
     },
-    message: 'exists and was not made by circuit-tuning (it has no .pipeline/ folder); nothing in it is deleted',
+    message: 'exists and was not made by circuit-tuning (it holds files that no run writes); nothing in it is deleted',
     exitCode: 3,
     sentinels: { 'mine/tasks/spreadsheet.csv': 'a,b\n1,2\n' },
     finding: '#14.2',

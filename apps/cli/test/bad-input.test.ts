@@ -55,14 +55,14 @@ describe('bad input on the command line', () => {
       await writeFile(join(dir, path), text);
     }
     const result = await cli(args, cwd ?? dir);
-    expect(result.stderr).toContain(`error: `);
-    expect(result.stderr).toContain(c.message);
-    expect(result.stderr).not.toMatch(/internal error|\n\s+at /);
-    expect(result.code, result.stderr).toBe(c.exitCode);
     for (const [path, text] of sentinels) {
       expect(existsSync(join(dir, path)), `${path} survives`).toBe(true);
       expect(await readFile(join(dir, path), 'utf8')).toBe(text);
     }
+    expect(result.stderr).toContain(`error: `);
+    expect(result.stderr).toContain(c.message);
+    expect(result.stderr).not.toMatch(/internal error|\n\s+at /);
+    expect(result.code, result.stderr).toBe(c.exitCode);
   });
 
   it("the README's bad-input table is the one generated from these cases", () => {

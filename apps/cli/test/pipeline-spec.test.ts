@@ -60,7 +60,7 @@ describe('pipeline files', () => {
     const variant = await loadError(`steps:\n${TASKS}  discover:\n    variant: eap-xl\n    inputs: { model: ./x, prompts: tasks.sv_disagreement }\n`);
     expect(variant).toMatch(/bad\.yaml:\d+:\d+: step 'discover': unknown variant 'eap-xl' for stage slot 'discover'; valid variants: eap, eap-ig, exact, random/);
     const slot = await loadError(`steps:\n  x:\n    stage: discovr:eap\n`);
-    expect(slot).toMatch(/bad\.yaml:3:12: step 'x': unknown stage slot 'discovr'; valid slots: discover, evaluate, load, redundancy, report, tasks, train/);
+    expect(slot).toMatch(/bad\.yaml:3:12: step 'x': unknown stage slot 'discovr'; valid slots: discover, evaluate, export, load, redundancy, report, tasks, train/);
   });
 
   it('reports unknown config keys, nested ones too, at their line', async () => {

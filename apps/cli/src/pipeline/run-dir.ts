@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ConfigError } from '@circuit-tuning/contracts';
-import { stageDirState } from '@circuit-tuning/runtime';
+import { isTempName, stageDirState } from '@circuit-tuning/runtime';
 import { RESOLVED_FILE } from './resolve';
 import { INDEX_DIR } from './run-index';
 import { STEP_ID } from './spec';
@@ -17,6 +17,7 @@ import { STEP_ID } from './spec';
 export const RUN_STATUS_FILE = 'run.json';
 export const PIPELINE_COPY = 'pipeline.yaml';
 export const RUN_LOG = 'log.jsonl';
+const RUN_FILES = [RUN_STATUS_FILE, PIPELINE_COPY, RUN_LOG, RESOLVED_FILE];
 /** The lock a running pipeline holds, inside `.pipeline/`. */
 export const RUN_LOCK_FILE = 'lock';
 /** The command line's name for allowing a run directory the tool did not make. */
@@ -68,18 +69,24 @@ export function stepDir(runDir: string, id: string): string {
 }
 
 /**
- * `absent`, `empty`, `run` (made by this tool: it has `.pipeline/`), or `foreign` (anything else,
- * a plain file included).
+ * `absent`, `empty`, `run` (made by this tool: it has `.pipeline/`, or holds nothing but what a
+ * run writes: its top files and step directories with a stage's manifest.json), or `foreign`
+ * (anything else, a plain file included).
  */
 export type RunDirState = 'absent' | 'empty' | 'run' | 'foreign';
 
-export function runDirState(dir: string): RunDirState {
+export async function runDirState(dir: string): Promise<RunDirState> {
   if (!existsSync(dir)) return 'absent';
   if (!statSync(dir).isDirectory()) return 'foreign';
-  const names = readdirSync(dir);
-  if (names.length === 0) return 'empty';
-  const marker = join(dir, INDEX_DIR);
-  return existsSync(marker) && statSync(marker).isDirectory() ? 'run' : 'foreign';
+  const entries = readdirSync(dir, { withFileTypes: true });
+  if (entries.length === 0) return 'empty';
+  if (entries.some((e) => e.name === INDEX_DIR && e.isDirectory())) return 'run';
+  for (const entry of entries) {
+    if (entry.isFile() && (RUN_FILES.includes(entry.name) || isTempName(entry.name))) continue;
+    if (entry.isDirectory() && (await stageDirState(join(dir, entry.name))) === 'stage') continue;
+    return 'foreign';
+  }
+  return 'run';
 }
 
 /**
@@ -88,14 +95,14 @@ export function runDirState(dir: string): RunDirState {
  * that exists without a stage's manifest.json.
  */
 export async function checkRunDir(runDir: string, stepIds: readonly string[], options: { allowExistingDir: boolean }): Promise<void> {
-  const state = runDirState(runDir);
+  const state = await runDirState(runDir);
   if (state === 'foreign') {
     if (!options.allowExistingDir) {
-      throw new ConfigError(`${runDir} exists and was not made by circuit-tuning (it has no ${INDEX_DIR}/ folder); nothing in it is deleted`, {
+      throw new ConfigError(`${runDir} exists and was not made by circuit-tuning (it holds files that no run writes); nothing in it is deleted`, {
         hint: `give a new or empty --run-dir, or pass ${ALLOW_EXISTING_DIR} to write beside its files (none of them is overwritten or deleted)`,
       });
     }
-    const taken = [PIPELINE_COPY, RUN_STATUS_FILE, RUN_LOG, RESOLVED_FILE].filter((name) => existsSync(join(runDir, name)));
+    const taken = RUN_FILES.filter((name) => existsSync(join(runDir, name)));
     if (taken.length > 0) throw new ConfigError(`${runDir}: a run would overwrite ${taken.join(', ')}, which circuit-tuning did not write`, { hint: 'move them away, or give another --run-dir' });
   }
   const foreign: string[] = [];

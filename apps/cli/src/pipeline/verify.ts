@@ -26,7 +26,7 @@ export async function prepareVerifyDir(runDir: string, workDir: string): Promise
   if (overlaps(runDir, workDir)) {
     throw new ConfigError(`--work ${workDir} overlaps the run being verified (${runDir}); the rerun would replace it`, { hint: 'give a --work directory outside the run, and not one that contains it' });
   }
-  const state = runDirState(workDir);
+  const state = await runDirState(workDir);
   if (state !== 'absent' && state !== 'empty') {
     if (!existsSync(join(workDir, INDEX_DIR, VERIFY_MARKER))) {
       throw new ConfigError(`--work ${workDir} exists and is not a rerun made by verify; nothing in it is deleted`, { hint: 'give a new or empty --work directory' });
