@@ -73,7 +73,8 @@ const parseShown = (text: string) => Number(text);
 
 describe.skipIf(!available)('view', () => {
   it('serves the run on 127.0.0.1 and answers only for recorded outputs', async () => {
-    expect(viewer.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    // The token is the last path segment; test/viewer-security.test.ts checks what it guards.
+    expect(viewer.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]+\/$/);
     const run = (await (await fetch(`${viewer.url}api/run`)).json()) as { name: string; steps: { id: string; status: string }[] };
     expect(run.name).toBe('tiny');
     expect(run.steps.map((s) => s.status)).toEqual(Array(STEPS.length).fill('succeeded'));

@@ -8,8 +8,14 @@ import { startBackend } from '../backend-options';
 export const loadCommand: Command = {
   name: 'load',
   summary: 'Run the load stage: check a model directory and write its canonical copy, parameter and node tables, and a manifest.',
-  usage: 'load MODEL_DIR --out STAGE_DIR [--tokenizer required|optional] [--dtype F32|F16|BF16] [--force]',
-  options: { out: { type: 'string' }, tokenizer: { type: 'string' }, dtype: { type: 'string' }, force: { type: 'boolean' } },
+  usage: 'load MODEL_DIR --out STAGE_DIR [--tokenizer required|optional] [--dtype F32|F16|BF16] [--force] [--allow-existing-dir]',
+  options: {
+    out: { type: 'string' },
+    tokenizer: { type: 'string' },
+    dtype: { type: 'string' },
+    force: { type: 'boolean' },
+    'allow-existing-dir': { type: 'boolean' },
+  },
   async run({ values, positionals }) {
     const [source] = positionals;
     const out = values.out as string | undefined;
@@ -24,6 +30,7 @@ export const loadCommand: Command = {
       config,
       backend,
       force: Boolean(values.force),
+      allowExistingDir: values['allow-existing-dir'] === true,
       reporter: stderrReporter(),
     });
     process.stderr.write(`${result.cached ? 'reused' : 'wrote'} ${out} (${Object.keys(result.outputs).join(', ')})\n`);
