@@ -27,7 +27,8 @@ export { logitsAtPositions, type MetricTargets, metricPerExample, metricTargets,
 export { ABLATION_KINDS, Ablation, type AblationKind } from './scoring/ablation';
 export { type AttributionSettings, attributeBatch, type ScoredPositions } from './scoring/attribution';
 export { type ExactSettings, patchBatch } from './scoring/exact';
-export { type EdgeScores, rowsPerPass, SCORING_METHODS, type ScoreEdgesOptions, type ScoringMethod, scoreEdges } from './scoring/score-edges';
+export { type EdgeScores, SCORING_METHODS, type ScoreEdgesOptions, type ScoringMethod, scoreEdges } from './scoring/score-edges';
+export { DEFAULT_PASS_BUDGET_BYTES, type PassKind, passBytes, rowsPerPass } from './scoring/pass-memory';
 // Selecting and running circuits
 export {
   allNodeNames,

@@ -1,7 +1,8 @@
-import type { TransformerModel } from '@circuit-tuning/model';
+import { ConfigError } from '@circuit-tuning/contracts';
+import { gpt2Config, type TransformerModel } from '@circuit-tuning/model';
 import { tf } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluateCircuits, scoreEdges } from '../src/index';
+import { DEFAULT_PASS_BUDGET_BYTES, evaluateCircuits, passBytes, rowsPerPass, scoreEdges } from '../src/index';
 import { asSet, randomExamples, tinyRandomModel } from './fixtures';
 
 let model: TransformerModel;
@@ -31,4 +32,44 @@ describe('memory', () => {
       expect(tf.memory().numTensors).toBe(before);
     });
   }
+});
+
+describe('rows per pass', () => {
+  const gpt2Small = { config: gpt2Config({ nLayers: 12, nHeads: 12, dModel: 768, vocabSize: 50257, maxPositions: 1024 }) };
+
+  it('gives the edge-masked pass its own per-row cost, far below the probed pass', () => {
+    const probed = passBytes(gpt2Small, 'probed', 9);
+    const masked = passBytes(gpt2Small, 'masked', 9);
+    // GPT-2 small: the masked pass measured 2.08 MB a token (tf.profile of evaluateCircuits).
+    expect(masked.perRow / 9 / 1e6).toBeGreaterThan(2.08);
+    expect(masked.perRow / 9 / 1e6).toBeLessThan(2.08 * 1.15);
+    expect(probed.perRow).toBeGreaterThan(5 * masked.perRow);
+    expect(rowsPerPass(gpt2Small, 9, DEFAULT_PASS_BUDGET_BYTES, 'masked')).toBeGreaterThan(5 * rowsPerPass(gpt2Small, 9, DEFAULT_PASS_BUDGET_BYTES, 'probed'));
+  });
+
+  it('is an error naming the pass, the size asked and the budget when one row does not fit', () => {
+    expect(() => rowsPerPass(gpt2Small, 1024, 1.5e9, 'probed')).toThrow(ConfigError);
+    expect(() => rowsPerPass(gpt2Small, 1024, 1.5e9, 'probed')).toThrow(
+      /probed forward\/backward pass \(EAP scoring\) needs about [\d,]+ MB for one row of 1024 tokens, more than the memory budget of 1,500 MB/,
+    );
+    expect(() => rowsPerPass(gpt2Small, 9, 100e6, 'masked')).toThrow(/edge-masked forward pass \(circuit evaluation\) needs about 175 MB for one row of 9 tokens, more than the memory budget of 100 MB/);
+  });
+
+  it('bounds the measured peak of circuit evaluation', async () => {
+    const model = await tinyRandomModel(3, gpt2Config({ nLayers: 4, nHeads: 4, dModel: 64, vocabSize: 1000, maxPositions: 16 }));
+    const graph = model.graph();
+    const keep = Float32Array.from({ length: graph.edgeCount }, (_, i) => (i % 3 === 0 ? 0 : 1));
+    const wide = asSet(randomExamples({ seed: 4, count: 8, lengths: [12], vocab: 1000 }), 8);
+    const start = tf.memory().numBytes;
+    const profile = await tf.profile(async () => {
+      await evaluateCircuits(model, wide, graph, [keep], { rowsPerPass: 8 });
+      return tf.scalar(0);
+    });
+    const peak = profile.peakBytes - start;
+    (profile.result as tf.Tensor).dispose();
+    const { fixed, perRow } = passBytes(model, 'masked', 12);
+    model.dispose();
+    expect(peak).toBeLessThanOrEqual(fixed + 8 * perRow);
+    expect(peak).toBeGreaterThan(0.5 * (fixed + 8 * perRow));
+  });
 });

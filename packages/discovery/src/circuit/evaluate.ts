@@ -5,7 +5,7 @@ import { metricPerExample, metricTargets } from '../metrics/positions';
 import { getMetric, type MetricDefinition } from '../metrics/registry';
 import { type PromptSet, splitBatch } from '../prompts/prompt-set';
 import { Ablation, type AblationKind } from '../scoring/ablation';
-import { rowsPerPass } from '../scoring/score-edges';
+import { rowsPerPass } from '../scoring/pass-memory';
 
 export interface EvaluateOptions {
   metric?: string | MetricDefinition;
@@ -41,7 +41,7 @@ export async function evaluateCircuits(
     if (mask.length !== graph.edgeCount) throw new ConfigError(`a circuit mask has ${mask.length} entries, the graph has ${graph.edgeCount} edges`);
   }
   const keeps = masks.map((m) => (m instanceof Float32Array ? m : Float32Array.from(m)));
-  const rowsFor = (seq: number) => options.rowsPerPass ?? rowsPerPass(model, seq, options.memoryBudgetBytes);
+  const rowsFor = (seq: number) => options.rowsPerPass ?? rowsPerPass(model, seq, options.memoryBudgetBytes, 'masked');
   const ablation = await Ablation.create(options.ablation ?? 'corrupted', model, prompts, { signal: options.signal, rowsPerPass: rowsFor });
   let full = 0;
   const sums = new Float64Array(masks.length);

@@ -1,12 +1,13 @@
 import { ConfigError, ContractError, type ModelGraph } from '@circuit-tuning/contracts';
 import type { TransformerModel } from '@circuit-tuning/model';
-import { createRng, nativeKernelsApplied, tf } from '@circuit-tuning/runtime';
+import { createRng, tf } from '@circuit-tuning/runtime';
 import { metricTargets } from '../metrics/positions';
 import { getMetric, type MetricDefinition } from '../metrics/registry';
 import { type PromptSet, splitBatch } from '../prompts/prompt-set';
 import { Ablation, type AblationKind } from './ablation';
 import { attributeBatch, type ScoredPositions } from './attribution';
 import { patchBatch } from './exact';
+import { rowsPerPass } from './pass-memory';
 
 export type ScoringMethod = 'eap' | 'eap-ig' | 'exact' | 'random';
 export const SCORING_METHODS: readonly ScoringMethod[] = ['eap', 'eap-ig', 'exact', 'random'];
@@ -23,7 +24,7 @@ export interface ScoreEdgesOptions {
   steps?: number;
   /** Rows per forward pass; defaults to what fits `memoryBudgetBytes`. */
   rowsPerPass?: number;
-  /** Bytes one probed forward/backward may use (default 1.5 GB) when `rowsPerPass` is not set. */
+  /** Bytes one pass may use (default 1.5 GB) when `rowsPerPass` is not set; see pass-memory.ts. */
   memoryBudgetBytes?: number;
   /** Refuse exact patching above this many edges (one forward pass per edge and batch). */
   maxExactEdges?: number;
@@ -93,7 +94,9 @@ export async function scoreEdges(model: TransformerModel, prompts: PromptSet, op
   }
 
   const sums = new Float64Array(graph.edgeCount);
-  const rowsFor = (seq: number) => options.rowsPerPass ?? rowsPerPass(model, seq, options.memoryBudgetBytes);
+  // Exact patching runs edge-masked forwards; EAP and EAP-IG probed forward/backward passes.
+  const passKind = options.method === 'exact' ? 'masked' : 'probed';
+  const rowsFor = (seq: number) => options.rowsPerPass ?? rowsPerPass(model, seq, options.memoryBudgetBytes, passKind);
   const ablation = await Ablation.create(ablationKind, model, prompts, { signal: options.signal, rowsPerPass: rowsFor });
   let metricSum = 0;
   try {
@@ -123,22 +126,4 @@ export async function scoreEdges(model: TransformerModel, prompts: PromptSet, op
   }
   for (let e = 0; e < sums.length; e++) sums[e]! /= prompts.examples;
   return result(sums, metricSum / prompts.examples);
-}
-
-/**
- * Rows per probed forward/backward pass that fit a memory budget (at least 1). The probed pass
- * holds, per token, one [3H + 2] × dModel reader input per layer several times over (probe,
- * layer-norm intermediates, gradient) and a few rows of logits; independent of the tokens, the
- * unembedding's transposed weight and its gradient (the runtime's matMul gradient computes the
- * weight's too). The copies factor was measured with bench/eap.bench.ts on GPT-2 small at 32
- * tokens a row: on plain wasm one row fits a 1.5 GB budget and four reach 3.7 GB of the 4 GB heap
- * (12); with the native kernels (fused LayerNorm and gelu, no tape copies) a row adds 356 MB and
- * four rows peak at 2.1 GB (7).
- */
-export function rowsPerPass(model: TransformerModel, seq: number, budgetBytes = 1.5e9): number {
-  const { nLayers, nHeads, dModel, vocabSize } = model.config;
-  const copies = nativeKernelsApplied() ? 7 : 12;
-  const fixed = 4 * 3 * vocabSize * dModel;
-  const perToken = 4 * (copies * nLayers * (3 * nHeads + 2) * dModel + 6 * vocabSize);
-  return Math.max(1, Math.floor((budgetBytes - fixed) / (perToken * seq)));
 }

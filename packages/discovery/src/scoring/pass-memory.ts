@@ -1,0 +1,63 @@
+import { ConfigError } from '@circuit-tuning/contracts';
+import type { ModelConfig } from '@circuit-tuning/model';
+import { nativeKernelsApplied } from '@circuit-tuning/runtime';
+
+/**
+ * The kinds of forward pass discovery runs, each with its own memory per row:
+ * - `probed`: EAP/EAP-IG's forward with a zero probe on every reader input, and its backward pass;
+ * - `masked`: the edge-masked forward (faithfulness, curves, exact patching), no gradient tape.
+ */
+export type PassKind = 'probed' | 'masked';
+
+const PASS_NAMES: Record<PassKind, string> = {
+  probed: 'probed forward/backward pass (EAP scoring)',
+  masked: 'edge-masked forward pass (circuit evaluation)',
+};
+
+/** Default bytes one pass may use (the `memoryBudgetMB: 1500` of the stage configs). */
+export const DEFAULT_PASS_BUDGET_BYTES = 1.5e9;
+
+/** Estimated tensor bytes of one pass over rows of `seq` tokens: independent of the rows, and per row. */
+export function passBytes(model: { config: ModelConfig }, kind: PassKind, seq: number): { fixed: number; perRow: number } {
+  const { nLayers, nHeads, dModel, dMlp, vocabSize } = model.config;
+  if (kind === 'probed') {
+    // Per token, one [3H + 2] × dModel reader input per layer several times over (probe,
+    // layer-norm intermediates, gradient) and a few rows of logits; independent of the tokens,
+    // the unembedding's transposed weight and its gradient (the runtime's matMul gradient
+    // computes the weight's too). The copies factor was measured with bench/eap.bench.ts on
+    // GPT-2 small at 32 tokens a row: on plain wasm one row fits a 1.5 GB budget and four reach
+    // 3.7 GB of the 4 GB heap (12); with the native kernels on wasm (fused LayerNorm and gelu, no
+    // tape copies) a row adds 356 MB and four rows peak at 2.1 GB (7).
+    const copies = nativeKernelsApplied() ? 7 : 12;
+    return { fixed: 4 * 3 * vocabSize * dModel, perRow: 4 * seq * (copies * nLayers * (3 * nHeads + 2) * dModel + 6 * vocabSize) };
+  }
+  // The edge-masked forward keeps one clean − ablated delta per writer (1 + L·(H + 1) of them,
+  // packages/model/src/transformer/circuit-inputs.ts) while the caller holds the ablated writer
+  // outputs (so two rows of dModel per writer and token), and per layer its [3H, tokens, dModel]
+  // attention reader inputs a few times over, the MLP's hidden layer, the attention scores, and
+  // the logits with the metric's softmax. Measured peak tensor bytes of evaluateCircuits per
+  // token (tf.profile, native backend, 45–180 tokens): 40 KB (4 layers × 4 heads, d 64, vocab
+  // 1,000), 318 KB (6 × 8, d 256, vocab 8,000), 2.08 MB (GPT-2 small); these coefficients
+  // overestimate all three by 4–10 %. (Models as small as 2 × 4, d 32 need more per token than
+  // this counts, about 17 KB; at such sizes no budget is ever near.) Independent of the tokens:
+  // at most one cached transposed unembedding.
+  const writers = 1 + nLayers * (nHeads + 1);
+  const perToken = 4 * (2 * writers * dModel + 4 * 3 * nHeads * dModel + 2 * dMlp + 2 * nHeads * seq + 4 * vocabSize);
+  return { fixed: 4 * vocabSize * dModel, perRow: seq * perToken };
+}
+
+/**
+ * Rows of `seq` tokens per pass that fit a memory budget. A pass that cannot fit even one row is
+ * a ConfigError naming the pass, the size asked and the budget (running it anyway exhausted the
+ * wasm heap or hung the machine): raise the budget, set the rows explicitly, or use shorter prompts.
+ */
+export function rowsPerPass(model: { config: ModelConfig }, seq: number, budgetBytes = DEFAULT_PASS_BUDGET_BYTES, kind: PassKind = 'probed'): number {
+  const { fixed, perRow } = passBytes(model, kind, seq);
+  const rows = Math.floor((budgetBytes - fixed) / perRow);
+  if (rows >= 1) return rows;
+  const mb = (bytes: number) => `${Math.ceil(bytes / 1e6).toLocaleString('en-US')} MB`;
+  throw new ConfigError(
+    `the ${PASS_NAMES[kind]} needs about ${mb(fixed + perRow)} for one row of ${seq} tokens, more than the memory budget of ${mb(budgetBytes)}`,
+    { hint: 'raise memoryBudgetMB, set batchSize to choose the rows per pass yourself, or use shorter prompts' },
+  );
+}
