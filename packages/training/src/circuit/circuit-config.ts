@@ -1,20 +1,20 @@
-import { ABLATION_KINDS } from '@circuit-tuning/discovery';
+import { discoveryConfigShape } from '@circuit-tuning/discovery';
 import { z } from 'zod';
 import { VariantConfig } from '../stages/common';
 
 /** How each step's circuit is found (method.md §2, §4 step 1). */
 export const StepDiscoveryConfig = z.strictObject({
   method: z.enum(['eap', 'eap-ig']).default('eap'),
-  /** A metric registered in the discovery package (logit-diff, prob-diff, neg-loss, kl). */
-  metric: z.string().default('logit-diff'),
-  ablation: z.enum(ABLATION_KINDS).default('corrupted'),
-  positions: z.enum(['prediction', 'all']).default('prediction'),
+  // Metric, ablation, positions and graph mean what they mean to discovery, with its defaults:
+  // one source (a circuit found in training is found as discover:eap would find it).
+  metric: discoveryConfigShape.metric,
+  ablation: discoveryConfigShape.ablation,
+  positions: discoveryConfigShape.positions,
   /** EAP-IG's integration steps. */
   steps: z.number().int().positive().default(5),
   /** Prompts (train split of the prompts table) scored for each discovery. */
   prompts: z.number().int().positive().default(16),
-  /** The full graph (input and logits nodes) or the reference code's graph without them. */
-  graph: z.enum(['full', 'reference']).default('full'),
+  graph: discoveryConfigShape.graph,
   /** Rank edges by the "top nodes" reweighting instead of |score|. */
   topNodes: z.boolean().default(false),
 });
