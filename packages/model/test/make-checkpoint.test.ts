@@ -11,7 +11,7 @@ import { type HfLlamaConfig, naiveLogits, type Weights } from './llama-naive';
 import { maxAbsDiff } from './shared-data';
 
 /**
- * scripts/make-llama-checkpoint.ts at its test size (`--config tiny`: Llama-3.2-1B's config with
+ * scripts/make-checkpoint.ts at the Llama family's test size (`--config llama-tiny`: Llama-3.2-1B's config with
  * 2 layers, d 32 and the llama3 rope scaling active within a few tokens), run as the command it is:
  * BF16 shards with the index transformers writes, a tokenizer that fits the vocabulary, and logits
  * that match the naive reference on the weights read back from the shards.
@@ -23,14 +23,14 @@ let model: TransformerModel;
 beforeAll(async () => {
   await ensureBackend();
   dir = join(await mkdtemp(join(tmpdir(), 'ct-make-llama-')), 'out');
-  await promisify(execFile)('npx', ['tsx', 'scripts/make-llama-checkpoint.ts', dir, '--config', 'tiny', '--max-shard-size', '20KB'], {
+  await promisify(execFile)('npx', ['tsx', 'scripts/make-checkpoint.ts', dir, '--config', 'llama-tiny', '--max-shard-size', '20KB'], {
     cwd: packageDir,
     timeout: 120_000,
   });
   model = await loadModel(dir);
 }, 150_000);
 
-describe('make-llama-checkpoint --config tiny', () => {
+describe('make-checkpoint --config llama-tiny', () => {
   it('writes BF16 shards of at most the size asked, with their index', async () => {
     const index = JSON.parse(await readFile(join(dir, 'model.safetensors.index.json'), 'utf8')) as {
       metadata: { total_size: number };
