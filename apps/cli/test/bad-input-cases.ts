@@ -130,6 +130,17 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
     finding: '#14.2',
   },
   {
+    input: '`ct sweep --out` a folder that holds files a sweep did not write',
+    command: 'pnpm ct sweep FILE.yaml --grid seed=1,2 --out DIR',
+    async setup(dir) {
+      return { args: ['sweep', await file(join(dir, 'tasks.yaml'), TASKS_PIPELINE), '--grid', 'seed=1,2', '--out', join(dir, 'mine')] };
+    },
+    message: 'exists and holds what a sweep did not write (results.csv); nothing in it is overwritten or deleted',
+    exitCode: 3,
+    sentinels: { 'mine/results.csv': 'a,b\n1,2\n' },
+    finding: '#14.2',
+  },
+  {
     input: '`ct verify --work` the run being verified',
     command: 'pnpm ct verify RUN --work RUN',
     async setup(dir, tools) {

@@ -3,6 +3,7 @@ import { ConfigError } from '@circuit-tuning/contracts';
 import type { Command } from '../command';
 import { cancelOnSignals, csvOption, EXIT_CANCELLED, listOption, positiveInt, userPath } from '../pipeline/cli-support';
 import {
+  checkSweepDir,
   expandGrid,
   type GridAxis,
   isSweepDocument,
@@ -64,6 +65,7 @@ export const sweepCommand: Command = {
     const name = file.split('/').pop()?.replace(/\.ya?ml$/i, '') ?? 'sweep';
     const sweepDir = userPath((values.out as string | undefined) ?? join('runs', `${name}-sweep`));
     const concurrency = positiveInt(values.concurrency, '--concurrency') ?? spec.concurrency;
+    await checkSweepDir(sweepDir);
     const trials = expandGrid(grid, sweepDir);
     process.stderr.write(`sweep: ${trials.length} trials of ${spec.pipeline}, ${Math.max(1, concurrency)} at a time, in ${sweepDir}\n`);
     const cancel = cancelOnSignals();

@@ -7,14 +7,15 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@circuit-tuning/contracts';
-import { readManifest, writeFileAtomic, writeJsonAtomic } from '@circuit-tuning/runtime';
+import { isTempName, readManifest, writeFileAtomic, writeJsonAtomic } from '@circuit-tuning/runtime';
 import { parse as parseYamlValue } from 'yaml';
 import { isResolvedPipeline, RESOLVED_FILE } from './resolve';
+import { runDirState } from './run-dir';
 import { RUN_STATUS_FILE } from './runner';
 import { isRecord } from './spec';
 import type { YamlSource } from './yaml-source';
@@ -249,10 +250,30 @@ export function tableMarkdown(table: SweepTable): string {
   return [`| ${table.columns.join(' | ')} |`, `| ${table.columns.map(() => '---').join(' | ')} |`, ...table.rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
 }
 
+/** What a sweep writes at the top of its directory, besides one run directory per trial. */
+const SWEEP_FILES = ['sweep.json', 'sweep.md', 'sweep.tsv'];
+
+/** Refuses a sweep directory that holds anything a sweep does not write (run.ts's rule for run directories, one level up). */
+export async function checkSweepDir(sweepDir: string): Promise<void> {
+  const entries = await readdir(sweepDir, { withFileTypes: true }).catch(() => []);
+  const foreign: string[] = [];
+  for (const entry of entries) {
+    if (entry.isFile() && (SWEEP_FILES.includes(entry.name) || isTempName(entry.name))) continue;
+    if (entry.isDirectory() && ['run', 'empty'].includes(await runDirState(join(sweepDir, entry.name)))) continue;
+    foreign.push(entry.name);
+  }
+  if (foreign.length > 0) {
+    throw new ConfigError(`${sweepDir} exists and holds what a sweep did not write (${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ', ...' : ''}); nothing in it is overwritten or deleted`, {
+      hint: 'give a new or empty --out directory',
+    });
+  }
+}
+
 export async function writeSweepFiles(sweepDir: string, spec: { pipeline: string; grid: readonly GridAxis[] }, results: readonly TrialResult[], metrics: readonly string[]): Promise<void> {
   const table = sweepTable(results, spec.grid, metrics);
-  await writeJsonAtomic(join(sweepDir, 'sweep.json'), { pipeline: spec.pipeline, grid: spec.grid, metrics, trials: results });
-  await writeFileAtomic(join(sweepDir, 'sweep.md'), `# Sweep of ${spec.pipeline}\n\n${tableMarkdown(table)}\n`);
+  const [json, markdown, tsvFile] = SWEEP_FILES as [string, string, string];
+  await writeJsonAtomic(join(sweepDir, json), { pipeline: spec.pipeline, grid: spec.grid, metrics, trials: results });
+  await writeFileAtomic(join(sweepDir, markdown), `# Sweep of ${spec.pipeline}\n\n${tableMarkdown(table)}\n`);
   const tsv = [table.columns.join('\t'), ...table.rows.map((r) => r.map((v) => (v === null ? '' : String(v))).join('\t'))].join('\n');
-  await writeFileAtomic(join(sweepDir, 'sweep.tsv'), `${tsv}\n`);
+  await writeFileAtomic(join(sweepDir, tsvFile), `${tsv}\n`);
 }
