@@ -8,8 +8,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { ArtifactRecord, StageManifest } from '@circuit-tuning/contracts';
-import { readManifest } from '@circuit-tuning/runtime';
+import { isLockLive, readLockOwner, readManifest } from '@circuit-tuning/runtime';
 import { isResolvedPipeline, RESOLVED_FILE, type ResolvedPipeline } from '../pipeline/resolve';
+import { RUN_LOCK_FILE } from '../pipeline/run-dir';
+import { INDEX_DIR } from '../pipeline/run-index';
 import { STEP_ID } from '../pipeline/spec';
 import { RUN_STATUS_FILE } from '../pipeline/runner';
 
@@ -36,7 +38,9 @@ export async function readRun(runDir: string): Promise<ViewerRun> {
   const dir = resolve(runDir);
   const pipeline = await readJson(join(dir, RESOLVED_FILE)).then((v) => (isResolvedPipeline(v) ? v : undefined));
   const runStatus = (await readJson(join(dir, RUN_STATUS_FILE))) as { status?: string; steps?: { id: string; status: string }[] } | undefined;
-  const live = runStatus?.status === 'running' && existsSync(join(dir, '.pipeline', 'lock'));
+  // A killed run leaves its lock behind: it is live only while its process is.
+  const owner = await readLockOwner(join(dir, INDEX_DIR, RUN_LOCK_FILE));
+  const live = runStatus?.status === 'running' && owner !== 'gone' && (owner === 'unreadable' || isLockLive(owner));
   const ids: { id: string; stage?: string; group?: string; item?: string }[] =
     pipeline?.steps.map((s) => ({ id: s.id, stage: s.stage.id, ...(s.group === undefined ? {} : { group: s.group, item: s.item as string }) })) ??
     readdirSync(dir, { withFileTypes: true })
