@@ -4,9 +4,8 @@
  * overwritten or deleted: it is refused, or (when the caller allows it) written beside.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { MANIFEST_FILE } from '@circuit-tuning/contracts';
-import { ArtifactError } from '@circuit-tuning/contracts';
 import { join } from 'node:path';
+import { ArtifactError, MANIFEST_FILE } from '@circuit-tuning/contracts';
 import { isTempName } from '../fs/temp-names';
 
 /** The lock a running stage holds in its directory. */
