@@ -2,12 +2,27 @@ import { z } from 'zod';
 import { MIB_FRACTIONS } from './circuit/curve';
 import { hasMetric, metricNames } from './metrics/registry';
 import { ABLATION_KINDS } from './scoring/ablation';
+import { DEFAULT_SCORED_POSITIONS, SCORED_POSITIONS } from './scoring/attribution';
+
+/** Top-n's n when the config gives none (capped at the graph's edge count). */
+export const DEFAULT_TOP_N = 300;
 
 /** Which edges form the circuit, and how they are ranked. */
 export const selectionConfig = z.strictObject({
   /** 'top-n' keeps the n (or fraction · edges) best edges; 'threshold' those scoring ≥ threshold. */
   mode: z.enum(['top-n', 'threshold']).default('top-n'),
-  n: z.number().int().nonnegative().default(300),
+  /**
+   * Edges to keep in top-n mode: at least 1 (top-0 is an empty circuit) and at most the graph's
+   * edge count, checked in discoverCircuit once the graph is known (a larger n used to be the
+   * whole graph without a word). When absent, DEFAULT_TOP_N or the whole graph if it is smaller,
+   * so the default suits models of any size.
+   */
+  n: z
+    .number()
+    .int()
+    .min(1, { error: 'selection.n must be at least 1: top-0 selects no edge, an empty circuit' })
+    .optional()
+    .describe(`edges kept in top-n mode, 1 to the graph's edge count (default ${DEFAULT_TOP_N}, or every edge of a smaller graph)`),
   /** Overrides n: keep floor(fraction · edge count) edges. */
   fraction: z.number().gt(0).max(1).optional(),
   threshold: z.number().optional(),
@@ -45,8 +60,22 @@ export const discoveryConfigShape = {
     .default('logit-diff')
     .refine(hasMetric, { error: (issue) => `unknown metric '${String(issue.input)}'; valid: ${metricNames().join(', ')}` }),
   ablation: z.enum(ABLATION_KINDS).default('corrupted'),
-  /** Where activation differences are summed: each prompt's prediction position, or all positions. */
-  positions: z.enum(['prediction', 'all']).default('prediction'),
+  /**
+   * Where activation differences are summed: each prompt's prediction position, or all positions.
+   * 'all' by default, whatever the ablation, so that scoring measures the intervention that
+   * evaluation applies: a circuit is always run ablated at every position (faithfulness, curves,
+   * N*). With corrupted prompts that differ before the prediction position (the subject of an
+   * agreement prompt with an attractor, a name in IOI), 'prediction' gave every input→* edge a
+   * score of exactly 0 and pruning then emptied the circuit (IOI on the embedded model: 0 edges,
+   * faithfulness 0). EAP, EAP-IG and MIB sum over all positions too; 'prediction' with mean
+   * ablation is the reference code's setting, available by saying so.
+   */
+  positions: z
+    .enum(SCORED_POSITIONS)
+    .default(DEFAULT_SCORED_POSITIONS)
+    .describe(
+      "where activation differences are summed: 'all' (default; scoring then matches evaluation, which ablates at every position) or each prompt's 'prediction' position (input edges score 0 when the corruption sits at an earlier token)",
+    ),
   /** Prompt rows to use: one split / task, at most maxExamples rows. All rows when absent. */
   split: z.string().optional(),
   task: z.string().optional(),

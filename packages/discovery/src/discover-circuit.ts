@@ -1,8 +1,9 @@
+import { ConfigError } from '@circuit-tuning/contracts';
 import type { TransformerModel } from '@circuit-tuning/model';
 import { type CurvePoint, curveAreas, topCircuits } from './circuit/curve';
 import { evaluateCircuits, faithfulness } from './circuit/evaluate';
 import { type Circuit, selectCircuit } from './circuit/selection';
-import type { DiscoveryConfig } from './config';
+import { DEFAULT_TOP_N, type DiscoveryConfig } from './config';
 import type { PromptSet } from './prompts/prompt-set';
 import { type EdgeScores, type ScoringMethod, scoreEdges } from './scoring/score-edges';
 
@@ -42,6 +43,15 @@ export async function discoverCircuit(
   options: DiscoveryRunOptions = {},
 ): Promise<DiscoveryResult> {
   const graph = model.graph({ includeInputAndLogits: config.graph === 'full' });
+  const { selection } = config;
+  // Checked before scoring (which can take long): asking for more edges than the graph has would
+  // silently select the whole graph, and a researcher who asked for top-50,000 should be told.
+  if (selection.mode === 'top-n' && selection.fraction === undefined && selection.n !== undefined && selection.n > graph.edgeCount) {
+    throw new ConfigError(
+      `selection.n is ${selection.n.toLocaleString('en-US')}, but the ${config.graph} graph of this model (${graph.shape.nLayers} layers × ${graph.shape.nHeads} heads) has ${graph.edgeCount.toLocaleString('en-US')} edges`,
+      { hint: `set selection.n to at most ${graph.edgeCount}, or selection.fraction: 1 for the whole graph` },
+    );
+  }
   const scores = await scoreEdges(model, prompts, {
     method,
     graph,
@@ -57,8 +67,8 @@ export async function discoverCircuit(
     onProgress: (done, total) => options.onProgress?.('scoring', done, total),
   });
 
-  const { selection } = config;
-  const n = selection.fraction === undefined ? selection.n : Math.floor(selection.fraction * graph.edgeCount + 1e-9);
+  const n =
+    selection.fraction === undefined ? (selection.n ?? Math.min(DEFAULT_TOP_N, graph.edgeCount)) : Math.floor(selection.fraction * graph.edgeCount + 1e-9);
   const circuit = selectCircuit(graph, scores.scores, {
     mode: selection.mode,
     n,

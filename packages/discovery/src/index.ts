@@ -25,7 +25,7 @@ export {
 export { logitsAtPositions, type MetricTargets, metricPerExample, metricTargets, oneHotRows } from './metrics/positions';
 // Scoring edges: EAP, EAP-IG, exact patching, random
 export { ABLATION_KINDS, Ablation, type AblationKind } from './scoring/ablation';
-export { type AttributionSettings, attributeBatch, type ScoredPositions } from './scoring/attribution';
+export { type AttributionSettings, attributeBatch, DEFAULT_SCORED_POSITIONS, SCORED_POSITIONS, type ScoredPositions } from './scoring/attribution';
 export { type ExactSettings, patchBatch } from './scoring/exact';
 export { type EdgeScores, SCORING_METHODS, type ScoreEdgesOptions, type ScoringMethod, scoreEdges } from './scoring/score-edges';
 export { DEFAULT_PASS_BUDGET_BYTES, type PassKind, passBytes, rowsPerPass } from './scoring/pass-memory';
@@ -58,6 +58,7 @@ export { DiscoveryEdgesTable, DiscoveryNodesTable, FaithfulnessCurveTable } from
 // Config and the stage
 export {
   curveConfig,
+  DEFAULT_TOP_N,
   type DiscoveryConfig,
   type DiscoveryConfigInput,
   discoveryConfigShape,

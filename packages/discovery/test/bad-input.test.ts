@@ -110,3 +110,21 @@ describe('bad input gives clear errors', () => {
     model.dispose();
   });
 });
+
+describe('selection sizes (issue 14, finding 9)', () => {
+  it('refuses top-0 and a top-N above the graph edge count, naming the key and the edge count', async () => {
+    const path = join(dir, 'selection.arrow');
+    await writePrompts(path, [good()]);
+    await expect(run(path, tinyGpt2Dir, { selection: { n: 0 } })).rejects.toThrow(ConfigError);
+    await expect(run(path, tinyGpt2Dir, { selection: { n: 0 } })).rejects.toThrow(/selection\.n.*must be at least 1: top-0 selects no edge, an empty circuit/s);
+    // The golden tiny GPT-2 (2 layers × 4 heads) has 110 edges in the full graph.
+    await expect(run(path, tinyGpt2Dir, { selection: { n: 50_000 } })).rejects.toThrow(ConfigError);
+    await expect(run(path, tinyGpt2Dir, { selection: { n: 50_000 } })).rejects.toThrow(
+      /selection\.n is 50,000, but the full graph of this model \(2 layers × 4 heads\) has 110 edges/,
+    );
+    // The whole graph, asked for exactly, and a fraction are fine.
+    const fast = { curve: { enabled: false }, draw: { svg: false, png: false } };
+    await expect(run(path, tinyGpt2Dir, { ...fast, selection: { n: 110 } })).resolves.toBeDefined();
+    await expect(run(path, tinyGpt2Dir, { ...fast, selection: { fraction: 1 } })).resolves.toBeDefined();
+  });
+});

@@ -51,7 +51,8 @@ describe('the discover slot', () => {
     describe(`discover:${variant}`, () => {
       it('parses its defaults and rejects unknown keys', () => {
         const config = parseStageConfig(stageId(definition), definition.config, {});
-        expect(config).toMatchObject({ graph: 'full', metric: 'logit-diff', ablation: 'corrupted', positions: 'prediction', selection: { mode: 'top-n', n: 300 } });
+        expect(config).toMatchObject({ graph: 'full', metric: 'logit-diff', ablation: 'corrupted', positions: 'all', selection: { mode: 'top-n' } });
+        expect(config.selection.n).toBeUndefined(); // DEFAULT_TOP_N, capped at the graph's edge count
         if (variant === 'eap-ig') expect(config).toMatchObject({ steps: 5 });
         expect(() => parseStageConfig(stageId(definition), definition.config, { selection: { top: 3 } })).toThrow(/selection/);
       });
@@ -64,7 +65,7 @@ describe('the discover slot', () => {
         const graph = model.graph();
         expect(edges.numRows).toBe(graph.edgeCount);
         expect(edges.columns.name).toEqual(graph.edgeNames());
-        expect(edges.metadata.producer).toBe(`discover:${variant}@1`);
+        expect(edges.metadata.producer).toBe(`discover:${variant}@2`);
         expect(edges.metadata.extra['ct.discovery.method']).toBe(variant);
         const inCircuit = edges.columns.in_circuit.filter(Boolean).length;
         expect(inCircuit).toBeGreaterThan(0);

@@ -1,4 +1,4 @@
-import { ABLATION_KINDS, hasMetric, metricNames } from '@circuit-tuning/discovery';
+import { ABLATION_KINDS, discoveryConfigShape, hasMetric, metricNames } from '@circuit-tuning/discovery';
 import { CircuitTuningConfig, FullTrainingConfig } from '@circuit-tuning/training';
 import { z } from 'zod';
 import { TARGET_METRICS } from './target-metric';
@@ -28,12 +28,13 @@ export const CurvesConfig = z.strictObject({
   metric,
   ablation: z.enum(ABLATION_KINDS).default('corrupted'),
   /**
-   * Where activation differences are summed when scoring. 'all' (EAP-IG's and MIB's choice) by
-   * default: with corrupted prompts that differ before the prediction position (the subject of an
-   * agreement prompt, a name in IOI), 'prediction' gives the input's edges no score at all, so
-   * top-N circuits are pruned to nothing until N is nearly the whole graph.
+   * Where activation differences are summed when scoring: discovery's setting and default ('all',
+   * why in packages/discovery/src/config.ts): with corrupted prompts that differ before the
+   * prediction position (the subject of an agreement prompt, a name in IOI), 'prediction' gives
+   * the input's edges no score at all, so top-N circuits are pruned to nothing until N is nearly
+   * the whole graph.
    */
-  positions: z.enum(['prediction', 'all']).default('all'),
+  positions: discoveryConfigShape.positions,
   /** 'full': with the input and logits nodes; 'reference': the reference code's graph. */
   graph: z.enum(['full', 'reference']).default('full'),
   /** Prompt rows to use: one split / task, at most maxExamples rows; all rows when absent. */

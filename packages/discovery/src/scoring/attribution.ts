@@ -8,6 +8,9 @@ import type { Ablation } from './ablation';
 
 /** Where the activation difference is summed: each row's prediction position, or every position. */
 export type ScoredPositions = 'prediction' | 'all';
+export const SCORED_POSITIONS: readonly ScoredPositions[] = ['prediction', 'all'];
+/** The default everywhere edges are scored (discovery, redundancy, circuit-tuning): see `positions` in config.ts. */
+export const DEFAULT_SCORED_POSITIONS: ScoredPositions = 'all';
 
 export interface AttributionSettings {
   graph: ModelGraph;

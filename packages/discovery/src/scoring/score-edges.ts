@@ -5,7 +5,7 @@ import { metricTargets } from '../metrics/positions';
 import { getMetric, type MetricDefinition } from '../metrics/registry';
 import { type PromptSet, splitBatch } from '../prompts/prompt-set';
 import { Ablation, type AblationKind } from './ablation';
-import { attributeBatch, type ScoredPositions } from './attribution';
+import { attributeBatch, DEFAULT_SCORED_POSITIONS, type ScoredPositions } from './attribution';
 import { patchBatch } from './exact';
 import { rowsPerPass } from './pass-memory';
 
@@ -19,6 +19,7 @@ export interface ScoreEdgesOptions {
   /** A registered metric name or a definition (default 'logit-diff'). */
   metric?: string | MetricDefinition;
   ablation?: AblationKind;
+  /** Where activation differences are summed (default DEFAULT_SCORED_POSITIONS, 'all'). */
   positions?: ScoredPositions;
   /** EAP-IG's integration steps m (default 5). */
   steps?: number;
@@ -63,7 +64,7 @@ export async function scoreEdges(model: TransformerModel, prompts: PromptSet, op
   const graph = options.graph ?? model.graph();
   const metric = typeof options.metric === 'object' ? options.metric : getMetric(options.metric ?? 'logit-diff');
   const ablationKind = options.ablation ?? 'corrupted';
-  const positions = options.positions ?? 'prediction';
+  const positions = options.positions ?? DEFAULT_SCORED_POSITIONS;
   const steps = options.method === 'eap-ig' ? (options.steps ?? 5) : 1;
   if (!Number.isInteger(steps) || steps < 1) throw new ConfigError(`EAP-IG needs a positive integer number of steps, got ${steps}`);
   if (graph.shape.nLayers !== model.config.nLayers || graph.shape.nHeads !== model.config.nHeads) {

@@ -84,7 +84,7 @@ const description = (what: string) => `Circuit discovery by ${what}: edge scores
 export const discoverEap = defineStage({
   slot: 'discover',
   variant: 'eap',
-  version: 1,
+  version: 2,
   description: description('EAP (edge attribution patching)'),
   config: eapConfig,
   inputs,
@@ -96,7 +96,7 @@ export const discoverEap = defineStage({
 export const discoverEapIg = defineStage({
   slot: 'discover',
   variant: 'eap-ig',
-  version: 1,
+  version: 2,
   description: description('EAP-IG (integrated gradients over input embeddings)'),
   config: eapIgConfig,
   inputs,
@@ -108,7 +108,7 @@ export const discoverEapIg = defineStage({
 export const discoverExact = defineStage({
   slot: 'discover',
   variant: 'exact',
-  version: 1,
+  version: 2,
   description: description('exact activation patching (for validation and small models)'),
   config: exactConfig,
   inputs,
@@ -120,7 +120,7 @@ export const discoverExact = defineStage({
 export const discoverRandom = defineStage({
   slot: 'discover',
   variant: 'random',
-  version: 1,
+  version: 2,
   description: description('random scores (a baseline)'),
   config: randomConfig,
   inputs,
