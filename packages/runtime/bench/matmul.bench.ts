@@ -22,6 +22,7 @@ const SETUPS: Setup[] = [
   { label: 'tensorflow-gpu', backend: 'tensorflow-gpu', sizes: SIZES },
   { label: 'tensorflow', backend: 'tensorflow', sizes: SIZES },
   { label: 'webgpu', backend: 'webgpu', sizes: SIZES },
+  { label: 'native, 2 threads', backend: 'native', threads: 2, sizes: SIZES },
   { label: 'wasm, 1 thread', backend: 'wasm', threads: 1, sizes: SIZES },
   { label: 'wasm, 2 threads', backend: 'wasm', threads: 2, sizes: SIZES },
   { label: 'cpu', backend: 'cpu', sizes: [128] },

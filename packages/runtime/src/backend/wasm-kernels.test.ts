@@ -58,6 +58,26 @@ function cases(): Case[] {
   return out;
 }
 
+/** scatterND with repeated indices (they sum), slices of every rank, float32 and int32. */
+function scatterCases(): Case[] {
+  const rand = rng(11);
+  const out: Case[] = [];
+  for (const dtype of ['float32', 'int32'] as const) {
+    for (const [shape, sliceRank, count] of [[[50, 8], 1, 30], [[6, 5, 4], 2, 12], [[4, 3], 2, 9], [[7], 1, 20], [[0, 3], 1, 0]] as const) {
+      const ids = Array.from({ length: count }, () => Array.from({ length: sliceRank }, (_, j) => Math.floor(rand() * (shape[j] ?? 1))));
+      const updateShape = [count, ...shape.slice(sliceRank)];
+      const n = updateShape.reduce((a, b) => a * b, 1);
+      const values = Array.from({ length: n }, () => (dtype === 'float32' ? rand() * 2 - 1 : Math.floor(rand() * 100)));
+      out.push({
+        name: `scatterND ${dtype} into [${shape}] slice rank ${sliceRank}, ${count} updates`,
+        run: () => [tf.scatterND(tf.tensor2d(ids.flat(), [count, sliceRank], 'int32'), tf.tensor(values, updateShape, dtype), [...shape])],
+      });
+    }
+  }
+  out.push({ name: 'scatterND embedding-like gradient', run: () => [tf.scatterND(tf.tensor2d([3, 1, 3, 0], [4, 1], 'int32'), tf.ones([4, 16]), [5, 16])] });
+  return out;
+}
+
 function evaluate(all: Case[]): Map<string, { shape: number[]; values: number[] }[]> {
   const results = new Map<string, { shape: number[]; values: number[] }[]>();
   for (const c of all) {
@@ -152,8 +172,8 @@ describe.skipIf(!applyNativeKernels(1, 'native').ok)('copy-slices kernels on the
     await initBackend({ backend: 'native', threads: 1, log: () => {} });
   });
 
-  it('give the cpu kernels’ results for slices, unstacks, splits, gathers and clones', async () => {
-    const all = cases();
+  it('give the cpu kernels’ results for slices, unstacks, splits, gathers, clones and scatters', async () => {
+    const all = [...cases(), ...scatterCases()];
     await initBackend({ backend: 'cpu', log: () => {} });
     const stock = evaluate(all);
     await initBackend({ backend: 'native', threads: 1, log: () => {} });

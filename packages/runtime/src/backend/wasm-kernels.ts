@@ -2,6 +2,7 @@ import type {
   GatherV2Attrs,
   KernelFunc,
   NamedTensorInfoMap,
+  ScatterNdAttrs,
   SliceAttrs,
   SplitVAttrs,
   TensorInfo,
@@ -50,6 +51,9 @@ export function wasmKernelFixesApplied(): boolean {
  * stock Slice copies a strided box element by element through index arithmetic and returns
  * contiguous boxes as views of the input (which an in-place Adam step would then write through),
  * and whose GatherV2 does the same index arithmetic per element. Its Identity already shares.
+ * ScatterND (the embedding gradient, scatter-embedding-grad) adds whole rows into a pooled output:
+ * the cpu kernel indexes every element and fills a fresh [vocab, d] array each step (GPT-2
+ * small: 154 MB, about 140 ms a step).
  */
 export function applyArrayKernelFixes(backendName: 'native'): void {
   fixes[backendName].apply();
@@ -97,12 +101,12 @@ function splitV(params: KernelParams): TensorInfo | TensorInfo[] {
   });
 }
 
-type Fixed = 'Slice' | 'Unpack' | 'SplitV' | 'Identity' | 'GatherV2';
+type Fixed = 'Slice' | 'Unpack' | 'SplitV' | 'Identity' | 'GatherV2' | 'ScatterNd';
 
 /** The stock kernels are kept: strings still go through them. */
 const fixes: Readonly<Record<'wasm' | 'native', KernelTakeover<Fixed>>> = {
-  wasm: new KernelTakeover<Fixed>('wasm', { Slice: slice, Unpack: unpack, SplitV: splitV, Identity: identity, GatherV2: gatherV2 }),
-  native: new KernelTakeover<'Slice' | 'Unpack' | 'SplitV' | 'GatherV2'>('native', { Slice: slice, Unpack: unpack, SplitV: splitV, GatherV2: gatherV2 }) as KernelTakeover<Fixed>,
+  wasm: new KernelTakeover<Exclude<Fixed, 'ScatterNd'>>('wasm', { Slice: slice, Unpack: unpack, SplitV: splitV, Identity: identity, GatherV2: gatherV2 }) as KernelTakeover<Fixed>,
+  native: new KernelTakeover<Exclude<Fixed, 'Identity'>>('native', { Slice: slice, Unpack: unpack, SplitV: splitV, GatherV2: gatherV2, ScatterNd: scatterNd }) as KernelTakeover<Fixed>,
 };
 
 /** The takeover of the backend a kernel call runs on. */
@@ -143,6 +147,40 @@ function gatherV2(params: KernelParams): TensorInfo | TensorInfo[] {
       const target = (o * count + i) * inner;
       if (inner === 1) to[target] = from[source] ?? 0;
       else to.set(from.subarray(source, source + inner), target);
+    }
+  }
+  return out;
+}
+
+/**
+ * tf.scatterND of float32 or int32 updates: zeros of `shape` plus each update slice added at its
+ * index (repeated indices sum, as the stock kernel does), one contiguous slice at a time.
+ */
+function scatterNd(params: KernelParams): TensorInfo | TensorInfo[] {
+  const indices = input(params.inputs, 'indices');
+  const updates = input(params.inputs, 'updates');
+  if ((updates.dtype !== 'float32' && updates.dtype !== 'int32') || indices.dtype !== 'int32') return stock(params).runStock('ScatterNd', params);
+  const { shape } = params.attrs as unknown as ScatterNdAttrs;
+  const { sliceRank, numUpdates, sliceSize, strides, outputSize } = tf.scatter_util.calculateShapes(updates, indices, shape);
+  const mem = memoryOf(params.backend);
+  const out = mem.make(shape, updates.dtype);
+  if (outputSize === 0) return out;
+  const to = mem.view(out);
+  const from = mem.view(updates);
+  const at = mem.view(indices);
+  to.fill(0);
+  const slices = outputSize / sliceSize;
+  for (let i = 0; i < numUpdates; i++) {
+    let slot = 0;
+    for (let j = 0; j < sliceRank; j++) slot += (at[i * sliceRank + j] ?? 0) * (strides[j] ?? 0);
+    if (!(slot >= 0 && slot < slices)) {
+      throw new Error(`Invalid indices: [${Array.from(at.subarray(i * sliceRank, (i + 1) * sliceRank))}] does not index into [${shape}]`);
+    }
+    const target = slot * sliceSize;
+    if (updates.shape.length === 0) {
+      for (let k = 0; k < sliceSize; k++) to[target + k] = (to[target + k] ?? 0) + (from[0] ?? 0);
+    } else {
+      for (let k = 0, source = i * sliceSize; k < sliceSize; k++) to[target + k] = (to[target + k] ?? 0) + (from[source + k] ?? 0);
     }
   }
   return out;
