@@ -18,7 +18,7 @@ afterAll(async () => {
   await shutdownBackend();
 });
 
-describe.each(['cpu', 'wasm'] as const)('parameter gradients on %s', (backend) => {
+describe.each(['cpu', 'wasm', 'native'] as const)('parameter gradients on %s', (backend) => {
   beforeAll(async () => {
     await initBackend({ backend, threads: 1, log: () => {} });
   });

@@ -44,7 +44,7 @@ afterAll(async () => {
   await shutdownBackend();
 });
 
-describe.each(['cpu', 'wasm'] as const)('custom-gradient layers on %s', (backend) => {
+describe.each(['cpu', 'wasm', 'native'] as const)('custom-gradient layers on %s', (backend) => {
   beforeAll(async () => {
     await initBackend({ backend, threads: 1, log: () => {} });
   });
