@@ -8,7 +8,7 @@
  * A case builds its files in a fresh directory. `sentinels` are files written after the setup,
  * most of them outside the run; each must survive the command unchanged.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -57,12 +57,26 @@ async function file(path: string, text: string): Promise<string> {
   return path;
 }
 
-/** A finished run of TASKS_PIPELINE in `dir/run`. */
+/** One finished run of TASKS_PIPELINE per directory of cases, copied for each case that needs one. */
+const templates = new Map<string, Promise<string>>();
+
+/** A finished run of TASKS_PIPELINE in `dir/run` (and its pipeline in `dir/tasks.yaml`). */
 async function finishedRun(dir: string, tools: CaseTools): Promise<string> {
   const pipeline = await file(join(dir, 'tasks.yaml'), TASKS_PIPELINE);
+  const parent = join(dir, '..');
+  if (!templates.has(parent)) {
+    templates.set(
+      parent,
+      (async () => {
+        const template = join(parent, 'finished-run');
+        const result = await tools.cli(['run', pipeline, '--run-dir', template, '--quiet']);
+        if (result.code !== 0) throw new Error(`the setup run failed: ${result.stderr}`);
+        return template;
+      })(),
+    );
+  }
   const run = join(dir, 'run');
-  const result = await tools.cli(['run', pipeline, '--run-dir', run, '--quiet']);
-  if (result.code !== 0) throw new Error(`the setup run failed: ${result.stderr}`);
+  await cp(await (templates.get(parent) as Promise<string>), run, { recursive: true });
   return run;
 }
 
