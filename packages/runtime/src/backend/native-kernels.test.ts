@@ -3,7 +3,7 @@ import { fusedGeluTanh } from '../ops/activation';
 import { maskedSoftmax, softmaxBackward } from '../ops/attention';
 import { crossEntropyRows } from '../ops/loss';
 import { fusedLayerNorm } from '../ops/norm';
-import { applyNativeKernels, removeNativeKernels } from './native-kernels';
+import { applyNativeKernels, nativeKernelsApplied, removeNativeKernels } from './native-kernels';
 import { initBackend, shutdownBackend } from './select';
 import { tf } from './tf';
 
@@ -375,6 +375,7 @@ describe.skipIf(!available.ok && !requireNative).each(['wasm', 'native'] as cons
   it.runIf(backend === 'native')('are recorded in the native backend info', async () => {
     const info = await initBackend({ backend: 'native', threads: 2, log: () => {} });
     expect(info.name).toBe('native');
+    expect(nativeKernelsApplied()).toBe(true); // on the active backend, as discovery's memory estimate asks
     expect(info.kernelFixes).toEqual(expect.arrayContaining(['native-matmul', 'native-adam', 'copy-slices']));
     expect(info.kernelFixes).not.toContain('transposed-matmul-grad');
     expect(info.nativeKernels?.config).toMatch(/\S/);

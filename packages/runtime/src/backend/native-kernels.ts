@@ -83,8 +83,10 @@ export function removeNativeKernels(backend: NativeKernelsBackend = 'wasm'): voi
   }
 }
 
-export function nativeKernelsApplied(backend: NativeKernelsBackend = 'wasm'): boolean {
-  return takeovers[backend].applied;
+/** Whether the native kernels run on `backend` (default: the active tfjs backend). */
+export function nativeKernelsApplied(backend?: NativeKernelsBackend): boolean {
+  const name = backend ?? tf.getBackend();
+  return (name === 'wasm' || name === 'native') && takeovers[name].applied;
 }
 
 /** The takeover of the backend a kernel call runs on (for the stock kernel of inputs it passes on). */
