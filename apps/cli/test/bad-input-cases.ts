@@ -8,7 +8,7 @@
  * A case builds its files in a fresh directory. `sentinels` are files written after the setup,
  * most of them outside the run; each must survive the command unchanged.
  */
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -130,6 +130,21 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
     message: 'exists in the run directory but was not made by a step (no manifest.json); nothing in it is deleted',
     exitCode: 3,
     sentinels: { 'mine/tasks/spreadsheet.csv': 'a,b\n1,2\n' },
+    finding: '#14.2',
+  },
+  {
+    input: 'a step directory in the run that is a symbolic link out of it',
+    command: 'pnpm ct run FILE.yaml --run-dir RUN --force',
+    async setup(dir, tools) {
+      const run = await finishedRun(dir, tools);
+      await rm(join(run, 'tasks'), { recursive: true });
+      await mkdir(join(dir, 'elsewhere'));
+      await symlink(join(dir, 'elsewhere'), join(run, 'tasks'));
+      return { args: ['run', join(dir, 'tasks.yaml'), '--run-dir', run, '--force', '--quiet'] };
+    },
+    message: "the directory of step 'tasks', leads out of the run directory (a symbolic link to",
+    exitCode: 3,
+    sentinels: { 'elsewhere/manifest.json': '{"mine": true}', 'elsewhere/data.csv': 'a,b' },
     finding: '#14.2',
   },
   {

@@ -61,9 +61,10 @@ export function assertInsideRun(runDir: string, path: string, what: string): str
 
 /** The directory of a step, after checking its id is one path segment that stays in the run. */
 export function stepDir(runDir: string, id: string): string {
+  if (!STEP_ID.test(id)) throw new ConfigError(`step id ${JSON.stringify(id)} is not valid (ids match ${STEP_ID}): it names a directory of the run ${runDir}`);
   const dir = join(runDir, id);
-  if (!STEP_ID.test(id) || !isInside(runDir, dir)) {
-    throw new ConfigError(`step id ${JSON.stringify(id)} is not a valid step id (ids match ${STEP_ID}); its directory would not lie inside ${runDir}`);
+  if (!isInside(runDir, dir)) {
+    throw new ConfigError(`${dir}, the directory of step '${id}', leads out of the run directory (a symbolic link to ${realPath(dir)})`, { hint: 'remove the link, or give another --run-dir' });
   }
   return dir;
 }
