@@ -43,8 +43,9 @@ describe('rows per pass', () => {
     // GPT-2 small: the masked pass measured 2.08 MB a token (tf.profile of evaluateCircuits).
     expect(masked.perRow / 9 / 1e6).toBeGreaterThan(2.08);
     expect(masked.perRow / 9 / 1e6).toBeLessThan(2.08 * 1.15);
-    expect(probed.perRow).toBeGreaterThan(5 * masked.perRow);
-    expect(rowsPerPass(gpt2Small, 9, DEFAULT_PASS_BUDGET_BYTES, 'masked')).toBeGreaterThan(5 * rowsPerPass(gpt2Small, 9, DEFAULT_PASS_BUDGET_BYTES, 'probed'));
+    // The probed pass counts 7 or 12 copies of every reader input (native kernels or not).
+    expect(probed.perRow).toBeGreaterThan(4 * masked.perRow);
+    expect(rowsPerPass(gpt2Small, 9, DEFAULT_PASS_BUDGET_BYTES, 'masked')).toBeGreaterThan(4 * rowsPerPass(gpt2Small, 9, DEFAULT_PASS_BUDGET_BYTES, 'probed'));
   });
 
   it('is an error naming the pass, the size asked and the budget when one row does not fit', () => {

@@ -1,2 +1,0 @@
-export * from './pipeline/index';
-export * from './viewer/index';
