@@ -55,7 +55,8 @@ export function rowsPerPass(model: { config: ModelConfig }, seq: number, budgetB
   const { fixed, perRow } = passBytes(model, kind, seq);
   const rows = Math.floor((budgetBytes - fixed) / perRow);
   if (rows >= 1) return rows;
-  const mb = (bytes: number) => `${Math.ceil(bytes / 1e6).toLocaleString('en-US')} MB`;
+  // Whole MB, or two significant digits below 10 MB (so that a tiny budget never reads "1 MB > 1 MB").
+  const mb = (bytes: number) => `${bytes < 1e7 ? Number((bytes / 1e6).toPrecision(2)) : Math.ceil(bytes / 1e6).toLocaleString('en-US')} MB`;
   throw new ConfigError(
     `the ${PASS_NAMES[kind]} needs about ${mb(fixed + perRow)} for one row of ${seq} tokens, more than the memory budget of ${mb(budgetBytes)}`,
     { hint: 'raise memoryBudgetMB, set batchSize to choose the rows per pass yourself, or use shorter prompts' },
