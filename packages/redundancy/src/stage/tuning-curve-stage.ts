@@ -57,8 +57,9 @@ export const TUNING_RUNS_DIR = 'runs';
 export const tuningCurveStage = defineStage({
   slot: 'redundancy',
   variant: 'tuning-curve',
-  // Version 2: its training runs use the runtime's crossEntropyRows loss.
-  version: 2,
+  // Version 2: its training runs use the runtime's crossEntropyRows loss. Version 3: their
+  // per-step discovery scores at every position by default (discovery's DEFAULT_SCORED_POSITIONS).
+  version: 3,
   description: 'Circuit-tuning at each top-N of a grid against full fine-tuning: the tuning curve and its knee (node-level intrinsic dimension).',
   config: TuningCurveConfig,
   inputs,
