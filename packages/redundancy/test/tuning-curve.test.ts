@@ -96,6 +96,15 @@ describe('redundancy:tuning-curve', () => {
     expect((await run(config([10, 30, 60]))).cached).toBe(true);
   });
 
+  it('says when a grid point is above the graph edge count (those runs keep every edge)', async () => {
+    const warnings: string[] = [];
+    const reporter: StageReporter = (event) => {
+      if (event.type === 'log' && event.level === 'warn') warnings.push(event.message);
+    };
+    await run(config([10, 200], { includeFull: false }), { reporter, stage: join(fx.dir, 'above') });
+    expect(warnings).toContain("top-N 200 above the graph's 110 edges: those runs keep every edge");
+  });
+
   it('refuses inputs of the wrong schema and bad settings before any training', async () => {
     const fresh = join(fx.dir, 'refused');
     await expect(run(config([4]), { train: fx.prompts, stage: fresh })).rejects.toThrow(/holds table 'ct\.prompts' but 'ct\.texts' was expected/);

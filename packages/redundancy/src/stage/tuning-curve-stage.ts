@@ -77,6 +77,13 @@ async function runTuningCurve(ctx: TuningContext) {
   const evalPrompts = evalPromptsOf(evalTable.columns, { split: config.evalSplit, task: config.evalTask, limit: config.evalLimit, source: evalSource });
   const modelConfig = await readModelConfig(ctx.inputs.model);
   const graph = buildGraph({ nLayers: modelConfig.nLayers, nHeads: modelConfig.nHeads }, { includeInputAndLogits: config.training.discovery.graph === 'full' });
+  // A grid point above the graph's size trains the whole graph (the default grid reaches 1,000
+  // edges; the embedded model has 479): legitimate, but said (issue 14, finding 9). The summary
+  // records edgesTotal beside each point's topN.
+  const above = config.topN.filter((n) => n > graph.edgeCount);
+  if (above.length > 0) {
+    ctx.logger.warn(`top-N ${above.join(', ')} above the graph's ${graph.edgeCount} edges: those runs keep every edge`, { topN: above, edges: graph.edgeCount });
+  }
 
   const progress = ctx.progress('training runs', config.topN.length + (config.includeFull ? 1 : 0));
   const runs = await launchTuningRuns({
