@@ -3,13 +3,21 @@ import { defineTableSchema } from './table-schemas';
 /**
  * Task metrics of one model (method.md §5), in long form so that any set of tasks and metrics fits
  * one schema and several runs concatenate: one row per (task, metric, condition).
+ * Version 2 adds `seed`, so a comparison can pair runs of several variants by seed.
  */
 export const EvaluationMetricsTable = defineTableSchema({
   name: 'ct.evaluation.metrics',
-  version: 1,
+  version: 2,
   description: 'Task metrics and general capability of one model: one row per (task, metric, condition).',
   fields: [
     { name: 'run', type: 'utf8', nullable: false, description: "label of the evaluated model, e.g. 'base', 'circuit-tuning'" },
+    {
+      name: 'seed',
+      // float64: a pipeline seed is any safe integer, beyond int32.
+      type: 'float64',
+      nullable: false,
+      description: 'the seed of the evaluating step, which a pipeline sets to its training step’s seed (runs of one seed saw the same batches); an integer',
+    },
     { name: 'task', type: 'utf8', nullable: false, description: "the evaluation's role: 'target', 'sv-agreement', 'sv-disagreement', 'ioi', 'gender-bias', 'general-text'" },
     { name: 'dataset', type: 'utf8', nullable: false, description: "the rows' task name(s) in the input table, e.g. 'sv-disagreement'" },
     {
@@ -24,20 +32,36 @@ export const EvaluationMetricsTable = defineTableSchema({
   ],
 });
 
-/** Several runs' metrics side by side, with each value's difference from a reference run. */
+/**
+ * Several runs' metrics side by side, with each value's difference from a reference run. Version 2:
+ * a run is a variant over one or more seeds; `value` is the mean over its seeds, with a confidence
+ * interval and, per baseline (full fine-tuning and LoRA), the paired test over shared seeds.
+ */
 export const EvaluationComparisonTable = defineTableSchema({
   name: 'ct.evaluation.comparison',
-  version: 1,
-  description: 'Metrics of several runs (base, circuit-tuning, full fine-tuning, LoRA, random circuit, …) and their difference from a reference run.',
+  version: 2,
+  description:
+    'Metrics of several variants (base, circuit-tuning, full fine-tuning, LoRA, random circuit, …) over their seeds: mean, 95 % confidence interval, difference from a reference run, and paired t-tests against full fine-tuning and LoRA.',
   fields: [
     { name: 'task', type: 'utf8', nullable: false },
     { name: 'metric', type: 'utf8', nullable: false },
     { name: 'condition', type: 'utf8', nullable: false },
-    { name: 'run', type: 'utf8', nullable: false },
-    { name: 'value', type: 'float64', nullable: false },
-    { name: 'n', type: 'int32', nullable: false },
+    { name: 'run', type: 'utf8', nullable: false, description: 'the variant: the label its metrics tables carry' },
+    { name: 'value', type: 'float64', nullable: false, description: 'the mean over the variant’s seeds (the value itself for one seed)' },
+    { name: 'n', type: 'int32', nullable: false, description: 'prompts (or tokens) behind the value of one seed' },
+    { name: 'n_seeds', type: 'int32', nullable: false, description: 'seeds the mean is over' },
+    { name: 'seeds', type: 'utf8', nullable: false, description: "the seeds, ascending, comma-separated: '1,2,3'" },
+    { name: 'ci_low', type: 'float64', nullable: true, description: 'the 95 % confidence interval of the mean (Student t, n_seeds − 1 df); null for one seed' },
+    { name: 'ci_high', type: 'float64', nullable: true },
     { name: 'reference', type: 'utf8', nullable: false, description: "the run deltas are taken against; '' when none" },
     { name: 'delta', type: 'float64', nullable: true, description: 'value − the reference run’s value; null when the reference lacks the row' },
+    { name: 'test', type: 'utf8', nullable: false, description: "the test behind the p-values: 'paired t-test over seeds (two-sided)'" },
+    { name: 'diff_vs_full', type: 'float64', nullable: true, description: 'mean over the seeds both ran of (value − full’s value); null for full itself or when no seed is shared' },
+    { name: 'p_vs_full', type: 'float64', nullable: true, description: 'two-sided p-value of the paired test against full; null below two shared seeds' },
+    { name: 'signs_vs_full', type: 'utf8', nullable: true, description: "the sign of the difference from full at each shared seed, ascending: '+', '-' or '0'" },
+    { name: 'diff_vs_lora', type: 'float64', nullable: true, description: 'mean over the seeds both ran of (value − lora’s value); null for lora itself or when no seed is shared' },
+    { name: 'p_vs_lora', type: 'float64', nullable: true, description: 'two-sided p-value of the paired test against lora; null below two shared seeds' },
+    { name: 'signs_vs_lora', type: 'utf8', nullable: true, description: "the sign of the difference from lora at each shared seed, ascending: '+', '-' or '0'" },
   ],
 });
 

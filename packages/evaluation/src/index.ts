@@ -14,8 +14,20 @@ export {
   promptTaskMetrics,
   type TaskMetricOptions,
 } from './task-metrics';
-// Comparing runs
-export { type ComparisonRow, compareRuns, comparisonChartSvg, comparisonMarkdown, higherIsBetter, type LabelledMetrics } from './compare';
+// Comparing runs, each variant over its seeds
+export {
+  bestRuns,
+  type ComparisonRow,
+  compareRuns,
+  comparisonChartSvg,
+  comparisonMarkdown,
+  higherIsBetter,
+  type LabelledMetrics,
+  PAIRED_BASELINES,
+  type PairedBaseline,
+} from './compare';
+export { CONFIDENCE, PAIRED_TEST, type PairedTest, pairedTTest, type SeedSummary, seedSummary } from './seed-statistics';
+export { logGamma, regularizedIncompleteBeta, studentTCdf, studentTQuantile } from './student-t';
 // Comparing circuits across checkpoints
 export {
   type CircuitCheckpoint,
@@ -36,7 +48,7 @@ export { type LogitLens, logitLens, meanStd } from './logit-lens';
 export { CircuitDiffTable, EdgeTrendTable, EvaluationComparisonTable, EvaluationMetricsTable, LogitLensTable } from './tables';
 // The stages
 export { EvaluateTasksConfig, evaluateTasksStage, summarizeMetrics, TASK_OF_PORT, writeMetrics } from './stage/tasks-stage';
-export { CompareConfig, evaluateCompareStage } from './stage/compare-stage';
+export { CompareConfig, EXTRA_RUN_PORTS, evaluateCompareStage } from './stage/compare-stage';
 export { CompareCircuitsConfig, evaluateCircuitsStage } from './stage/circuits-stage';
 export { evaluateLogitLensStage, LogitLensConfig } from './stage/logit-lens-stage';
 export { evaluateStages, type RunEvaluateOptions, registerEvaluateStages, runEvaluation } from './stage/run';

@@ -13,6 +13,7 @@ import {
   LogitLensTable,
   registerEvaluateStages,
   runEvaluation,
+  writeMetrics,
 } from '../src/index';
 import { type Fixture, fixture } from './fixtures';
 
@@ -46,6 +47,8 @@ describe('the evaluate slot', () => {
       return i < 0 ? undefined : { value: c.value[i]!, n: c.n[i]!, dataset: c.dataset[i]! };
     };
     expect(new Set(c.run)).toEqual(new Set(['base']));
+    // The step's seed labels every row, so a comparison can pair it with other variants' runs of that seed.
+    expect(new Set(c.seed)).toEqual(new Set([result.manifest.seed]));
     expect(value('target', 'accuracy')).toMatchObject({ n: 8, dataset: 'sv-agreement' });
     expect(value('target', 'accuracy', 'plural')).toMatchObject({ n: 4 });
     expect(value('target', 'answer_prob')!.value).toBeGreaterThan(0);
@@ -117,13 +120,50 @@ describe('the evaluate slot', () => {
     expect(c.delta[t]).toBeCloseTo(c.value[t]! - c.value[b]!, 12);
     expect(new Set(c.reference)).toEqual(new Set(['base']));
     expect(new Set(c.run)).toEqual(new Set(['base', 'circuit-tuning', 'again']));
+    // One seed each: the value itself, no interval, no paired test (no full or LoRA wired).
+    expect(new Set(c.n_seeds)).toEqual(new Set([1]));
+    expect(c.ci_low.every((x) => x === null) && c.p_vs_full.every((x) => x === null)).toBe(true);
     const markdown = await readFile(result.outputs.markdown!, 'utf8');
     expect(markdown).toContain('| metric | base | circuit-tuning | again |');
     expect(markdown).toContain('## gender-bias (gender-bias)');
-    expect(markdown).toMatch(/\| prejudice_risk ↓ \| [\d.]+ \| [\d.]+ \([+-]/);
+    // The two tuned runs tie, so both are the best (bold); the base model is the reference, not a contender.
+    expect(markdown).toMatch(/\| prejudice_risk ↓ \| [\d.]+ \| \*\*[\d.]+\*\* \([+-][\d.]+\) \| \*\*[\d.]+\*\* \([+-]/);
     expect(Array.from((await readFile(result.outputs.png!)).subarray(0, 8))).toEqual(PNG_MAGIC);
     await expect(evaluate('compare', 'compare-dup', { base: base.outputs.metrics!, full: tuned.outputs.metrics! }, { labels: { full: 'base' } })).rejects.toThrow(/two inputs are labelled 'base'/);
     await expect(evaluate('compare', 'compare-wrong', { base: fx.agreement })).rejects.toThrow(/holds table 'ct\.prompts' but 'ct\.evaluation\.metrics' was expected/);
+  });
+
+  it('evaluate:compare takes several seeds per variant, labelled by their tables, and pairs them by seed', async () => {
+    const table = async (name: string, run: string, seed: number, logitDiff: number) => {
+      const path = join(fx.dir, `${name}.arrow`);
+      await writeMetrics(path, { run, seed }, [{ task: 'target', dataset: 'sv-disagreement', metric: 'logit_diff', condition: '', value: logitDiff, n: 10 }], 'test');
+      return path;
+    };
+    const inputs = {
+      base: await table('m-base', 'base', 5, 0),
+      full: await table('m-full-1', 'full', 1, 1),
+      run_1: await table('m-full-2', 'full', 2, 2),
+      run_2: await table('m-full-3', 'full', 3, 3),
+      run_3: await table('m-ct-3', 'circuit-tuning', 3, 4),
+      run_4: await table('m-ct-1', 'circuit-tuning', 1, 3),
+      run_24: await table('m-ct-2', 'circuit-tuning', 2, 5),
+    };
+    const result = await evaluate('compare', 'compare-seeds', inputs);
+    const { columns: c } = await readArrowTable(result.outputs.comparison!, EvaluationComparisonTable);
+    const ct = c.run.indexOf('circuit-tuning');
+    expect(c.n_seeds[ct]).toBe(3);
+    expect(c.seeds[ct]).toBe('1,2,3');
+    expect(c.value[ct]).toBeCloseTo(4, 12);
+    expect(c.ci_high[ct]! - c.value[ct]!).toBeCloseTo(2.4841377, 6);
+    expect(c.diff_vs_full[ct]).toBeCloseTo(2, 12);
+    expect(c.p_vs_full[ct]).toBeCloseTo(1 - 2 * Math.sqrt(3 / 14), 9);
+    expect(c.signs_vs_full[ct]).toBe('+++');
+    expect(c.p_vs_lora[ct]).toBeNull();
+    expect(c.test[ct]).toBe('paired t-test over seeds (two-sided)');
+    const markdown = await readFile(result.outputs.markdown!, 'utf8');
+    expect(markdown).toContain('| logit_diff ↑ | 0 | 2 ± 2.48 (+2) | **4 ± 2.48** (+4) |');
+    // Two tables of one variant and seed are refused, naming both ports.
+    await expect(evaluate('compare', 'compare-seeds-dup', { ...inputs, run_5: inputs.run_1 })).rejects.toThrow(/two inputs are labelled 'full' with seed 2 \(ports run_1 and run_5\)/);
   });
 
   it('evaluate:circuits draws circuits side by side and lists shared, new and changing edges', async () => {

@@ -3,9 +3,23 @@ import { defineStage, readArrowTable, type StageContext, writeArrowTable, writeF
 import { writeFigure } from '@circuit-tuning/viz';
 import { z } from 'zod';
 import { type ComparisonRow, compareRuns, comparisonChartSvg, comparisonMarkdown, type LabelledMetrics } from '../compare';
+import { PAIRED_TEST } from '../seed-statistics';
 import { EvaluationComparisonTable, EvaluationMetricsTable } from '../tables';
+import type { MetricRow } from '../task-metrics';
 
 const metrics = (description: string) => ({ kind: 'arrow', schema: EvaluationMetricsTable, optional: true, description }) as const;
+
+/**
+ * Ports for any other run, each labelled by its own table (the `run` and `seed` columns evaluate:tasks
+ * writes): every seed of every variant comes in through one of these, e.g. 6 variants × 3 seeds.
+ */
+export const EXTRA_RUN_PORTS = 24;
+
+function extraRunPorts(): Record<`run_${number}`, ReturnType<typeof metrics>> {
+  return Object.fromEntries(
+    Array.from({ length: EXTRA_RUN_PORTS }, (_, i) => [`run_${i + 1}`, metrics(i === 0 ? 'any other run or seed (labelled by its table: variant and seed)' : 'any other run or seed')]),
+  );
+}
 
 const inputs = {
   base: metrics('the untuned model (the default reference)'),
@@ -14,15 +28,16 @@ const inputs = {
   lora: metrics('LoRA'),
   random_circuit: metrics('a random circuit of the same size'),
   fixed_circuit: metrics('a circuit found once before training'),
-  run_1: metrics('any other run (labelled by its table)'),
-  run_2: metrics('any other run'),
-  run_3: metrics('any other run'),
-  run_4: metrics('any other run'),
+  ...extraRunPorts(),
 } as const;
 
 const outputs = {
-  comparison: { kind: 'arrow', schema: EvaluationComparisonTable, description: 'every run’s metrics with its difference from the reference run' },
-  markdown: { kind: 'file', fileName: 'comparison.md', description: 'one table per task: metrics × runs' },
+  comparison: {
+    kind: 'arrow',
+    schema: EvaluationComparisonTable,
+    description: 'every variant’s metrics over its seeds: mean, 95 % confidence interval, difference from the reference run, paired tests against full and LoRA',
+  },
+  markdown: { kind: 'file', fileName: 'comparison.md', description: 'one table per task: metrics × variants (mean ± half-width, best in bold), and the paired tests' },
   svg: { kind: 'file', fileName: 'comparison.svg', optional: true, description: 'small multiples: one bar chart per task and metric' },
   png: { kind: 'file', fileName: 'comparison.png', optional: true, description: 'the same as PNG' },
 } as const;
@@ -52,15 +67,18 @@ const PORT_LABELS: Record<string, string> = {
 };
 
 /**
- * `evaluate:compare` — several runs (the base model, circuit-tuning, full fine-tuning, LoRA, a
- * random circuit, …) side by side from their `evaluate:tasks` tables: one Arrow table, one
- * Markdown table per task, and a chart.
+ * `evaluate:compare` — several variants (the base model, circuit-tuning, full fine-tuning, LoRA, a
+ * random circuit, …), each over one or more seeds, side by side from their `evaluate:tasks` tables:
+ * one Arrow table, one Markdown table per task, and a chart. Tables of one label are one variant's
+ * seeds; its mean comes with a Student-t confidence interval and a paired t-test against full
+ * fine-tuning and LoRA over the seeds they share (same seed, same batches).
  */
 export const evaluateCompareStage = defineStage({
   slot: 'evaluate',
   variant: 'compare',
-  version: 1,
-  description: 'Compare runs from their metrics tables: one comparison table, a Markdown table and small-multiple bar charts.',
+  // Version 2: seeds per variant (mean, confidence interval, paired tests), 24 extra run ports.
+  version: 2,
+  description: 'Compare variants over their seeds from their metrics tables: mean ± 95 % CI, paired t-tests against full and LoRA, a Markdown table and bar charts.',
   config: CompareConfig,
   inputs,
   outputs,
@@ -73,22 +91,24 @@ async function runCompare(ctx: CompareContext) {
     if (!Object.hasOwn(inputs, port)) throw new ConfigError(`labels: '${port}' is not an input port`, { hint: `ports: ${Object.keys(inputs).join(', ')}` });
   }
   const runs: LabelledMetrics[] = [];
+  const portOf = new Map<string, string>();
   for (const port of Object.keys(inputs) as (keyof typeof inputs)[]) {
     const path = ctx.inputs[port];
     if (path === undefined) continue;
-    const table = await readArrowTable(path, EvaluationMetricsTable);
-    const c = table.columns;
-    const own = [...new Set(c.run)];
-    const label = config.labels[port] ?? PORT_LABELS[port] ?? (own.length === 1 && own[0] !== 'model' ? own[0]! : port.replace(/_/g, '-'));
-    runs.push({
-      run: label,
-      rows: Array.from({ length: table.numRows }, (_, i) => ({ task: c.task[i]!, dataset: c.dataset[i]!, metric: c.metric[i]!, condition: c.condition[i]!, value: c.value[i]!, n: c.n[i]! })),
-    });
+    for (const run of await readRuns(path, port, config.labels[port] ?? PORT_LABELS[port])) {
+      const id = `${run.run}\u0000${run.seed}`;
+      const other = portOf.get(id);
+      if (other !== undefined) {
+        throw new ConfigError(`two inputs are labelled '${run.run}' with seed ${run.seed} (ports ${other} and ${port})`, {
+          hint: "give them distinct names with `labels`, or train and evaluate each seed in steps with their own `seed:`",
+        });
+      }
+      portOf.set(id, port);
+      runs.push(run);
+    }
   }
   if (runs.length === 0) throw new ConfigError('evaluate:compare has no runs to compare', { hint: `wire at least one of ${Object.keys(inputs).join(', ')}` });
-  const labels = runs.map((r) => r.run);
-  const duplicate = labels.find((l, i) => labels.indexOf(l) !== i);
-  if (duplicate !== undefined) throw new ConfigError(`two inputs are labelled '${duplicate}'`, { hint: 'give them distinct names with `labels`' });
+  const labels = [...new Set(runs.map((r) => r.run))];
   const reference = labels.includes(config.reference) ? config.reference : undefined;
   if (reference === undefined) ctx.logger.warn(`no run is labelled '${config.reference}': values are shown without differences`);
   const rows = compareRuns(runs, reference);
@@ -99,7 +119,26 @@ async function runCompare(ctx: CompareContext) {
     const svg = comparisonChartSvg(rows, { metrics: config.chartMetrics, title, runs: labels });
     if (svg) await writeFigure(svg, { svg: config.draw.svg ? ctx.output('svg') : undefined, png: config.draw.png ? ctx.output('png') : undefined }, { logger: ctx.logger });
   }
-  return { summary: { runs: labels, reference: reference ?? null, rows: rows.length } };
+  const seeds = Object.fromEntries(labels.map((label) => [label, runs.filter((r) => r.run === label).map((r) => r.seed).sort((a, b) => a - b)]));
+  return { summary: { runs: labels, seeds, reference: reference ?? null, rows: rows.length } };
+}
+
+/**
+ * The runs of one metrics table, one per (label, seed) it holds. `label` (the port's) names them
+ * all; without it each keeps its table's label, or the port's name for evaluate:tasks' default 'model'.
+ */
+async function readRuns(path: string, port: string, label: string | undefined): Promise<LabelledMetrics[]> {
+  const { columns: c, numRows } = await readArrowTable(path, EvaluationMetricsTable);
+  const runs = new Map<string, LabelledMetrics & { rows: MetricRow[] }>();
+  for (let i = 0; i < numRows; i++) {
+    const own = c.run[i]!;
+    const run = label ?? (own === 'model' ? port.replace(/_/g, '-') : own);
+    const seed = c.seed[i]!;
+    const id = `${run}\u0000${seed}`;
+    if (!runs.has(id)) runs.set(id, { run, seed, rows: [] });
+    runs.get(id)!.rows.push({ task: c.task[i]!, dataset: c.dataset[i]!, metric: c.metric[i]!, condition: c.condition[i]!, value: c.value[i]!, n: c.n[i]! });
+  }
+  return [...runs.values()];
 }
 
 async function writeComparison(path: string, rows: readonly ComparisonRow[], producer: string): Promise<void> {
@@ -113,8 +152,19 @@ async function writeComparison(path: string, rows: readonly ComparisonRow[], pro
       run: rows.map((r) => r.run),
       value: rows.map((r) => r.value),
       n: Int32Array.from(rows, (r) => r.n),
+      n_seeds: Int32Array.from(rows, (r) => r.seeds.length),
+      seeds: rows.map((r) => r.seeds.join(',')),
+      ci_low: rows.map((r) => r.ciLow),
+      ci_high: rows.map((r) => r.ciHigh),
       reference: rows.map((r) => r.reference),
       delta: rows.map((r) => r.delta),
+      test: rows.map(() => PAIRED_TEST),
+      diff_vs_full: rows.map((r) => r.paired.full?.meanDiff ?? null),
+      p_vs_full: rows.map((r) => r.paired.full?.p ?? null),
+      signs_vs_full: rows.map((r) => r.paired.full?.signs ?? null),
+      diff_vs_lora: rows.map((r) => r.paired.lora?.meanDiff ?? null),
+      p_vs_lora: rows.map((r) => r.paired.lora?.p ?? null),
+      signs_vs_lora: rows.map((r) => r.paired.lora?.signs ?? null),
     },
     { producer },
   );

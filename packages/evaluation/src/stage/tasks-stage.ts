@@ -60,8 +60,8 @@ type TasksContext = StageContext<EvaluateTasksConfig, typeof inputs, typeof outp
 export const evaluateTasksStage = defineStage({
   slot: 'evaluate',
   variant: 'tasks',
-  // Version 2: perplexity through the runtime's nextTokenCrossEntropy.
-  version: 2,
+  // Version 2: perplexity through the runtime's nextTokenCrossEntropy. Version 3: the step's seed in every row.
+  version: 3,
   description: 'Task metrics (logit difference, accuracy, answer probability, prejudice risk) and perplexity of one model.',
   config: EvaluateTasksConfig,
   inputs,
@@ -94,7 +94,7 @@ async function runTasks(ctx: TasksContext) {
     ctx.logger.info(`evaluating ${Object.keys(tables).join(', ')}`, { split: config.split });
     const rows = await evaluateTasks(model, tables, { split: config.split, limit: config.limit, batchSize: config.batchSize, signal: ctx.signal });
     if (ctx.inputs.train_log !== undefined) rows.push(...trainingRows((await readArrowTable(ctx.inputs.train_log, TrainLogTable)).columns, model.params.count()));
-    await writeMetrics(ctx.output('metrics'), config.label, rows, ctx.producer);
+    await writeMetrics(ctx.output('metrics'), { run: config.label, seed: ctx.seed }, rows, ctx.producer);
     const summary = summarizeMetrics(rows);
     await writeJsonAtomic(ctx.output('summary'), { run: config.label, split: config.split, tasks: summary });
     return { summary: { run: config.label, rows: rows.length } };
@@ -121,13 +121,17 @@ export function trainingRows(log: { trainable_parameters: ArrayLike<number>; ste
   return [row('trainable_parameters', meanTrainable), row('trainable_fraction', meanTrainable / modelParameters), row('train_seconds', ms / 1000), row('steps', steps)];
 }
 
-/** Writes metric rows as a `ct.evaluation.metrics` table. */
-export async function writeMetrics(path: string, run: string, rows: readonly MetricRow[], producer: string): Promise<void> {
+/**
+ * Writes metric rows as a `ct.evaluation.metrics` table, labelled with the run and the seed a
+ * comparison pairs it by.
+ */
+export async function writeMetrics(path: string, label: { run: string; seed: number }, rows: readonly MetricRow[], producer: string): Promise<void> {
   await writeArrowTable(
     path,
     EvaluationMetricsTable,
     {
-      run: rows.map(() => run),
+      run: rows.map(() => label.run),
+      seed: rows.map(() => label.seed),
       task: rows.map((r) => r.task),
       dataset: rows.map((r) => r.dataset),
       metric: rows.map((r) => r.metric),
