@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '@circuit-tuning/contracts';
 import { type BackendInfo, initBackend } from '@circuit-tuning/runtime';
-import { BACKEND_CHOICES, type BackendChoice } from './spec';
+import { BACKEND_CHOICES, type BackendChoice } from '@circuit-tuning/pipeline';
 
 /**
  * A path as the user meant it. `pnpm ct ...` runs the CLI inside apps/cli; pnpm passes the
@@ -76,7 +76,7 @@ let cliVersion: string | undefined;
 export function appVersions(backend?: BackendInfo): Record<string, string> {
   if (cliVersion === undefined) {
     try {
-      cliVersion = String((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version ?? 'unknown');
+      cliVersion = String((JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version ?? 'unknown');
     } catch {
       cliVersion = 'unknown';
     }

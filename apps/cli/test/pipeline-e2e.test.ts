@@ -19,7 +19,7 @@ import pl from 'nodejs-polars';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandHelp } from '../src/command';
 import { commands } from '../src/commands/index';
-import { maskTimings } from '../src/pipeline/index';
+import { maskTimings } from '@circuit-tuning/report';
 
 const cliDir = fileURLToPath(new URL('..', import.meta.url));
 const main = join(cliDir, 'src', 'main.ts');

@@ -13,10 +13,8 @@ import { DiscoveryEdgesTable } from '@circuit-tuning/discovery';
 import { readArrowTable, shutdownBackend } from '@circuit-tuning/runtime';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPipelineBackend } from '../src/pipeline/cli-support';
-import { loadPipeline } from '../src/pipeline/resolve';
-import { runPipeline } from '../src/pipeline/runner';
-import { builtinRegistry } from '../src/pipeline/stages';
+import { startPipelineBackend } from '../src/cli-support';
+import { builtinRegistry, loadPipeline, runPipeline } from '@circuit-tuning/pipeline';
 import { startViewer, type Viewer } from '../src/viewer/server';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -10,8 +10,15 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { ConfigError } from '@circuit-tuning/contracts';
 import { isTempName, stageDirState } from '@circuit-tuning/runtime';
 import { RESOLVED_FILE } from './resolve';
-import { INDEX_DIR } from './run-index';
 import { STEP_ID } from './spec';
+
+/** Where a run keeps its lock and the indexes it writes for collecting steps. */
+export const INDEX_DIR = '.pipeline';
+
+/** The run index a collecting step's input port reads. */
+export function indexPath(runDir: string, stepId: string, port: string): string {
+  return join(runDir, INDEX_DIR, `${stepId}.${port}.json`);
+}
 
 /** The files a run writes at its top, besides RESOLVED_FILE, `.pipeline/` and the step directories. */
 export const RUN_STATUS_FILE = 'run.json';

@@ -29,9 +29,10 @@ import {
   type StageEvent,
   writeFileAtomic,
   writeJsonAtomic,
+  indexStep,
+  writeRunIndex,
 } from '@circuit-tuning/runtime';
-import { assertInsideRun, checkRunDir, PIPELINE_COPY, RUN_LOCK_FILE, RUN_LOG, RUN_STATUS_FILE, stepDir } from './run-dir';
-import { INDEX_DIR, indexPath, indexStep, writeRunIndex } from './run-index';
+import { assertInsideRun, checkRunDir, PIPELINE_COPY, RUN_LOCK_FILE, RUN_LOG, RUN_STATUS_FILE, stepDir, INDEX_DIR, indexPath } from './run-dir';
 import { type PipelinePlan, RESOLVED_FILE, type ResolvedPipeline, type ResolvedStep } from './resolve';
 import { clearStaleState, reuseFromOtherRun } from './step-cache';
 

@@ -9,10 +9,10 @@ import { discoverStages, exportMibStage } from '@circuit-tuning/discovery';
 import { evaluateStages } from '@circuit-tuning/evaluation';
 import { loadModelStage } from '@circuit-tuning/model';
 import { redundancyStages } from '@circuit-tuning/redundancy';
+import { reportStage } from '@circuit-tuning/report';
 import { type AnyStageDefinition, StageRegistry } from '@circuit-tuning/runtime';
 import { generateTasksStage, importPairsStage, importSubjectVerbStage, importWinoBiasStage } from '@circuit-tuning/tasks';
 import { circuitTuningStage, fixedCircuitStage, fullTrainingStage, loraTrainingStage, randomCircuitStage } from '@circuit-tuning/training';
-import { reportStage } from './report/report-stage';
 
 export const BUILTIN_STAGES: readonly AnyStageDefinition[] = [
   generateTasksStage,

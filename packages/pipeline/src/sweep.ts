@@ -8,9 +8,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@circuit-tuning/contracts';
 import { isTempName, readManifest, writeFileAtomic, writeJsonAtomic } from '@circuit-tuning/runtime';
 import { parse as parseYamlValue } from 'yaml';
@@ -114,15 +112,17 @@ export interface RunTrialsOptions {
   set: readonly string[];
   sweepDir: string;
   concurrency: number;
+  /**
+   * The command that runs one pipeline, before its `run` arguments (node's arguments, e.g. tsx's CLI
+   * and the app's main file): each trial is a child process, so a crash or a kill stays in its trial.
+   */
+  command: readonly string[];
   /** Extra arguments for every `run` (e.g. --backend). */
   args?: readonly string[];
   onStart?(trial: Trial, index: number): void;
   onEnd?(result: TrialResult, index: number): void;
   signal?: AbortSignal;
 }
-
-const require = createRequire(import.meta.url);
-const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
 
 /** Runs the trials: the first alone, the rest `concurrency` at a time. */
 export async function runTrials(trials: readonly Trial[], options: RunTrialsOptions): Promise<TrialResult[]> {
@@ -147,8 +147,7 @@ export async function runTrials(trials: readonly Trial[], options: RunTrialsOpti
 async function runTrial(trial: Trial, options: RunTrialsOptions): Promise<TrialResult> {
   const sets = [...options.set, ...Object.entries(trial.values).map(([k, v]) => `${k}=${JSON.stringify(v)}`)];
   const args = [
-    require.resolve('tsx/cli'),
-    MAIN,
+    ...options.command,
     'run',
     options.pipeline,
     '--run-dir',

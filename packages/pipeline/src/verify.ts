@@ -3,16 +3,15 @@
  * directory, then compare every output's sha256 with the original manifests. Where two Arrow
  * tables differ, the columns that differ are named; columns that hold wall-clock measurements
  * (VOLATILE_COLUMNS) cannot be reproduced and are reported as such instead of as a failure; so
- * are the marked timings of a report (report/timing.ts).
+ * are the marked timings of a report (packages/report/src/timing.ts).
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ArtifactRecord, ConfigError } from '@circuit-tuning/contracts';
 import { readArrowTableAny, readManifest, writeJsonAtomic } from '@circuit-tuning/runtime';
-import { hasTimings, maskTimings } from './report/timing';
-import { overlaps, runDirState } from './run-dir';
-import { INDEX_DIR } from './run-index';
+import { hasTimings, maskTimings } from '@circuit-tuning/report';
+import { INDEX_DIR, overlaps, runDirState } from './run-dir';
 
 /** What marks a directory as a rerun made by `verify` (and so one it may replace). */
 const VERIFY_MARKER = 'verify.json';

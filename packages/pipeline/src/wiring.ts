@@ -6,9 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { type AnyStageDefinition, type PortSpec, stageId } from '@circuit-tuning/runtime';
+import { type AnyStageDefinition, type PortSpec, RunIndex, stageId } from '@circuit-tuning/runtime';
 import type { ResolvedInput } from './resolve';
-import { RunIndex } from './run-index';
 import type { StepSpec } from './spec';
 import type { YamlSource } from './yaml-source';
 

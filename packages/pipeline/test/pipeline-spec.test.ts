@@ -10,10 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, RuntimeError, TextsTable } from '@circuit-tuning/contracts';
 import { readArrowTable, readManifest } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseOverride } from '../src/pipeline/overrides';
-import { loadPipeline } from '../src/pipeline/resolve';
-import { runPipeline } from '../src/pipeline/runner';
-import { builtinRegistry } from '../src/pipeline/stages';
+import { builtinRegistry, loadPipeline, parseOverride, runPipeline } from '../src/index';
 
 const variants = fileURLToPath(new URL('./pipeline-variants/', import.meta.url));
 let dir: string;

@@ -2,7 +2,7 @@
  * A report model as a self-contained HTML page (inline CSS and SVG, no script, nothing fetched)
  * and as Markdown (tables, with the figures as SVG files beside it).
  */
-import type { RunIndex } from '../run-index';
+import type { RunIndex } from '@circuit-tuning/runtime';
 import { escapeXml, formatValue, lineChartSvg } from './charts';
 import type { ComparisonTable, FactValue, ReportModel } from './sections';
 import { timingCell } from './timing';

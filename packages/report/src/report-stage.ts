@@ -8,7 +8,7 @@
 import { dirname, join, relative } from 'node:path';
 import { defineStage, writeFileAtomic } from '@circuit-tuning/runtime';
 import { z } from 'zod';
-import { RunIndex, readRunIndex } from '../run-index';
+import { RunIndex, readRunIndex } from '@circuit-tuning/runtime';
 import { lineChartSvg, PALETTE } from './charts';
 import { renderHtml, renderMarkdown } from './render';
 import { buildReportModel, type StepView } from './sections';

@@ -13,7 +13,7 @@ import { basename } from 'node:path';
 import { type ArtifactRecord, ModelParametersTable, TrainLogTable } from '@circuit-tuning/contracts';
 import { DiscoveryEdgesTable, DiscoveryNodesTable, DiscoverySummary, FaithfulnessCurveTable } from '@circuit-tuning/discovery';
 import { type RawArrowTable, readArrowTable, readArrowTableAny } from '@circuit-tuning/runtime';
-import type { RunIndexStep } from '../run-index';
+import type { RunIndexStep } from '@circuit-tuning/runtime';
 import { downsample } from './charts';
 import { circuitDrawingSvg } from './circuit-drawing';
 

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSafetensors } from '@circuit-tuning/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { changedEntries, hasTimings, maskTimings } from '../src/pipeline/index';
-import { timingCell } from '../src/pipeline/report/timing';
+import { changedEntries } from '../src/headline';
+import { hasTimings, maskTimings, timingCell } from '../src/timing';
 
 let dir: string;
 beforeAll(async () => {

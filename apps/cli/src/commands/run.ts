@@ -3,22 +3,8 @@ import { join, relative } from 'node:path';
 import { CircuitTuningError, exitCodeFor } from '@circuit-tuning/contracts';
 import type { Command } from '../command';
 import { fixturesDir } from '../fixtures';
-import {
-  appVersions,
-  backendChoice,
-  cancelOnSignals,
-  csvOption,
-  EXIT_CANCELLED,
-  listOption,
-  positiveInt,
-  startPipelineBackend,
-  userPath,
-} from '../pipeline/cli-support';
-import { createDisplay } from '../pipeline/display';
-import { parseOverride } from '../pipeline/overrides';
-import { loadPipeline } from '../pipeline/resolve';
-import { type PipelineRunResult, runPipeline } from '../pipeline/runner';
-import { builtinRegistry } from '../pipeline/stages';
+import { appVersions, backendChoice, cancelOnSignals, csvOption, EXIT_CANCELLED, listOption, positiveInt, startPipelineBackend, userPath } from '../cli-support';
+import { builtinRegistry, createDisplay, loadPipeline, parseOverride, type PipelineRunResult, runPipeline } from '@circuit-tuning/pipeline';
 
 /** What `circuit-tuning run` runs without a file (and `pnpm start`). */
 export const DEFAULT_PIPELINE = join(fixturesDir, 'pipelines', 'default.yaml');

@@ -1,17 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '@circuit-tuning/contracts';
-import { type AnyStageDefinition, readManifest, runStage, stageId } from '@circuit-tuning/runtime';
 import type { Command } from '../command';
-import { appVersions, backendChoice, cancelOnSignals, listOption, positiveInt, startPipelineBackend, userPath } from '../pipeline/cli-support';
-import { stageHelp } from '../pipeline/describe';
-import { createDisplay } from '../pipeline/display';
-import { parseOverride } from '../pipeline/overrides';
-import { isResolvedPipeline, RESOLVED_FILE } from '../pipeline/resolve';
-import { indexPath, indexStep, RunIndex, type RunIndexStep, writeRunIndex } from '../pipeline/run-index';
-import { isRecord } from '../pipeline/spec';
-import { BUILTIN_STAGES, builtinRegistry } from '../pipeline/stages';
-import { readYamlFile } from '../pipeline/yaml-source';
+import { appVersions, backendChoice, cancelOnSignals, listOption, positiveInt, startPipelineBackend, userPath } from '../cli-support';
+import { BUILTIN_STAGES, builtinRegistry, createDisplay, indexPath, isRecord, isResolvedPipeline, parseOverride, readYamlFile, RESOLVED_FILE, stageHelp } from '@circuit-tuning/pipeline';
+import { type AnyStageDefinition, indexStep, RunIndex, type RunIndexStep, readManifest, runStage, stageId, writeRunIndex } from '@circuit-tuning/runtime';
 import { readFile } from 'node:fs/promises';
 
 const USAGE = '[--in PORT=PATH]... [--config FILE] [--set KEY=VALUE]... [--out DIR] [--allow-existing-dir] [--seed N] [--force] [--json] [--quiet]';

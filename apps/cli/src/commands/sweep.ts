@@ -1,23 +1,14 @@
 import { dirname, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@circuit-tuning/contracts';
 import type { Command } from '../command';
-import { cancelOnSignals, csvOption, EXIT_CANCELLED, listOption, positiveInt, userPath } from '../pipeline/cli-support';
-import {
-  checkSweepDir,
-  expandGrid,
-  type GridAxis,
-  isSweepDocument,
-  parseGridOption,
-  parseSweep,
-  runTrials,
-  selectMetrics,
-  type SweepSpec,
-  sweepTable,
-  tableMarkdown,
-  varyingMetrics,
-  writeSweepFiles,
-} from '../pipeline/sweep';
-import { readYamlFile } from '../pipeline/yaml-source';
+import { cancelOnSignals, csvOption, EXIT_CANCELLED, listOption, positiveInt, userPath } from '../cli-support';
+import { checkSweepDir, expandGrid, type GridAxis, isSweepDocument, parseGridOption, parseSweep, readYamlFile, runTrials, selectMetrics, type SweepSpec, sweepTable, tableMarkdown, varyingMetrics, writeSweepFiles } from '@circuit-tuning/pipeline';
+
+const require = createRequire(import.meta.url);
+/** Each trial runs this command line's `run` in a child process. */
+const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
 
 /** Runs a grid of pipeline variations; see `circuit-tuning sweep --help`. */
 export const sweepCommand: Command = {
@@ -81,6 +72,7 @@ export const sweepCommand: Command = {
         set: [...spec.set, ...listOption(values.set)],
         sweepDir,
         concurrency: Math.max(1, concurrency),
+        command: [require.resolve('tsx/cli'), MAIN],
         args: passThrough,
         signal: cancel.signal,
         onStart: (trial, i) => process.stderr.write(`[${i + 1}/${trials.length}] ${trial.name} started\n`),

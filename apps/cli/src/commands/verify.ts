@@ -4,14 +4,8 @@ import { join } from 'node:path';
 import { ArtifactError, ConfigError, type StageManifest } from '@circuit-tuning/contracts';
 import { readManifest } from '@circuit-tuning/runtime';
 import type { Command } from '../command';
-import { appVersions, backendChoice, cancelOnSignals, EXIT_CANCELLED, EXIT_NOT_REPRODUCED, positiveInt, startPipelineBackend, userPath } from '../pipeline/cli-support';
-import { createDisplay } from '../pipeline/display';
-import { isResolvedPipeline, planFromResolved, RESOLVED_FILE } from '../pipeline/resolve';
-import { stepDir } from '../pipeline/run-dir';
-import { runPipeline } from '../pipeline/runner';
-import type { BackendChoice } from '../pipeline/spec';
-import { builtinRegistry } from '../pipeline/stages';
-import { compareRuns, formatComparison, prepareVerifyDir } from '../pipeline/verify';
+import { appVersions, backendChoice, cancelOnSignals, EXIT_CANCELLED, EXIT_NOT_REPRODUCED, positiveInt, startPipelineBackend, userPath } from '../cli-support';
+import { type BackendChoice, builtinRegistry, compareRuns, createDisplay, formatComparison, isResolvedPipeline, planFromResolved, prepareVerifyDir, RESOLVED_FILE, runPipeline, stepDir } from '@circuit-tuning/pipeline';
 
 /** Reruns a finished run and compares output hashes; see `circuit-tuning verify --help`. */
 export const verifyCommand: Command = {

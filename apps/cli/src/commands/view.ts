@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { ConfigError } from '@circuit-tuning/contracts';
 import type { Command } from '../command';
-import { positiveInt, userPath } from '../pipeline/cli-support';
+import { positiveInt, userPath } from '../cli-support';
 import { startViewer } from '../viewer/server';
 
 /** Serves a page that shows a run directory; see `circuit-tuning view --help`. */

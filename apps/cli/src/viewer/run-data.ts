@@ -9,11 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { ArtifactRecord, StageManifest } from '@circuit-tuning/contracts';
 import { isLockLive, readLockOwner, readManifest } from '@circuit-tuning/runtime';
-import { isResolvedPipeline, RESOLVED_FILE, type ResolvedPipeline } from '../pipeline/resolve';
-import { RUN_LOCK_FILE } from '../pipeline/run-dir';
-import { INDEX_DIR } from '../pipeline/run-index';
-import { STEP_ID } from '../pipeline/spec';
-import { RUN_STATUS_FILE } from '../pipeline/runner';
+import { INDEX_DIR, isResolvedPipeline, RESOLVED_FILE, type ResolvedPipeline, RUN_LOCK_FILE, RUN_STATUS_FILE, STEP_ID } from '@circuit-tuning/pipeline';
 
 export interface ViewerStep {
   id: string;

@@ -25,10 +25,8 @@ import { join } from 'node:path';
 import { FaithfulnessCurveTable, DiscoveryEdgesTable, DiscoveryNodesTable } from '@circuit-tuning/discovery';
 import { TrainLogTable } from '@circuit-tuning/contracts';
 import { LOG_FILE, readArrowTable, readArrowTableAny } from '@circuit-tuning/runtime';
-import { downsample, lineChartSvg } from '../pipeline/report/charts';
-import { circuitFromTables } from '../pipeline/report/sections';
-import { isInside } from '../pipeline/run-dir';
-import { STEP_ID } from '../pipeline/spec';
+import { circuitFromTables, downsample, lineChartSvg } from '@circuit-tuning/report';
+import { isInside, STEP_ID } from '@circuit-tuning/pipeline';
 import { viewerPage } from './page';
 import { outputOf, readRun, type ViewerRun } from './run-data';
 

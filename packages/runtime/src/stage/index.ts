@@ -26,6 +26,7 @@ export {
   type PortSpecs,
 } from './ports';
 export { parseStageId, StageRegistry } from './registry';
+export { indexStep, type LoadedRunIndex, RUN_INDEX_SCHEMA, RunIndex, RunIndexStep, readRunIndex, writeRunIndex } from './run-index';
 export {
   createLogger,
   createProgress,

@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { ArtifactError, ArtifactRecord, StageIdentity, type StageManifest } from '@circuit-tuning/contracts';
-import { writeJsonAtomic } from '@circuit-tuning/runtime';
+import { writeJsonAtomic } from '../fs/index';
 import { z } from 'zod';
 
 export const RUN_INDEX_SCHEMA = 'ct.run.index';
@@ -41,13 +41,6 @@ export const RunIndex = z.strictObject({
   steps: z.array(RunIndexStep),
 });
 export type RunIndex = z.infer<typeof RunIndex>;
-
-/** Where a run keeps the indexes it writes for collecting steps. */
-export const INDEX_DIR = '.pipeline';
-
-export function indexPath(runDir: string, stepId: string, port: string): string {
-  return join(runDir, INDEX_DIR, `${stepId}.${port}.json`);
-}
 
 export function indexStep(id: string, manifest: StageManifest, extra: { group?: string | undefined; item?: string | undefined }): RunIndexStep {
   return {
