@@ -182,6 +182,15 @@ describe('edge-masked forward at scale', () => {
       value.dispose();
       return grads;
     };
+    // Under a tape nothing outlives the gradients (the pending sums are handed out or freed).
+    const tensorsBefore = tf.memory().numTensors;
+    tf.dispose(Object.values(gradsOf({ circuit })));
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    // Also when the earlier writers' deltas are off the path to the one variable asked for.
+    const last = random.params.get('blocks.2.attn.W_Q') as tf.Variable;
+    const { value, grads: lastOnly } = tf.variableGrads(() => tf.sum(tf.mul(random.forward(clean, { circuit }).logits, r)) as tf.Scalar, [last]);
+    tf.dispose([value, ...Object.values(lastOnly)]);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
     const plain = gradsOf({});
     const allKept = gradsOf({ circuit: { ...circuit, keep: new Float32Array(circuit.graph.edgeCount).fill(1) } });
     const masked = gradsOf({ circuit });
