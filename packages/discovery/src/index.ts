@@ -52,8 +52,6 @@ export { type CircuitEvaluation, type DiscoveryResult, type DiscoveryRunOptions,
 export { edgeColumns, nodeColumns } from './io/tables';
 export { DEFAULT_EAP_IG_NODE_FORMAT, EAP_IG_NODE_FORMATS, type EapIgJson, type EapIgNodeFormat, eapIgJsonSchema, fromEapIgJson, toEapIgJson } from './io/eap-ig-json';
 export { mibFolderName, type MibSubmissionKind, type MibSubmissionOptions, mibSubmission, writeMibSubmission } from './io/mib';
-export { circuitSvg, type DrawOptions } from './draw/circuit-svg';
-export { svgToPng } from './draw/png';
 export { DiscoveryEdgesTable, DiscoveryNodesTable, FaithfulnessCurveTable } from './tables';
 // Config and the stage
 export {

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { EvaluationComparisonTable } from '@circuit-tuning/evaluation';
 import { RedundancySummary } from '@circuit-tuning/redundancy';
 import { readArrowTable } from '@circuit-tuning/runtime';
-import { formatValue } from './charts';
+import { formatValue } from '@circuit-tuning/viz';
 import { type ReportSection, registerReportSection } from './sections';
 
 async function readJson(path: string): Promise<unknown> {

@@ -4,4 +4,3 @@ export { ReportConfig, reportStage } from './report-stage';
 export { hasTimings, maskTimings } from './timing';
 // What the run viewer draws the same way as the report.
 export { circuitFromTables } from './sections';
-export { downsample, lineChartSvg } from './charts';

@@ -9,7 +9,7 @@ import { dirname, join, relative } from 'node:path';
 import { defineStage, writeFileAtomic } from '@circuit-tuning/runtime';
 import { z } from 'zod';
 import { RunIndex, readRunIndex } from '@circuit-tuning/runtime';
-import { lineChartSvg, PALETTE } from './charts';
+import { hoverLineChartSvg, PALETTE } from '@circuit-tuning/viz';
 import { renderHtml, renderMarkdown } from './render';
 import { buildReportModel, type StepView } from './sections';
 // Sections of the evaluation and redundancy stages, and the headline; they register themselves.
@@ -68,7 +68,7 @@ export const reportStage = defineStage({
       const chart = model.charts.get(chartId);
       if (chart === undefined) continue;
       const path = ctx.output(port);
-      await writeFileAtomic(path, `${lineChartSvg(chart.series, { ...chart, colourOf })}\n`);
+      await writeFileAtomic(path, `${hoverLineChartSvg(chart.series, { ...chart, colourOf })}\n`);
       figureFiles.set(chartId, relative(dirname(ctx.output('markdown')), path));
     }
     const render = {

@@ -13,9 +13,8 @@ import { basename } from 'node:path';
 import { type ArtifactRecord, ModelParametersTable, TrainLogTable } from '@circuit-tuning/contracts';
 import { DiscoveryEdgesTable, DiscoveryNodesTable, DiscoverySummary, FaithfulnessCurveTable } from '@circuit-tuning/discovery';
 import { type RawArrowTable, readArrowTable, readArrowTableAny } from '@circuit-tuning/runtime';
+import { circuitDrawingSvg, downsample } from '@circuit-tuning/viz';
 import type { RunIndexStep } from '@circuit-tuning/runtime';
-import { downsample } from './charts';
-import { circuitDrawingSvg } from './circuit-drawing';
 
 export type FactValue = string | number | null;
 

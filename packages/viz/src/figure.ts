@@ -1,8 +1,8 @@
-import { svgToPng } from '@circuit-tuning/discovery';
 import { type StageLogger, writeFileAtomic } from '@circuit-tuning/runtime';
+import { svgToPng } from './png';
 
 /**
- * Writes a drawing as SVG and, when asked, as PNG (rendered by discovery's resvg renderer). The PNG
+ * Writes a drawing as SVG and, when asked, as PNG (rendered by resvg, ./png.ts). The PNG
  * is a convenience: where resvg has no binary, a warning is logged and the SVG still stands.
  * Returns whether the PNG was written.
  */

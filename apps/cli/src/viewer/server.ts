@@ -25,7 +25,8 @@ import { join } from 'node:path';
 import { FaithfulnessCurveTable, DiscoveryEdgesTable, DiscoveryNodesTable } from '@circuit-tuning/discovery';
 import { TrainLogTable } from '@circuit-tuning/contracts';
 import { LOG_FILE, readArrowTable, readArrowTableAny } from '@circuit-tuning/runtime';
-import { circuitFromTables, downsample, lineChartSvg } from '@circuit-tuning/report';
+import { circuitFromTables } from '@circuit-tuning/report';
+import { downsample, hoverLineChartSvg } from '@circuit-tuning/viz';
 import { isInside, STEP_ID } from '@circuit-tuning/pipeline';
 import { viewerPage } from './page';
 import { outputOf, readRun, type ViewerRun } from './run-data';
@@ -152,7 +153,7 @@ async function handle(runDir: string, path: string, request: IncomingMessage, re
         if (v !== null) evals.push([columns.step[i] as number, v]);
       });
       const series = [{ name: 'training loss', points: downsample(loss, 400) }, ...(evals.length > 0 ? [{ name: 'evaluation loss', points: evals }] : [])];
-      return send(response, 200, 'image/svg+xml', lineChartSvg(series, { title: `${stepId}: loss`, xLabel: 'step', yLabel: 'loss' }));
+      return send(response, 200, 'image/svg+xml', hoverLineChartSvg(series, { title: `${stepId}: loss`, xLabel: 'step', yLabel: 'loss' }));
     }
     if (output.record.schema === FaithfulnessCurveTable.name) {
       const { columns } = await readArrowTable(output.path, FaithfulnessCurveTable);
@@ -161,7 +162,7 @@ async function handle(runDir: string, path: string, request: IncomingMessage, re
         response,
         200,
         'image/svg+xml',
-        lineChartSvg([{ name: stepId, points }], { title: `${stepId}: faithfulness of top-N circuits`, xLabel: 'fraction of edges', yLabel: 'faithfulness' }),
+        hoverLineChartSvg([{ name: stepId, points }], { title: `${stepId}: faithfulness of top-N circuits`, xLabel: 'fraction of edges', yLabel: 'faithfulness' }),
       );
     }
     return notFound(response, `no chart for output '${port}'`);

@@ -3,8 +3,7 @@ import { type StageLogger, writeArrowTable, writeFileAtomic, writeJsonAtomic } f
 import { z } from 'zod';
 import type { DiscoveryConfig } from '../config';
 import type { DiscoveryResult } from '../discover-circuit';
-import { circuitSvg } from '../draw/circuit-svg';
-import { svgToPng } from '../draw/png';
+import { circuitSvg, svgToPng } from '@circuit-tuning/viz';
 import { toEapIgJson } from '../io/eap-ig-json';
 import { edgeColumns, nodeColumns } from '../io/tables';
 import { DiscoveryEdgesTable, DiscoveryNodesTable, FaithfulnessCurveTable } from '../tables';

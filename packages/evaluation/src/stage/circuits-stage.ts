@@ -1,8 +1,8 @@
 import { buildGraph, CircuitLogTable, ConfigError, ContractError, type ModelGraph, parseEdgeName, parseNodeName } from '@circuit-tuning/contracts';
-import { circuitSvg, DiscoveryEdgesTable } from '@circuit-tuning/discovery';
+import { DiscoveryEdgesTable } from '@circuit-tuning/discovery';
 import { readModelConfig } from '@circuit-tuning/model';
 import { defineStage, readArrowTable, type StageContext, type StageLogger, writeArrowTable, writeJsonAtomic } from '@circuit-tuning/runtime';
-import { panelGridSvg, writeFigure } from '@circuit-tuning/viz';
+import { circuitSvg, panelGridSvg, writeFigure } from '@circuit-tuning/viz';
 import { z } from 'zod';
 import {
   type CircuitCheckpoint,

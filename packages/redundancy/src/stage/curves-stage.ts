@@ -1,6 +1,5 @@
 import { CircuitLogTable, ContractError, type ModelGraph, PromptsTable } from '@circuit-tuning/contracts';
 import {
-  circuitSvg,
   DiscoveryEdgesTable,
   type PromptSet,
   readPromptSet,
@@ -8,7 +7,7 @@ import {
 } from '@circuit-tuning/discovery';
 import { loadModel, type TransformerModel } from '@circuit-tuning/model';
 import { defineStage, ensureBackend, readArrowTable, type StageContext, writeArrowTable, writeJsonAtomic } from '@circuit-tuning/runtime';
-import { writeFigure } from '@circuit-tuning/viz';
+import { circuitSvg, writeFigure } from '@circuit-tuning/viz';
 import { CurvesConfig } from '../config';
 import { type RedundancyCurves, redundancyCurves } from '../curves';
 import { nodeFrequencyColumns, stepFrequency } from '../node-frequency';

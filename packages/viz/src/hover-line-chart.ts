@@ -1,15 +1,19 @@
 /**
- * Line charts as standalone SVG strings (no library, no fonts to fetch): the report inlines them,
- * the viewer serves them. Deterministic: the same series give the same bytes.
+ * The line chart of the run report and the viewer: every point carries `data-name` / `data-score`
+ * and a tooltip, and one step keeps its colour across charts. Deterministic: the same series give
+ * the same bytes. It differs from ./line-chart.ts (the stages' figures) in its ticks, labels and
+ * layout; drawing the report with that one changes every report's bytes, so it waits for a report
+ * version of its own.
  */
+import { PALETTE } from './colour';
 
-export interface Series {
+export interface HoverSeries {
   name: string;
   /** [x, y] pairs; non-finite values are skipped. */
   points: readonly (readonly [number, number])[];
 }
 
-export interface ChartOptions {
+export interface HoverChartOptions {
   title: string;
   xLabel: string;
   yLabel: string;
@@ -21,10 +25,9 @@ export interface ChartOptions {
   colourOf?: (name: string, index: number) => string;
 }
 
-export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22'];
 const FONT = "font-family=\"'DejaVu Sans', Arial, Helvetica, sans-serif\"";
 
-export function lineChartSvg(series: readonly Series[], options: ChartOptions): string {
+export function hoverLineChartSvg(series: readonly HoverSeries[], options: HoverChartOptions): string {
   const width = options.width ?? 640;
   const height = options.height ?? 320;
   const margin = { left: 64, right: 16, top: 34, bottom: 46 };
@@ -35,7 +38,7 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions): 
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="11">`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
-    `<text x="${margin.left}" y="18" font-size="13" font-weight="bold">${escapeXml(options.title)}</text>`,
+    `<text x="${margin.left}" y="18" font-size="13" font-weight="bold">${escapeXmlText(options.title)}</text>`,
   ];
   if (all.length === 0) {
     out.push(`<text x="${width / 2}" y="${height / 2}" text-anchor="middle" fill="#888">no data</text></svg>`);
@@ -62,21 +65,21 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions): 
   }
   out.push(`<line x1="${margin.left}" x2="${width - margin.right}" y1="${plotBottom}" y2="${plotBottom}" stroke="#444"/>`);
   out.push(`<line x1="${margin.left}" x2="${margin.left}" y1="${margin.top}" y2="${plotBottom}" stroke="#444"/>`);
-  out.push(`<text x="${(margin.left + width - margin.right) / 2}" y="${plotBottom + 32}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`);
+  out.push(`<text x="${(margin.left + width - margin.right) / 2}" y="${plotBottom + 32}" text-anchor="middle">${escapeXmlText(options.xLabel)}</text>`);
   out.push(
-    `<text x="14" y="${(margin.top + plotBottom) / 2}" text-anchor="middle" transform="rotate(-90 14 ${(margin.top + plotBottom) / 2})">${escapeXml(options.yLabel)}</text>`,
+    `<text x="14" y="${(margin.top + plotBottom) / 2}" text-anchor="middle" transform="rotate(-90 14 ${(margin.top + plotBottom) / 2})">${escapeXmlText(options.yLabel)}</text>`,
   );
 
   const markersUpTo = options.markersUpTo ?? 60;
   clean.forEach((s, i) => {
     const colour = options.colourOf?.(s.name, i) ?? (PALETTE[i % PALETTE.length] as string);
     const path = s.points.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${f(sx(x))} ${f(sy(y))}`).join('');
-    out.push(`<g class="series" data-series="${escapeXml(s.name)}">`);
-    if (s.points.length > 1) out.push(`<path d="${path}" fill="none" stroke="${colour}" stroke-width="1.6"><title>${escapeXml(s.name)}</title></path>`);
+    out.push(`<g class="series" data-series="${escapeXmlText(s.name)}">`);
+    if (s.points.length > 1) out.push(`<path d="${path}" fill="none" stroke="${colour}" stroke-width="1.6"><title>${escapeXmlText(s.name)}</title></path>`);
     if (s.points.length <= markersUpTo) {
       for (const [x, y] of s.points) {
         out.push(
-          `<circle cx="${f(sx(x))}" cy="${f(sy(y))}" r="2.6" fill="${colour}" data-score="${y}" data-name="${escapeXml(`${s.name} @ ${tickLabel(x)}`)}"><title>${escapeXml(s.name)}: ${tickLabel(x)} → ${formatValue(y)}</title></circle>`,
+          `<circle cx="${f(sx(x))}" cy="${f(sy(y))}" r="2.6" fill="${colour}" data-score="${y}" data-name="${escapeXmlText(`${s.name} @ ${tickLabel(x)}`)}"><title>${escapeXmlText(s.name)}: ${tickLabel(x)} → ${formatValue(y)}</title></circle>`,
         );
       }
     }
@@ -84,7 +87,7 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions): 
     const lx = margin.left + (i % 3) * ((width - margin.left - margin.right) / 3);
     const ly = height - margin.bottom / 2 - (legendRows - 1 - Math.floor(i / 3)) * 16 + 6;
     out.push(`<rect x="${f(lx)}" y="${ly - 8}" width="12" height="3" fill="${colour}"/>`);
-    out.push(`<text x="${f(lx + 16)}" y="${ly - 3}">${escapeXml(s.name)}</text>`);
+    out.push(`<text x="${f(lx + 16)}" y="${ly - 3}">${escapeXmlText(s.name)}</text>`);
   });
   out.push('</svg>');
   return out.join('');
@@ -110,7 +113,7 @@ function extent(values: number[]): [number, number] {
 }
 
 /** Round tick values covering [lo, hi] (Heckbert's nice numbers). */
-export function niceTicks(lo: number, hi: number, count: number): number[] {
+function niceTicks(lo: number, hi: number, count: number): number[] {
   const span = niceNumber(hi - lo, false);
   const step = niceNumber(span / Math.max(1, count - 1), true);
   const start = Math.floor(lo / step) * step;
@@ -149,6 +152,7 @@ function f(x: number): string {
   return (Math.round(x * 10) / 10).toString();
 }
 
-export function escapeXml(text: string): string {
+/** Escapes text and attribute values (an apostrophe is left as it is, unlike ./svg.ts's escapeXml). */
+export function escapeXmlText(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 }

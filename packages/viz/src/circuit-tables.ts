@@ -1,11 +1,12 @@
 /**
- * A circuit drawn from a discovery run's tables (nodes.arrow, edges.arrow), for the report and the
+ * A circuit drawn from a discovery run's tables (the run report and the viewer; ./circuit.ts draws
+ * from the model's graph for the stages' figures) (nodes.arrow, edges.arrow), for the report and the
  * viewer: the input at the bottom, per layer a row of heads and above it the MLP, the logits on
  * top; circuit edges as curves whose width grows with |score| (red positive, blue negative, k and
  * v inputs dashed). Every node and edge carries `data-name` / `data-score` and a `<title>`, so
  * hovering shows its score (a tooltip in the viewer, the browser's title elsewhere).
  */
-import { escapeXml, formatValue } from './charts';
+import { escapeXmlText, formatValue } from './hover-line-chart';
 
 export interface CircuitNodeRow {
   name: string;
@@ -69,9 +70,9 @@ export function circuitDrawingSvg(nodes: readonly CircuitNodeRow[], edges: reado
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" class="circuit" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="'DejaVu Sans', Arial, Helvetica, sans-serif" font-size="11">`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
-    `<text x="${MARGIN / 2}" y="20" font-size="13" font-weight="bold">${escapeXml(options.title ?? 'circuit')}</text>`,
+    `<text x="${MARGIN / 2}" y="20" font-size="13" font-weight="bold">${escapeXmlText(options.title ?? 'circuit')}</text>`,
   ];
-  if (options.subtitle) out.push(`<text x="${MARGIN / 2}" y="38" fill="#555">${escapeXml(options.subtitle)}</text>`);
+  if (options.subtitle) out.push(`<text x="${MARGIN / 2}" y="38" fill="#555">${escapeXmlText(options.subtitle)}</text>`);
   out.push('<g class="edges">');
   for (const edge of drawn) {
     const from = places.get(edge.writer);
@@ -88,7 +89,7 @@ export function circuitDrawingSvg(nodes: readonly CircuitNodeRow[], edges: reado
     const dash = edge.qkv === 'k' ? ' stroke-dasharray="6 3"' : edge.qkv === 'v' ? ' stroke-dasharray="2 2.5"' : '';
     const strokeWidth = 0.6 + 4.4 * (Math.abs(edge.score) / maxAbs);
     out.push(
-      `<path class="edge" data-name="${escapeXml(edge.name)}" data-score="${edge.score}" d="M${f(x1)} ${f(y1)} C${f(x1 + dx)} ${f(y1 - bend)} ${f(x2 + dx)} ${f(y2 + bend)} ${f(x2)} ${f(y2)}" fill="none" stroke="${colour}" stroke-width="${f(strokeWidth)}" stroke-opacity="0.75"${dash}><title>${escapeXml(edge.name)}: score ${formatValue(edge.score)} (rank ${edge.rank})</title></path>`,
+      `<path class="edge" data-name="${escapeXmlText(edge.name)}" data-score="${edge.score}" d="M${f(x1)} ${f(y1)} C${f(x1 + dx)} ${f(y1 - bend)} ${f(x2 + dx)} ${f(y2 + bend)} ${f(x2)} ${f(y2)}" fill="none" stroke="${colour}" stroke-width="${f(strokeWidth)}" stroke-opacity="0.75"${dash}><title>${escapeXmlText(edge.name)}: score ${formatValue(edge.score)} (rank ${edge.rank})</title></path>`,
     );
   }
   out.push('</g><g class="nodes">');
@@ -97,7 +98,7 @@ export function circuitDrawingSvg(nodes: readonly CircuitNodeRow[], edges: reado
     const fill = node.inCircuit ? (node.kind === 'mlp' ? '#fde9c8' : node.kind === 'head' ? '#dbe9f7' : '#e6e6e6') : '#fafafa';
     const stroke = node.inCircuit ? '#333' : '#ccc';
     out.push(
-      `<g class="node" data-name="${escapeXml(node.name)}" data-score="${node.score}" data-in-circuit="${node.inCircuit ? 1 : 0}"><rect x="${f(x - BOX_W / 2)}" y="${f(y - BOX_H / 2)}" width="${BOX_W}" height="${BOX_H}" rx="4" fill="${fill}" stroke="${stroke}"/><text x="${f(x)}" y="${f(y + 4)}" text-anchor="middle" fill="${node.inCircuit ? '#111' : '#aaa'}">${escapeXml(node.name)}</text><title>${escapeXml(node.name)}: score ${formatValue(node.score)}${node.inCircuit ? ' (in the circuit)' : ''}</title></g>`,
+      `<g class="node" data-name="${escapeXmlText(node.name)}" data-score="${node.score}" data-in-circuit="${node.inCircuit ? 1 : 0}"><rect x="${f(x - BOX_W / 2)}" y="${f(y - BOX_H / 2)}" width="${BOX_W}" height="${BOX_H}" rx="4" fill="${fill}" stroke="${stroke}"/><text x="${f(x)}" y="${f(y + 4)}" text-anchor="middle" fill="${node.inCircuit ? '#111' : '#aaa'}">${escapeXmlText(node.name)}</text><title>${escapeXmlText(node.name)}: score ${formatValue(node.score)}${node.inCircuit ? ' (in the circuit)' : ''}</title></g>`,
     );
   }
   out.push('</g></svg>');

@@ -1,5 +1,5 @@
 import type { ModelGraph, QkvLetter } from '@circuit-tuning/contracts';
-import { allNodeNames } from '../circuit/selection';
+import { escapeXml } from './svg';
 
 export interface DrawOptions {
   /** A line above the drawing (model, task, method…). */
@@ -105,7 +105,9 @@ export function circuitSvg(
   }
 
   const inCircuit = new Set(circuit.nodes);
-  for (const name of allNodeNames(graph)) {
+  // Every node of the graph: the writers (input, heads, MLPs), and the logits when the graph has them.
+  const nodeNames = [...graph.writers.map((w) => w.name), ...(graph.includeInputAndLogits ? ['logits'] : [])];
+  for (const name of nodeNames) {
     const place = places.get(name)!;
     const on = inCircuit.has(name);
     const fill = !on ? '#ffffff' : name.startsWith('a') ? '#fde9b8' : name.startsWith('m') ? '#cfe8cf' : '#e3e3f3';
@@ -145,7 +147,3 @@ function legend(out: string[]): void {
 }
 
 const f = (x: number) => (Math.round(x * 10) / 10).toString();
-
-export function escapeXml(text: string): string {
-  return text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] ?? c);
-}
