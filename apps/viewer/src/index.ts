@@ -1,3 +1,2 @@
 // The run viewer: a local web page over a run directory.
 export { startViewer, type Viewer, type ViewerOptions } from './server';
-export { readRun, type ViewerRun, type ViewerStep } from './run-data';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256Bytes, writeManifest } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startViewer, type Viewer } from '../src/viewer/server';
+import { startViewer, type Viewer } from '../src/index';
 
 const SECRET = 'a secret outside the run';
 let dir: string;

@@ -10,12 +10,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TrainLogTable } from '@circuit-tuning/contracts';
 import { DiscoveryEdgesTable } from '@circuit-tuning/discovery';
-import { readArrowTable, shutdownBackend } from '@circuit-tuning/runtime';
+import { initBackend, readArrowTable, shutdownBackend } from '@circuit-tuning/runtime';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPipelineBackend } from '../src/cli-support';
 import { builtinRegistry, loadPipeline, runPipeline } from '@circuit-tuning/pipeline';
-import { startViewer, type Viewer } from '../src/viewer/server';
+import { startViewer, type Viewer } from '../src/index';
 
 const CHROMIUM = '/usr/bin/chromium';
 const tiny = fileURLToPath(new URL('../../../fixtures/pipelines/tiny.yaml', import.meta.url));
@@ -49,7 +48,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ct-viewer-'));
   // wasm: the viewer does not care which backend made the run, and wasm is the faster one here.
   const plan = await loadPipeline(tiny, { registry: builtinRegistry(), backend: 'wasm' });
-  await startPipelineBackend('wasm', undefined);
+  await initBackend({ backend: 'wasm' });
   const result = await runPipeline(plan, { runDir: join(dir, 'run') });
   expect(result.status).toBe('succeeded');
   viewer = await startViewer(join(dir, 'run'));

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { ConfigError } from '@circuit-tuning/contracts';
 import type { Command } from '../command';
 import { positiveInt, userPath } from '../cli-support';
-import { startViewer } from '../viewer/server';
+import { startViewer } from '@circuit-tuning/viewer';
 
 /** Serves a page that shows a run directory; see `circuit-tuning view --help`. */
 export const viewCommand: Command = {

@@ -1,6 +1,6 @@
 /**
  * A user's own stage variant as a module, for the pipeline tests: `stage:
- * ../../apps/cli/test/pipeline-variants/word-count.ts#wordCount` in a pipeline loads it.
+ * ../../packages/pipeline/test/pipeline-variants/word-count.ts#wordCount` in a pipeline loads it.
  */
 import { TextsTable } from '@circuit-tuning/contracts';
 import { defineStage, readArrowTable, writeJsonAtomic } from '@circuit-tuning/runtime';
