@@ -1,7 +1,6 @@
 import { ConfigError } from '@circuit-tuning/contracts';
+import { BACKEND_CHOICES as backendNames } from '@circuit-tuning/pipeline';
 import { type BackendInfo, initBackend } from '@circuit-tuning/runtime';
-
-const backendNames = ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 
 /** Starts the tensor backend from --backend/--threads (falling back to CT_BACKEND/CT_WASM_THREADS). */
 export async function startBackend(values: Record<string, unknown>): Promise<BackendInfo> {

@@ -11,6 +11,9 @@ export { stageHelp } from './describe';
 export { type PipelineDisplay, type PipelineRunOptions, type PipelineRunResult, runPipeline, type StepResult, type StepStatus } from './runner';
 export { INDEX_DIR, indexPath, isInside, RUN_LOCK_FILE, RUN_STATUS_FILE, stepDir } from './run-dir';
 export { createDisplay, type DisplayOptions } from './display';
+// The embedded default model: its recipe (fixtures/embedded/recipe.json) run as stages, and its card
+export { cardMarkdown, type ModelCard } from './embedded/card';
+export { makeEmbeddedModel, readRecipe } from './embedded/recipe';
 // Reproducibility and sweeps
 export { compareRuns, formatComparison, type OutputComparison, prepareVerifyDir } from './verify';
 export {

@@ -1,11 +1,10 @@
 import { cp, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadModel } from '@circuit-tuning/model';
+import { cardMarkdown, makeEmbeddedModel, type ModelCard, readRecipe } from '@circuit-tuning/pipeline';
 import { stderrReporter, writeFileAtomic } from '@circuit-tuning/runtime';
 import type { Command } from '../command';
 import { startBackend } from '../backend-options';
-import { cardMarkdown, type ModelCard } from '../embedded/card';
-import { makeEmbeddedModel, readRecipe } from '../embedded/recipe';
 import { fixturesDir } from '../fixtures';
 
 /** Reproduces the embedded default model from its recipe and writes it, with its card, to fixtures/. */

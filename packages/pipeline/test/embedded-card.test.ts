@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { taskReport } from '@circuit-tuning/evaluation';
 import { loadModel } from '@circuit-tuning/model';
 import { ensureBackend } from '@circuit-tuning/runtime';
 import { generateTaskSuite } from '@circuit-tuning/tasks';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ModelCard } from '../src/embedded/card';
-import { fixturesDir } from '../src/fixtures';
+import type { ModelCard } from '../src/index';
 
-const modelDir = join(fixturesDir, 'models', 'default');
+const modelDir = fileURLToPath(new URL('../../../fixtures/models/default', import.meta.url));
 
 beforeAll(() => ensureBackend());
 
