@@ -32,17 +32,18 @@ export function passBytes(model: { config: ModelConfig }, kind: PassKind, seq: n
     return { fixed: 4 * 3 * vocabSize * dModel, perRow: 4 * seq * (copies * nLayers * (3 * nHeads + 2) * dModel + 6 * vocabSize) };
   }
   // The edge-masked forward keeps one clean − ablated delta per writer (1 + L·(H + 1) of them,
-  // packages/model/src/transformer/circuit-inputs.ts) while the caller holds the ablated writer
-  // outputs (so two rows of dModel per writer and token), and per layer its [3H, tokens, dModel]
-  // attention reader inputs a few times over, the MLP's hidden layer, the attention scores, and
-  // the logits with the metric's softmax. Measured peak tensor bytes of evaluateCircuits per
-  // token (tf.profile, native backend, 45–180 tokens): 40 KB (4 layers × 4 heads, d 64, vocab
-  // 1,000), 318 KB (6 × 8, d 256, vocab 8,000), 2.08 MB (GPT-2 small); these coefficients
-  // overestimate all three by 4–10 %. (Models as small as 2 × 4, d 32 need more per token than
-  // this counts, about 17 KB; at such sizes no budget is ever near.) Independent of the tokens:
-  // at most one cached transposed unembedding.
+  // packages/model/src/transformer/circuit-inputs.ts), copied once per layer into a new stack,
+  // while the caller holds the ablated writer outputs (so up to three rows of dModel per writer
+  // and token), and per layer its [3H, tokens, dModel] attention reader inputs a few times over,
+  // the MLP's hidden layer, the attention scores, and the logits with the metric's softmax.
+  // Measured peak tensor bytes of evaluateCircuits per token (tf.profile, native backend, 90 to
+  // 180 tokens): 43.6 KB (4 layers × 4 heads, d 64, vocab 1,000), 336 KB (6 × 8, d 256, vocab
+  // 8,000), 2.12 MB (GPT-2 small); these coefficients overestimate them by 7 %, 20 % and 28 %
+  // (the phases do not all peak together). Models as small as 2 × 4, d 32 need more per token
+  // than this counts, about 17 KB; at such sizes no budget is ever near. Independent of the
+  // tokens: at most one cached transposed unembedding.
   const writers = 1 + nLayers * (nHeads + 1);
-  const perToken = 4 * (2 * writers * dModel + 4 * 3 * nHeads * dModel + 2 * dMlp + 2 * nHeads * seq + 4 * vocabSize);
+  const perToken = 4 * (3 * writers * dModel + 4 * 3 * nHeads * dModel + 2 * dMlp + 2 * nHeads * seq + 4 * vocabSize);
   return { fixed: 4 * vocabSize * dModel, perRow: seq * perToken };
 }
 

@@ -11,8 +11,10 @@ type GradFunc = Parameters<typeof tf.customGrad>[0];
 interface WriterGroup {
   firstWriter: number;
   count: number;
-  /** [count, tokens · dModel]: clean output minus ablated output. */
-  delta: tf.Tensor2D;
+  /** [count, tokens · dModel]: clean output minus ablated output, until it joins the stack. */
+  delta: tf.Tensor2D | undefined;
+  /** Its first row in the stacked deltas once it has joined them (at the end of its layer). */
+  row: number | undefined;
   /** [1]: what the readers take as input in the delta's place, so that the tape links them (see `register`). */
   token: tf.Tensor1D;
   /** During a backward pass: Σ over the readers processed so far of ∂L/∂delta, [count, tokens · dModel]. */
@@ -28,10 +30,11 @@ export type CircuitReaderKind = 'attention' | 'mlp' | 'logits';
  *
  * Memory is linear in layers and tokens, with or without a gradient tape:
  * - forward: what stays alive across layers is the deltas (one [tokens, dModel] row per writer,
- *   1 + L·(H + 1) in all) and the base. A reader group's input is one product of its
- *   [readers × writers] keep mask with the stacked deltas; the stacked copy dies inside that op.
- *   (One product per writer group added to a running total kept 2·L products of [3H, tokens·dModel]
- *   per layer alive until the pass ended: GPT-2 small at 90 tokens reached ~4 GB.)
+ *   1 + L·(H + 1) in all), stacked once per layer into one [writers, tokens·dModel] matrix, and the
+ *   base. A layer's attention readers take one product of their [readers × writers] keep mask with
+ *   the stack; its MLP reader adds the layer's heads, not yet stacked. (One product per writer
+ *   group added to a running total kept 2·L products of [3H, tokens·dModel] per layer alive until
+ *   the pass ended: GPT-2 small at 90 tokens reached ~4 GB.)
  * - backward: tfjs keeps every gradient piece of a backward pass until the pass ends, and a delta
  *   read by the readers of every later layer would get one piece from each: Σ_layers writers
  *   upstream, quadratic. So readers do not take the deltas as inputs: each delta is registered
@@ -46,6 +49,8 @@ export type CircuitReaderKind = 'attention' | 'mlp' | 'logits';
  */
 export class CircuitInputs {
   private readonly groups: WriterGroup[] = [];
+  /** The deltas of the groups with a `row`, in order: [writers, tokens · dModel]. */
+  private stacked: tf.Tensor2D | undefined;
   /** Σ of ablated writer outputs so far, plus unowned biases: [tokens, dModel]. */
   private base: tf.Tensor2D;
   /** Tensors made since the last `tensors()` call (the forward pass moves them out of a layer's tidy). */
@@ -83,18 +88,39 @@ export class CircuitInputs {
     return out;
   }
 
-  /** Replaces the base by base + added (the old base is freed: nothing else holds it). */
+  /** Frees a tensor this object made (nothing else holds it: the ops that read it saved nothing). */
+  private release(t: tf.Tensor): void {
+    this.fresh = this.fresh.filter((f) => f !== t);
+    t.dispose();
+  }
+
+  /** Replaces the base by base + added. */
   private addToBase(added: tf.Tensor): void {
     const next = this.track(addUnsaved(this.base, added) as tf.Tensor2D);
-    this.fresh = this.fresh.filter((t) => t !== this.base);
-    this.base.dispose();
+    this.release(this.base);
     this.base = next;
+  }
+
+  /** Moves the loose deltas into the stack: one copy per layer, read by the next layer's readers. */
+  private stack(): void {
+    const loose = this.groups.filter((g) => g.delta !== undefined);
+    if (loose.length === 0) return;
+    let row = this.stacked?.shape[0] ?? 0;
+    const parts = [...(this.stacked ? [this.stacked] : []), ...loose.map((g) => g.delta!)];
+    const next = this.track(concatUnsaved(parts));
+    for (const part of parts) this.release(part);
+    for (const g of loose) {
+      g.row = row;
+      g.delta = undefined;
+      row += g.count;
+    }
+    this.stacked = next;
   }
 
   /** Records a writer group: its ablated output joins the base, its delta is kept. */
   private pushGroup(firstWriter: number, count: number, clean: tf.Tensor, ablated: tf.Tensor): void {
     const delta = this.track(reshapeUnsaved(minusConstant(clean, ablated), [count, -1]) as tf.Tensor2D); // [count, tokens·dModel]
-    const group: WriterGroup = { firstWriter, count, delta, token: undefined as unknown as tf.Tensor1D };
+    const group: WriterGroup = { firstWriter, count, delta, row: undefined, token: undefined as unknown as tf.Tensor1D };
     group.token = this.track(register(group));
     this.groups.push(group);
   }
@@ -114,6 +140,7 @@ export class CircuitInputs {
     if (!ablatedMlp) throw new ContractError(`no ablation values for the MLP of layer ${layer}`);
     this.addToBase(ablatedMlp);
     this.pushGroup(this.graph.mlpWriter[layer]!, 1, out, ablatedMlp);
+    this.stack();
   }
 
   /**
@@ -137,8 +164,21 @@ export class CircuitInputs {
       });
       if (keep.some((k) => k !== 0)) blocks.push({ group, keep });
     }
+    // The products to sum: the stack under a [rows, stacked writers] mask (zero for the groups
+    // left out), and each kept group not yet stacked (the MLP reader's own layer's heads).
+    const chunks: Chunk[] = [];
+    if (this.stacked && blocks.some((b) => b.group.row !== undefined)) {
+      const columns = this.stacked.shape[0];
+      const mask = new Float32Array(rows * columns);
+      for (const { group, keep } of blocks) {
+        if (group.row === undefined) continue;
+        for (let r = 0; r < rows; r++) mask.set(keep.subarray(r * group.count, (r + 1) * group.count), r * columns + group.row);
+      }
+      chunks.push({ deltas: this.stacked, mask });
+    }
+    for (const { group, keep } of blocks) if (group.delta) chunks.push({ deltas: group.delta, mask: keep });
     // Nothing kept (or, in the reference graph's first layer, nothing upstream): the base alone.
-    const kept = blocks.length === 0 ? tf.zeros([rows, tokens * config.dModel]) : maskedSum(rows, blocks); // [rows, tokens·dModel]
+    const kept = blocks.length === 0 ? tf.zeros([rows, tokens * config.dModel]) : maskedSum(rows, chunks, blocks); // [rows, tokens·dModel]
     const inputs = addUnsaved(reshapeUnsaved(kept, [rows, tokens, config.dModel]), this.base); // [rows, tokens, dModel]
     return kind === 'attention' ? inputs : reshapeUnsaved(inputs, [tokens, config.dModel]);
   }
@@ -184,28 +224,51 @@ function register(group: WriterGroup): tf.Tensor1D {
       return grad;
     },
   })) as GradFunc) as (delta: tf.Tensor) => tf.Tensor1D;
-  return op(group.delta);
+  return op(group.delta!);
 }
 
 /**
- * Σ_blocks keep_b [rows, count_b] · delta_b [count_b, n] → [rows, n], as one product of the
- * concatenated masks with the stacked deltas. Its inputs are the groups' tokens (see `register`);
- * its gradient adds keep_bᵀ · dy to each group's pending sum and saves nothing.
+ * Rows of tensors [k_i, n] stacked into [Σ k_i, n] under a gradient that saves nothing: on a tape,
+ * tf.concat keeps every input, and a stack per layer would then keep Σ_layers writers rows
+ * (quadratic). Nothing differentiates through the stack: readers reach the deltas through their
+ * tokens, so the gradient here is never asked for.
  */
-function maskedSum(rows: number, blocks: { group: WriterGroup; keep: Float32Array }[]): tf.Tensor2D {
+function concatUnsaved(parts: tf.Tensor2D[]): tf.Tensor2D {
+  const op = tf.customGrad(((...inputs: tf.Tensor[]) => {
+    const xs = inputs.slice(0, parts.length);
+    return { value: tf.concat(xs, 0), gradFunc: () => xs.map((x) => tf.zerosLike(x)) };
+  }) as GradFunc) as (...xs: tf.Tensor[]) => tf.Tensor;
+  return op(...parts) as tf.Tensor2D;
+}
+
+/** Deltas [writers, n] and the keep mask [rows, writers] they are multiplied by. */
+interface Chunk {
+  deltas: tf.Tensor2D;
+  mask: Float32Array;
+}
+
+/**
+ * Σ_blocks keep_b [rows, count_b] · delta_b [count_b, n] → [rows, n], computed as Σ over chunks of
+ * mask · deltas (the stack, and loose deltas). Its inputs are the kept groups' tokens (see
+ * `register`); its gradient adds keep_bᵀ · dy to each group's pending sum and saves nothing.
+ */
+function maskedSum(rows: number, chunks: Chunk[], blocks: { group: WriterGroup; keep: Float32Array }[]): tf.Tensor2D {
   const counts = blocks.map((b) => b.group.count);
   const writers = counts.reduce((a, b) => a + b, 0);
   const op = tf.customGrad(((..._tokens: tf.Tensor[]) => {
-    const mask = new Float32Array(rows * writers); // [rows, W], the blocks side by side
+    let value: tf.Tensor | undefined;
+    for (const { deltas, mask } of chunks) {
+      const product = matMul(tf.tensor2d(mask, [rows, deltas.shape[0]]), deltas); // [rows, n]
+      value = value === undefined ? product : tf.add(value, product);
+    }
+    const mask = new Float32Array(rows * writers); // [rows, W] of the kept groups, side by side
     let column = 0;
     for (const { group, keep } of blocks) {
       for (let r = 0; r < rows; r++) mask.set(keep.subarray(r * group.count, (r + 1) * group.count), r * writers + column);
       column += group.count;
     }
-    const deltas = blocks.map((b) => b.group.delta);
-    const stacked = deltas.length === 1 ? deltas[0]! : (tf.concat(deltas, 0) as tf.Tensor2D); // [W, n]
     return {
-      value: matMul(tf.tensor2d(mask, [rows, writers]), stacked),
+      value: value!,
       gradFunc: (dy: tf.Tensor) => {
         const pieces = tf.tidy(() => {
           const transposed = new Float32Array(writers * rows); // maskᵀ [W, rows]
