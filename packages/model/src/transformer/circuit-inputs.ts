@@ -43,9 +43,10 @@ export type CircuitReaderKind = 'attention' | 'mlp' | 'logits';
  *   delta's one gradient (the tape runs backwards, so every reader of a group is done before the
  *   op that registered it).
  *
- * Ownership: tensors made by `startCircuit`/`addHeads`/`addMlp` belong to the enclosing tf.tidy
- * scope; the forward pass returns `tensors()` from each layer's tidy so they outlive it, and
- * `replaceBase` frees the base it replaces.
+ * Ownership: the state this object makes (base, deltas, stack, tokens) belongs to the enclosing
+ * tf.tidy scope; the forward pass returns `tensors()` from each layer's tidy so that it outlives
+ * that layer, and a base or stack that is replaced is freed at once (`release`). Everything left
+ * goes with the forward pass's own tidy.
  */
 export class CircuitInputs {
   private readonly groups: WriterGroup[] = [];
