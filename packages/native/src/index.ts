@@ -1,10 +1,11 @@
 /**
- * The optional native addon: single-precision matrix products by OpenBLAS (native/blas.c) and a
- * fused Adam step (native/adam.c) on Float32Arrays, including views of the wasm backend's heap, so
- * the runtime's kernels compute without copying.
+ * The optional native addon: single-precision matrix products by OpenBLAS (native/blas.c) and
+ * fused kernels (Adam, LayerNorm, gelu, softmax, cross-entropy, Add, Sum, Transpose) on
+ * Float32Arrays wherever they live: the runtime's `native` backend passes the typed arrays of its
+ * tensors in process memory, its wasm backend views of the wasm heap, so neither copies.
  *
  * Nothing here is required: when the addon was not built or no BLAS library is installed,
- * `loadNativeBlas` says why and the runtime keeps its wasm kernels.
+ * `loadNativeBlas` says why and the runtime runs wasm with its own kernels.
  */
 export {
   type AdamStepOperands,

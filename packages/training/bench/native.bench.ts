@@ -49,7 +49,7 @@ const { values } = parseArgs({
     'skip-gpt2': { type: 'boolean', default: false },
     threads: { type: 'string', default: '2' },
     profile: { type: 'boolean', default: false },
-    setups: { type: 'string', default: 'wasm,wasm+native,torch' },
+    setups: { type: 'string', default: 'wasm,wasm+native,native,torch' },
   },
 });
 const steps = Number(values.steps);

@@ -14,6 +14,8 @@ export const KERNEL_FIXES = {
   'gather-rows': 'GatherV2 copies whole slices (embedding rows) from a view of the wasm heap',
   /** On `native`, tfjs-backend-cpu's Slice and GatherV2 index element by element, and return contiguous boxes as views. */
   'copy-slices': 'Slice, Unpack, SplitV and GatherV2 copy contiguous runs of the input',
+  /** On `native`, tfjs-backend-cpu's ScatterNd indexes every element into a fresh array. */
+  'scatter-rows': 'ScatterNd (the embedding gradient) adds whole rows into a recycled buffer',
   /** gather's gradient (UnsortedSegmentSum) is missing on wasm and slow on cpu. */
   'scatter-embedding-grad': "embedding lookups differentiate through scatterND, not gather's gradient",
   /** wasm sends only untransposed, unbatched matmuls to XNNPACK. */
