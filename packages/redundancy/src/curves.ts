@@ -88,6 +88,8 @@ export interface RedundancyOptions {
   metric?: string | MetricDefinition;
   ablation?: AblationKind;
   rowsPerPass?: number;
+  /** Bytes one edge-masked pass may use when `rowsPerPass` is not set (discovery's default otherwise). */
+  memoryBudgetBytes?: number;
   signal?: AbortSignal;
   /** One call per evaluation pass: (done passes, total passes, what). */
   onProgress?: (done: number, total: number, phase: string) => void;
@@ -158,6 +160,7 @@ export async function redundancyCurves(
       ...(options.metric === undefined ? {} : { metric: options.metric }),
       ...(options.ablation === undefined ? {} : { ablation: options.ablation }),
       ...(options.rowsPerPass === undefined ? {} : { rowsPerPass: options.rowsPerPass }),
+      ...(options.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: options.memoryBudgetBytes }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       onProgress: (done, total) => options.onProgress?.(pass + done / total, passes, phase),
     });

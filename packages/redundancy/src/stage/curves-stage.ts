@@ -57,7 +57,9 @@ type CurvesContext = StageContext<CurvesConfig, typeof inputs, typeof outputs>;
 export const redundancyCurvesStage = defineStage({
   slot: 'redundancy',
   variant: 'curves',
-  version: 1,
+  // Version 2: circuits are evaluated in passes that fit memoryBudgetMB, not 16 rows (sums over
+  // the examples may differ in their last bits).
+  version: 2,
   description: 'Faithfulness curves in edges and nodes with a random baseline; N*, redundancy ratio, CPR, CMD; per-node frequencies.',
   config: CurvesConfig,
   inputs,
@@ -90,7 +92,10 @@ async function runCurves(ctx: CurvesContext) {
       selection: config.selection,
       metric: config.metric,
       ablation: config.ablation,
-      rowsPerPass: config.batchSize ?? 16,
+      // Rows per pass as the config says: batchSize, else what fits memoryBudgetMB (this was a
+      // fixed 16 rows, whatever the model and the budget).
+      ...(config.batchSize === undefined ? {} : { rowsPerPass: config.batchSize }),
+      memoryBudgetBytes: config.memoryBudgetMB * 1e6,
       signal: ctx.signal,
       onProgress: (done, total, phase) => progress.update(Math.floor(done * 100) / 100, { total, phase }),
     });
