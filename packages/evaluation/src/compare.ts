@@ -208,18 +208,23 @@ export function comparisonMarkdown(rows: readonly ComparisonRow[], options: { ti
       lines.push(`| ${metricName(sample)} | ${cells.join(' | ')} |`);
     }
     lines.push('');
-    const tested = own.filter((r) => PAIRED_BASELINES.some((b) => (r.paired[b]?.n ?? 0) > 1));
+    // Overall rows of metrics with a direction; a baseline's own row only against the baselines
+    // before it, so that full vs LoRA appears once. Every condition is in the Arrow table.
+    const tested = own
+      .filter((r) => r.condition === '' && higherIsBetter(r.metric) !== undefined)
+      .map((r) => ({ row: r, against: shownBaselines(r) }))
+      .filter((t) => t.against.length > 0);
     if (multiSeed && tested.length > 0) {
-      const present = PAIRED_BASELINES.filter((b) => tested.some((r) => r.paired[b] !== null));
+      const present = PAIRED_BASELINES.filter((b) => tested.some((t) => t.against.includes(b)));
       lines.push(
-        `Against ${present.join(' and ')}: the mean paired difference (variant − baseline) over shared seeds, the ${PAIRED_TEST}'s p-value, and the sign of the difference at each seed.`,
+        `Against ${present.join(' and ')}: Δ is the mean over shared seeds of (variant − baseline), p the p-value of the ${PAIRED_TEST}, signs the sign of Δ at each seed (ascending).`,
         '',
         `| metric | variant | ${present.map((b) => `Δ vs ${b} | p | signs`).join(' | ')} |`,
         `|---|---|${present.map(() => '---:|---:|:---:').join('|')}|`,
       );
-      for (const row of tested) {
+      for (const { row, against } of tested) {
         const cells = present.map((b) => {
-          const test = row.paired[b];
+          const test = against.includes(b) ? row.paired[b] : null;
           return test === null ? '– | – | –' : `${test.meanDiff >= 0 ? '+' : ''}${formatValue(test.meanDiff)} | ${formatP(test.p)} | ${test.signs}`;
         });
         lines.push(`| ${metricName(row)} | ${row.run} | ${cells.join(' | ')} |`);
@@ -228,6 +233,13 @@ export function comparisonMarkdown(rows: readonly ComparisonRow[], options: { ti
     }
   }
   return `${lines.join('\n')}`;
+}
+
+/** The baselines a row's paired tests are shown against: each with two or more shared seeds; for a
+ * baseline's own row only the baselines listed before it. */
+function shownBaselines(row: ComparisonRow): PairedBaseline[] {
+  const own = PAIRED_BASELINES.indexOf(row.run as PairedBaseline);
+  return PAIRED_BASELINES.filter((b, i) => (row.paired[b]?.n ?? 0) > 1 && (own < 0 || i < own));
 }
 
 function metricName(row: Pick<MetricRow, 'metric' | 'condition'>): string {

@@ -27,9 +27,11 @@ export interface SeedSummary {
 export function seedSummary(values: readonly number[], confidence = CONFIDENCE): SeedSummary {
   const n = values.length;
   if (n === 0) throw new RangeError('a summary over seeds needs at least one value');
-  const mean = values.reduce((a, b) => a + b, 0) / n;
+  // Equal values are their own mean: the sum's rounding would otherwise leave a spread of 1e-17.
+  const equal = values.every((v) => v === values[0]);
+  const mean = equal ? values[0]! : values.reduce((a, b) => a + b, 0) / n;
   if (n < 2) return { n, mean, sd: null, ciLow: null, ciHigh: null };
-  const sd = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
+  const sd = equal ? 0 : Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
   const half = studentTQuantile((1 + confidence) / 2, n - 1) * (sd / Math.sqrt(n));
   return { n, mean, sd, ciLow: mean - half, ciHigh: mean + half };
 }

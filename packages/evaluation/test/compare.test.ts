@@ -69,6 +69,23 @@ describe('compareRuns over seeds', () => {
     expect(markdown).toContain('| logit_diff ↑ | 0.5 | 2 ± 2.48 (+1.5) | **4 ± 2.48** (+3.5) | 2 ± 0 (+1.5) |');
     expect(markdown).toContain('paired t-test over seeds (two-sided)');
     expect(markdown).toContain('| logit_diff ↑ | circuit-tuning | +2 | 0.074 | +++ | +2 | 0.295 | ++ |');
+    // Full against LoRA once (on LoRA's row), not mirrored on full's row.
+    expect(markdown).toContain('| logit_diff ↑ | lora | +0.5 | 0.500 | +0 | – | – | – |');
+    expect(markdown).not.toMatch(/\| logit_diff ↑ \| full \| /);
+  });
+
+  it('lists paired tests for overall rows of metrics with a direction only', () => {
+    const extra = (label: string, seed: number, value: number): LabelledMetrics => ({
+      run: label,
+      seed,
+      rows: [
+        { task: 'target', dataset: 'd', metric: 'logit_diff', condition: 'attractor', value, n: 5 },
+        { task: 'target', dataset: 'd', metric: 'steps', condition: '', value: 150, n: 150 },
+      ],
+    });
+    const markdown = comparisonMarkdown(compareRuns([1, 2, 3].flatMap((s) => [extra('full', s, s), extra('circuit-tuning', s, 2 * s)])));
+    expect(markdown).toContain('| logit_diff ↑ · attractor | 2 ± 2.48 | **4 ± 4.97** |');
+    expect(markdown).not.toContain('Δ vs full');
   });
 
   it('leaves a single-seed comparison as it was: values, differences, no intervals', () => {

@@ -64,6 +64,9 @@ describe('statistics over seeds', () => {
     expect(s.sd).toBeCloseTo(1, 12);
     expect(s.ciLow!).toBeCloseTo(2 - 2.4841377, 6);
     expect(s.ciHigh!).toBeCloseTo(2 + 2.4841377, 6);
+    // Equal values have no spread at all (summing three copies of 73728/854400 rounds: sd 1.7e-17).
+    const share = 73728 / 854400;
+    expect(seedSummary([share, share, share])).toEqual({ n: 3, mean: share, sd: 0, ciLow: share, ciHigh: share });
     expect(seedSummary([0.7])).toEqual({ n: 1, mean: 0.7, sd: null, ciLow: null, ciHigh: null });
   });
 
