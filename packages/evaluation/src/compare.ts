@@ -28,8 +28,8 @@ export interface ComparisonRow extends MetricRow {
   reference: string;
   /** value − the reference run's value for the same (task, metric, condition); null when it has none. */
   delta: number | null;
-  /** The paired test against each baseline over their shared seeds; null for the baseline itself, or
-   * when it is absent, lacks the row or shares no seed. */
+  /** The paired test against each baseline over their shared seeds; null for the baseline itself and
+   * the reference run, or when the baseline is absent, lacks the row or shares no seed. */
   paired: Record<PairedBaseline, PairedTest | null>;
 }
 
@@ -91,7 +91,8 @@ export function compareRuns(runs: readonly LabelledMetrics[], reference?: string
       const summary = seedSummary(values);
       const paired = Object.fromEntries(
         PAIRED_BASELINES.map((baseline) => {
-          const other = label === baseline ? undefined : cells.get(baseline)?.get(k);
+          // The reference (the untuned model) was not trained: its seed pairs it with nothing.
+          const other = label === baseline || label === reference ? undefined : cells.get(baseline)?.get(k);
           const shared = other === undefined ? [] : seeds.filter((s) => other.bySeed.has(s));
           const test = shared.length === 0 ? null : pairedTTest(shared.map((s) => cell.bySeed.get(s)!), shared.map((s) => other!.bySeed.get(s)!));
           return [baseline, test];
