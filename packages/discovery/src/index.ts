@@ -67,17 +67,7 @@ export {
   randomConfig,
   selectionConfig,
 } from './config';
-export {
-  type DiscoverStageConfig,
-  discoverEap,
-  discoverEapIg,
-  discoverExact,
-  discoverRandom,
-  discoverStages,
-  registerDiscoverStages,
-} from './stage/discover-stage';
 export { DiscoverySummary, summarize, writeDiscoveryOutputs } from './stage/outputs';
-export { exportMibStage } from './stage/export-mib-stage';
 export { type DiscoverVariant, type RunDiscoveryOptions, runDiscovery } from './stage/run-discovery';
 // Statistics used to compare scoring methods
 export { pearson, ranks, scoreAgreement, spearman } from './stats/correlation';

@@ -4,16 +4,8 @@ import { join } from 'node:path';
 import type { TransformerModel } from '@circuit-tuning/model';
 import { parseStageConfig, readArrowTable, type StageReporter, silentReporter, stageId } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  DiscoveryEdgesTable,
-  DiscoveryNodesTable,
-  DiscoverySummary,
-  discoverStages,
-  FaithfulnessCurveTable,
-  fromEapIgJson,
-  registerDiscoverStages,
-  runDiscovery,
-} from '../src/index';
+import { DiscoveryEdgesTable, DiscoveryNodesTable, DiscoverySummary, FaithfulnessCurveTable, fromEapIgJson, runDiscovery } from '../src/index';
+import { discoverStages, registerDiscoverStages } from '../src/stages';
 import { goldenExamples, goldenModel, randomExamples, readGolden, tinyGpt2Dir, writePrompts } from './fixtures';
 
 /**

@@ -46,9 +46,8 @@ export {
 export { type LogitLens, logitLens, meanStd } from './logit-lens';
 // Tables
 export { CircuitDiffTable, EdgeTrendTable, EvaluationComparisonTable, EvaluationMetricsTable, LogitLensTable } from './tables';
-// The stages
-export { EvaluateTasksConfig, evaluateTasksStage, summarizeMetrics, TASK_OF_PORT, writeMetrics } from './stage/tasks-stage';
-export { CompareConfig, EXTRA_RUN_PORTS, evaluateCompareStage } from './stage/compare-stage';
-export { CompareCircuitsConfig, evaluateCircuitsStage } from './stage/circuits-stage';
-export { evaluateLogitLensStage, LogitLensConfig } from './stage/logit-lens-stage';
-export { evaluateStages, type RunEvaluateOptions, registerEvaluateStages, runEvaluation } from './stage/run';
+// The stages' configs and the metrics file they write (the definitions: src/stages.ts)
+export { EvaluateTasksConfig, summarizeMetrics, TASK_OF_PORT, writeMetrics } from './stage/tasks-stage';
+export { CompareConfig, EXTRA_RUN_PORTS } from './stage/compare-stage';
+export { CompareCircuitsConfig } from './stage/circuits-stage';
+export { LogitLensConfig } from './stage/logit-lens-stage';

@@ -4,17 +4,8 @@ import { buildGraph, CircuitLogTable, TrainLogTable } from '@circuit-tuning/cont
 import { runDiscovery } from '@circuit-tuning/discovery';
 import { parseStageConfig, readArrowTable, silentReporter, stageId, writeArrowTable } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CircuitDiffTable,
-  EdgeTrendTable,
-  EvaluationComparisonTable,
-  EvaluationMetricsTable,
-  evaluateStages,
-  LogitLensTable,
-  registerEvaluateStages,
-  runEvaluation,
-  writeMetrics,
-} from '../src/index';
+import { CircuitDiffTable, EdgeTrendTable, EvaluationComparisonTable, EvaluationMetricsTable, LogitLensTable, writeMetrics } from '../src/index';
+import { evaluateStages, registerEvaluateStages, runEvaluation } from '../src/stages';
 import { type Fixture, fixture } from './fixtures';
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];

@@ -43,5 +43,3 @@ export {
   writeSafetensorsStreamed,
 } from './safetensors/index';
 export { ByteLevelBpeTokenizer, createWordLevelTokenizer, loadTokenizer, type Tokenizer, WordLevelTokenizer } from './tokenizers/index';
-// The load stage
-export { loadModelStage } from './stage/load-stage';

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { ArtifactError, exitCodeFor } from '@circuit-tuning/contracts';
 import { ensureBackend, runStage, silentReporter } from '@circuit-tuning/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, loadModelStage, readSafetensors, writeSafetensors } from '../src/index';
+import { loadModel, readSafetensors, writeSafetensors } from '../src/index';
+import { loadModelStage } from '../src/stages';
 import { baseLlama, type HfLlamaConfig, randomWeights } from './llama-naive';
 import { tinyGpt2Dir } from './shared-data';
 

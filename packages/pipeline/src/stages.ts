@@ -5,14 +5,14 @@
  * errors that name the valid choices. Nothing else in the app changes.
  */
 import type { TableSchema } from '@circuit-tuning/contracts';
-import { discoverStages, exportMibStage } from '@circuit-tuning/discovery';
-import { evaluateStages } from '@circuit-tuning/evaluation';
-import { loadModelStage } from '@circuit-tuning/model';
-import { redundancyStages } from '@circuit-tuning/redundancy';
-import { reportStage } from '@circuit-tuning/report';
+import { discoverStages, exportMibStage } from '@circuit-tuning/discovery/stages';
+import { evaluateStages } from '@circuit-tuning/evaluation/stages';
+import { loadModelStage } from '@circuit-tuning/model/stages';
+import { redundancyStages } from '@circuit-tuning/redundancy/stages';
+import { reportStage } from '@circuit-tuning/report/stages';
 import { type AnyStageDefinition, StageRegistry } from '@circuit-tuning/runtime';
-import { generateTasksStage, importPairsStage, importSubjectVerbStage, importWinoBiasStage } from '@circuit-tuning/tasks';
-import { circuitTuningStage, fixedCircuitStage, fullTrainingStage, loraTrainingStage, randomCircuitStage } from '@circuit-tuning/training';
+import { generateTasksStage, importPairsStage, importSubjectVerbStage, importWinoBiasStage } from '@circuit-tuning/tasks/stages';
+import { circuitTuningStage, fixedCircuitStage, fullTrainingStage, loraTrainingStage, randomCircuitStage } from '@circuit-tuning/training/stages';
 
 export const BUILTIN_STAGES: readonly AnyStageDefinition[] = [
   generateTasksStage,

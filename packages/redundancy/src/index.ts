@@ -22,7 +22,3 @@ export { NodeFrequencyTable, RedundancyCurveTable, TuningCurveTable, TuningNodeS
 export { CurvesConfig, DrawConfig, TuningCurveConfig, TuningTrainingConfig } from './config';
 export { RedundancySummary, summarizeCurves } from './stage/curves-summary';
 export { TuningCurveSummary } from './stage/tuning-summary';
-// The stages
-export { redundancyCurvesStage } from './stage/curves-stage';
-export { TUNING_RUNS_DIR, tuningCurveStage } from './stage/tuning-curve-stage';
-export { redundancyStages, registerRedundancyStages, runRedundancyCurves, runTuningCurve } from './stage/run';

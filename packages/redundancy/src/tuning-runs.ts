@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { ConfigError, type ManifestBackend, type StageManifest } from '@circuit-tuning/contracts';
 import { type AnyStageDefinition, parseStageConfig, runStage, type StageReporter, stageId } from '@circuit-tuning/runtime';
-import { circuitTuningStage, fullTrainingStage } from '@circuit-tuning/training';
+import { circuitTuningStage, fullTrainingStage } from '@circuit-tuning/training/stages';
 import { fullTrainingKeys, type TuningCurveConfig } from './config';
 
 /** One training run of a tuning curve, as launched (or found finished). */

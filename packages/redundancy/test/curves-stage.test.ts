@@ -5,7 +5,8 @@ import { runDiscovery } from '@circuit-tuning/discovery';
 import { buildGraph } from '@circuit-tuning/contracts';
 import { parseStageConfig, readArrowTable, silentReporter, stageId, writeArrowTable } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeFrequencyTable, RedundancyCurveTable, RedundancySummary, redundancyCurvesStage, registerRedundancyStages, runRedundancyCurves } from '../src/index';
+import { NodeFrequencyTable, RedundancyCurveTable, RedundancySummary } from '../src/index';
+import { redundancyCurvesStage, registerRedundancyStages, runRedundancyCurves } from '../src/stages';
 import { type Fixture, fixture } from './fixtures';
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];

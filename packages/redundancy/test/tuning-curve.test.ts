@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { StageManifest } from '@circuit-tuning/contracts';
 import { readArrowTable, type StageReporter, silentReporter } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runTuningCurve, TuningCurveSummary, TuningCurveTable, TuningNodeStepsTable } from '../src/index';
+import { TuningCurveSummary, TuningCurveTable, TuningNodeStepsTable } from '../src/index';
+import { runTuningCurve } from '../src/stages';
 import { type Fixture, fixture } from './fixtures';
 
 const training = { steps: 3, batchSize: 4, seqLen: 8, learningRate: 0.1, discovery: { prompts: 8, positions: 'all' }, circuitLogEvery: 1 };

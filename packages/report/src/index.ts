@@ -1,5 +1,4 @@
 // The report stage: a run's report from its run index, as HTML and Markdown.
-export { ReportConfig, reportStage } from './report-stage';
 // Timings are the only values two runs of a pipeline differ in: verify compares reports with them masked.
 export { hasTimings, maskTimings } from './timing';
 // What the run viewer draws the same way as the report.

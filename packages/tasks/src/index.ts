@@ -114,6 +114,3 @@ export {
   type WinoBiasRecord,
   type WinoBiasStereotype,
 } from './importers/winobias';
-// Stages.
-export { generateTasksStage } from './stage/generate-stage';
-export { importPairsStage, importSubjectVerbStage, importWinoBiasStage } from './stage/import-stages';

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { readPrompts } from '@circuit-tuning/discovery';
 import { loadModel } from '@circuit-tuning/model';
 import { initBackend, runStage, shutdownBackend, tf } from '@circuit-tuning/runtime';
-import { generateTasksStage } from '@circuit-tuning/tasks';
+import { generateTasksStage } from '@circuit-tuning/tasks/stages';
 import { CircuitPlanner, CircuitTuningConfig, createOptimizer, readTexts, textDataset, trainLoop } from '../src/index';
 
 const { values } = parseArgs({

@@ -12,13 +12,12 @@ export { type RunTrainingOptions, runTraining } from './loop/run-training';
 export { learningRateAt, ScheduleConfig } from './loop/schedule';
 export { DivergenceConfig, TrainConfig, type TrainConfigInput } from './loop/train-config';
 export { type LogRow, type PlanState, type StepPlan, trainLoop } from './loop/train-loop';
-// Stages
+// The variants' texts and configs (the stage definitions: src/stages.ts)
 export { readTexts, type TextRows, textDataset } from './data/texts';
 export { VariantConfig } from './stages/common';
-export { FullTrainingConfig, fullTrainingStage, InitConfig } from './stages/full-stage';
-export { LoraTrainingConfig, loraTrainingStage } from './stages/lora-stage';
+export { FullTrainingConfig, InitConfig } from './stages/full-stage';
+export { LoraTrainingConfig } from './stages/lora-stage';
 export { LORA_TARGETS, LoraAdapters, LoraConfig } from './lora/adapters';
 export { type CircuitMasks, circuitMasks, parameterOwners } from './circuit/masks';
 export { CircuitTuningConfig, StepDiscoveryConfig, TopNConfig } from './circuit/circuit-config';
 export { type CircuitLogEntry, CircuitPlanner, type CircuitPlannerHooks, type CircuitSource, type EmptyCircuitAction } from './circuit/planner';
-export { circuitTuningStage, fixedCircuitStage, randomCircuitStage } from './stages/circuit-stages';

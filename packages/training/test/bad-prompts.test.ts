@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { type CircuitTuningError, ContractError, exitCodeFor } from '@circuit-tuning/contracts';
 import { ensureBackend, runStage, silentReporter } from '@circuit-tuning/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { circuitTuningStage, fixedCircuitStage, randomCircuitStage } from '../src/index';
+import { circuitTuningStage, fixedCircuitStage, randomCircuitStage } from '../src/stages';
 import { fixture, type PromptIds, promptsFixture } from './fixtures';
 
 beforeAll(() => ensureBackend());

@@ -3,7 +3,8 @@ import { CircuitLogTable, TrainLogTable } from '@circuit-tuning/contracts';
 import { loadModel, parameterSlicesOf, sliceMasks, type TransformerModel } from '@circuit-tuning/model';
 import { ensureBackend, readArrowTable, runStage, silentReporter } from '@circuit-tuning/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parameterOwners, circuitTuningStage, fixedCircuitStage, randomCircuitStage } from '../src/index';
+import { parameterOwners } from '../src/index';
+import { circuitTuningStage, fixedCircuitStage, randomCircuitStage } from '../src/stages';
 import { fixture, promptsFixture } from './fixtures';
 
 beforeAll(() => ensureBackend());

@@ -6,7 +6,8 @@ import { type CircuitTuningError, exitCodeFor, RuntimeError } from '@circuit-tun
 import { gpt2Config, loadModel, TransformerModel } from '@circuit-tuning/model';
 import { createRng, ensureBackend, runStage, type StageLogger, silentReporter, tf } from '@circuit-tuning/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fullTrainingStage, nextTokenLoss, runTraining, SequenceDataset, TrainConfig } from '../src/index';
+import { nextTokenLoss, runTraining, SequenceDataset, TrainConfig } from '../src/index';
+import { fullTrainingStage } from '../src/stages';
 import { fixture } from './fixtures';
 
 beforeAll(() => ensureBackend());

@@ -4,7 +4,7 @@ import { CircuitLogTable, RuntimeError, TrainLogTable } from '@circuit-tuning/co
 import { loadModel, type TransformerModel } from '@circuit-tuning/model';
 import { ensureBackend, readArrowTable, runStage, silentReporter } from '@circuit-tuning/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { circuitTuningStage } from '../src/index';
+import { circuitTuningStage } from '../src/stages';
 import { fixture, promptsFixture } from './fixtures';
 
 beforeAll(() => ensureBackend());

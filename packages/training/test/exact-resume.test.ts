@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { TrainLogTable } from '@circuit-tuning/contracts';
 import { ensureBackend, readArrowTable, runStage, silentReporter } from '@circuit-tuning/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { circuitTuningStage, fixedCircuitStage, fullTrainingStage, loraTrainingStage, randomCircuitStage } from '../src/index';
+import { circuitTuningStage, fixedCircuitStage, fullTrainingStage, loraTrainingStage, randomCircuitStage } from '../src/stages';
 import { fixture, promptsFixture } from './fixtures';
 
 beforeAll(() => ensureBackend());

@@ -3,7 +3,7 @@ import { TrainLogTable } from '@circuit-tuning/contracts';
 import { loadModel } from '@circuit-tuning/model';
 import { ensureBackend, readArrowTable, runStage, silentReporter } from '@circuit-tuning/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fullTrainingStage } from '../src/index';
+import { fullTrainingStage } from '../src/stages';
 import { fixture } from './fixtures';
 
 beforeAll(() => ensureBackend());

@@ -3,7 +3,8 @@ import { loadModel } from '@circuit-tuning/model';
 import { TrainLogTable } from '@circuit-tuning/contracts';
 import { ensureBackend, readArrowTable, runStage, silentReporter, tf } from '@circuit-tuning/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LoraAdapters, LoraConfig, loraTrainingStage } from '../src/index';
+import { LoraAdapters, LoraConfig } from '../src/index';
+import { loraTrainingStage } from '../src/stages';
 import { fixture } from './fixtures';
 
 beforeAll(() => ensureBackend());

@@ -7,7 +7,7 @@
  *   tsx test/stage-child.ts '{"variant":"circuit-tuning","stageDir":…,"inputs":{…},"config":{…},"seed":1,"killAfter":5}'
  */
 import { ensureBackend, runStage, type StageReporter } from '@circuit-tuning/runtime';
-import { circuitTuningStage, fixedCircuitStage, fullTrainingStage, loraTrainingStage, randomCircuitStage } from '../src/index';
+import { circuitTuningStage, fixedCircuitStage, fullTrainingStage, loraTrainingStage, randomCircuitStage } from '../src/stages';
 
 const stages = {
   full: fullTrainingStage,

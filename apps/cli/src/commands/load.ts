@@ -1,5 +1,5 @@
 import { ConfigError } from '@circuit-tuning/contracts';
-import { loadModelStage } from '@circuit-tuning/model';
+import { loadModelStage } from '@circuit-tuning/model/stages';
 import { runStage, stderrReporter } from '@circuit-tuning/runtime';
 import type { Command } from '../command';
 import { startBackend } from '../backend-options';

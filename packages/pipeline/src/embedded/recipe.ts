@@ -4,8 +4,8 @@ import { ConfigError, PromptsTable, TextsTable } from '@circuit-tuning/contracts
 import { type TaskReport, taskReport } from '@circuit-tuning/evaluation';
 import { loadModel } from '@circuit-tuning/model';
 import { type BackendInfo, readArrowTable, runStage, type StageReporter } from '@circuit-tuning/runtime';
-import { generateTasksStage } from '@circuit-tuning/tasks';
-import { fullTrainingStage } from '@circuit-tuning/training';
+import { generateTasksStage } from '@circuit-tuning/tasks/stages';
+import { fullTrainingStage } from '@circuit-tuning/training/stages';
 import { z } from 'zod';
 
 /**

@@ -1,0 +1,4 @@
+// The stage definitions: for the pipeline's stage registry (and this package's tests). Another
+// stage package calls this package's library (src/index.ts), never its stages.
+export { type DiscoverStageConfig, discoverEap, discoverEapIg, discoverExact, discoverRandom, discoverStages, registerDiscoverStages } from './stage/discover-stage';
+export { exportMibStage } from './stage/export-mib-stage';

@@ -1,0 +1,3 @@
+// The stage definitions: for the pipeline's stage registry (and this package's tests). Another
+// stage package calls this package's library (src/index.ts), never its stages.
+export { loadModelStage } from './stage/load-stage';
