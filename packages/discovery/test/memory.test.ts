@@ -56,6 +56,23 @@ describe('rows per pass', () => {
     expect(() => rowsPerPass(gpt2Small, 9, 100e6, 'masked')).toThrow(/edge-masked forward pass \(circuit evaluation\) needs about 179 MB for one row of 9 tokens, more than the memory budget of 100 MB/);
   });
 
+  it('bounds the measured peak of EAP scoring on the active backend', async () => {
+    const model = await tinyRandomModel(3, gpt2Config({ nLayers: 6, nHeads: 8, dModel: 256, vocabSize: 8000, maxPositions: 16 }));
+    const wide = asSet(randomExamples({ seed: 4, count: 8, lengths: [12], vocab: 8000 }), 8);
+    const start = tf.memory().numBytes;
+    const profile = await tf.profile(async () => {
+      await scoreEdges(model, wide, { method: 'eap', rowsPerPass: 8 });
+      return tf.scalar(0);
+    });
+    const peak = profile.peakBytes - start;
+    (profile.result as tf.Tensor).dispose();
+    const { fixed, perRow } = passBytes(model, 'probed', 12);
+    model.dispose();
+    const summary = `${tf.getBackend()}: peak ${(peak / 1e6).toFixed(1)} MB, estimate ${((fixed + 8 * perRow) / 1e6).toFixed(1)} MB`;
+    expect(peak, summary).toBeLessThanOrEqual(fixed + 8 * perRow);
+    expect(peak, summary).toBeGreaterThan(0.5 * (fixed + 8 * perRow));
+  });
+
   it('bounds the measured peak of circuit evaluation', async () => {
     const model = await tinyRandomModel(3, gpt2Config({ nLayers: 4, nHeads: 4, dModel: 64, vocabSize: 1000, maxPositions: 16 }));
     const graph = model.graph();

@@ -1,6 +1,6 @@
 import { ConfigError } from '@circuit-tuning/contracts';
 import type { ModelConfig } from '@circuit-tuning/model';
-import { nativeKernelsApplied } from '@circuit-tuning/runtime';
+import { nativeKernelsApplied, tf } from '@circuit-tuning/runtime';
 
 /**
  * The kinds of forward pass discovery runs, each with its own memory per row:
@@ -21,15 +21,22 @@ export const DEFAULT_PASS_BUDGET_BYTES = 1.5e9;
 export function passBytes(model: { config: ModelConfig }, kind: PassKind, seq: number): { fixed: number; perRow: number } {
   const { nLayers, nHeads, dModel, dMlp, vocabSize } = model.config;
   if (kind === 'probed') {
-    // Per token, one [3H + 2] × dModel reader input per layer several times over (probe,
-    // layer-norm intermediates, gradient) and a few rows of logits; independent of the tokens,
+    // Per token, one [3H + 2] × dModel reader input per layer and the MLP's hidden layers
+    // (4 × dMlp: pre- and post-activation, their gradients) several times over (probe,
+    // layer-norm intermediates, gradient), and a few rows of logits; independent of the tokens,
     // the unembedding's transposed weight and its gradient (the runtime's matMul gradient
-    // computes the weight's too). The copies factor was measured with bench/eap.bench.ts on
-    // GPT-2 small at 32 tokens a row: on plain wasm one row fits a 1.5 GB budget and four reach
-    // 3.7 GB of the 4 GB heap (12); with the native kernels on wasm (fused LayerNorm and gelu, no
-    // tape copies) a row adds 356 MB and four rows peak at 2.1 GB (7).
-    const copies = nativeKernelsApplied() ? 7 : 12;
-    return { fixed: 4 * 3 * vocabSize * dModel, perRow: 4 * seq * (copies * nLayers * (3 * nHeads + 2) * dModel + 6 * vocabSize) };
+    // computes the weight's too). Copies, from tf.profile of scoreEdges: on wasm with the native
+    // kernels, GPT-2 small at 32 tokens a row adds 356 MB (bench/eap.bench.ts: 5 copies) and
+    // 6 layers × 8 heads, d 256 needs 6.9; on the native backend (tensors in process memory) 6.6
+    // and 6.3, with 693 MB fixed on GPT-2 small (4.5 unembedding-sized tensors); plain wasm keeps
+    // tape copies (12). These counts overestimate every measurement by 1–40 % (GPT-2 small on
+    // wasm: 2 rows of 32 tokens in 1.5 GB, as measured to fit). Counting the reader inputs alone
+    // underestimated the 6 × 8 model by 30–40 %.
+    const native = tf.getBackend() === 'native';
+    const copies = native || nativeKernelsApplied() ? 7 : 12;
+    const fixedCopies = native ? 5 : 3;
+    const perToken = copies * nLayers * ((3 * nHeads + 2) * dModel + 4 * dMlp) + 6 * vocabSize;
+    return { fixed: 4 * fixedCopies * vocabSize * dModel, perRow: 4 * seq * perToken };
   }
   // The edge-masked forward keeps one clean − ablated delta per writer (1 + L·(H + 1) of them,
   // packages/model/src/transformer/circuit-inputs.ts), copied once per layer into a new stack,
