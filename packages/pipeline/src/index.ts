@@ -1,21 +1,21 @@
 // Pipelines of stages: a pipeline file → a plan → a run directory, and what reads a run afterwards.
 // Pipeline files: parsing with positions, overrides, resolution against a stage registry
 export { BACKEND_CHOICES, type BackendChoice, isRecord, STEP_ID } from './spec';
-export { readYamlFile, type YamlSource } from './yaml-source';
-export { type Override, parseOverride } from './overrides';
-export { isResolvedPipeline, loadPipeline, type PipelinePlan, planFromResolved, RESOLVED_FILE, type ResolvedPipeline, type ResolvedStep } from './resolve';
+export { readYamlFile } from './yaml-source';
+export { parseOverride } from './overrides';
+export { isResolvedPipeline, loadPipeline, type PipelinePlan, planFromResolved, RESOLVED_FILE, type ResolvedPipeline } from './resolve';
 // The stages known by name (user variants, modules and external commands, join a pipeline's own copy)
 export { BUILTIN_STAGES, builtinRegistry } from './stages';
 export { stageHelp } from './describe';
 // Running: run directories, caching and resume, progress display
 export { type PipelineDisplay, type PipelineRunOptions, type PipelineRunResult, runPipeline, type StepResult, type StepStatus } from './runner';
 export { INDEX_DIR, indexPath, isInside, RUN_LOCK_FILE, RUN_STATUS_FILE, stepDir } from './run-dir';
-export { createDisplay, type DisplayOptions } from './display';
+export { createDisplay } from './display';
 // The embedded default model: its recipe (fixtures/embedded/recipe.json) run as stages, and its card
 export { cardMarkdown, type ModelCard } from './embedded/card';
 export { makeEmbeddedModel, readRecipe } from './embedded/recipe';
 // Reproducibility and sweeps
-export { compareRuns, formatComparison, type OutputComparison, prepareVerifyDir } from './verify';
+export { compareRuns, formatComparison, prepareVerifyDir } from './verify';
 export {
   checkSweepDir,
   expandGrid,
@@ -28,7 +28,6 @@ export {
   type SweepSpec,
   sweepTable,
   tableMarkdown,
-  type TrialResult,
   varyingMetrics,
   writeSweepFiles,
 } from './sweep';

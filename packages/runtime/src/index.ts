@@ -1,6 +1,24 @@
-// The tensor runtime: the one tfjs engine, backend choice, and ops on the backend's fast path.
-export * from './backend/index';
-export * from './ops/index';
+// The runtime's surface: what other packages and the apps use, by name (the rest stays internal).
+// The tensor backend: the one tfjs engine, its choice, and the fast-path kernels.
+export { tf } from './backend/tf';
+export { type BackendInfo, backendInfo, type BackendName, type BackendRequest, ensureBackend, type InitBackendOptions, initBackend, nativeKernelsApplied, opFixesFor, shutdownBackend } from './backend/index';
+// Tensor ops that pick the fast form for the active backend.
+export {
+  type AdamStepInputs,
+  type AdamStepSettings,
+  batchMatMul,
+  crossEntropyRows,
+  embeddingLookup,
+  fusedAdamStep,
+  fusedGeluTanh,
+  fusedLayerNorm,
+  maskedSoftmax,
+  matMul,
+  nextTokenCrossEntropy,
+  positionCrossEntropy,
+  registerWeightProductGradients,
+  softmaxBackward,
+} from './ops/index';
 // Seeded randomness for every stage.
 export { createRng, type Rng } from './random/index';
 // Files: atomic writes, their temp names and cleanup after a kill, directory locks, hashing.
@@ -9,23 +27,54 @@ export {
   type HeldLock,
   hashConfig,
   isLockLive,
-  isProcessAlive,
   isTempName,
-  type LockOwner,
   readLockOwner,
-  type RemovedTemp,
   removeStaleTemps,
   sha256Bytes,
   sha256File,
-  sha256Tree,
-  stableStringify,
-  tempNameOwner,
   tempPathFor,
-  type TreeHash,
   writeFileAtomic,
   writeJsonAtomic,
 } from './fs/index';
 // Arrow IPC tables with self-describing schema metadata.
-export * from './arrow/index';
-// The stage contract: definitions, registry, runner, manifests.
-export * from './stage/index';
+export { type ArrowWriteResult, type RawArrowTable, readArrowTable, readArrowTableAny, writeArrowTable } from './arrow/index';
+// The stage contract: definitions, registry, runner, manifests, run indexes.
+export {
+  type AnyStageDefinition,
+  type CacheDecision,
+  checkCache,
+  defineStage,
+  indexStep,
+  type LoadedRunIndex,
+  LOG_FILE,
+  type OutputPaths,
+  outputFileName,
+  parseStageConfig,
+  type PortSpec,
+  type PortSpecs,
+  type ProgressHandle,
+  readManifest,
+  readRunIndex,
+  recordArtifact,
+  RunIndex,
+  RunIndexStep,
+  type RunStageOptions,
+  type RunStageResult,
+  runStage,
+  silentReporter,
+  STAGE_LOCK_FILE,
+  type StageContext,
+  type StageDefinition,
+  type StageDirState,
+  stageDirState,
+  type StageEvent,
+  stageId,
+  type StageLogger,
+  type StageReporter,
+  StageRegistry,
+  type StageRunSettings,
+  stageRunSettings,
+  stderrReporter,
+  writeManifest,
+  writeRunIndex,
+} from './stage/index';

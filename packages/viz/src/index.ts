@@ -5,10 +5,9 @@ export { type BarChartSpec, type BarSeries, barChartSvg } from './bar-chart';
 export { type PanelGridOptions, panelGridSvg } from './compose';
 // A circuit of a model's graph, drawn layer by layer (discovery, redundancy and evaluation draw through it)
 export { circuitSvg, type DrawOptions } from './circuit';
-// Axes and colours
-export { type AxisKind, createScale, logTicks, niceTicks, type Scale } from './scales';
-export { divergingColour, PALETTE, paletteColour, sequentialColour, textColourOn } from './colour';
-export { coord, escapeXml, FONT_FAMILY, formatNumber, svgSize } from './svg';
+// Colours and labels the stages' own drawings share
+export { PALETTE, paletteColour } from './colour';
+export { formatNumber } from './svg';
 // The run report's and viewer's drawings: points and edges carry their name and score for hovering
 export { downsample, escapeXmlText, formatValue, type HoverChartOptions, type HoverSeries, hoverLineChartSvg } from './hover-line-chart';
 export { type CircuitDrawingOptions, circuitDrawingSvg, type CircuitEdgeRow, type CircuitNodeRow } from './circuit-tables';

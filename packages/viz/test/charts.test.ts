@@ -2,7 +2,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { barChartSvg, createScale, formatNumber, heatMapSvg, lineChartSvg, logTicks, niceTicks, panelGridSvg, svgSize, writeFigure } from '../src/index';
+import { barChartSvg, formatNumber, heatMapSvg, lineChartSvg, panelGridSvg, writeFigure } from '../src/index';
+import { createScale, logTicks, niceTicks } from '../src/scales';
+import { svgSize } from '../src/svg';
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
