@@ -19,12 +19,15 @@ export { TransformerModel } from './transformer/model';
 export { attentionReaderSlot, disposeWriters, type ReaderProbes, type WriterOutputs } from './transformer/node-tensors';
 export { type ParameterSpec, parameterSpecs } from './transformer/parameter-names';
 export {
+  type ParameterShapes,
   type ParameterSlice,
   parameterSlicesOf,
+  readerSlicesOf,
   readSlice,
   sliceMasks,
   sliceParameterCount,
   writeSlice,
+  writerSlicesOf,
 } from './transformer/parameter-slices';
 export { ModelParameters } from './transformer/parameters';
 // Files and tokenizers

@@ -18,6 +18,6 @@ export { VariantConfig } from './stages/common';
 export { FullTrainingConfig, InitConfig } from './stages/full-stage';
 export { LoraTrainingConfig } from './stages/lora-stage';
 export { LORA_TARGETS, LoraAdapters, LoraConfig } from './lora/adapters';
-export { type CircuitMasks, circuitMasks, parameterOwners } from './circuit/masks';
+export { type CircuitMasks, CircuitParameterMap, type CircuitSlices, circuitMasks, parameterOwners } from './circuit/masks';
 export { CircuitTuningConfig, StepDiscoveryConfig, TopNConfig } from './circuit/circuit-config';
 export { type CircuitLogEntry, CircuitPlanner, type CircuitPlannerHooks, type CircuitSource, type EmptyCircuitAction } from './circuit/planner';

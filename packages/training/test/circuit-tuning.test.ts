@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { CircuitLogTable, TrainLogTable } from '@circuit-tuning/contracts';
-import { loadModel, parameterSlicesOf, sliceMasks, type TransformerModel } from '@circuit-tuning/model';
+import { CircuitLogTable, ParameterMappingConfig, parseEdgeName, TrainLogTable } from '@circuit-tuning/contracts';
+import { loadModel, sliceMasks, type TransformerModel } from '@circuit-tuning/model';
 import { ensureBackend, readArrowTable, runStage, silentReporter } from '@circuit-tuning/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parameterOwners } from '../src/index';
+import { CircuitParameterMap } from '../src/index';
 import { circuitTuningStage, fixedCircuitStage, randomCircuitStage } from '../src/stages';
 import { fixture, promptsFixture } from './fixtures';
 
@@ -48,8 +48,13 @@ describe('circuit-tuning stages', () => {
       const total = before.params.count();
       expect(trainLog.columns.trainable_parameters.every((n) => n > 0 && n < total)).toBe(true);
       // Union over steps of what the circuits own: nothing outside it may move.
-      const owners = parameterOwners([...new Set(circuitLog.columns.edge)]);
-      const owned = sliceMasks(before.params, [...owners].flatMap((n) => parameterSlicesOf(before.config, n)));
+      const graph = before.graph();
+      const edges = [...new Set(circuitLog.columns.edge)].map((name) => {
+        const { writer, readerNode, qkv } = parseEdgeName(name)!;
+        return graph.edgeIndex(writer, qkv ? `${readerNode}<${qkv}>` : readerNode);
+      });
+      const map = new CircuitParameterMap(before.config, graph, ParameterMappingConfig.parse({}));
+      const owned = sliceMasks(before.params, map.slicesOf(edges).slices);
       const [a, b] = [await paramsOf(before), await paramsOf(after)];
       let changedInside = 0;
       for (const [name, values] of a) {

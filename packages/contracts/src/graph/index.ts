@@ -11,3 +11,4 @@ export {
   type WriterNode,
 } from './names';
 export { buildGraph, type GraphOptions, type GraphShape, type ModelGraph, nodeCount } from './model-graph';
+export { ParameterMappingConfig } from './parameter-mapping';

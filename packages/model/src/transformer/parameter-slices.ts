@@ -1,6 +1,13 @@
-import { ContractError, parseNodeName, type QkvLetter } from '@circuit-tuning/contracts';
+import {
+  ContractError,
+  type ParameterMappingConfig,
+  parseNodeName,
+  type QkvLetter,
+  type ReaderNode,
+  type WriterNode,
+} from '@circuit-tuning/contracts';
 import { tf } from '@circuit-tuning/runtime';
-import type { ModelConfig } from '../config/model-config';
+import { hasAttentionOutputBias, type ModelConfig } from '../config/model-config';
 import { blockPrefix } from './parameter-names';
 import type { ModelParameters } from './parameters';
 
@@ -62,15 +69,60 @@ export function parameterSlicesOf(config: ModelConfig, node: string): ParameterS
   }
 }
 
-function mlpSlices(config: ModelConfig, layer: number, start: number, size: number): ParameterSlice[] {
+/** Which of an MLP's matrices a slice takes: its input side (W_in, W_gate, b_in), its output side (W_out, b_out), or both. */
+type MlpPart = 'in' | 'out' | 'both';
+
+function mlpSlices(config: ModelConfig, layer: number, start: number, size: number, part: MlpPart = 'both'): ParameterSlice[] {
   const p = `${blockPrefix(layer)}.mlp`;
-  const slices: ParameterSlice[] = [{ param: `${p}.W_in`, axis: 1, start, size }];
-  if (config.gatedMlp) slices.push({ param: `${p}.W_gate`, axis: 1, start, size });
-  if (config.mlpBias) slices.push({ param: `${p}.b_in`, axis: 0, start, size });
-  slices.push({ param: `${p}.W_out`, axis: 0, start, size });
-  // b_out belongs to the whole MLP: only a whole-MLP node owns it.
-  if (config.mlpBias && start === 0 && size === config.dMlp) slices.push({ param: `${p}.b_out`, axis: 0, start: 0, size: config.dModel });
+  const slices: ParameterSlice[] = [];
+  if (part !== 'out') {
+    slices.push({ param: `${p}.W_in`, axis: 1, start, size });
+    if (config.gatedMlp) slices.push({ param: `${p}.W_gate`, axis: 1, start, size });
+    if (config.mlpBias) slices.push({ param: `${p}.b_in`, axis: 0, start, size });
+  }
+  if (part !== 'in') {
+    slices.push({ param: `${p}.W_out`, axis: 0, start, size });
+    // b_out belongs to the whole MLP: only a whole-MLP node owns it.
+    if (config.mlpBias && start === 0 && size === config.dMlp) slices.push({ param: `${p}.b_out`, axis: 0, start: 0, size: config.dModel });
+  }
   return slices;
+}
+
+/**
+ * The slices a graph writer owns under a parameter mapping (method.md §1, §4 step 2): a head its
+ * W_O rows (and, with outputBias 'heads', its layer's whole b_O, shared by the layer's heads); an
+ * MLP its output side (mlp 'reader-writer') or all of it (mlp 'whole'); `input` nothing.
+ */
+export function writerSlicesOf(config: ModelConfig, writer: WriterNode, mapping: ParameterMappingConfig): ParameterSlice[] {
+  switch (writer.kind) {
+    case 'input':
+      return [];
+    case 'head': {
+      const slices = parameterSlicesOf(config, writer.name);
+      if (mapping.outputBias === 'heads' && hasAttentionOutputBias(config)) {
+        slices.push({ param: `${blockPrefix(writer.layer)}.attn.b_O`, axis: 0, start: 0, size: config.dModel });
+      }
+      return slices;
+    }
+    case 'mlp':
+      return mlpSlices(config, checkLayer(config, writer.layer, writer.name), 0, config.dMlp, mapping.mlp === 'whole' ? 'both' : 'out');
+  }
+}
+
+/**
+ * The slices a graph reader owns under a parameter mapping: a head's q/k/v input its columns of
+ * W_Q/W_K/W_V (a k/v group's columns under grouped-query attention) and their bias; an MLP its
+ * input side (mlp 'reader-writer': W_in, W_gate, b_in) or all of it (mlp 'whole'); `logits` nothing.
+ */
+export function readerSlicesOf(config: ModelConfig, reader: ReaderNode, mapping: ParameterMappingConfig): ParameterSlice[] {
+  switch (reader.kind) {
+    case 'logits':
+      return [];
+    case 'head':
+      return parameterSlicesOf(config, reader.name);
+    case 'mlp':
+      return mlpSlices(config, checkLayer(config, reader.layer, reader.name), 0, config.dMlp, mapping.mlp === 'whole' ? 'both' : 'in');
+  }
 }
 
 function checkLayer(config: ModelConfig, layer: number, node: string): number {
@@ -83,8 +135,16 @@ function checkHead(config: ModelConfig, head: number, node: string): number {
   return head;
 }
 
+/**
+ * What counting slices needs of the parameters: their shapes (ModelParameters, or shapes alone,
+ * so the slices of a GPT-2-small-sized model can be counted without allocating its weights).
+ */
+export interface ParameterShapes {
+  get(name: string): { shape: number[] };
+}
+
 /** Number of scalars in a set of slices, counting overlapping slices once. */
-export function sliceParameterCount(params: ModelParameters, slices: readonly ParameterSlice[]): number {
+export function sliceParameterCount(params: ParameterShapes, slices: readonly ParameterSlice[]): number {
   const masks = sliceMasks(params, slices);
   let total = 0;
   for (const mask of masks.values()) for (const v of mask.values) total += v;
@@ -92,7 +152,7 @@ export function sliceParameterCount(params: ModelParameters, slices: readonly Pa
 }
 
 /** 0/1 masks (as typed arrays with their shapes) of the parameters the slices touch. */
-export function sliceMasks(params: ModelParameters, slices: readonly ParameterSlice[]): Map<string, { shape: number[]; values: Uint8Array }> {
+export function sliceMasks(params: ParameterShapes, slices: readonly ParameterSlice[]): Map<string, { shape: number[]; values: Uint8Array }> {
   const masks = new Map<string, { shape: number[]; values: Uint8Array }>();
   for (const slice of slices) {
     const shape = params.get(slice.param).shape;

@@ -59,7 +59,8 @@ export const tuningCurveStage = defineStage({
   variant: 'tuning-curve',
   // Version 2: its training runs use the runtime's crossEntropyRows loss. Version 3: their
   // per-step discovery scores at every position by default (discovery's DEFAULT_SCORED_POSITIONS).
-  version: 3,
+  // Version 4: their default parameterMapping trains an MLP by role and b_O with its layer's heads.
+  version: 4,
   description: 'Circuit-tuning at each top-N of a grid against full fine-tuning: the tuning curve and its knee (node-level intrinsic dimension).',
   config: TuningCurveConfig,
   inputs,

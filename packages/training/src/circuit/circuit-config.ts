@@ -1,3 +1,4 @@
+import { ParameterMappingConfig } from '@circuit-tuning/contracts';
 import { discoveryConfigShape } from '@circuit-tuning/discovery';
 import { z } from 'zod';
 import { VariantConfig } from '../stages/common';
@@ -38,6 +39,8 @@ export const CircuitTuningConfig = VariantConfig.extend({
   topN: TopNConfig.prefault({}),
   /** Rediscover every k steps (the paper: every step). */
   every: z.number().int().positive().default(1),
+  /** Which parameters each node of the circuit trains (method.md §1, §4 step 2). */
+  parameterMapping: ParameterMappingConfig.prefault({}),
   /** Also train these normally frozen groups. */
   trainEmbeddings: z.boolean().default(false),
   trainNorms: z.boolean().default(false),

@@ -1,11 +1,11 @@
-import { parseEdgeName } from '@circuit-tuning/contracts';
-import { parameterSlicesOf, sliceMasks, type TransformerModel } from '@circuit-tuning/model';
+import { type ModelGraph, type ParameterMappingConfig, parseEdgeName } from '@circuit-tuning/contracts';
+import { type ModelConfig, type ParameterSlice, readerSlicesOf, sliceMasks, type TransformerModel, writerSlicesOf } from '@circuit-tuning/model';
 import { tf } from '@circuit-tuning/runtime';
 
 /**
- * The nodes that own parameters in a circuit of edges (method.md §4 step 2): every writer of a
- * kept edge (`a3.h2` → its W_O rows, `m1` → the MLP) and every reader (`a4.h0<q>` → its W_Q
- * columns and b_Q slice, `m5`). `input` and `logits` own nothing.
+ * The nodes of a circuit of edges by name: every writer of a kept edge and every reader
+ * (`a4.h0<q>`, `m5`, `logits`). For reading circuit logs; training maps edge indices through
+ * {@link CircuitParameterMap}.
  */
 export function parameterOwners(edges: readonly string[]): Set<string> {
   const nodes = new Set<string>();
@@ -16,6 +16,75 @@ export function parameterOwners(edges: readonly string[]): Set<string> {
     nodes.add(parsed.qkv ? `${parsed.readerNode}<${parsed.qkv}>` : parsed.readerNode);
   }
   return nodes;
+}
+
+/** The parameter slices a circuit owns, and how many distinct nodes (writers and readers by name) it has. */
+export interface CircuitSlices {
+  slices: ParameterSlice[];
+  nodes: number;
+}
+
+/**
+ * Edge index → writer and reader index → parameter slices (method.md §4 step 2), computed once
+ * per graph and mapping, so a step maps its circuit by indices instead of parsing edge names.
+ * A writer's slices and a reader's slices are those of `writerSlicesOf` / `readerSlicesOf`: with
+ * mlp 'reader-writer' an MLP that only writes into the circuit trains W_out/b_out, one that only
+ * reads from it W_in (W_gate)/b_in.
+ */
+export class CircuitParameterMap {
+  private readonly writerOf: Int32Array;
+  private readonly readerOf: Int32Array;
+  private readonly writerSlices: ParameterSlice[][];
+  private readonly readerSlices: ParameterSlice[][];
+  /** Node id of each writer and reader: equal names (an MLP's writer and reader `m2`) share one. */
+  private readonly writerNode: Int32Array;
+  private readonly readerNode: Int32Array;
+
+  constructor(config: ModelConfig, readonly graph: ModelGraph, readonly mapping: ParameterMappingConfig) {
+    const { writer, reader } = graph.edgeEndpoints();
+    this.writerOf = writer;
+    this.readerOf = reader;
+    this.writerSlices = graph.writers.map((w) => writerSlicesOf(config, w, mapping));
+    this.readerSlices = graph.readers.map((r) => readerSlicesOf(config, r, mapping));
+    const ids = new Map<string, number>();
+    const id = (name: string) => {
+      const known = ids.get(name);
+      if (known !== undefined) return known;
+      ids.set(name, ids.size);
+      return ids.size - 1;
+    };
+    this.writerNode = Int32Array.from(graph.writers, (w) => id(w.name));
+    this.readerNode = Int32Array.from(graph.readers, (r) => id(r.name));
+  }
+
+  /** The slices of the writers and readers of the given edges (each node once). */
+  slicesOf(edges: Iterable<number>): CircuitSlices {
+    const writers = new Set<number>();
+    const readers = new Set<number>();
+    for (const e of edges) {
+      writers.add(this.writerOf[e]!);
+      readers.add(this.readerOf[e]!);
+    }
+    const slices: ParameterSlice[] = [];
+    const nodes = new Set<number>();
+    for (const w of writers) {
+      slices.push(...this.writerSlices[w]!);
+      nodes.add(this.writerNode[w]!);
+    }
+    for (const r of readers) {
+      slices.push(...this.readerSlices[r]!);
+      nodes.add(this.readerNode[r]!);
+    }
+    return { slices, nodes: nodes.size };
+  }
+
+  /** Whether any writer or reader of the edges owns a parameter (not only input and logits). */
+  ownsParameters(edges: Iterable<number>): boolean {
+    for (const e of edges) {
+      if (this.writerSlices[this.writerOf[e]!]!.length > 0 || this.readerSlices[this.readerOf[e]!]!.length > 0) return true;
+    }
+    return false;
+  }
 }
 
 /** Masks of exactly the entries a set of nodes owns, as tensors, with their exact count. */
@@ -31,20 +100,18 @@ export interface CircuitMasks {
 }
 
 /**
- * Builds per-parameter masks for circuit-tuning. The caller disposes the mask tensors.
+ * Builds per-parameter masks for circuit-tuning from a circuit's slices. The caller disposes the
+ * mask tensors.
  */
-export function circuitMasks(model: TransformerModel, nodes: Iterable<string>): CircuitMasks {
-  const slices = [...nodes].flatMap((node) => parameterSlicesOf(model.config, node));
-  const byParam = sliceMasks(model.params, slices);
+export function circuitMasks(model: TransformerModel, circuit: CircuitSlices): CircuitMasks {
+  const byParam = sliceMasks(model.params, circuit.slices);
   const masks = new Map<string, tf.Tensor | undefined>();
   let count = 0;
-  let nodeCount = 0;
-  for (const _ of nodes) nodeCount++;
   for (const [name, { shape, values }] of byParam) {
     let owned = 0;
     for (const v of values) owned += v;
     count += owned;
     masks.set(name, owned === values.length ? undefined : tf.tensor(Float32Array.from(values), shape));
   }
-  return { masks, count, nodes: nodeCount };
+  return { masks, count, nodes: circuit.nodes };
 }

@@ -1,11 +1,11 @@
 import { type ModelGraph, RuntimeError } from '@circuit-tuning/contracts';
 import { batchPrompts, type PromptExample, scoreEdges, selectCircuit, topNSchedule } from '@circuit-tuning/discovery';
-import { parameterSlicesOf, type TransformerModel, type WriterOutputs } from '@circuit-tuning/model';
+import type { TransformerModel, WriterOutputs } from '@circuit-tuning/model';
 import { createRng, tf } from '@circuit-tuning/runtime';
 import type { TokenBatch } from '../data/batches';
 import type { PlanState, StepPlan } from '../loop/train-loop';
 import type { CircuitTuningConfig } from './circuit-config';
-import { circuitMasks, parameterOwners } from './masks';
+import { CircuitParameterMap, circuitMasks } from './masks';
 
 /** Where each step's circuit comes from: discovered on the step's prompts, random, or fixed once. */
 export type CircuitSource = 'discover' | 'random' | 'fixed';
@@ -58,6 +58,7 @@ export interface CircuitPlannerHooks {
 export class CircuitPlanner implements PlanState {
   private readonly graph: ModelGraph;
   private readonly edgeNames: string[];
+  private readonly parameterMap: CircuitParameterMap;
   private readonly topN: (step: number) => number;
   private readonly frozenGroups: string[];
   private found: FoundCircuit | undefined;
@@ -73,6 +74,7 @@ export class CircuitPlanner implements PlanState {
   ) {
     this.graph = model.graph({ includeInputAndLogits: config.discovery.graph === 'full' });
     this.edgeNames = this.graph.edgeNames();
+    this.parameterMap = new CircuitParameterMap(model.config, this.graph, config.parameterMapping);
     const { start, end, steps, kind } = config.topN;
     this.topN = end === undefined ? () => start : topNSchedule({ start, end, steps: steps ?? config.steps, kind });
     // Embeddings, norms and the unembedding stay frozen unless the config says otherwise.
@@ -118,7 +120,7 @@ export class CircuitPlanner implements PlanState {
     const log = { circuit_edges: found.edges.length, circuit_nodes: 0, metric: found.metric, empty_circuit: empty };
     // A skipped step measures the loss of the plain forward and updates nothing.
     if (!trained) return { trainable: [], trainableCount: 0, log };
-    const { masks, count, nodes } = circuitMasks(this.model, parameterOwners(this.keptEdgeNames(trained)));
+    const { masks, count, nodes } = circuitMasks(this.model, this.parameterMap.slicesOf(trained.edges));
     const trainable = [...masks].map(([name, mask]) => ({ name, ...(mask ? { mask } : {}) }));
     let extra = 0;
     for (const name of this.frozenGroups) {
@@ -167,19 +169,14 @@ export class CircuitPlanner implements PlanState {
     const circuit = selectCircuit(this.graph, scores.scores, { mode: 'top-n', n, topNodes: discovery.topNodes, prune });
     const edges: number[] = [];
     for (let e = 0; e < circuit.keep.length; e++) if (circuit.keep[e]! > 0) edges.push(e);
-    const owners = parameterOwners(edges.map((e) => this.edgeNames[e]!));
     return {
-      ownsParameters: [...owners].some((node) => parameterSlicesOf(this.model.config, node).length > 0),
+      ownsParameters: this.parameterMap.ownsParameters(edges),
       step,
       metric: scores.metricClean,
       edges,
       scores: edges.map((e) => circuit.selectionScores[e]!),
       ranks: edges.map((e) => circuit.rank[e]!),
     };
-  }
-
-  private keptEdgeNames(circuit: FoundCircuit): string[] {
-    return circuit.edges.map((e) => this.edgeNames[e]!);
   }
 
   private record(step: number, circuit: FoundCircuit): void {

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+
+/**
+ * How a circuit's nodes map to the parameters circuit-tuning trains (method.md §1 "Nodes own
+ * parameters", §4 step 2). One schema for every variant that maps a circuit to parameters
+ * (circuit-tuning, random-circuit, fixed-circuit, and redundancy's tuning curve through them).
+ */
+export const ParameterMappingConfig = z.strictObject({
+  /**
+   * 'reader-writer' (the default; the reference code's granularity): an MLP in the circuit as a
+   * writer trains W_out and b_out, as a reader W_in (and W_gate) and b_in; an MLP that is both
+   * trains all of it. 'whole': any MLP in the circuit trains all of its matrices.
+   */
+  mlp: z.enum(['reader-writer', 'whole']).default('reader-writer'),
+  /**
+   * The attention output bias b_O of a layer: 'heads' (the default) trains it whenever a head of
+   * that layer is in the circuit as a writer, since b_O is added to what the layer's heads write;
+   * 'frozen' never trains it.
+   */
+  outputBias: z.enum(['heads', 'frozen']).default('heads'),
+});
+export type ParameterMappingConfig = z.output<typeof ParameterMappingConfig>;
