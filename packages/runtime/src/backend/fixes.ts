@@ -14,6 +14,8 @@ export const KERNEL_FIXES = {
   'gather-rows': 'GatherV2 copies whole slices (embedding rows) from a view of the wasm heap',
   /** On `native`, tfjs-backend-cpu's Slice and GatherV2 index element by element, and return contiguous boxes as views. */
   'copy-slices': 'Slice, Unpack, SplitV and GatherV2 copy contiguous runs of the input',
+  /** On `native`, tfjs-backend-cpu's binary ops compute every element's positions when shapes broadcast. */
+  'broadcast-binary': 'float32 Add, Sub, Multiply and RealDiv that broadcast run as merged-axis loops',
   /** On `native`, tfjs-backend-cpu's ScatterNd indexes every element into a fresh array. */
   'scatter-rows': 'ScatterNd (the embedding gradient) adds whole rows into a recycled buffer',
   /** gather's gradient (UnsortedSegmentSum) is missing on wasm and slow on cpu. */
@@ -25,7 +27,7 @@ export const KERNEL_FIXES = {
   /** OpenBLAS (packages/native) computes the matmuls where the tensors live (wasm heap or process memory). */
   'native-matmul': 'BatchMatMul and _FusedMatMul run in OpenBLAS on the tensors in place',
   /** The stock wasm Sum transposes unless it reduces the innermost axes, then sums with a scalar loop. */
-  'native-sum': 'Sum over leading or trailing axes runs natively, without a transpose',
+  'native-sum': 'Sum over leading or trailing axes runs natively without a transpose, other axes after a native one',
   /** wasm's Add leaves an XNNPACK thread spinning on the cores after each call. */
   'native-add': 'float32 Add of equal shapes or a repeated trailing block runs on the native threads',
   /** The stock wasm Transpose computes each element's source index on one thread. */

@@ -38,6 +38,17 @@ describe.skipIf(!available)('the native backend’s buffer pool', () => {
     second.dispose();
   });
 
+  it('reuses a buffer of the same size class for an output a little smaller or larger', () => {
+    const first = tf.tidy(() => tf.add(tf.fill([100, 200], 1), tf.fill([100, 200], 1)));
+    const buffer = bufferOf(first);
+    first.dispose();
+    const second = tf.tidy(() => tf.add(tf.fill([101, 200], 1), tf.fill([101, 200], 2)));
+    expect(bufferOf(second)).toBe(buffer);
+    expect(second.dataSync().length).toBe(101 * 200);
+    expect(second.dataSync()[101 * 200 - 1]).toBe(3);
+    second.dispose();
+  });
+
   it('never reuses an array that was read out, nor a user’s array', () => {
     const first = output(1);
     const values = first.dataSync();
@@ -60,5 +71,41 @@ describe.skipIf(!available)('the native backend’s buffer pool', () => {
     const later = [output(8), output(9)];
     expect(Array.from(view.dataSync().slice(0, 3))).toEqual([2, 2, 2]);
     tf.dispose([view, ...later]);
+  });
+});
+
+describe.skipIf(!available)('the native backend’s broadcasting binary ops', () => {
+  afterAll(() => shutdownBackend());
+
+  it('give tfjs-backend-cpu’s results, bit for bit, for every way of broadcasting', async () => {
+    const pairs: [number[], number[]][] = [
+      [[4, 5, 6], [4, 5, 6]],
+      [[4, 5, 6], [4, 1, 6]],
+      [[4, 5, 6], [4, 5, 1]], // a column per row (LayerNorm-like statistics)
+      [[4, 1, 6], [1, 5, 1]], // both broadcast
+      [[2, 3, 4, 4], [1, 1, 4, 4]], // a mask for every head
+      [[3, 1], [1, 7]],
+      [[6], [2, 3, 6]],
+      [[2, 3, 1, 5], [3, 4, 1]],
+      [[5, 4], []],
+      [[0, 4], [1, 4]],
+    ];
+    const ops = [tf.add, tf.sub, tf.mul, tf.div] as const;
+    const run = () =>
+      pairs.flatMap(([sa, sb], i) =>
+        ops.map((op) =>
+          tf.tidy(() => {
+            const a = tf.randomUniform(sa, -2, 2, 'float32', i);
+            const b = tf.randomUniform(sb, 0.5, 2, 'float32', i + 50);
+            const y = op(a, b);
+            return { shape: y.shape, values: Array.from(y.dataSync()) };
+          }),
+        ),
+      );
+    await initBackend({ backend: 'cpu', log: () => {} });
+    const want = run();
+    await initBackend({ backend: 'native', threads: 1, log: () => {} });
+    const got = run();
+    for (let j = 0; j < want.length; j++) expect(got[j], `case ${j}`).toEqual(want[j]);
   });
 });

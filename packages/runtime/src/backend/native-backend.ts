@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as TfCpu from '@tensorflow/tfjs-backend-cpu';
 import type { DataId, DataType, TensorInfo } from '@tensorflow/tfjs-core';
+import { applyBroadcastKernels } from './broadcast-kernels';
 import { type NumericArray, registerMemory } from './kernel-memory';
 import { tf } from './tf';
 import { applyArrayKernelFixes } from './wasm-kernels';
@@ -42,6 +43,7 @@ export function registerNativeBackend(): void {
     if (tf.getKernel(config.kernelName, NATIVE_BACKEND) === undefined) tf.registerKernel({ ...config, backendName: NATIVE_BACKEND });
   }
   applyArrayKernelFixes(NATIVE_BACKEND);
+  applyBroadcastKernels();
   registered = true;
 }
 
@@ -62,20 +64,27 @@ class BufferPool {
 
   constructor(private readonly limit: number) {}
 
+  /** A buffer of at least `bytes` (its size class: shapes that differ a little share buffers). */
   take(bytes: number): ArrayBuffer {
-    const buffer = this.free.get(bytes)?.pop() ?? new ArrayBuffer(bytes);
-    if (this.free.get(bytes)?.length === 0) this.free.delete(bytes);
-    if (this.recyclable.has(buffer)) this.freeBytes -= bytes;
+    const size = sizeClass(bytes);
+    const list = this.free.get(size);
+    const reused = list?.pop();
+    if (list?.length === 0) this.free.delete(size);
+    if (reused !== undefined) this.freeBytes -= size;
+    const buffer = reused ?? new ArrayBuffer(size);
     this.recyclable.add(buffer);
     return buffer;
   }
 
-  /** A tensor's data is stored: the first store of a whole recyclable buffer holds it; any other use of it is an alias. */
+  /**
+   * A tensor's data is stored: the first store of a recyclable buffer (from its start, as `take`'s
+   * caller makes it) holds it; any other use of it is an alias.
+   */
   stored(values: unknown): void {
     const buffer = bufferOf(values);
     if (buffer === undefined || !this.recyclable.has(buffer)) return;
-    const whole = ArrayBuffer.isView(values) && values.byteOffset === 0 && values.byteLength === buffer.byteLength;
-    if (whole && !this.held.has(buffer)) this.held.add(buffer);
+    const fromStart = ArrayBuffer.isView(values) && values.byteOffset === 0;
+    if (fromStart && !this.held.has(buffer)) this.held.add(buffer);
     else this.recyclable.delete(buffer);
   }
 
@@ -104,6 +113,16 @@ class BufferPool {
     this.free.clear();
     this.freeBytes = 0;
   }
+}
+
+/** Below this, buffers are pooled by their exact size. */
+const EXACT_BELOW = 64 * 1024;
+
+/** `bytes` rounded up to a quarter step of its power of two (at most 25 % more). */
+function sizeClass(bytes: number): number {
+  if (bytes < EXACT_BELOW) return bytes;
+  const step = 2 ** (Math.floor(Math.log2(bytes)) - 2);
+  return Math.ceil(bytes / step) * step;
 }
 
 function bufferOf(values: unknown): ArrayBuffer | undefined {
@@ -175,8 +194,8 @@ function createBackend(MathBackendCPU: CpuPackage['MathBackendCPU']): CpuBackend
 
 /** An output array from the pool: its contents are whatever the last tensor left (kernels write every element). */
 function uninitialised(pool: BufferPool, size: number, dtype: DataType): NumericArray {
-  if (dtype === 'int32') return new Int32Array(pool.take(size * 4));
-  if (dtype === 'bool') return new Uint8Array(pool.take(size));
-  if (dtype === 'float32') return new Float32Array(pool.take(size * 4));
+  if (dtype === 'int32') return new Int32Array(pool.take(size * 4), 0, size);
+  if (dtype === 'bool') return new Uint8Array(pool.take(size), 0, size);
+  if (dtype === 'float32') return new Float32Array(pool.take(size * 4), 0, size);
   throw new Error(`the ${NATIVE_BACKEND} backend's kernels make no ${dtype} outputs`);
 }

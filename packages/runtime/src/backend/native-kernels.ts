@@ -199,7 +199,7 @@ function adamStep(params: KernelParams): TensorInfo[] {
 
 /**
  * Sum over a block of leading axes (bias gradients: one sum per column) or of trailing axes (one
- * per row); other axis sets and other dtypes go to the stock kernel.
+ * per row), or over any other axis set after a native transpose; other dtypes go to the stock kernel.
  */
 function sum(params: KernelParams): TensorInfo | TensorInfo[] {
   const native = blas;
@@ -210,7 +210,7 @@ function sum(params: KernelParams): TensorInfo | TensorInfo[] {
   const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
   const leading = axes.every((a, i) => a === i);
   const trailing = axes.every((a, i) => a === rank - axes.length + i);
-  if (axes.length === 0 || !(leading || trailing)) return stock(params).runStock('Sum', params);
+  if (axes.length === 0) return stock(params).runStock('Sum', params);
   const kept = x.shape.map((size, d) => (axes.includes(d) ? (keepDims ? 1 : -1) : size)).filter((size) => size >= 0);
   const mem = memoryOf(params.backend);
   const out = mem.make(kept, 'float32');
@@ -225,7 +225,14 @@ function sum(params: KernelParams): TensorInfo | TensorInfo[] {
   }
   const xView = f32(mem, x);
   if (leading) native.sum(xView, outView, reduced, other, true);
-  else native.sum(xView, outView, other, reduced, false);
+  else if (trailing) native.sum(xView, outView, other, reduced, false);
+  else {
+    // Other axis sets: the reduced axes moved last (as the stock kernels do), then one sum per row.
+    // On native the stock cpu Sum transposes element by element.
+    const moved = new Float32Array(size);
+    native.transpose(xView, moved, x.shape, [...x.shape.keys()].filter((d) => !axes.includes(d)).concat(axes));
+    native.sum(moved, outView, other, reduced, false);
+  }
   return out;
 }
 

@@ -61,7 +61,7 @@ describe('initBackend', () => {
     expect(info.nativeKernels?.threads).toBe(1);
     expect(info.kernelFixes).toEqual(expect.arrayContaining(['copy-slices', 'native-matmul', 'scatter-embedding-grad']));
     expect(tf.getBackend()).toBe('native');
-    expect(lines).toEqual([expect.stringMatching(/^backend: native \(tfjs 4\.22\.0, 1 thread, native matmul: .*fixes: copy-slices, scatter-rows, native-matmul/)]);
+    expect(lines).toEqual([expect.stringMatching(/^backend: native \(tfjs 4\.22\.0, 1 thread, native matmul: .*fixes: copy-slices, scatter-rows, broadcast-binary, native-matmul/)]);
     // wasm and cpu still start when asked for.
     expect((await initBackend({ backend: 'wasm', threads: 1, log: quiet })).nativeKernels).toBeDefined();
     expect((await initBackend({ backend: 'cpu', log: quiet })).kernelFixes).not.toContain('native-matmul');
