@@ -28,14 +28,19 @@ async function paramsOf(model: TransformerModel): Promise<Map<string, Float32Arr
 }
 
 describe('circuit-tuning stages', () => {
-  for (const mode of ['gradient-mask', 'edge-ablated'] as const) {
-    it(`${mode}: changes only the exact slices of the circuits it trained; momentum and decay leak nowhere`, async () => {
+  for (const [label, mode, parameterMapping] of [
+    ['gradient-mask', 'gradient-mask', {}],
+    ['edge-ablated', 'edge-ablated', {}],
+    // The fixture's MLP has 64 neurons: 4 MLP heads of 16.
+    ['gradient-mask, MLP heads', 'gradient-mask', { mlp: 'heads', mlpHeadWidth: 16 }],
+  ] as const) {
+    it(`${label}: changes only the exact slices of the circuits it trained; momentum and decay leak nowhere`, async () => {
       const { dir, modelDir, texts } = await fixture();
       const prompts = await promptsFixture(dir);
       const result = await runStage(circuitTuningStage, {
-        stageDir: join(dir, `ct-${mode}`),
+        stageDir: join(dir, `ct-${label.replace(/\W+/g, '-')}`),
         inputs: { model: modelDir, train: texts, prompts },
-        config: config({ mode }),
+        config: config({ mode, parameterMapping }),
         seed: 3,
         reporter: silentReporter,
       });
@@ -48,12 +53,16 @@ describe('circuit-tuning stages', () => {
       const total = before.params.count();
       expect(trainLog.columns.trainable_parameters.every((n) => n > 0 && n < total)).toBe(true);
       // Union over steps of what the circuits own: nothing outside it may move.
-      const graph = before.graph();
+      const mapping = ParameterMappingConfig.parse(parameterMapping);
+      const graph = before.graph(mapping.mlp === 'heads' ? { mlpHeadWidth: mapping.mlpHeadWidth } : {});
       const edges = [...new Set(circuitLog.columns.edge)].map((name) => {
         const { writer, readerNode, qkv } = parseEdgeName(name)!;
         return graph.edgeIndex(writer, qkv ? `${readerNode}<${qkv}>` : readerNode);
       });
-      const map = new CircuitParameterMap(before.config, graph, ParameterMappingConfig.parse({}));
+      if (mapping.mlp === 'heads') {
+        expect(edges.some((e) => /^m\d+\.n\d+/.test(graph.writers[graph.edgeEndpoints().writer[e]!]!.name))).toBe(true);
+      }
+      const map = new CircuitParameterMap(before.config, graph, mapping);
       const owned = sliceMasks(before.params, map.slicesOf(edges).slices);
       const [a, b] = [await paramsOf(before), await paramsOf(after)];
       let changedInside = 0;
@@ -70,6 +79,20 @@ describe('circuit-tuning stages', () => {
       after.dispose();
     });
   }
+
+  it('refuses MLP heads with edge-ablated training, naming the setting', async () => {
+    const { dir, modelDir, texts } = await fixture();
+    const prompts = await promptsFixture(dir);
+    await expect(
+      runStage(circuitTuningStage, {
+        stageDir: join(dir, 'ct-heads-edge-ablated'),
+        inputs: { model: modelDir, train: texts, prompts },
+        config: config({ mode: 'edge-ablated', parameterMapping: { mlp: 'heads', mlpHeadWidth: 16 } }),
+        seed: 3,
+        reporter: silentReporter,
+      }),
+    ).rejects.toThrow(/parameterMapping.mlp 'heads' needs mode 'gradient-mask'/);
+  });
 
   it('random-circuit and fixed-circuit run through the same ports', async () => {
     const { dir, modelDir, texts } = await fixture();

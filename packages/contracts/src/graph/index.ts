@@ -2,6 +2,7 @@ export {
   edgeName,
   headName,
   headReaderName,
+  mlpHeadName,
   mlpName,
   parseEdgeName,
   parseNodeName,

@@ -24,6 +24,25 @@ describe('buildGraph', () => {
     expect(graph.edgeCount).toBe(31_890);
   });
 
+  it('GPT-2 small with MLP heads of 64 neurons (K = 3072 / 64 = 48 per MLP): counts from the formula', () => {
+    const [L, H, K] = [12, 12, 48];
+    const graph = buildGraph({ nLayers: L, nHeads: H, mlpHeads: K });
+    const writers = 1 + L * (H + K);
+    const readers = L * (3 * H + K) + 1;
+    // Layer l: 3H q/k/v readers of 1 + l(H+K) writers each, K MLP-head readers that also read the
+    // layer's H heads; the logits read every writer.
+    let edges = writers;
+    for (let l = 0; l < L; l++) edges += 3 * H * (1 + l * (H + K)) + K * (1 + l * (H + K) + H);
+    expect([graph.writers.length, graph.readers.length, graph.edgeCount]).toEqual([writers, readers, edges]);
+    expect([writers, readers, edges]).toEqual([721, 1009, 341_281]);
+    expect(nodeCount(graph)).toBe(1 + L * (H + K) + 1);
+    expect(graph.edgeIndex('m0.n47', 'm1.n0')).toBe(graph.edgeOffset[graph.readerIndex('m1.n0')]! + graph.writerIndex('m0.n47'));
+    expect(() => graph.edgeIndex('m1.n3', 'm1.n0')).toThrow(/not upstream/);
+    expect(() => graph.writerIndex('m1')).toThrow(/unknown writer 'm1'/);
+    expect(graph.edgeNames()[graph.edgeOffset[graph.readerIndex('m0.n1')]! + 4]).toBe('a0.h3->m0.n1');
+    expect(() => buildGraph({ nLayers: 1, nHeads: 1, mlpHeads: 0 })).toThrow(/MLP heads/);
+  });
+
   it('writes writers and edges in the order and naming of the independent reference', () => {
     const graph = buildGraph({ nLayers: 2, nHeads: 4 });
     expect(graph.writers.map((w) => w.name)).toEqual(golden.graph.writers);
@@ -49,6 +68,7 @@ describe('buildGraph', () => {
   it('parses node names', () => {
     expect(parseNodeName('a3.h11')).toEqual({ kind: 'head', layer: 3, head: 11 });
     expect(parseNodeName('m0')).toEqual({ kind: 'mlp', layer: 0 });
+    expect(parseNodeName('m2.n5')).toEqual({ kind: 'mlp', layer: 2, mlpHead: 5 });
     expect(parseNodeName('logits')).toEqual({ kind: 'logits' });
     expect(parseNodeName('a3')).toBeUndefined();
   });

@@ -3,6 +3,7 @@ import {
   edgeName,
   headName,
   headReaderName,
+  mlpHeadName,
   mlpName,
   qkvLetters,
   type ReaderNode,
@@ -13,6 +14,11 @@ import {
 export interface GraphShape {
   nLayers: number;
   nHeads: number;
+  /**
+   * MLP heads per MLP (method.md §1): each MLP is split into this many nodes `m2.n0` … of
+   * d_mlp / mlpHeads neurons, each a writer and a reader. Absent: one node `m2` per MLP.
+   */
+  mlpHeads?: number;
 }
 
 export interface GraphOptions {
@@ -41,7 +47,7 @@ export interface ModelGraph {
   /** For each reader, the index of its first edge. */
   readonly edgeOffset: Int32Array;
   readonly edgeCount: number;
-  /** Writer index of the first writer of each layer (its head 0), and of each layer's MLP. */
+  /** Writer index of the first writer of each layer (its head 0), and of each layer's (first) MLP writer. */
   readonly firstHeadWriter: Int32Array;
   readonly mlpWriter: Int32Array;
   writerIndex(name: string): number;
@@ -53,10 +59,16 @@ export interface ModelGraph {
 }
 
 export function buildGraph(shape: GraphShape, options: GraphOptions = {}): ModelGraph {
-  const { nLayers, nHeads } = shape;
+  const { nLayers, nHeads, mlpHeads } = shape;
   if (!Number.isInteger(nLayers) || nLayers < 1 || !Number.isInteger(nHeads) || nHeads < 1) {
     throw new ContractError(`a graph needs at least one layer and one head, got ${nLayers} × ${nHeads}`);
   }
+  if (mlpHeads !== undefined && (!Number.isInteger(mlpHeads) || mlpHeads < 1)) {
+    throw new ContractError(`a graph needs a whole positive number of MLP heads per MLP, got ${mlpHeads}`);
+  }
+  // One MLP node, or mlpHeads of them: [name, head index or undefined].
+  const mlpNodes = (layer: number): [string, number | undefined][] =>
+    mlpHeads === undefined ? [[mlpName(layer), undefined]] : Array.from({ length: mlpHeads }, (_, j) => [mlpHeadName(layer, j), j]);
   const full = options.includeInputAndLogits ?? true;
   const writers: WriterNode[] = [];
   const firstHeadWriter = new Int32Array(nLayers);
@@ -66,7 +78,7 @@ export function buildGraph(shape: GraphShape, options: GraphOptions = {}): Model
     firstHeadWriter[layer] = writers.length;
     for (let head = 0; head < nHeads; head++) writers.push({ kind: 'head', name: headName(layer, head), layer, head });
     mlpWriter[layer] = writers.length;
-    writers.push({ kind: 'mlp', name: mlpName(layer), layer });
+    for (const [name, mlpHead] of mlpNodes(layer)) writers.push({ kind: 'mlp', name, layer, ...(mlpHead === undefined ? {} : { mlpHead }) });
   }
 
   const readers: ReaderNode[] = [];
@@ -79,9 +91,11 @@ export function buildGraph(shape: GraphShape, options: GraphOptions = {}): Model
         upstream.push(beforeLayer);
       }
     }
-    readers.push({ kind: 'mlp', name: mlpName(layer), node: mlpName(layer), layer });
-    // An MLP reads everything before it, its own layer's heads included.
-    upstream.push(mlpWriter[layer]!);
+    // An MLP (each of its heads) reads everything before it, its own layer's heads included.
+    for (const [name, mlpHead] of mlpNodes(layer)) {
+      readers.push({ kind: 'mlp', name, node: name, layer, ...(mlpHead === undefined ? {} : { mlpHead }) });
+      upstream.push(mlpWriter[layer]!);
+    }
   }
   if (full) {
     readers.push({ kind: 'logits', name: 'logits', node: 'logits', layer: nLayers });
@@ -106,7 +120,7 @@ export function buildGraph(shape: GraphShape, options: GraphOptions = {}): Model
   };
 
   return {
-    shape: { nLayers, nHeads },
+    shape: mlpHeads === undefined ? { nLayers, nHeads } : { nLayers, nHeads, mlpHeads },
     includeInputAndLogits: full,
     writers,
     readers,

@@ -1,7 +1,8 @@
 /**
  * Node and edge names exactly as EAP-IG writes them, so a circuit found here can be read in
  * Python and back: writers `input`, `a3.h1`, `m2`; readers `a3.h1<q>`, `m2`, `logits`;
- * edges `a0.h1->a3.h2<q>`.
+ * edges `a0.h1->a3.h2<q>`. In a graph with MLP heads (method.md §1) MLP head j of layer l is
+ * `m2.n5`, as a writer and as a reader.
  */
 export type QkvLetter = 'q' | 'k' | 'v';
 export const qkvLetters: readonly QkvLetter[] = ['q', 'k', 'v'];
@@ -9,35 +10,37 @@ export const qkvLetters: readonly QkvLetter[] = ['q', 'k', 'v'];
 export type WriterNode =
   | { kind: 'input'; name: 'input'; layer: -1 }
   | { kind: 'head'; name: string; layer: number; head: number }
-  | { kind: 'mlp'; name: string; layer: number };
+  | { kind: 'mlp'; name: string; layer: number; mlpHead?: number };
 
 export type ReaderNode =
   | { kind: 'head'; name: string; node: string; layer: number; head: number; qkv: QkvLetter }
-  | { kind: 'mlp'; name: string; node: string; layer: number }
+  | { kind: 'mlp'; name: string; node: string; layer: number; mlpHead?: number }
   | { kind: 'logits'; name: 'logits'; node: 'logits'; layer: number };
 
 export const headName = (layer: number, head: number): string => `a${layer}.h${head}`;
 export const mlpName = (layer: number): string => `m${layer}`;
+export const mlpHeadName = (layer: number, head: number): string => `m${layer}.n${head}`;
 export const headReaderName = (layer: number, head: number, qkv: QkvLetter): string =>
   `${headName(layer, head)}<${qkv}>`;
 export const edgeName = (writer: string, reader: string): string => `${writer}->${reader}`;
 
-const nodePattern = /^(?:input|logits|a(\d+)\.h(\d+)|m(\d+))$/;
+const nodePattern = /^(?:input|logits|a(\d+)\.h(\d+)|m(\d+)(?:\.n(\d+))?)$/;
 
-/** Parses a node name (`input`, `logits`, `a3.h1`, `m2`); returns undefined for anything else. */
+/** Parses a node name (`input`, `logits`, `a3.h1`, `m2`, `m2.n5`); returns undefined for anything else. */
 export function parseNodeName(
   name: string,
 ):
   | { kind: 'input' }
   | { kind: 'logits' }
   | { kind: 'head'; layer: number; head: number }
-  | { kind: 'mlp'; layer: number }
+  | { kind: 'mlp'; layer: number; mlpHead?: number }
   | undefined {
   const match = nodePattern.exec(name);
   if (!match) return undefined;
   if (name === 'input') return { kind: 'input' };
   if (name === 'logits') return { kind: 'logits' };
   if (match[1] !== undefined) return { kind: 'head', layer: Number(match[1]), head: Number(match[2]) };
+  if (match[4] !== undefined) return { kind: 'mlp', layer: Number(match[3]), mlpHead: Number(match[4]) };
   return { kind: 'mlp', layer: Number(match[3]) };
 }
 

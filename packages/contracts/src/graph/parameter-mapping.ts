@@ -9,9 +9,14 @@ export const ParameterMappingConfig = z.strictObject({
   /**
    * 'reader-writer' (the default; the reference code's granularity): an MLP in the circuit as a
    * writer trains W_out and b_out, as a reader W_in (and W_gate) and b_in; an MLP that is both
-   * trains all of it. 'whole': any MLP in the circuit trains all of its matrices.
+   * trains all of it. 'whole': any MLP in the circuit trains all of its matrices. 'heads': the
+   * graph splits every MLP into MLP heads of `mlpHeadWidth` neurons, each a writer (its rows of
+   * W_out) and a reader (its columns of W_in, W_gate and b_in); b_out then belongs to no node and
+   * stays frozen. Edge-ablated training does not run MLP-head graphs yet.
    */
-  mlp: z.enum(['reader-writer', 'whole']).default('reader-writer'),
+  mlp: z.enum(['reader-writer', 'whole', 'heads']).default('reader-writer'),
+  /** Neurons per MLP head with mlp 'heads' (the reference code's 64); must divide the MLP's width. */
+  mlpHeadWidth: z.number().int().positive().default(64),
   /**
    * The attention output bias b_O of a layer: 'heads' (the default) trains it whenever a head of
    * that layer is in the circuit as a writer, since b_O is added to what the layer's heads write;

@@ -61,7 +61,7 @@ function readerNodeIndex(graph: ModelGraph): Int32Array {
   const index = new Int32Array(graph.readers.length);
   graph.readers.forEach((r, i) => {
     if (r.kind === 'head') index[i] = graph.firstHeadWriter[r.layer]! + r.head;
-    else if (r.kind === 'mlp') index[i] = graph.mlpWriter[r.layer]!;
+    else if (r.kind === 'mlp') index[i] = graph.mlpWriter[r.layer]! + (r.mlpHead ?? 0);
     else index[i] = graph.writers.length;
   });
   return index;

@@ -20,6 +20,8 @@ interface WriterMeans {
   input: tf.Tensor2D;
   heads: tf.Tensor3D[];
   mlps: tf.Tensor2D[];
+  /** With MLP heads: [K, 1|maxLen, D] per layer. */
+  mlpHeads?: tf.Tensor3D[];
 }
 
 /**
@@ -30,6 +32,8 @@ export class Ablation {
     readonly kind: AblationKind,
     private readonly model: TransformerModel,
     private readonly means: WriterMeans | undefined,
+    /** MLP heads per MLP when the graph has them (method.md §1): their outputs are ablated too. */
+    private readonly mlpHeads: number | undefined,
   ) {}
 
   /** Prepares an ablation: for the mean kinds, one captured forward pass per batch to take the means. */
@@ -37,13 +41,13 @@ export class Ablation {
     kind: AblationKind,
     model: TransformerModel,
     prompts: PromptSet,
-    options: { signal?: AbortSignal | undefined; rowsPerPass?: ((seq: number) => number) | undefined } = {},
+    options: { signal?: AbortSignal | undefined; rowsPerPass?: ((seq: number) => number) | undefined; mlpHeads?: number | undefined } = {},
   ): Promise<Ablation> {
     if (kind === 'mean' || kind === 'mean-positional') {
       const means = await writerMeans(model, prompts, kind === 'mean-positional', options);
-      return new Ablation(kind, model, means);
+      return new Ablation(kind, model, means, options.mlpHeads);
     }
-    return new Ablation(kind, model, undefined);
+    return new Ablation(kind, model, undefined, options.mlpHeads);
   }
 
   /** Whether a batch needs its corrupted prompts. */
@@ -62,7 +66,8 @@ export class Ablation {
         if (batch.corrupt === undefined) throw new ContractError('corrupted ablation needs corrupt_ids for every prompt');
         const ids = tf.tensor2d(batch.corrupt, [batch.size, batch.seq], 'int32');
         try {
-          return tf.tidy(() => this.model.forward(ids, { captureWriters: true }).writers!);
+          const mlpHeads = this.mlpHeads === undefined ? {} : { mlpHeads: this.mlpHeads };
+          return tf.tidy(() => this.model.forward(ids, { captureWriters: true, ...mlpHeads }).writers!);
         } finally {
           ids.dispose();
         }
@@ -72,19 +77,29 @@ export class Ablation {
           input: tf.zeros([1, dModel]) as tf.Tensor2D,
           heads: Array.from({ length: nLayers }, () => tf.zeros([nHeads, 1, dModel]) as tf.Tensor3D),
           mlps: Array.from({ length: nLayers }, () => tf.zeros([1, dModel]) as tf.Tensor2D),
+          ...(this.mlpHeads === undefined
+            ? {}
+            : { mlpHeads: Array.from({ length: nLayers }, () => tf.zeros([this.mlpHeads!, 1, dModel]) as tf.Tensor3D) }),
         }));
       case 'mean':
         return tf.tidy(() => ({
           input: tf.clone(this.means!.input),
           heads: this.means!.heads.map((t) => tf.clone(t)),
           mlps: this.means!.mlps.map((t) => tf.clone(t)),
+          ...(this.means!.mlpHeads ? { mlpHeads: this.means!.mlpHeads.map((t) => tf.clone(t)) } : {}),
         }));
       case 'mean-positional':
         // Per-position means [maxLen, D] → this batch's positions, tiled over its rows: [size·seq, D].
         return tf.tidy(() => {
           const rows = (t: tf.Tensor2D) => tf.tile(tf.slice(t, [0, 0], [batch.seq, dModel]), [batch.size, 1]) as tf.Tensor2D;
-          const heads = (t: tf.Tensor3D) => tf.tile(tf.slice(t, [0, 0, 0], [nHeads, batch.seq, dModel]), [1, batch.size, 1]) as tf.Tensor3D;
-          return { input: rows(this.means!.input), heads: this.means!.heads.map(heads), mlps: this.means!.mlps.map(rows) };
+          const heads = (t: tf.Tensor3D) => tf.tile(tf.slice(t, [0, 0, 0], [t.shape[0], batch.seq, dModel]), [1, batch.size, 1]) as tf.Tensor3D;
+          const { mlpHeads } = this.means!;
+          return {
+            input: rows(this.means!.input),
+            heads: this.means!.heads.map(heads),
+            mlps: this.means!.mlps.map(rows),
+            ...(mlpHeads ? { mlpHeads: mlpHeads.map(heads) } : {}),
+          };
         });
     }
   }
@@ -102,6 +117,7 @@ export class Ablation {
         input: mix(ablated.input, clean.input, m2) as tf.Tensor2D,
         heads: clean.heads.map((c, l) => mix(ablated.heads[l]!, c, m3) as tf.Tensor3D),
         mlps: clean.mlps.map((c, l) => mix(ablated.mlps[l]!, c, m2) as tf.Tensor2D),
+        ...(clean.mlpHeads ? { mlpHeads: clean.mlpHeads.map((c, l) => mix(ablated.mlpHeads![l]!, c, m3) as tf.Tensor3D) } : {}),
       };
     });
   }
@@ -116,8 +132,9 @@ async function writerMeans(
   model: TransformerModel,
   prompts: PromptSet,
   positional: boolean,
-  options: { signal?: AbortSignal | undefined; rowsPerPass?: ((seq: number) => number) | undefined },
+  options: { signal?: AbortSignal | undefined; rowsPerPass?: ((seq: number) => number) | undefined; mlpHeads?: number | undefined },
 ): Promise<WriterMeans> {
+  const k = options.mlpHeads;
   const passes = prompts.batches.flatMap((b) => splitBatch(b, options.rowsPerPass?.(b.seq) ?? b.size));
   const { nLayers, nHeads, dModel } = model.config;
   const maxLen = Math.max(...prompts.batches.map((b) => b.seq));
@@ -126,6 +143,7 @@ async function writerMeans(
     input: tf.zeros([rowsOut, dModel]) as tf.Tensor2D,
     heads: Array.from({ length: nLayers }, () => tf.zeros([nHeads, rowsOut, dModel]) as tf.Tensor3D),
     mlps: Array.from({ length: nLayers }, () => tf.zeros([rowsOut, dModel]) as tf.Tensor2D),
+    ...(k === undefined ? {} : { mlpHeads: Array.from({ length: nLayers }, () => tf.zeros([k, rowsOut, dModel]) as tf.Tensor3D) }),
   }));
   const counts = new Float32Array(rowsOut);
   for (const batch of passes) {
@@ -133,18 +151,19 @@ async function writerMeans(
     const { size, seq } = batch;
     const next = tf.tidy(() => {
       const ids = tf.tensor2d(batch.clean, [size, seq], 'int32');
-      const writers = model.forward(ids, { captureWriters: true }).writers!;
+      const writers = model.forward(ids, { captureWriters: true, ...(k === undefined ? {} : { mlpHeads: k }) }).writers!;
       // [size·seq, D] → per position [seq, D] padded to [maxLen, D], or summed to [1, D].
       const reduce2 = (t: tf.Tensor2D) =>
         positional ? tf.pad(tf.sum(tf.reshape(t, [size, seq, dModel]), 0), [[0, maxLen - seq], [0, 0]]) : tf.sum(t, 0, true);
       const reduce3 = (t: tf.Tensor3D) =>
         positional
-          ? tf.pad(tf.sum(tf.reshape(t, [nHeads, size, seq, dModel]), 1), [[0, 0], [0, maxLen - seq], [0, 0]])
+          ? tf.pad(tf.sum(tf.reshape(t, [t.shape[0], size, seq, dModel]), 1), [[0, 0], [0, maxLen - seq], [0, 0]])
           : tf.sum(t, 1, true);
       return {
         input: tf.add(sums.input, reduce2(writers.input)) as tf.Tensor2D,
         heads: writers.heads.map((h, l) => tf.add(sums.heads[l]!, reduce3(h)) as tf.Tensor3D),
         mlps: writers.mlps.map((m, l) => tf.add(sums.mlps[l]!, reduce2(m)) as tf.Tensor2D),
+        ...(writers.mlpHeads ? { mlpHeads: writers.mlpHeads.map((m, l) => tf.add(sums.mlpHeads![l]!, reduce3(m)) as tf.Tensor3D) } : {}),
       };
     });
     disposeWriters(sums);
@@ -161,6 +180,7 @@ async function writerMeans(
       input: tf.mul(sums.input, scale2) as tf.Tensor2D,
       heads: sums.heads.map((h) => tf.mul(h, scale3) as tf.Tensor3D),
       mlps: sums.mlps.map((m) => tf.mul(m, scale2) as tf.Tensor2D),
+      ...(sums.mlpHeads ? { mlpHeads: sums.mlpHeads.map((m) => tf.mul(m, scale3) as tf.Tensor3D) } : {}),
     };
   });
   disposeWriters(sums);

@@ -1,4 +1,4 @@
-import type { ModelGraph } from '@circuit-tuning/contracts';
+import { ContractError, type ModelGraph } from '@circuit-tuning/contracts';
 import { disposeWriters, type ReaderProbes, type TransformerModel, type WriterOutputs } from '@circuit-tuning/model';
 import { matMul, tf } from '@circuit-tuning/runtime';
 import { metricPerExample, type MetricTargets } from '../metrics/positions';
@@ -79,7 +79,7 @@ export async function attributeBatch(
 /** Reader gradients ∂(Σ_b m_b)/∂x_v, in the probes' layout; owned by the caller. */
 interface ReaderGradients {
   attention: tf.Tensor3D[]; // per layer [3H, tokens, D], q heads, k heads, v heads
-  mlp: tf.Tensor2D[]; // per layer [tokens, D]
+  mlp: tf.Tensor[]; // per layer [tokens, D], or [K, tokens, D] with K MLP heads
   logits: tf.Tensor2D | undefined; // [tokens, D]; absent without a logits reader
 }
 
@@ -96,24 +96,33 @@ function probeGradients(
   const { nLayers, nHeads, dModel } = model.config;
   const tokens = batch.size * batch.seq;
   const withLogits = settings.graph.includeInputAndLogits;
+  // With MLP heads (method.md §1) each MLP head reads through its own probe [K, tokens, D].
+  const k = settings.graph.shape.mlpHeads;
   const attention = Array.from({ length: nLayers }, () => tf.zeros([3 * nHeads, tokens, dModel]) as tf.Tensor3D);
-  const mlp = Array.from({ length: nLayers }, () => tf.zeros([tokens, dModel]) as tf.Tensor2D);
+  const mlp = Array.from({ length: nLayers }, () => (k === undefined ? tf.zeros([tokens, dModel]) : tf.zeros([k, tokens, dModel])));
   const logitsProbe = tf.zeros([tokens, dModel]) as tf.Tensor2D;
+  const zeroMlp = k === undefined ? [] : Array.from({ length: nLayers }, () => tf.zeros([tokens, dModel]) as tf.Tensor2D);
   const xs: tf.Tensor[] = [...attention, ...mlp, ...(withLogits ? [logitsProbe] : [])];
   let writers: WriterOutputs | undefined;
   const f = (...p: tf.Tensor[]): tf.Scalar => {
+    const mlpProbes = p.slice(nLayers, 2 * nLayers);
     const probes: ReaderProbes = {
       attention: p.slice(0, nLayers) as tf.Tensor3D[],
-      mlp: p.slice(nLayers, 2 * nLayers) as tf.Tensor2D[],
+      ...(k === undefined ? { mlp: mlpProbes as tf.Tensor2D[] } : { mlp: zeroMlp, mlpHeads: mlpProbes as tf.Tensor3D[] }),
       logits: withLogits ? (p[2 * nLayers] as tf.Tensor2D) : logitsProbe,
     };
-    const out = model.forward(ids, { probes, captureWriters: capture, ...(inputEmbeddings ? { inputEmbeddings } : {}) });
+    const out = model.forward(ids, {
+      probes,
+      captureWriters: capture,
+      ...(inputEmbeddings ? { inputEmbeddings } : {}),
+      ...(k === undefined ? {} : { mlpHeads: k }),
+    });
     if (capture) {
       // Clones (no copy: they share the data) kept past the gradient's scopes: the tape disposes
       // the tensors it saved for the backward pass, which may include the originals.
       const w = out.writers!;
       const keep = <T extends tf.Tensor>(t: T): T => tf.keep(tf.clone(t));
-      writers = { input: keep(w.input), heads: w.heads.map(keep), mlps: w.mlps.map(keep) };
+      writers = { input: keep(w.input), heads: w.heads.map(keep), mlps: w.mlps.map(keep), ...(w.mlpHeads ? { mlpHeads: w.mlpHeads.map(keep) } : {}) };
     }
     return tf.sum(metricPerExample(settings.metric, out.logits, batch, targets)) as tf.Scalar;
   };
@@ -125,13 +134,13 @@ function probeGradients(
       value: total,
       grads: {
         attention: grads.slice(0, nLayers) as tf.Tensor3D[],
-        mlp: grads.slice(nLayers, 2 * nLayers) as tf.Tensor2D[],
+        mlp: grads.slice(nLayers, 2 * nLayers),
         logits: withLogits ? (grads[2 * nLayers] as tf.Tensor2D) : undefined,
       },
       writers,
     };
   } finally {
-    tf.dispose([...attention, ...mlp, logitsProbe]);
+    tf.dispose([...attention, ...mlp, logitsProbe, ...zeroMlp]);
   }
 }
 
@@ -155,7 +164,13 @@ function writerDeltas(graph: ModelGraph, ablated: WriterOutputs, clean: WriterOu
     if (graph.includeInputAndLogits) parts.push(flat(selectRows(tf.sub(ablated.input, clean.input), rows, 0), 1));
     clean.heads.forEach((heads, layer) => {
       parts.push(flat(selectRows(tf.sub(ablated.heads[layer]!, heads), rows, 1), heads.shape[0]));
-      parts.push(flat(selectRows(tf.sub(ablated.mlps[layer]!, clean.mlps[layer]!), rows, 0), 1));
+      const mlpHeads = clean.mlpHeads?.[layer];
+      if (graph.shape.mlpHeads !== undefined) {
+        if (!mlpHeads || !ablated.mlpHeads) throw new ContractError('a graph with MLP heads needs the MLP heads’ writer outputs');
+        parts.push(flat(selectRows(tf.sub(ablated.mlpHeads[layer]!, mlpHeads), rows, 1), mlpHeads.shape[0]));
+      } else {
+        parts.push(flat(selectRows(tf.sub(ablated.mlps[layer]!, clean.mlps[layer]!), rows, 0), 1));
+      }
     });
     return tf.concat(parts, 0) as tf.Tensor2D;
   });
@@ -175,7 +190,8 @@ async function contract(
   weight: number,
   into: Float64Array,
 ): Promise<void> {
-  const perLayer = 3 * nHeads + 1;
+  const mlpReaders = graph.shape.mlpHeads ?? 1;
+  const perLayer = 3 * nHeads + mlpReaders;
   const width = deltas.shape[1];
   try {
     for (let layer = 0; layer < grads.attention.length; layer++) {
@@ -185,18 +201,19 @@ async function contract(
         const readerGrads = tf.concat(
           [
             tf.reshape(selectRows(grads.attention[layer]!, rows, 1), [3 * nHeads, width]),
-            tf.reshape(selectRows(grads.mlp[layer]!, rows, 0), [1, width]),
+            tf.reshape(selectRows(grads.mlp[layer]!, rows, grads.mlp[layer]!.rank - 2), [mlpReaders, width]),
           ],
           0,
-        ); // [3H + 1, S·D]
-        return matMul(tf.slice(deltas, [0, 0], [upstream, width]), tf.transpose(readerGrads) as tf.Tensor2D); // [upstream, 3H + 1]
+        ); // [3H + K, S·D], K = 1 without MLP heads
+        return matMul(tf.slice(deltas, [0, 0], [upstream, width]), tf.transpose(readerGrads) as tf.Tensor2D); // [upstream, 3H + K]
       });
       const values = (await block.data()) as Float32Array;
       block.dispose();
       const firstReader = layer * perLayer;
       for (let slot = 0; slot < perLayer; slot++) {
-        // Slots are letter-major (q heads, k heads, v heads, then the MLP); graph readers are head-major.
-        const reader = slot === 3 * nHeads ? firstReader + 3 * nHeads : firstReader + (slot % nHeads) * 3 + Math.floor(slot / nHeads);
+        // Slots are letter-major (q heads, k heads, v heads, then the MLP or its heads); graph
+        // readers are head-major, then the MLP readers in order.
+        const reader = slot >= 3 * nHeads ? firstReader + slot : firstReader + (slot % nHeads) * 3 + Math.floor(slot / nHeads);
         const count = graph.upstreamCount[reader]!;
         const offset = graph.edgeOffset[reader]!;
         for (let w = 0; w < count; w++) into[offset + w]! += weight * values[w * perLayer + slot]!;

@@ -88,6 +88,14 @@ export async function scoreEdges(model: TransformerModel, prompts: PromptSet, op
     const rng = createRng(options.seed ?? 0).fork('random-scores');
     return result(Float64Array.from({ length: graph.edgeCount }, () => rng.normal()), Number.NaN);
   }
+  if (options.method === 'exact' && graph.shape.mlpHeads !== undefined) {
+    throw new ConfigError('exact patching runs the edge-masked forward, which does not run graphs with MLP heads yet', {
+      hint: 'score an MLP-head graph with eap or eap-ig',
+    });
+  }
+  if (graph.shape.mlpHeads !== undefined && model.config.dMlp % graph.shape.mlpHeads !== 0) {
+    throw new ConfigError(`the graph's ${graph.shape.mlpHeads} MLP heads do not divide the model's ${model.config.dMlp} MLP neurons`);
+  }
   if (options.method === 'exact' && graph.edgeCount > (options.maxExactEdges ?? 5_000)) {
     throw new ConfigError(`exact patching of ${graph.edgeCount} edges needs one forward pass per edge and batch`, {
       hint: `it is meant for validation on small models; raise maxExactEdges (now ${options.maxExactEdges ?? 5_000}) if you mean it`,
@@ -98,7 +106,7 @@ export async function scoreEdges(model: TransformerModel, prompts: PromptSet, op
   // Exact patching runs edge-masked forwards; EAP and EAP-IG probed forward/backward passes.
   const passKind = options.method === 'exact' ? 'masked' : 'probed';
   const rowsFor = (seq: number) => options.rowsPerPass ?? rowsPerPass(model, seq, options.memoryBudgetBytes, passKind);
-  const ablation = await Ablation.create(ablationKind, model, prompts, { signal: options.signal, rowsPerPass: rowsFor });
+  const ablation = await Ablation.create(ablationKind, model, prompts, { signal: options.signal, rowsPerPass: rowsFor, mlpHeads: graph.shape.mlpHeads });
   let metricSum = 0;
   try {
     const passes = prompts.batches.flatMap((batch) => splitBatch(batch, rowsFor(batch.seq)));

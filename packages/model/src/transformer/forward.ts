@@ -41,6 +41,11 @@ export interface ForwardOptions {
    * ids: [tokens, dModel]. EAP-IG integrates gradients along a path between two such inputs.
    */
   inputEmbeddings?: tf.Tensor2D;
+  /**
+   * Split every MLP into this many MLP heads (method.md §1): captured writers then include each
+   * head's output (`WriterOutputs.mlpHeads`), and `probes.mlpHeads` gives each head its own input.
+   */
+  mlpHeads?: number;
 }
 
 export type ForwardResult = {
@@ -65,6 +70,13 @@ export function transformerForward(
     throw new ContractError(`sequence of ${seq} tokens is longer than the model's ${config.maxPositions} positions`);
   }
   if (options.circuit) checkCircuit(config, options.circuit);
+  const k = options.mlpHeads;
+  if (k !== undefined && (!Number.isInteger(k) || k < 1 || config.dMlp % k !== 0)) {
+    throw new ContractError(`${k} MLP heads do not divide the model's ${config.dMlp} MLP neurons`);
+  }
+  if ((options.probes?.mlpHeads || options.circuit?.graph.shape.mlpHeads !== undefined) && k === undefined) {
+    throw new ContractError('MLP-head probes or an MLP-head graph need the forward option mlpHeads');
+  }
   return tf.tidy(() => {
     const run = new ForwardRun(config, params, batch, seq, options);
     return run.execute(ids);
@@ -77,6 +89,11 @@ function checkCircuit(config: ModelConfig, circuit: CircuitRun): void {
     throw new ContractError(
       `circuit graph is for ${graph.shape.nLayers} layers × ${graph.shape.nHeads} heads, the model has ${config.nLayers} × ${config.nHeads}`,
     );
+  }
+  if (graph.shape.mlpHeads !== undefined) {
+    throw new ContractError('the edge-masked forward does not run graphs with MLP heads yet', {
+      hint: "use mode: gradient-mask, or a graph with one node per MLP (parameterMapping.mlp other than 'heads')",
+    });
   }
   if (circuit.keep.length !== graph.edgeCount) {
     throw new ContractError(`edge mask has ${circuit.keep.length} entries, the graph has ${graph.edgeCount} edges`);
@@ -99,7 +116,7 @@ class ForwardRun {
     this.tokens = batch * seq;
     this.rotary = config.positions === 'rotary' ? rotaryTables(config, seq) : undefined;
     this.mask = causalMask(seq, config.slidingWindow);
-    this.writers = { input: tf.zeros([0, 0]) as tf.Tensor2D, heads: [], mlps: [] };
+    this.writers = { input: tf.zeros([0, 0]) as tf.Tensor2D, heads: [], mlps: [], ...(options.mlpHeads === undefined ? {} : { mlpHeads: [] }) };
   }
 
   private p(name: string): tf.Tensor {
@@ -126,7 +143,7 @@ class ForwardRun {
       // themselves, and every other intermediate is freed as soon as its layer ends instead of
       // when the whole forward pass does. A circuit's state (its deltas and base) leaves the tidy
       // with the layer's outputs.
-      const out = circuit
+      const out: { resid: tf.Tensor2D; heads: tf.Tensor3D | undefined; mlp: tf.Tensor2D; mlpHeads?: tf.Tensor3D } = circuit
         ? tf.tidy(() => ({ ...this.circuitLayer(layer, circuit), state: circuit.tensors() }))
         : tf.tidy(() => this.layer(layer, resid, captureHeads));
       resid = out.resid;
@@ -134,6 +151,8 @@ class ForwardRun {
       else out.heads?.dispose();
       if (!circuit || options.captureWriters) this.writers.mlps.push(out.mlp);
       else out.mlp.dispose();
+      if (out.mlpHeads && options.captureWriters) this.writers.mlpHeads!.push(out.mlpHeads);
+      else out.mlpHeads?.dispose();
     }
 
     let finalInput: tf.Tensor = circuit ? circuit.readerInputs(config.nLayers, 'logits') : resid;
@@ -143,7 +162,11 @@ class ForwardRun {
   }
 
   /** One transformer block: the residual after it and its writers' outputs. */
-  private layer(layer: number, residIn: tf.Tensor2D, captureHeads: boolean): { resid: tf.Tensor2D; heads: tf.Tensor3D | undefined; mlp: tf.Tensor2D } {
+  private layer(
+    layer: number,
+    residIn: tf.Tensor2D,
+    captureHeads: boolean,
+  ): { resid: tf.Tensor2D; heads: tf.Tensor3D | undefined; mlp: tf.Tensor2D; mlpHeads?: tf.Tensor3D } {
     const { options } = this;
     const prefix = blockPrefix(layer);
     let resid = residIn; // [tokens, dModel]
@@ -157,6 +180,18 @@ class ForwardRun {
     const { heads, total } = this.attention(layer, attnInput, captureHeads);
     resid = addUnsaved(resid, total!) as tf.Tensor2D;
 
+    if (options.mlpHeads !== undefined && (options.probes?.mlpHeads || captureHeads)) {
+      // MLP heads: one input per head when probed ([K, tokens, dModel]), else the shared residual.
+      const probe = options.probes?.mlpHeads?.[layer];
+      if (options.probes && !probe) throw new ContractError(`no MLP-head probe for layer ${layer}`);
+      const mlpInput = probe ? addUnsaved(tf.expandDims(resid, 0), probe) : resid;
+      const mlpHeads = this.mlpByHead(prefix, mlpInput, options.mlpHeads); // [K, tokens, dModel]
+      const bOut = this.optional(`${prefix}.mlp.b_out`);
+      const summed = tf.sum(mlpHeads, 0);
+      const mlpOut = (bOut ? tf.add(summed, bOut) : summed) as tf.Tensor2D;
+      resid = addUnsaved(resid, mlpOut) as tf.Tensor2D;
+      return { resid, heads, mlp: mlpOut, mlpHeads };
+    }
     let mlpInput: tf.Tensor = resid;
     if (options.probes) mlpInput = addUnsaved(mlpInput, options.probes.mlp[layer]!);
     const mlpOut = this.mlp(prefix, mlpInput as tf.Tensor2D);
@@ -305,6 +340,30 @@ class ForwardRun {
     let out: tf.Tensor = matMul(hidden as tf.Tensor2D, this.p(`${prefix}.mlp.W_out`) as tf.Tensor2D); // [tokens, dModel]
     if (config.mlpBias) out = addUnsaved(out, this.p(`${prefix}.mlp.b_out`));
     return out as tf.Tensor2D;
+  }
+
+  /**
+   * The MLP split into K heads of w = d_mlp / K neurons: head j's output act(LN(x_j)·W_in[:, S_j]
+   * + b_in[S_j]) · W_out[S_j, :], without b_out. x is [tokens, dModel] (one input for all heads) or
+   * [K, tokens, dModel] (one per MLP-head reader). Returns [K, tokens, dModel].
+   */
+  private mlpByHead(prefix: string, x: tf.Tensor, k: number): tf.Tensor3D {
+    const { config } = this;
+    const { dModel, dMlp } = config;
+    const w = dMlp / k;
+    const tokens = x.shape[x.rank - 2]!;
+    const normed = normalize(config, x, this.p(`${prefix}.ln2.w`), this.optional(`${prefix}.ln2.b`));
+    // W [dModel, dMlp] → [K, dModel, w]; b [dMlp] → [K, 1, w].
+    const byHead = (name: string) => tf.transpose(tf.reshape(this.p(name), [dModel, k, w]), [1, 0, 2]) as tf.Tensor3D;
+    const project = (name: string): tf.Tensor3D =>
+      normed.rank === 3
+        ? (batchMatMul(normed as tf.Tensor3D, byHead(name)) as tf.Tensor3D) // [K, tokens, w]
+        : (tf.transpose(tf.reshape(matMul(normed as tf.Tensor2D, this.p(name) as tf.Tensor2D), [tokens, k, w]), [1, 0, 2]) as tf.Tensor3D);
+    let hidden: tf.Tensor = project(`${prefix}.mlp.W_in`); // [K, tokens, w]
+    if (config.mlpBias) hidden = tf.add(hidden, tf.reshape(this.p(`${prefix}.mlp.b_in`), [k, 1, w]));
+    hidden = config.gatedMlp ? tf.mul(activate(config, project(`${prefix}.mlp.W_gate`)), hidden) : activate(config, hidden);
+    const wOut = tf.reshape(this.p(`${prefix}.mlp.W_out`), [k, w, dModel]) as tf.Tensor3D; // [K, w, dModel]
+    return batchMatMul(hidden as tf.Tensor3D, wOut) as tf.Tensor3D; // [K, tokens, dModel]
   }
 
   private unembed(x: tf.Tensor2D): tf.Tensor3D {

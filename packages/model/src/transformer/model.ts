@@ -1,4 +1,4 @@
-import { buildGraph, type GraphOptions, type ModelGraph } from '@circuit-tuning/contracts';
+import { buildGraph, ContractError, type GraphOptions, type ModelGraph } from '@circuit-tuning/contracts';
 import { ensureBackend, type tf } from '@circuit-tuning/runtime';
 import type { ModelConfig } from '../config/model-config';
 import type { Tokenizer } from '../tokenizers/index';
@@ -15,7 +15,7 @@ export class TransformerModel {
   readonly tokenizer: Tokenizer | undefined;
   /** Where it was loaded from, when it was. */
   readonly source: string | undefined;
-  private readonly graphs = new Map<boolean, ModelGraph>();
+  private readonly graphs = new Map<string, ModelGraph>();
 
   constructor(config: ModelConfig, values: Map<string, tf.Tensor>, options: { tokenizer?: Tokenizer; source?: string } = {}) {
     this.config = config;
@@ -35,13 +35,24 @@ export class TransformerModel {
     }
   }
 
-  /** The node/edge graph (cached). The full graph with input and logits is the default. */
-  graph(options: GraphOptions = {}): ModelGraph {
+  /**
+   * The node/edge graph (cached). The full graph with input and logits is the default;
+   * `mlpHeadWidth` splits every MLP into MLP heads of that many neurons (method.md §1).
+   */
+  graph(options: GraphOptions & { mlpHeadWidth?: number | undefined } = {}): ModelGraph {
     const full = options.includeInputAndLogits ?? true;
-    let graph = this.graphs.get(full);
+    const width = options.mlpHeadWidth;
+    if (width !== undefined && (!Number.isInteger(width) || width < 1 || this.config.dMlp % width !== 0)) {
+      throw new ContractError(`MLP heads of ${width} neurons do not divide the model's ${this.config.dMlp} MLP neurons`, {
+        hint: `choose an mlpHeadWidth that divides ${this.config.dMlp}`,
+      });
+    }
+    const key = `${full}/${width ?? ''}`;
+    let graph = this.graphs.get(key);
     if (!graph) {
-      graph = buildGraph({ nLayers: this.config.nLayers, nHeads: this.config.nHeads }, { includeInputAndLogits: full });
-      this.graphs.set(full, graph);
+      const shape = { nLayers: this.config.nLayers, nHeads: this.config.nHeads, ...(width === undefined ? {} : { mlpHeads: this.config.dMlp / width }) };
+      graph = buildGraph(shape, { includeInputAndLogits: full });
+      this.graphs.set(key, graph);
     }
     return graph;
   }

@@ -12,6 +12,11 @@ export type WriterOutputs = {
   heads: tf.Tensor3D[];
   /** Per layer, [tokens, dModel]: each MLP's output, its output bias included. */
   mlps: tf.Tensor2D[];
+  /**
+   * Per layer, [K, tokens, dModel], when the forward ran with `mlpHeads: K` (method.md §1): MLP
+   * head j's output act(LN(x)·W_in[:, S_j] + b_in[S_j])·W_out[S_j, :], without the shared b_out.
+   */
+  mlpHeads?: tf.Tensor3D[];
 };
 
 /**
@@ -23,6 +28,11 @@ export interface ReaderProbes {
   attention: tf.Tensor3D[];
   /** Per layer, [tokens, dModel]: the MLP input. */
   mlp: tf.Tensor2D[];
+  /**
+   * Per layer, [K, tokens, dModel]: one input per MLP head (with `mlpHeads: K`), used instead of
+   * `mlp`; each head normalises its own input and projects it through its own W_in columns.
+   */
+  mlpHeads?: tf.Tensor3D[];
   /** [tokens, dModel]: the final residual, before the final norm. */
   logits: tf.Tensor2D;
 }
@@ -37,4 +47,5 @@ export function disposeWriters(writers: WriterOutputs): void {
   writers.input.dispose();
   for (const t of writers.heads) t.dispose();
   for (const t of writers.mlps) t.dispose();
+  for (const t of writers.mlpHeads ?? []) t.dispose();
 }

@@ -91,7 +91,8 @@ function mlpSlices(config: ModelConfig, layer: number, start: number, size: numb
 /**
  * The slices a graph writer owns under a parameter mapping (method.md §1, §4 step 2): a head its
  * W_O rows (and, with outputBias 'heads', its layer's whole b_O, shared by the layer's heads); an
- * MLP its output side (mlp 'reader-writer') or all of it (mlp 'whole'); `input` nothing.
+ * MLP its output side (mlp 'reader-writer') or all of it (mlp 'whole'); an MLP head `m2.n5` its
+ * rows of W_out; `input` nothing.
  */
 export function writerSlicesOf(config: ModelConfig, writer: WriterNode, mapping: ParameterMappingConfig): ParameterSlice[] {
   switch (writer.kind) {
@@ -105,14 +106,15 @@ export function writerSlicesOf(config: ModelConfig, writer: WriterNode, mapping:
       return slices;
     }
     case 'mlp':
-      return mlpSlices(config, checkLayer(config, writer.layer, writer.name), 0, config.dMlp, mapping.mlp === 'whole' ? 'both' : 'out');
+      return mlpSlices(config, checkLayer(config, writer.layer, writer.name), ...mlpRange(config, writer, mapping), mapping.mlp === 'whole' ? 'both' : 'out');
   }
 }
 
 /**
  * The slices a graph reader owns under a parameter mapping: a head's q/k/v input its columns of
  * W_Q/W_K/W_V (a k/v group's columns under grouped-query attention) and their bias; an MLP its
- * input side (mlp 'reader-writer': W_in, W_gate, b_in) or all of it (mlp 'whole'); `logits` nothing.
+ * input side (mlp 'reader-writer': W_in, W_gate, b_in) or all of it (mlp 'whole'); an MLP head its
+ * columns of W_in and W_gate and its entries of b_in; `logits` nothing.
  */
 export function readerSlicesOf(config: ModelConfig, reader: ReaderNode, mapping: ParameterMappingConfig): ParameterSlice[] {
   switch (reader.kind) {
@@ -121,8 +123,18 @@ export function readerSlicesOf(config: ModelConfig, reader: ReaderNode, mapping:
     case 'head':
       return parameterSlicesOf(config, reader.name);
     case 'mlp':
-      return mlpSlices(config, checkLayer(config, reader.layer, reader.name), 0, config.dMlp, mapping.mlp === 'whole' ? 'both' : 'in');
+      return mlpSlices(config, checkLayer(config, reader.layer, reader.name), ...mlpRange(config, reader, mapping), mapping.mlp === 'whole' ? 'both' : 'in');
   }
+}
+
+/** The hidden units [start, start + size) of an MLP node: all of them, or one MLP head's. */
+function mlpRange(config: ModelConfig, node: { name: string; mlpHead?: number }, mapping: ParameterMappingConfig): [number, number] {
+  if (node.mlpHead === undefined) return [0, config.dMlp];
+  const width = mapping.mlpHeadWidth;
+  if ((node.mlpHead + 1) * width > config.dMlp) {
+    throw new ContractError(`${node.name}: MLP head ${node.mlpHead} of ${width} neurons is beyond the ${config.dMlp} hidden units`);
+  }
+  return [node.mlpHead * width, width];
 }
 
 function checkLayer(config: ModelConfig, layer: number, node: string): number {

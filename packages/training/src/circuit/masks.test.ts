@@ -28,9 +28,10 @@ const edgesOf = (graph: ModelGraph, names: string[]): number[] => {
 
 /** Trainable entries of a circuit under a mapping, counted from shapes alone (no weights allocated). */
 function trainableCount(config: ModelConfig, edges: string[], mapping: Partial<ParameterMappingConfig>): number {
-  const graph = buildGraph(config);
+  const parsed = ParameterMappingConfig.parse(mapping);
+  const graph = buildGraph({ ...config, ...(parsed.mlp === 'heads' ? { mlpHeads: config.dMlp / parsed.mlpHeadWidth } : {}) });
   const shapes = new Map(parameterSpecs(config).map((spec) => [spec.name, { shape: [...spec.shape] }]));
-  const map = new CircuitParameterMap(config, graph, ParameterMappingConfig.parse(mapping));
+  const map = new CircuitParameterMap(config, graph, parsed);
   return sliceParameterCount({ get: (name) => shapes.get(name)! }, map.slicesOf(edgesOf(graph, edges)).slices);
 }
 
@@ -81,6 +82,12 @@ describe('circuit → parameter masks', () => {
     expect(trainableCount(config, edges, { mlp: 'reader-writer', outputBias: 'heads' })).toBe(head + d + mlpIn + mlpOut + (mlpIn + mlpOut));
     expect(trainableCount(config, edges, { mlp: 'whole', outputBias: 'frozen' })).toBe(head + 3 * (mlpIn + mlpOut));
     expect(trainableCount(config, edges, { mlp: 'whole', outputBias: 'heads' })).toBe(head + d + 3 * (mlpIn + mlpOut));
+    // MLP heads of 64 neurons: m0.n0 only reads (W_in columns and b_in entries), m1.n5 only
+    // writes (W_out rows, no b_out), m2.n3 both; b_out belongs to no node.
+    const w = 64;
+    const headEdges = ['a0.h1->a1.h2<k>', 'input->m0.n0', 'm1.n5->logits', 'a0.h1->m2.n3', 'm2.n3->logits'];
+    expect(trainableCount(config, headEdges, { mlp: 'heads', outputBias: 'heads' })).toBe(head + d + (d * w + w) + w * d + (d * w + w + w * d));
+    expect(trainableCount(config, headEdges, { mlp: 'heads', mlpHeadWidth: 128, outputBias: 'frozen' })).toBe(head + (d * 128 + 128) + 128 * d + (d * 128 + 128 + 128 * d));
   });
 
   it('Llama (grouped-query attention, gated MLP, no biases): exact trainable counts per mapping', () => {
@@ -95,6 +102,9 @@ describe('circuit → parameter masks', () => {
       expect(trainableCount(config, edges, { mlp: 'reader-writer', outputBias })).toBe(attention + mlpIn + mlpOut);
       expect(trainableCount(config, edges, { mlp: 'whole', outputBias })).toBe(attention + 2 * (mlpIn + mlpOut));
     }
+    // MLP heads of 32 neurons (3 per MLP): W_in and W_gate columns as a reader, W_out rows as a writer.
+    const headEdges = ['a0.h0->a1.h2<k>', 'a0.h0->a1.h3<k>', 'input->m0.n2', 'm1.n0->logits'];
+    expect(trainableCount(config, headEdges, { mlp: 'heads', mlpHeadWidth: 32 })).toBe(attention + 2 * d * 32 + 32 * d);
   });
 
   it('an edge list of input and logits only owns nothing', () => {

@@ -1,4 +1,4 @@
-import { type ModelGraph, RuntimeError } from '@circuit-tuning/contracts';
+import { ConfigError, type ModelGraph, RuntimeError } from '@circuit-tuning/contracts';
 import { batchPrompts, type PromptExample, scoreEdges, selectCircuit, topNSchedule } from '@circuit-tuning/discovery';
 import type { TransformerModel, WriterOutputs } from '@circuit-tuning/model';
 import { createRng, tf } from '@circuit-tuning/runtime';
@@ -72,7 +72,12 @@ export class CircuitPlanner implements PlanState {
     private readonly seed: number,
     private readonly hooks: CircuitPlannerHooks = {},
   ) {
-    this.graph = model.graph({ includeInputAndLogits: config.discovery.graph === 'full' });
+    const { mlp, mlpHeadWidth } = config.parameterMapping;
+    if (mlp === 'heads' && config.mode === 'edge-ablated') {
+      throw new ConfigError("parameterMapping.mlp 'heads' needs mode 'gradient-mask': the edge-masked forward does not run graphs with MLP heads yet");
+    }
+    // With MLP heads the circuit is found on, and maps through, the graph whose MLPs are split.
+    this.graph = model.graph({ includeInputAndLogits: config.discovery.graph === 'full', ...(mlp === 'heads' ? { mlpHeadWidth } : {}) });
     this.edgeNames = this.graph.edgeNames();
     this.parameterMap = new CircuitParameterMap(model.config, this.graph, config.parameterMapping);
     const { start, end, steps, kind } = config.topN;

@@ -1,0 +1,62 @@
+import type { ModelGraph } from '@circuit-tuning/contracts';
+import type { TransformerModel } from '@circuit-tuning/model';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pruneDangling, scoreEdges } from '../src/index';
+import { asSet, randomExamples, tinyRandomModel } from './fixtures';
+
+/**
+ * MLP heads (method.md §1): every MLP head reads the residual the whole MLP reads, and the heads'
+ * outputs sum to the MLP's (b_out aside, which cancels in a − ã). So at first order the scores of
+ * an MLP's heads add up to the MLP's score: Σ_j s(u→m.n_j) = s(u→m), Σ_j s(m.n_j→v) = s(m→v).
+ */
+let model: TransformerModel;
+beforeAll(async () => {
+  model = await tinyRandomModel(11);
+});
+afterAll(() => model.dispose());
+
+const K = 4;
+
+describe('EAP on a graph with MLP heads', () => {
+  for (const [ablation, method] of [['corrupted', 'eap'], ['mean', 'eap-ig'], ['mean-positional', 'eap']] as const) {
+    it(`${method}, ${ablation} ablation: an MLP's heads' scores add up to its score`, async () => {
+      const set = asSet(randomExamples({ seed: 2, count: 6, lengths: [6, 8], vocab: 50 }));
+      const plain = await scoreEdges(model, set, { method, ablation, positions: 'all' });
+      const graph = model.graph({ mlpHeadWidth: model.config.dMlp / K });
+      const split = await scoreEdges(model, set, { method, ablation, positions: 'all', graph });
+      const score = (g: ModelGraph, scores: Float64Array, writer: string, reader: string) => scores[g.edgeIndex(writer, reader)]!;
+      const heads = (layer: number) => Array.from({ length: K }, (_, j) => `m${layer}.n${j}`);
+      const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+      const cases: [string, string, number][] = [];
+      for (const writer of ['input', 'a0.h1', 'a1.h0']) {
+        cases.push([writer, 'm1', sum(heads(1).map((m) => score(graph, split.scores, writer, m)))]);
+      }
+      cases.push(['m0', 'logits', sum(heads(0).map((m) => score(graph, split.scores, m, 'logits')))]);
+      cases.push(['m0', 'a1.h1<q>', sum(heads(0).map((m) => score(graph, split.scores, m, 'a1.h1<q>')))]);
+      cases.push(['m0', 'm1', sum(heads(0).flatMap((w) => heads(1).map((r) => score(graph, split.scores, w, r))))]);
+      for (const [writer, reader, summed] of cases) {
+        const whole = score(plain.graph, plain.scores, writer, reader);
+        expect(Math.abs(summed - whole), `${writer}->${reader}: Σ heads ${summed} vs ${whole}`).toBeLessThan(1e-4 + 1e-3 * Math.abs(whole));
+      }
+      // Edges between heads that do not share an MLP keep their scores.
+      expect(score(graph, split.scores, 'a0.h0', 'a1.h1<k>')).toBeCloseTo(score(plain.graph, plain.scores, 'a0.h0', 'a1.h1<k>'), 4);
+      // And the heads differ: they are not one node copied K times.
+      const perHead = heads(0).map((m) => score(graph, split.scores, m, 'logits'));
+      expect(new Set(perHead.map((v) => v.toFixed(6))).size).toBeGreaterThan(1);
+      // Pruning reads MLP-head readers as their own nodes: an MLP head with only an input edge dangles.
+      const keep = new Uint8Array(graph.edgeCount);
+      keep[graph.edgeIndex('input', 'm0.n1')] = 1;
+      keep[graph.edgeIndex('m0.n2', 'logits')] = 1;
+      expect([...pruneDangling(graph, keep)].some((v) => v > 0)).toBe(false);
+      keep[graph.edgeIndex('m0.n1', 'logits')] = 1;
+      expect(pruneDangling(graph, keep)[graph.edgeIndex('input', 'm0.n1')]).toBe(1);
+    });
+  }
+
+  it('refuses exact patching on an MLP-head graph', async () => {
+    const set = asSet(randomExamples({ seed: 2, count: 2, lengths: [6], vocab: 50 }));
+    await expect(scoreEdges(model, set, { method: 'exact', graph: model.graph({ mlpHeadWidth: model.config.dMlp / K }) })).rejects.toThrow(
+      /does not run graphs with MLP heads/,
+    );
+  });
+});
