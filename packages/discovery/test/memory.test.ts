@@ -73,6 +73,24 @@ describe('rows per pass', () => {
     expect(peak, summary).toBeGreaterThan(0.5 * (fixed + 8 * perRow));
   });
 
+  it('bounds the measured peak of EAP scoring on a graph with MLP heads (16 heads of 64 neurons)', async () => {
+    const model = await tinyRandomModel(3, gpt2Config({ nLayers: 6, nHeads: 8, dModel: 256, vocabSize: 8000, maxPositions: 16 }));
+    const wide = asSet(randomExamples({ seed: 4, count: 8, lengths: [12], vocab: 8000 }), 8);
+    const graph = model.graph({ mlpHeadWidth: 64 });
+    const start = tf.memory().numBytes;
+    const profile = await tf.profile(async () => {
+      await scoreEdges(model, wide, { method: 'eap', rowsPerPass: 8, graph });
+      return tf.scalar(0);
+    });
+    const peak = profile.peakBytes - start;
+    (profile.result as tf.Tensor).dispose();
+    const { fixed, perRow } = passBytes(model, 'probed', 12, 16);
+    model.dispose();
+    const summary = `${tf.getBackend()}: peak ${(peak / 1e6).toFixed(1)} MB, estimate ${((fixed + 8 * perRow) / 1e6).toFixed(1)} MB`;
+    expect(peak, summary).toBeLessThanOrEqual(fixed + 8 * perRow);
+    expect(peak, summary).toBeGreaterThan(0.5 * (fixed + 8 * perRow));
+  });
+
   it('bounds the measured peak of circuit evaluation', async () => {
     const model = await tinyRandomModel(3, gpt2Config({ nLayers: 4, nHeads: 4, dModel: 64, vocabSize: 1000, maxPositions: 16 }));
     const graph = model.graph();

@@ -18,7 +18,7 @@ const PASS_NAMES: Record<PassKind, string> = {
 export const DEFAULT_PASS_BUDGET_BYTES = 1.5e9;
 
 /** Estimated tensor bytes of one pass over rows of `seq` tokens: independent of the rows, and per row. */
-export function passBytes(model: { config: ModelConfig }, kind: PassKind, seq: number): { fixed: number; perRow: number } {
+export function passBytes(model: { config: ModelConfig }, kind: PassKind, seq: number, mlpHeads = 1): { fixed: number; perRow: number } {
   const { nLayers, nHeads, dModel, dMlp, vocabSize } = model.config;
   if (kind === 'probed') {
     // Per token, one [3H + 2] × dModel reader input per layer and the MLP's hidden layers
@@ -35,7 +35,10 @@ export function passBytes(model: { config: ModelConfig }, kind: PassKind, seq: n
     const native = tf.getBackend() === 'native';
     const copies = native || nativeKernelsApplied() ? 7 : 12;
     const fixedCopies = native ? 5 : 3;
-    const perToken = copies * nLayers * ((3 * nHeads + 2) * dModel + 4 * dMlp) + 6 * vocabSize;
+    // A graph with K MLP heads (method.md §1) adds K − 1 reader inputs and K writer outputs of
+    // dModel per layer and token (the heads' probes and their captured outputs).
+    const mlpRows = mlpHeads > 1 ? 2 * mlpHeads - 1 : 0;
+    const perToken = copies * nLayers * ((3 * nHeads + 2 + mlpRows) * dModel + 4 * dMlp) + 6 * vocabSize;
     return { fixed: 4 * fixedCopies * vocabSize * dModel, perRow: 4 * seq * perToken };
   }
   // The edge-masked forward keeps one clean − ablated delta per writer (1 + L·(H + 1) of them,
@@ -59,8 +62,14 @@ export function passBytes(model: { config: ModelConfig }, kind: PassKind, seq: n
  * a ConfigError naming the pass, the size asked and the budget (running it anyway exhausted the
  * wasm heap or hung the machine): raise the budget, set the rows explicitly, or use shorter prompts.
  */
-export function rowsPerPass(model: { config: ModelConfig }, seq: number, budgetBytes = DEFAULT_PASS_BUDGET_BYTES, kind: PassKind = 'probed'): number {
-  const { fixed, perRow } = passBytes(model, kind, seq);
+export function rowsPerPass(
+  model: { config: ModelConfig },
+  seq: number,
+  budgetBytes = DEFAULT_PASS_BUDGET_BYTES,
+  kind: PassKind = 'probed',
+  mlpHeads = 1,
+): number {
+  const { fixed, perRow } = passBytes(model, kind, seq, mlpHeads);
   const rows = Math.floor((budgetBytes - fixed) / perRow);
   if (rows >= 1) return rows;
   // Whole MB, or two significant digits below 10 MB (so that a tiny budget never reads "1 MB > 1 MB").

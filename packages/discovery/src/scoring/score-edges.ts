@@ -105,7 +105,7 @@ export async function scoreEdges(model: TransformerModel, prompts: PromptSet, op
   const sums = new Float64Array(graph.edgeCount);
   // Exact patching runs edge-masked forwards; EAP and EAP-IG probed forward/backward passes.
   const passKind = options.method === 'exact' ? 'masked' : 'probed';
-  const rowsFor = (seq: number) => options.rowsPerPass ?? rowsPerPass(model, seq, options.memoryBudgetBytes, passKind);
+  const rowsFor = (seq: number) => options.rowsPerPass ?? rowsPerPass(model, seq, options.memoryBudgetBytes, passKind, graph.shape.mlpHeads);
   const ablation = await Ablation.create(ablationKind, model, prompts, { signal: options.signal, rowsPerPass: rowsFor, mlpHeads: graph.shape.mlpHeads });
   let metricSum = 0;
   try {
