@@ -10,7 +10,7 @@
  */
 import { cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface CliResult {
   code: number | null;
@@ -35,6 +35,8 @@ export interface BadInputCase {
   exitCode: number;
   /** Relative path → content, written after the setup; every one must be there unchanged afterwards. */
   sentinels?: Readonly<Record<string, string>>;
+  /** Relative paths the command must not have made (a failed stage writes no partial output). */
+  absent?: readonly string[];
   /** Where it came from (issue and finding). */
   finding: string;
 }
@@ -82,6 +84,158 @@ async function finishedRun(dir: string, tools: CaseTools): Promise<string> {
 
 /** A file of the user's inside a finished run's directory. */
 const RUN_SENTINEL = { 'run/notes.txt': 'my notes, beside the run' };
+
+/** The repository's tiny GPT-2 (2 layers, 4 heads, d_model 32, a word-level vocabulary of 43). */
+const TINY_GPT2 = join(import.meta.dirname, '..', '..', '..', 'fixtures', 'models', 'tiny-random-gpt2');
+
+/** Files made once per directory of cases and only read by them (the cases' good inputs). */
+const sharedFiles = new Map<string, Promise<string>>();
+
+function sharedFile(dir: string, name: string, make: (path: string) => Promise<void>): Promise<string> {
+  const path = join(dir, '..', 'shared', name);
+  let made = sharedFiles.get(path);
+  if (made === undefined) {
+    made = mkdir(dirname(path), { recursive: true })
+      .then(() => make(path))
+      .then(() => path);
+    sharedFiles.set(path, made);
+  }
+  return made;
+}
+
+/**
+ * A copy of the tiny GPT-2 in `dir/model`, its config.json rewritten by `config` and its tensors
+ * edited by `tensors`. The model package is imported here, not at the top, so that printing the
+ * README's table does not start a tensor backend.
+ */
+async function brokenModel(
+  dir: string,
+  edits: { config?: (config: Record<string, unknown>) => Record<string, unknown>; tensors?: (tensors: Map<string, { shape: number[]; data: Float32Array }>) => void },
+): Promise<string> {
+  const model = join(dir, 'model');
+  await cp(TINY_GPT2, model, { recursive: true });
+  if (edits.config) {
+    const config = JSON.parse(await readFile(join(model, 'config.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(join(model, 'config.json'), JSON.stringify(edits.config(config), null, 2));
+  }
+  if (edits.tensors) {
+    const { readSafetensors, writeSafetensors } = await import('@circuit-tuning/model');
+    const file = await readSafetensors(join(model, 'model.safetensors'));
+    const tensors = new Map([...file.tensors].map(([name, t]) => [name, { shape: [...t.shape], data: Float32Array.from(t.data) }]));
+    edits.tensors(tensors);
+    await writeSafetensors(join(model, 'model.safetensors'), tensors);
+  }
+  return model;
+}
+
+/** The tiny GPT-2's config.json as a Llama config of the same size (the loader reads the config before any tensor). */
+const asLlama = (extra: Record<string, unknown>) => (): Record<string, unknown> => ({
+  model_type: 'llama',
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 4,
+  hidden_size: 32,
+  intermediate_size: 128,
+  vocab_size: 43,
+  max_position_embeddings: 32,
+  rope_theta: 10000,
+  ...extra,
+});
+
+/** One prompt pair as token ids of the tiny GPT-2's vocabulary. */
+interface PromptIds {
+  clean: number[];
+  corrupt: number[];
+  pos: number;
+  answer: number;
+  foil: number;
+}
+
+/** Ids of the tiny GPT-2's vocab.json. */
+const WORD = { the: 3, key: 5, keys: 6, cabinet: 7, near: 13, is: 18, are: 19, '.': 42 } as const;
+
+/**
+ * A prompts table of 24 subject-verb pairs ("the key near the cabinet" → is / are, corrupted to
+ * "the keys …"), written at `path`; `edit` may break a row (the bad-input cases break row 5).
+ */
+async function promptsTable(path: string, edit?: (row: PromptIds, index: number) => PromptIds): Promise<string> {
+  const { PromptsTable } = await import('@circuit-tuning/contracts');
+  const { writeArrowTable } = await import('@circuit-tuning/runtime');
+  const rows = Array.from({ length: 24 }, (_, i) => {
+    const [subject, other] = i % 2 === 0 ? (['key', 'keys'] as const) : (['keys', 'key'] as const);
+    const sentence = (noun: 'key' | 'keys') => [WORD.the, WORD[noun], WORD.near, WORD.the, WORD.cabinet];
+    const row: PromptIds = { clean: sentence(subject), corrupt: sentence(other), pos: 4, answer: WORD[subject === 'key' ? 'is' : 'are'], foil: WORD[subject === 'key' ? 'are' : 'is'] };
+    return edit ? edit(row, i) : row;
+  });
+  await writeArrowTable(
+    path,
+    PromptsTable,
+    {
+      id: Int32Array.from(rows.map((_, i) => i)),
+      split: rows.map((_, i) => (i < 20 ? 'train' : 'test')),
+      task: rows.map(() => 'agreement'),
+      clean_text: rows.map(() => ''),
+      clean_ids: rows.map((r) => r.clean),
+      corrupt_text: rows.map(() => ''),
+      corrupt_ids: rows.map((r) => r.corrupt),
+      pos: Int32Array.from(rows.map((r) => r.pos)),
+      answer: Int32Array.from(rows.map((r) => r.answer)),
+      foil: Int32Array.from(rows.map((r) => r.foil)),
+      target_text: rows.map(() => null),
+      condition: rows.map(() => ''),
+      group: rows.map(() => ''),
+    },
+    { producer: 'bad-input-cases' },
+  );
+  return path;
+}
+
+/** A texts table of 40 short sentences in the tiny GPT-2's words, to train on. */
+async function textsTable(path: string): Promise<void> {
+  const { TextsTable } = await import('@circuit-tuning/contracts');
+  const { writeArrowTable } = await import('@circuit-tuning/runtime');
+  const ids = Array.from({ length: 40 }, (_, i) =>
+    i % 2 === 0 ? [WORD.the, WORD.key, WORD.near, WORD.the, WORD.cabinet, WORD.is, WORD['.']] : [WORD.the, WORD.keys, WORD.near, WORD.the, WORD.cabinet, WORD.are, WORD['.']],
+  );
+  await writeArrowTable(
+    path,
+    TextsTable,
+    {
+      id: Int32Array.from(ids.map((_, i) => i)),
+      split: ids.map((_, i) => (i % 10 === 0 ? 'dev' : 'train')),
+      task: ids.map(() => 'agreement'),
+      text: ids.map((_, i) => (i % 2 === 0 ? 'the key near the cabinet is .' : 'the keys near the cabinet are .')),
+      ids,
+      target_positions: ids.map(() => []),
+    },
+    { producer: 'bad-input-cases' },
+  );
+}
+
+/** The arguments of a short circuit-tuning run of the tiny GPT-2 on `prompts`, with `settings` (--set KEY=VALUE) after the defaults. */
+async function circuitTuning(dir: string, prompts: string, settings: string[] = []): Promise<string[]> {
+  const texts = await sharedFile(dir, 'texts.arrow', textsTable);
+  const set = ['steps=2', 'batchSize=4', 'seqLen=16', 'topN.start=40', 'discovery.prompts=8', ...settings].flatMap((s) => ['--set', s]);
+  return ['stage', 'train:circuit-tuning', '--in', `model=${TINY_GPT2}`, '--in', `train=${texts}`, '--in', `prompts=${prompts}`, ...set, '--out', join(dir, 'out'), '--quiet'];
+}
+
+/** The arguments of discover:eap on the tiny GPT-2 and good prompts, with `settings` (--set KEY=VALUE). */
+async function discovery(dir: string, settings: string[]): Promise<string[]> {
+  const prompts = await sharedFile(dir, 'prompts.arrow', (path) => promptsTable(path).then(() => undefined));
+  return ['stage', 'discover:eap', '--in', `model=${TINY_GPT2}`, '--in', `prompts=${prompts}`, ...settings.flatMap((s) => ['--set', s]), '--out', join(dir, 'out'), '--quiet'];
+}
+
+/** The arguments of tasks:import-pairs of `csv` (written as DIR/pairs.csv) with the tiny GPT-2's tokenizer. */
+async function importPairs(dir: string, csv: string): Promise<string[]> {
+  const source = await file(join(dir, 'pairs.csv'), csv);
+  return ['stage', 'tasks:import-pairs', '--in', `source=${source}`, '--in', `tokenizer=${TINY_GPT2}`, '--out', join(dir, 'out'), '--quiet'];
+}
+
+/** The arguments of load:hf of `source` into DIR/out. */
+const LOAD = (dir: string, source: string) => ['stage', 'load:hf', '--in', `source=${source}`, '--out', join(dir, 'out'), '--quiet'];
+
+/** What load:hf must not leave behind when it refuses a model: any copy of it. */
+const NO_MODEL_COPY = ['out/model'] as const;
 
 export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   {
@@ -261,6 +415,182 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
     message: 'differs from what tasks:generate wrote',
     exitCode: 5,
     finding: '#14.9',
+  },
+  ...(
+    [
+      ['clean and corrupted prompts of different lengths (`corrupt_ids` one token longer in row 5)', (row: PromptIds) => ({ ...row, corrupt: [...row.corrupt, WORD['.']] }), 'P.arrow row 5: prompt id 5: clean and corrupted prompts differ in length (5 vs 6 tokens)'],
+      ['an answer id outside the vocabulary (99999 in row 5)', (row: PromptIds) => ({ ...row, answer: 99_999 }), "P.arrow row 5: prompt id 5: answer id 99999 is outside the model's vocabulary of 43"],
+      ['a prediction position outside the prompt (`pos` 9 in row 5)', (row: PromptIds) => ({ ...row, pos: 9 }), 'P.arrow row 5: prompt id 5: pos 9 is outside clean_ids (length 5)'],
+    ] as const
+  ).map(
+    ([input, edit, message]): BadInputCase => ({
+      input: `a prompts table to train a circuit on: ${input}`,
+      command: 'pnpm ct stage train:circuit-tuning --in model=MODEL --in train=FILE --in prompts=P.arrow',
+      async setup(dir) {
+        return { args: await circuitTuning(dir, await promptsTable(join(dir, 'P.arrow'), (row, i) => (i === 5 ? edit(row) : row))) };
+      },
+      message,
+      exitCode: 4,
+      finding: '#14.4',
+    }),
+  ),
+  {
+    input: 'circuit-tuning with a top-N whose circuit owns no parameters (`topN.start: 1`, `emptyCircuit: error`, the default)',
+    command: 'pnpm ct stage train:circuit-tuning --in model=MODEL --in train=FILE --in prompts=FILE --set topN.start=1',
+    async setup(dir) {
+      return { args: await circuitTuning(dir, await sharedFile(dir, 'prompts.arrow', (path) => promptsTable(path).then(() => undefined)), ['topN.start=1']) };
+    },
+    message: 'step 0: the circuit found at step 0 owns no parameters (',
+    exitCode: 6,
+    finding: '#14.5',
+  },
+  ...[1e6, 1e30].map(
+    (rate): BadInputCase => ({
+      input: `a learning rate that makes training diverge (\`learningRate: ${rate}\`)`,
+      command: `pnpm ct stage train:full --in model=MODEL --in train=FILE --set learningRate=${rate}`,
+      async setup(dir) {
+        const texts = await sharedFile(dir, 'texts.arrow', textsTable);
+        const set = ['steps=6', 'batchSize=4', 'seqLen=16', `learningRate=${rate}`].flatMap((s) => ['--set', s]);
+        return { args: ['stage', 'train:full', '--in', `model=${TINY_GPT2}`, '--in', `train=${texts}`, ...set, '--out', join(dir, 'out'), '--quiet'] };
+      },
+      // 1e6 trips the loss-spike test (the loss's value depends on the backend), 1e30 makes the loss NaN.
+      message: rate === 1e30 ? 'training diverged at step 1: loss NaN, gradient norm NaN' : 'training diverged at step 1: loss ',
+      exitCode: 6,
+      finding: '#14.8',
+    }),
+  ),
+  {
+    input: 'a model whose weights hold a NaN',
+    command: 'pnpm ct stage load:hf --in source=DIR',
+    async setup(dir) {
+      return {
+        args: LOAD(
+          dir,
+          await brokenModel(dir, {
+            tensors: (t) => {
+              (t.get('h.0.mlp.c_fc.weight') as { data: Float32Array }).data[5] = Number.NaN;
+            },
+          }),
+        ),
+      };
+    },
+    message: "model/model.safetensors: tensor 'h.0.mlp.c_fc.weight' holds NaN at index 5 (1 of 4096 values are NaN or infinite)",
+    exitCode: 5,
+    absent: NO_MODEL_COPY,
+    finding: '#14.6',
+  },
+  {
+    input: 'a config.json that says fewer layers than the weights hold (`n_layer: 1` over a 2-layer file)',
+    command: 'pnpm ct stage load:hf --in source=DIR',
+    async setup(dir) {
+      return { args: LOAD(dir, await brokenModel(dir, { config: (c) => ({ ...c, n_layer: 1 }) })) };
+    },
+    message: "model/model.safetensors: holds 12 tensor(s) that config.json (gpt2, 1 layers, 4 heads, d_model 32, vocab 43) does not account for: 'h.1.",
+    exitCode: 5,
+    absent: NO_MODEL_COPY,
+    finding: '#14.6',
+  },
+  {
+    input: 'a model file that lacks a tensor its config.json needs',
+    command: 'pnpm ct stage load:hf --in source=DIR',
+    async setup(dir) {
+      return { args: LOAD(dir, await brokenModel(dir, { tensors: (t) => t.delete('h.1.ln_2.bias') })) };
+    },
+    message: "model/model.safetensors: lacks 1 tensor(s) that config.json (gpt2, 2 layers, 4 heads, d_model 32, vocab 43) needs: 'h.1.ln_2.bias'",
+    exitCode: 5,
+    absent: NO_MODEL_COPY,
+    finding: '#14.6',
+  },
+  {
+    input: 'a Llama config.json with a rotary scaling that is not implemented (`rope_scaling.rope_type: yarn`)',
+    command: 'pnpm ct stage load:hf --in source=DIR',
+    async setup(dir) {
+      return { args: LOAD(dir, await brokenModel(dir, { config: asLlama({ rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 16 } }) })) };
+    },
+    message: 'model/config.json: rope_scaling.rope_type "yarn" is not implemented',
+    exitCode: 5,
+    absent: NO_MODEL_COPY,
+    finding: '#14.6',
+  },
+  {
+    input: 'a quantized Llama checkpoint (`quantization_config` in config.json)',
+    command: 'pnpm ct stage load:hf --in source=DIR',
+    async setup(dir) {
+      return { args: LOAD(dir, await brokenModel(dir, { config: asLlama({ quantization_config: { quant_method: 'bitsandbytes' } }) })) };
+    },
+    message: 'model/config.json: quantization_config: quantized checkpoints are not supported',
+    exitCode: 5,
+    absent: NO_MODEL_COPY,
+    finding: '#14.6',
+  },
+  {
+    input: 'discovery asked for a circuit of no edges (`selection.n: 0`)',
+    command: 'pnpm ct stage discover:eap --in model=MODEL --in prompts=FILE --set selection.n=0',
+    async setup(dir) {
+      return { args: await discovery(dir, ['selection.n=0']) };
+    },
+    message: 'selection.n must be at least 1: top-0 selects no edge, an empty circuit',
+    exitCode: 3,
+    finding: '#14.9',
+  },
+  {
+    input: 'discovery asked for more edges than the model has (`selection.n: 50000` on the tiny GPT-2)',
+    command: 'pnpm ct stage discover:eap --in model=MODEL --in prompts=FILE --set selection.n=50000',
+    async setup(dir) {
+      return { args: await discovery(dir, ['selection.n=50000']) };
+    },
+    message: 'selection.n is 50,000, but the full graph of this model (2 layers × 4 heads) has 110 edges',
+    exitCode: 3,
+    finding: '#14.9',
+  },
+  {
+    input: 'a CSV of prompt pairs with an unterminated quote',
+    command: 'pnpm ct stage tasks:import-pairs --in source=FILE.csv --in tokenizer=MODEL',
+    async setup(dir) {
+      return { args: await importPairs(dir, 'clean,corrupted,answer,foil\nthe key near the cabinets,the keys near the cabinets,is,are\n"the key,the keys,is,are\n') };
+    },
+    message: 'pairs.csv: line 3: a quoted field is never closed (unterminated quote)',
+    exitCode: 5,
+    finding: '#16',
+  },
+  {
+    input: 'a CSV row with more fields than the header',
+    command: 'pnpm ct stage tasks:import-pairs --in source=FILE.csv --in tokenizer=MODEL',
+    async setup(dir) {
+      return { args: await importPairs(dir, 'clean,corrupted,answer,foil\nthe key near the cabinets,the keys near the cabinets,is,are,extra\n') };
+    },
+    message: 'pairs.csv: line 2: 5 fields, but the header has 4 (clean, corrupted, answer, foil)',
+    exitCode: 5,
+    finding: '#16',
+  },
+  {
+    input: 'a CSV of prompt pairs none of which is usable (lengths differ, a two-token answer)',
+    command: 'pnpm ct stage tasks:import-pairs --in source=FILE.csv --in tokenizer=MODEL',
+    async setup(dir) {
+      return { args: await importPairs(dir, 'clean,corrupted,answer,foil\nthe key near the cabinets,the keys near the cabinets is,is,are\nthe key,the keys,is are,are\n') };
+    },
+    message: 'pairs.csv: no usable row: all 2 rows were rejected (',
+    exitCode: 5,
+    finding: '#16',
+  },
+  {
+    input: 'two metrics tables of the same variant and seed given to a comparison',
+    command: 'pnpm ct stage evaluate:compare --in run_1=FILE --in run_5=FILE',
+    async setup(dir) {
+      const { EvaluationMetricsTable } = await import('@circuit-tuning/contracts');
+      const { writeArrowTable } = await import('@circuit-tuning/runtime');
+      const metrics = join(dir, 'metrics.arrow');
+      await writeArrowTable(
+        metrics,
+        EvaluationMetricsTable,
+        { run: ['full'], seed: Float64Array.of(2), task: ['target'], dataset: ['agreement'], metric: ['accuracy'], condition: [''], value: Float64Array.of(0.75), n: Int32Array.of(24) },
+        { producer: 'bad-input-cases' },
+      );
+      return { args: ['stage', 'evaluate:compare', '--in', `run_1=${metrics}`, '--in', `run_5=${metrics}`, '--out', join(dir, 'out'), '--quiet'] };
+    },
+    message: "two inputs are labelled 'full' with seed 2 (ports run_1 and run_5)",
+    exitCode: 3,
+    finding: '#15',
   },
 ];
 
