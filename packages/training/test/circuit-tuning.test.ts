@@ -94,6 +94,20 @@ describe('circuit-tuning stages', () => {
     ).rejects.toThrow(/parameterMapping.mlp 'heads' needs mode 'gradient-mask'/);
   });
 
+  it('refuses an MLP-head width that does not divide the MLP, naming the setting', async () => {
+    const { dir, modelDir, texts } = await fixture();
+    const prompts = await promptsFixture(dir);
+    await expect(
+      runStage(circuitTuningStage, {
+        stageDir: join(dir, 'ct-heads-width'),
+        inputs: { model: modelDir, train: texts, prompts },
+        config: config({ parameterMapping: { mlp: 'heads', mlpHeadWidth: 24 } }),
+        seed: 3,
+        reporter: silentReporter,
+      }),
+    ).rejects.toThrow(/parameterMapping.mlpHeadWidth 24 does not divide the model's 64 MLP neurons/);
+  });
+
   it('random-circuit and fixed-circuit run through the same ports', async () => {
     const { dir, modelDir, texts } = await fixture();
     const prompts = await promptsFixture(dir);

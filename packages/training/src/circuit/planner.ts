@@ -76,6 +76,11 @@ export class CircuitPlanner implements PlanState {
     if (mlp === 'heads' && config.mode === 'edge-ablated') {
       throw new ConfigError("parameterMapping.mlp 'heads' needs mode 'gradient-mask': the edge-masked forward does not run graphs with MLP heads yet");
     }
+    if (mlp === 'heads' && model.config.dMlp % mlpHeadWidth !== 0) {
+      throw new ConfigError(`parameterMapping.mlpHeadWidth ${mlpHeadWidth} does not divide the model's ${model.config.dMlp} MLP neurons`, {
+        hint: `choose a width that divides ${model.config.dMlp} (the reference code uses 64)`,
+      });
+    }
     // With MLP heads the circuit is found on, and maps through, the graph whose MLPs are split.
     this.graph = model.graph({ includeInputAndLogits: config.discovery.graph === 'full', ...(mlp === 'heads' ? { mlpHeadWidth } : {}) });
     this.edgeNames = this.graph.edgeNames();
