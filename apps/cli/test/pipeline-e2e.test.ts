@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PromptsTable, TrainLogTable } from '@circuit-tuning/contracts';
 import { DiscoveryEdgesTable } from '@circuit-tuning/discovery';
+import { discoverEap } from '@circuit-tuning/discovery/stages';
 import { readArrowTable, readManifest } from '@circuit-tuning/runtime';
 import pl from 'nodejs-polars';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,7 +88,7 @@ describe('run', () => {
     const resolved = JSON.parse(await readFile(join(runA, 'pipeline.resolved.json'), 'utf8')) as { seed: number; backend: string; steps: { id: string }[] };
     expect(resolved).toMatchObject({ seed: 7, backend: 'cpu' });
     const manifest = await readManifest(join(runA, 'discover'));
-    expect(manifest).toMatchObject({ status: 'succeeded', seed: 7, stage: { slot: 'discover', variant: 'eap', version: 1 }, backend: { name: 'cpu' } });
+    expect(manifest).toMatchObject({ status: 'succeeded', seed: 7, stage: { slot: 'discover', variant: 'eap', version: discoverEap.version }, backend: { name: 'cpu' } });
     expect(manifest?.inputs.map((i) => i.path)).toEqual(['load/model', 'tasks/sv_disagreement.arrow']);
     expect(manifest?.versions).toHaveProperty('@circuit-tuning/cli');
     expect(manifest?.versions).toHaveProperty('@tensorflow/tfjs-core', '4.22.0');
