@@ -1,7 +1,7 @@
 import { defineTableSchema } from './table-schemas';
 
 /**
- * Task metrics of one model (method.md §5), in long form so that any set of tasks and metrics fits
+ * Task metrics of one model (docs/method.md §5), in long form so that any set of tasks and metrics fits
  * one schema and several runs concatenate: one row per (task, metric, condition).
  * Version 2 adds `seed`, so a comparison can pair runs of several variants by seed.
  */

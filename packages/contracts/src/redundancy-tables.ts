@@ -1,7 +1,7 @@
 import { defineTableSchema } from './table-schemas';
 
 /**
- * Faithfulness curves over circuit sizes (method.md §3): for the discovery method's ranking and for
+ * Faithfulness curves over circuit sizes (docs/method.md §3): for the discovery method's ranking and for
  * random rankings of the same sizes, in edges (top-N edges) and in nodes (top-N heads and MLPs).
  * One row per (kind, method, seed, size).
  */
@@ -42,7 +42,7 @@ export const NodeFrequencyTable = defineTableSchema({
 });
 
 /**
- * The tuning curve (method.md §3): the target metric after circuit-tuning with top-N edges for N on
+ * The tuning curve (docs/method.md §3): the target metric after circuit-tuning with top-N edges for N on
  * a grid, against full fine-tuning and the untuned model. One row per run.
  */
 export const TuningCurveTable = defineTableSchema({

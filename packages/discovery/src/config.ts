@@ -98,7 +98,7 @@ export const discoveryConfigShape = {
 export const eapConfig = z.strictObject(discoveryConfigShape);
 export const eapIgConfig = z.strictObject({
   ...discoveryConfigShape,
-  /** Integration steps m along the input-embedding path (method.md: 5 to 20). */
+  /** Integration steps m along the input-embedding path (docs/method.md §2.2: 5 to 20). */
   steps: z.number().int().min(1).max(512).default(5),
 });
 export const exactConfig = z.strictObject({

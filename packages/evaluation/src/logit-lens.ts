@@ -21,7 +21,7 @@ export interface LogitLens {
 /**
  * The logit lens of the writers on the answer-minus-foil direction (as the paper uses it to find the
  * heads that carry subject number). The final residual at the prediction position is exactly the
- * sum of the writers' outputs and the unowned biases (method.md §1); the final norm is linear once
+ * sum of the writers' outputs and the unowned biases (docs/method.md §1); the final norm is linear once
  * its scale is fixed, so with the clean run's scale σ each writer's share of the logit difference is
  *   DLA(w) = (centre(w) / σ) · (γ ⊙ (W_U[answer] − W_U[foil]))
  * (centre: minus its mean over d_model for LayerNorm, nothing for RMSNorm), and the norm's bias β

@@ -58,7 +58,7 @@ function requireRows(count: number, task: string, split: string | undefined): vo
 }
 
 /**
- * A prompt task (method.md §5): at the prediction position, the mean logit difference answer −
+ * A prompt task (docs/method.md §5): at the prediction position, the mean logit difference answer −
  * foil, accuracy (answer above foil), mean p(answer) and mean −log p(answer); accuracy and logit
  * difference also per condition.
  */
@@ -86,7 +86,7 @@ export async function promptTaskMetrics(model: TransformerModel, table: Prompts,
 }
 
 /**
- * Gender bias (method.md §5): prejudice risk, renormalising p(answer) (the male form, by the
+ * Gender bias (docs/method.md §5): prejudice risk, renormalising p(answer) (the male form, by the
  * tables' convention) against p(foil) (the female form), per occupation then over occupations; on
  * the pro/anti-stereotyped rows (every row when the table has none), and on 'neutral' rows when it
  * has them. With a tokenizer, also the mean probability of the stereotyped pronoun on 'pro' rows

@@ -31,7 +31,7 @@ export interface TaskReport {
   svDisagreement?: PromptTaskScore;
   ioi?: PromptTaskScore;
   genderBias?: {
-    /** Prejudice risk on the pro/anti-stereotyped evaluation sentences (method.md §5). */
+    /** Prejudice risk on the pro/anti-stereotyped evaluation sentences (docs/method.md §5). */
     prejudiceRiskStereotyped: number;
     /** The same on sentences whose referent the corpus pairs with he and she equally. */
     prejudiceRiskBalanced: number;

@@ -2,7 +2,7 @@ import { tf } from '@circuit-tuning/runtime';
 
 /**
  * A ceiling for the wasm heap. wasm32 caps the heap at 4 GiB, and an allocation past it corrupts
- * the single-threaded backend and hangs the threaded one at 100 % CPU (docs/runtime.md). The guard
+ * the single-threaded backend and hangs the threaded one at 100 % CPU (docs/runtime.md §6). The guard
  * wraps the module's malloc/free (every tensor is allocated through them from JavaScript) and
  * throws HeapLimitError when an allocation would end above `limitBytes`, so the pass fails cleanly
  * and the bench can report it and retry smaller. The limit sits below 4 GiB because memory the

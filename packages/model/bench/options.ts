@@ -62,7 +62,7 @@ export const DEFAULTS: BenchOptions = {
   profile: true,
   quick: false,
   outDir: undefined,
-  // wasm32 caps the heap at 4 GiB; past it the threaded backend hangs (docs/runtime.md). The 256 MB
+  // wasm32 caps the heap at 4 GiB; past it the threaded backend hangs (docs/runtime.md §6). The 256 MB
   // margin is for what the C++ side allocates itself (XNNPACK's packed weights, at most 154 MB each).
   heapLimitMb: 3840,
 };

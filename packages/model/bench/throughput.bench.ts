@@ -44,7 +44,7 @@ const PYTHON = process.env['CT_BENCH_PYTHON'] ?? '/usr/bin/python3';
 const STALL_S = Number(process.env['CT_BENCH_STALL_S'] ?? 300);
 /** The pure-JS cpu backend runs only when one step is estimated to take less than this. */
 const CPU_MAX_STEP_S = 60;
-/** cpu backend matmul speed measured here (docs/runtime.md), for that estimate. */
+/** cpu backend matmul speed measured here (docs/runtime.md §10), for that estimate. */
 const CPU_GFLOPS = 1;
 
 interface WorkerRun {

@@ -2,7 +2,7 @@
  * How a pipeline run is shown on stderr. On a terminal: the list of steps with their status,
  * redrawn in place, with a bar for the running step's progress and log lines scrolling above.
  * Elsewhere (CI, a file, a pipe): plain lines, progress at most once every few seconds per bar.
- * Stages never print; they report events and this decides (style.md: the app decides).
+ * Stages never print; they report events and this decides (docs/contracts.md §4: a stage reports through its context; the app decides how to show it).
  */
 import type { StageEvent } from '@circuit-tuning/runtime';
 import type { ResolvedPipeline, ResolvedStep } from './resolve';

@@ -105,7 +105,7 @@ interface Planned {
 }
 
 /**
- * Faithfulness curves of method.md §3, for edges and for nodes, for the method's ranking (from
+ * Faithfulness curves of docs/method.md §3, for edges and for nodes, for the method's ranking (from
  * `scores`) and for random rankings of the same sizes, then N*, the redundancy ratio, CPR and CMD.
  * Every circuit of one round is measured in one `evaluateCircuits` pass (ablations computed once
  * per batch); refining N* adds one pass per round.

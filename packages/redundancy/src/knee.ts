@@ -1,5 +1,5 @@
 /**
- * The knee of the tuning curve: the node-level intrinsic dimension of learning a task (method.md
+ * The knee of the tuning curve: the node-level intrinsic dimension of learning a task (docs/method.md   [the line continues "§3)." on the next line, unchanged]
  * §3). Two definitions, both reported:
  *
  * - **N₉₀ (gain share)**: the smallest top-N whose gain over the untuned model reaches a share

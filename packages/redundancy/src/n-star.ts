@@ -1,5 +1,5 @@
 /**
- * N* (method.md §3): the smallest circuit size whose faithfulness reaches a level τ. Faithfulness
+ * N* (docs/method.md §3): the smallest circuit size whose faithfulness reaches a level τ. Faithfulness
  * need not grow monotonically with N, so N* is read off the measured points as "the smallest
  * measured N with f ≥ τ", and the gap below it can be narrowed by measuring sizes inside it.
  */

@@ -31,7 +31,7 @@ export interface GraphOptions {
 }
 
 /**
- * The computational graph of method.md §1. Writers are ordered as the model computes them
+ * The computational graph of docs/method.md §1. Writers are ordered as the model computes them
  * (input, then per layer its heads and its MLP); readers likewise (per layer each head's q, k, v,
  * then the MLP input; last the logits). Edge index e = readerOffset[r] + position of the writer
  * among that reader's upstream writers, and this order is EAP-IG's: reader by reader, each

@@ -25,7 +25,7 @@ export interface CircuitMetrics {
 }
 
 /**
- * Runs circuits (method.md §2, "Running a circuit"): each reader's input is Σ_kept a_u +
+ * Runs circuits (docs/method.md §2.4): each reader's input is Σ_kept a_u +
  * Σ_not-kept ablated(a_u), ablated at every position. Ablation values are computed once per batch
  * and shared by all masks, so a whole faithfulness curve costs one ablation per batch.
  */

@@ -63,7 +63,7 @@ export function edgeOrder(values: ArrayLike<number>): Int32Array {
   return order.sort((a, b) => key(b) - key(a) || a - b);
 }
 
-/** Selects a circuit from edge scores (method.md §2: top-N or threshold, optional top-nodes, pruning). */
+/** Selects a circuit from edge scores (docs/method.md §2.5: top-N or threshold, optional top-nodes, pruning). */
 export function selectCircuit(graph: ModelGraph, scores: ArrayLike<number>, options: SelectionOptions = {}): Circuit {
   if (scores.length !== graph.edgeCount) {
     throw new ConfigError(`got ${scores.length} edge scores for a graph of ${graph.edgeCount} edges`);
@@ -129,7 +129,7 @@ export function allNodeNames(graph: ModelGraph): string[] {
   return names;
 }
 
-/** A top-N schedule (method.md §2): from `start` to `end` over `steps`, linear or cosine, then flat. */
+/** A top-N schedule (docs/method.md §2.5): from `start` to `end` over `steps`, linear or cosine, then flat. */
 export function topNSchedule(options: { start: number; end: number; steps: number; kind?: 'linear' | 'cosine' }): (step: number) => number {
   const { start, end, steps } = options;
   if (!(steps > 0)) throw new ConfigError(`a top-N schedule needs steps > 0, got ${steps}`);

@@ -14,7 +14,7 @@ export interface MetricInputs {
 }
 
 /**
- * A task metric M on the logits (method.md §2). `perExample` is differentiable; discovery sums it
+ * A task metric M on the logits (docs/method.md §2.1). `perExample` is differentiable; discovery sums it
  * over rows for the backward pass and averages it over examples for reports. Selections on tokens
  * are one-hot multiplies, not gathers: tf.gather's gradient has no wasm kernel.
  */

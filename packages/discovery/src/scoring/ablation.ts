@@ -4,7 +4,7 @@ import { tf } from '@circuit-tuning/runtime';
 import { type PromptBatch, type PromptSet, splitBatch } from '../prompts/prompt-set';
 
 /**
- * What an ablated writer contributes (method.md §2):
+ * What an ablated writer contributes (docs/method.md §2.3):
  * - `corrupted`: its output on the paired corrupted prompt (needs pairs of equal length);
  * - `mean`: its mean output over all clean prompts and all their positions;
  * - `mean-positional`: its mean output over all clean prompts, per position;

@@ -26,7 +26,7 @@ export interface AttributionSettings {
 }
 
 /**
- * EAP and EAP-IG on one batch (method.md §2; Syed et al. 2023; Hanna et al. 2024):
+ * EAP and EAP-IG on one batch (docs/method.md §2.2; Syed et al. 2023; Hanna et al. 2024):
  *
  *   score(u→v) += Σ_b Σ_{t scored} Σ_d (a_u^abl − a_u^clean)[b,t,d] · (1/m) Σ_{k=1..m} ∂m_b/∂x_v [b,t,d] at α = k/m
  *

@@ -18,7 +18,7 @@ export interface ExactSettings {
 }
 
 /**
- * Exact activation patching, one edge at a time (method.md §2, for validation and small models):
+ * Exact activation patching, one edge at a time (docs/method.md §2.2, for validation and small models):
  *
  *   score(e) += Σ_b [ m_b(every edge but e kept) − m_b(full model) ]
  *

@@ -52,7 +52,7 @@ export type EvaluateTasksConfig = z.output<typeof EvaluateTasksConfig>;
 type TasksContext = StageContext<EvaluateTasksConfig, typeof inputs, typeof outputs>;
 
 /**
- * `evaluate:tasks` — task metrics and general capability of one model (method.md §5): logit
+ * `evaluate:tasks` — task metrics and general capability of one model (docs/method.md §5): logit
  * difference, accuracy and answer probability on each prompt task wired, prejudice risk on the
  * gender prompts, perplexity on general text. Tasks the model was not tuned on (IOI, agreement when
  * tuned on de-biasing) are general capability too: wire them beside the target.

@@ -24,7 +24,7 @@ interface WriterGroup {
 export type CircuitReaderKind = 'attention' | 'mlp' | 'logits';
 
 /**
- * The edge-masked forward's reader inputs (method.md §2, "Running a circuit"):
+ * The edge-masked forward's reader inputs (docs/method.md §2.4):
  *   x_v = Σ_u ablated(a_u) + Σ_u keep(u→v) · (a_u − ablated(a_u))  (+ the biases no node owns),
  * kept as a running base Σ_u ablated(a_u) [tokens, dModel] and one clean − ablated delta per writer.
  *

@@ -18,7 +18,7 @@ export interface ParameterSource {
 }
 
 /**
- * Running a circuit (method.md §2): every reader's input becomes
+ * Running a circuit (docs/method.md §2.4): every reader's input becomes
  *   Σ_kept a_u + Σ_not-kept ablated(a_u) (+ the biases no node owns).
  */
 export interface CircuitRun {

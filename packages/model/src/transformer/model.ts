@@ -6,7 +6,7 @@ import { type ForwardOptions, type ForwardResult, type ParameterSource, transfor
 import { initialParameters, ModelParameters } from './parameters';
 
 /**
- * A transformer language model read as a graph of nodes (method.md §1), behind one interface for
+ * A transformer language model read as a graph of nodes (docs/method.md §1), behind one interface for
  * GPT-2 and the Llama family. Discovery and training code never ask which architecture it is.
  */
 export class TransformerModel {

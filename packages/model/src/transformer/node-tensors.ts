@@ -2,7 +2,7 @@ import type { QkvLetter } from '@circuit-tuning/contracts';
 import type { tf } from '@circuit-tuning/runtime';
 
 /**
- * The tensors of method.md §1, in the layout the forward pass produces them. "tokens" is
+ * The tensors of docs/method.md §1, in the layout the forward pass produces them. "tokens" is
  * batch × seq flattened (row b·seq + t).
  */
 export type WriterOutputs = {

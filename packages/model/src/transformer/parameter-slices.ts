@@ -13,7 +13,7 @@ import type { ModelParameters } from './parameters';
 
 /**
  * An exact block of one parameter: indices [start, start+size) along `axis`, all of the other
- * axis. Circuit-tuning updates exactly these (method.md §4 step 2): a head writer owns its rows of
+ * axis. Circuit-tuning updates exactly these (docs/method.md §4.1, step 2; the slices are listed in §1): a head writer owns its rows of
  * W_O; a head's q/k/v reader owns its columns of W_Q/W_K/W_V and their biases; an MLP owns its
  * matrices (or, with mlpHeadWidth, one fixed-width slice of the hidden units).
  */

@@ -50,7 +50,7 @@ const outputs = {
 type CurvesContext = StageContext<CurvesConfig, typeof inputs, typeof outputs>;
 
 /**
- * `redundancy:curves` — node redundancy of one task (method.md §3): faithfulness of top-N circuits
+ * `redundancy:curves` — node redundancy of one task (docs/method.md §3): faithfulness of top-N circuits
  * over a log grid of sizes, in edges and in nodes, for the discovery method's ranking and for random
  * rankings; N* at τ, the redundancy ratio 1 − N* / total, CPR and CMD; and the per-node view.
  */

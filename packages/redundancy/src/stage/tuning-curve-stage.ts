@@ -49,7 +49,7 @@ type TuningContext = StageContext<TuningCurveConfig, typeof inputs, typeof outpu
 export const TUNING_RUNS_DIR = 'runs';
 
 /**
- * `redundancy:tuning-curve` — the tuning curve (method.md §3): circuit-tuning with top-N edges for
+ * `redundancy:tuning-curve` — the tuning curve (docs/method.md §3): circuit-tuning with top-N edges for
  * N on a grid, and full fine-tuning, each a `train:*` stage run in its own directory under `runs/`
  * with its own manifest (rerunning reuses finished runs and resumes killed ones); the target metric
  * of every model on the evaluation prompts; and the knee.

@@ -13,7 +13,7 @@ export type BackendRequest = BackendName | 'auto';
 
 /**
  * What `auto` tries, in order. webgpu is never chosen automatically: where Dawn finds only a
- * software adapter it is several times slower than wasm (docs/runtime.md). `native` (tensors in
+ * software adapter it is several times slower than wasm (docs/runtime.md §10). `native` (tensors in
  * process memory, the addon's kernels) comes before wasm: as fast, and not bound by the wasm
  * heap's 4 GB; it is skipped quietly when the addon or OpenBLAS is missing.
  */

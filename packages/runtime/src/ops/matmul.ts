@@ -6,7 +6,7 @@ import { tf } from '../backend/tf';
  * Matrix products that stay on tfjs-backend-wasm's fast path.
  *
  * wasm sends only untransposed, unbatched matmuls to XNNPACK; a transposeA/transposeB or batched
- * matmul runs in a scalar loop 10–20× slower (docs/runtime-details.md, section 3). tf.matMul's own
+ * matmul runs in a scalar loop 10–20× slower (docs/runtime.md §3; measured in §10). tf.matMul's own
  * gradient uses exactly those transposed forms, so on wasm (and cpu) the gradient here transposes
  * explicitly and multiplies untransposed. Other backends get tf.matMul unchanged.
  *

@@ -1,5 +1,5 @@
 /**
- * Gender de-biasing (method.md §5).
+ * Gender de-biasing (docs/method.md §5).
  *
  * Evaluation prompts: BOS and a pronoun sentence up to its first pronoun (`the nurse said that`);
  * `pos` is the last prompt token. For every prompt, `answer` is the MALE form of the pronoun that

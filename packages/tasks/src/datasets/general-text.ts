@@ -1,5 +1,5 @@
 /**
- * General text: narrative documents, for held-out perplexity (general capability, method.md §5).
+ * General text: narrative documents, for held-out perplexity (general capability, docs/method.md §5).
  * Dev and test documents are held out of the corpus by a hash of their text; `target_positions`
  * is empty (every position counts).
  */

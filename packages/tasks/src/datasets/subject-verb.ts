@@ -1,5 +1,5 @@
 /**
- * Subject-verb agreement and disagreement (method.md §5).
+ * Subject-verb agreement and disagreement (docs/method.md §5).
  *
  * One prompt per sentence: BOS and the sentence up to (not including) the main verb; `pos` is the
  * last prompt token. Agreement: answer = the verb form agreeing with the subject, foil = the other

@@ -36,7 +36,7 @@ export const DatasetSizes = z.strictObject({
 });
 
 export const CorpusOptions = z.strictObject({
-  /** Training tokens (BOS included); the embedded model trains on ~4–6 M (method.md §6). */
+  /** Training tokens (BOS included); the embedded model trains on ~4–6 M (docs/method.md §6). */
   tokens: z.number().int().min(0).default(5_000_000),
   /** Documents of the corpus's dev split. */
   devDocuments: z.number().int().min(0).default(2000),

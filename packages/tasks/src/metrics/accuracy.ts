@@ -40,7 +40,7 @@ export function accuracyByKey(rows: readonly { readonly key: string; readonly lo
   };
 }
 
-/** Mean logit difference (the metric M of method.md §2 for answer/foil tasks). */
+/** Mean logit difference (the metric M of docs/method.md §2.1 for answer/foil tasks). */
 export function meanLogitDiff(logitDiffs: ArrayLike<number>): number {
   if (logitDiffs.length === 0) throw new ContractError('mean logit difference: no values');
   let sum = 0;

@@ -1,5 +1,5 @@
 /**
- * Prejudice risk (method.md §5, after the paper's gender de-biasing evaluation): at the pronoun
+ * Prejudice risk (docs/method.md §5, after the paper's gender de-biasing evaluation): at the pronoun
  * position, renormalise the probabilities of the male and the female pronoun form so they sum to
  * one, take |p_male − p_female|, average over each occupation's prompts, then over occupations.
  * 0 means the model has no preference between he and she; 1 means it always picks one of them.

@@ -1,6 +1,6 @@
 /**
  * The world config: everything that decides the generated language and its corpus. Defaults are
- * the ones the embedded model is trained with (see method.md §6 for why these shares).
+ * the ones the embedded model is trained with (see docs/method.md §6 for why these shares).
  */
 import { z } from 'zod';
 import { ADJECTIVES, GIFTS, NOUNS, PLACES, VERBS } from './lexicon';

@@ -73,7 +73,7 @@ describe('generateCorpus', () => {
       expect(flipped[doc.mainVerb]).not.toBe(doc.words[doc.mainVerb]);
       expect(() => world.ids(corrupt)).not.toThrow();
     }
-    // The subject's position varies (method.md §6): about half the sentences have an intro.
+    // The subject's position varies (docs/method.md §6): about half the sentences have an intro.
     expect(subjectNotFirst / docs.length).toBeGreaterThan(0.35);
     expect(subjectNotFirst / docs.length).toBeLessThan(0.65);
   });

@@ -107,7 +107,7 @@ export function flipNumber(number: GrammaticalNumber): GrammaticalNumber {
   return number === 'sg' ? 'pl' : 'sg';
 }
 
-/** The words with every present-tense verb in the other number (the disagreement target, method.md §5). */
+/** The words with every present-tense verb in the other number (the disagreement target, docs/method.md §5). */
 export function flipPresentVerbs(doc: DocumentBase): string[] {
   const words = [...doc.words];
   for (const verb of doc.presentVerbs) words[verb.index] = verb.number === 'sg' ? verb.pl : verb.sg;

@@ -3,7 +3,7 @@ import { discoveryConfigShape } from '@circuit-tuning/discovery';
 import { z } from 'zod';
 import { VariantConfig } from '../stages/common';
 
-/** How each step's circuit is found (method.md §2, §4 step 1). */
+/** How each step's circuit is found (docs/method.md §2, §4.1 step 1). */
 export const StepDiscoveryConfig = z.strictObject({
   method: z.enum(['eap', 'eap-ig']).default('eap'),
   // Metric, ablation, positions and graph mean what they mean to discovery, with its defaults:

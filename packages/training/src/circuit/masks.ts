@@ -25,7 +25,7 @@ export interface CircuitSlices {
 }
 
 /**
- * Edge index → writer and reader index → parameter slices (method.md §4 step 2), computed once
+ * Edge index → writer and reader index → parameter slices (docs/method.md §4.1, step 2), computed once
  * per graph and mapping, so a step maps its circuit by indices instead of parsing edge names.
  * A writer's slices and a reader's slices are those of `writerSlicesOf` / `readerSlicesOf`: with
  * mlp 'reader-writer' an MLP that only writes into the circuit trains W_out/b_out, one that only

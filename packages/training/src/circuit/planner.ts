@@ -49,7 +49,7 @@ export interface CircuitPlannerHooks {
 }
 
 /**
- * Plans circuit-tuning steps (method.md §4): find the circuit (every `every` steps), map its
+ * Plans circuit-tuning steps (docs/method.md §4): find the circuit (every `every` steps), map its
  * nodes to exact parameter slices, and train only those — with the full forward pass
  * (gradient-mask) or the circuit's own (edge-ablated). A circuit that owns no parameters is
  * handled by the `emptyCircuit` policy. `save`/`restore` carry the circuit across a resume: a

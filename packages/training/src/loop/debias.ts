@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { nextTokenLoss } from './loss';
 
 /**
- * The de-biasing objective of method.md §4: NLL + β·|logit(male form) − logit(female form)| at
+ * The de-biasing objective of docs/method.md §4.3: NLL + β·|logit(male form) − logit(female form)| at
  * every position whose next token is one of the listed pronouns. The pair is the one that contains
  * the next token, so a `he` sentence and its `she` twin both push the same gap towards zero.
  */

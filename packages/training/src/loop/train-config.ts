@@ -25,7 +25,7 @@ export const TrainConfig = z.strictObject({
   clipNorm: z.number().positive().optional(),
   /** Loss weight of target tokens (the paper's optional 1/p weighting uses `targetWeighting`). */
   targetWeight: z.number().positive().optional(),
-  /** De-biasing: NLL + β·|pronoun logit difference| (method.md §4); plain NLL when absent. */
+  /** De-biasing: NLL + β·|pronoun logit difference| (docs/method.md §4.3); plain NLL when absent. */
   debias: DebiasConfig.optional(),
   divergence: DivergenceConfig.prefault({}),
   checkpointEvery: z.number().int().positive().default(100),

@@ -4,7 +4,7 @@
  * `the dog that likes the cats is`), and a present-tense verb that agrees with the head noun.
  *
  * The subject does not always open the sentence: an intro (`today ,`, `i think that`, `the boys say
- * that`) moves it, so a model cannot solve agreement from position alone (method.md §6). Intros of
+ * that`) moves it, so a model cannot solve agreement from position alone (docs/method.md §6). Intros of
  * the form `NP verb that` add an agreeing verb of their own before the subject.
  */
 import type { Rng } from '@circuit-tuning/runtime';
