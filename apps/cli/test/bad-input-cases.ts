@@ -440,11 +440,11 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
     async setup(dir) {
       return { args: await circuitTuning(dir, await sharedFile(dir, 'prompts.arrow', (path) => promptsTable(path).then(() => undefined)), ['topN.start=1']) };
     },
-    message: 'step 0: the circuit found at step 0 owns no parameters (',
+    message: 'step 0: the circuit found at step 0 owns no parameters (0 edges, top-N 1), so the step would train nothing',
     exitCode: 6,
     finding: '#14.5',
   },
-  ...[1e6, 1e30].map(
+  ...['1e6', '1e30'].map(
     (rate): BadInputCase => ({
       input: `a learning rate that makes training diverge (\`learningRate: ${rate}\`)`,
       command: `pnpm ct stage train:full --in model=MODEL --in train=FILE --set learningRate=${rate}`,
@@ -454,7 +454,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
         return { args: ['stage', 'train:full', '--in', `model=${TINY_GPT2}`, '--in', `train=${texts}`, ...set, '--out', join(dir, 'out'), '--quiet'] };
       },
       // 1e6 trips the loss-spike test (the loss's value depends on the backend), 1e30 makes the loss NaN.
-      message: rate === 1e30 ? 'training diverged at step 1: loss NaN, gradient norm NaN' : 'training diverged at step 1: loss ',
+      message: rate === '1e30' ? 'training diverged at step 1: loss NaN, gradient norm NaN' : 'training diverged at step 1: loss',
       exitCode: 6,
       finding: '#14.8',
     }),
@@ -485,7 +485,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
     async setup(dir) {
       return { args: LOAD(dir, await brokenModel(dir, { config: (c) => ({ ...c, n_layer: 1 }) })) };
     },
-    message: "model/model.safetensors: holds 12 tensor(s) that config.json (gpt2, 1 layers, 4 heads, d_model 32, vocab 43) does not account for: 'h.1.",
+    message: "model/model.safetensors: holds 12 tensor(s) that config.json (gpt2, 1 layers, 4 heads, d_model 32, vocab 43) does not account for: 'h.1.attn.c_attn.bias', 'h.1.attn.c_attn.weight'",
     exitCode: 5,
     absent: NO_MODEL_COPY,
     finding: '#14.6',
@@ -569,7 +569,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
     async setup(dir) {
       return { args: await importPairs(dir, 'clean,corrupted,answer,foil\nthe key near the cabinets,the keys near the cabinets is,is,are\nthe key,the keys,is are,are\n') };
     },
-    message: 'pairs.csv: no usable row: all 2 rows were rejected (',
+    message: 'pairs.csv: no usable row: all 2 rows were rejected (1 length-mismatch, 1 multi-token-answer)',
     exitCode: 5,
     finding: '#16',
   },
