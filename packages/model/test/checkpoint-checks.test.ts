@@ -151,6 +151,22 @@ describe('Llama-family config keys that are not implemented', () => {
   }
 });
 
+describe('GPT-2 config keys that are not implemented', () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['unscaled attention', { scale_attn_weights: false }, /config\.json: scale_attn_weights: false is not implemented/],
+    ['attention scaled by the layer index', { scale_attn_by_inverse_layer_idx: true }, /config\.json: scale_attn_by_inverse_layer_idx: true is not implemented/],
+    ['a quantized checkpoint', { quantization_config: { quant_method: 'bitsandbytes' } }, /config\.json: quantization_config: quantized checkpoints are not supported/],
+  ];
+  for (const [what, keys, message] of cases) {
+    it(`${what} is an error naming the key`, async () => {
+      const dir = await gpt2Copy(undefined, keys);
+      const error = await loadError(dir);
+      expect(error.file).toBe(join(dir, 'config.json'));
+      expect(error.message).toMatch(message);
+    });
+  }
+});
+
 describe('tied embeddings and shards', () => {
   it("a tied model's saved lm_head.weight must be the embedding", async () => {
     const hf: HfLlamaConfig = { ...baseLlama, tie_word_embeddings: true };

@@ -53,11 +53,17 @@ export function fromHuggingFaceConfig(json: unknown, file: string): ModelConfig 
   const modelType = (json as { model_type?: unknown } | null)?.model_type;
   const issueText = (error: z.ZodError) =>
     error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+  if (isRecordWith(json, 'quantization_config')) {
+    throw new ArtifactError(file, 'quantization_config: quantized checkpoints are not supported', {
+      hint: 'dequantize the checkpoint to F32, F16 or BF16 first.',
+    });
+  }
   if (modelType === 'gpt2') {
     const parsed = hfGpt2Schema.safeParse(json);
     if (!parsed.success) throw new ArtifactError(file, `not a valid GPT-2 config: ${issueText(parsed.error)}`);
     const c = parsed.data;
     if (c.n_embd % c.n_head !== 0) throw new ArtifactError(file, `n_embd ${c.n_embd} is not divisible by n_head ${c.n_head}`);
+    refuseUnimplementedGpt2Keys(json as Record<string, unknown>, file);
     return gpt2Config({
       nLayers: c.n_layer,
       nHeads: c.n_head,
@@ -177,4 +183,22 @@ function llamaFamilyOf(config: ModelConfig): 'llama' | 'mistral' | 'qwen2' {
   if (config.slidingWindow === undefined) return 'llama';
   if (!config.attentionBias && !config.mlpBias) return 'mistral';
   throw new ContractError('no Hugging Face Llama-family class has a sliding window together with Llama-style biases');
+}
+
+/**
+ * GPT2Config keys that change what GPT2LMHeadModel computes and that this forward pass does not
+ * implement (transformers' modeling_gpt2.py reads them in its attention); each is refused by name
+ * rather than silently giving other logits. `reorder_and_upcast_attn` changes only the precision.
+ */
+function refuseUnimplementedGpt2Keys(raw: Record<string, unknown>, file: string): void {
+  if (raw['scale_attn_weights'] === false) {
+    throw new ArtifactError(file, 'scale_attn_weights: false is not implemented (attention scores here are always divided by √d_head)');
+  }
+  if (raw['scale_attn_by_inverse_layer_idx'] === true) {
+    throw new ArtifactError(file, 'scale_attn_by_inverse_layer_idx: true is not implemented (attention scores here are not divided by the layer index)');
+  }
+}
+
+function isRecordWith(json: unknown, key: string): boolean {
+  return typeof json === 'object' && json !== null && (json as Record<string, unknown>)[key] != null;
 }

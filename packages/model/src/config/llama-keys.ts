@@ -28,11 +28,6 @@ export function refuseUnimplementedKeys(raw: Json, file: string): void {
   if (partial != null && partial !== 1) {
     throw new ArtifactError(file, `partial_rotary_factor ${JSON.stringify(partial)} is not implemented (rotary embeddings here rotate the whole head)`);
   }
-  if (raw['quantization_config'] != null) {
-    throw new ArtifactError(file, 'quantization_config: quantized checkpoints are not supported', {
-      hint: 'dequantize the checkpoint to F32, F16 or BF16 first.',
-    });
-  }
 }
 
 /** num_key_value_heads when the key is absent: each class's own default (null means "as many as heads"). */
