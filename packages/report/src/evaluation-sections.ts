@@ -10,7 +10,7 @@ import { EvaluationComparisonTable } from '@circuit-tuning/evaluation';
 import { RedundancySummary } from '@circuit-tuning/redundancy';
 import { readArrowTable } from '@circuit-tuning/runtime';
 import { formatValue } from '@circuit-tuning/viz';
-import { type ReportSection, registerReportSection } from './sections';
+import type { ReportSection } from './sections';
 
 async function readJson(path: string): Promise<unknown> {
   return JSON.parse(await readFile(path, 'utf8')) as unknown;
@@ -127,4 +127,5 @@ const logitLensSection: ReportSection = {
   },
 };
 
-for (const section of [evaluateTasksSection, compareSection, redundancySection, circuitsSection, logitLensSection]) registerReportSection(section);
+/** The sections of the evaluation and redundancy stages, in the order the report shows them. */
+export const evaluationSections: readonly ReportSection[] = [evaluateTasksSection, compareSection, redundancySection, circuitsSection, logitLensSection];

@@ -10,7 +10,7 @@ import { TrainLogTable } from '@circuit-tuning/contracts';
 import { EvaluationMetricsTable } from '@circuit-tuning/evaluation';
 import { readSafetensors, readSafetensorsHeader, WEIGHTS_FILE } from '@circuit-tuning/model';
 import { readArrowTable } from '@circuit-tuning/runtime';
-import { type FactValue, type ReportBuilder, type ReportSection, registerReportSection, type StepView } from './sections';
+import type { FactValue, ReportBuilder, ReportSection, StepView } from './sections';
 
 export const HEADLINE_TITLE = 'Headline: the target task, general capability and the cost of tuning';
 
@@ -116,7 +116,7 @@ async function trainingCost(producer: StepView): Promise<TrainingCost | undefine
   };
 }
 
-const headlineSection: ReportSection = {
+export const headlineSection: ReportSection = {
   name: 'headline',
   async add() {
     return [];
@@ -204,4 +204,3 @@ function addNotes(
   }
 }
 
-registerReportSection(headlineSection);

@@ -11,10 +11,12 @@ import { z } from 'zod';
 import { RunIndex, readRunIndex } from '@circuit-tuning/runtime';
 import { hoverLineChartSvg, PALETTE } from '@circuit-tuning/viz';
 import { renderHtml, renderMarkdown } from './render';
-import { buildReportModel, type StepView } from './sections';
-// Sections of the evaluation and redundancy stages, and the headline; they register themselves.
-import './evaluation-sections';
-import './headline';
+import { evaluationSections } from './evaluation-sections';
+import { headlineSection } from './headline';
+import { buildReportModel, builtinSections, type StepView } from './sections';
+
+/** Every section of the report, in the order they add to it (the headline joins the others' facts last). */
+const SECTIONS = [...builtinSections, ...evaluationSections, headlineSection];
 
 /** Charts that are also written as SVG files (for the Markdown), by chart id → output port. */
 const FIGURE_PORTS = {
@@ -59,7 +61,7 @@ export const reportStage = defineStage({
         pathOf: (record) => loaded.pathOf(record),
       };
     });
-    const model = await buildReportModel(views);
+    const model = await buildReportModel(views, SECTIONS);
     ctx.signal.throwIfAborted();
     const stepIds = index.steps.map((s) => s.id);
     const colourOf = (name: string, i: number) => PALETTE[(stepIds.includes(name) ? stepIds.indexOf(name) : i) % PALETTE.length] as string;

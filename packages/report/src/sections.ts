@@ -2,8 +2,9 @@
  * What a report shows, gathered from a run's artifacts by sections. A section looks at one step
  * at a time (its stage, its outputs) and adds facts to a comparison table, series to a chart, a
  * circuit drawing, or a small table. The built-in sections know the training log, discovery's
- * outputs and the model tables; a new stage (evaluation, redundancy) adds its own section with
- * `registerReportSection`, or is shown by the generic one (its small tables and JSON facts).
+ * outputs and the model tables (`builtinSections`); a new stage (evaluation, redundancy) adds its
+ * own section to the list in report-stage.ts, or is shown by the generic one (its small tables and
+ * JSON facts).
  *
  * Only artifacts are read, never manifest timings or summaries: a report must be the same for a
  * run that was killed and resumed as for one that was not.
@@ -96,17 +97,6 @@ export interface ReportSection {
   add(view: StepView, report: ReportBuilder): Promise<string[]>;
   /** After every step was added: what needs several steps at once (the headline joins evaluations with training). */
   finish?(views: readonly StepView[], report: ReportBuilder): Promise<void>;
-}
-
-const sections: ReportSection[] = [];
-
-/** Adds a section to every report (evaluation and redundancy stages register theirs here). */
-export function registerReportSection(section: ReportSection): void {
-  if (!sections.some((s) => s.name === section.name)) sections.push(section);
-}
-
-export function reportSections(): readonly ReportSection[] {
-  return sections;
 }
 
 export function newReportModel(): { model: ReportModel; builder: ReportBuilder } {
@@ -364,12 +354,11 @@ function flatten(value: unknown, prefix = '', out: [string, FactValue][] = []): 
   return out;
 }
 
-registerReportSection(modelSection);
-registerReportSection(discoverySection);
-registerReportSection(trainingSection);
+/** The sections for the model tables, discovery's outputs and the training log, in this order. */
+export const builtinSections: readonly ReportSection[] = [modelSection, discoverySection, trainingSection];
 
-/** Runs every section over every step, then the generic one over the ports nobody handled. */
-export async function buildReportModel(views: readonly StepView[]): Promise<ReportModel> {
+/** Runs every section over every step, in order, then the generic one over the ports nobody handled. */
+export async function buildReportModel(views: readonly StepView[], sections: readonly ReportSection[]): Promise<ReportModel> {
   const { model, builder } = newReportModel();
   for (const view of views) {
     const handled = new Set<string>();
