@@ -82,7 +82,8 @@ export const discoveryConfigShape = {
   maxExamples: z.number().int().positive().optional(),
   /** Rows per forward/backward pass; when absent, what fits memoryBudgetMB. */
   batchSize: z.number().int().positive().optional(),
-  memoryBudgetMB: z.number().positive().default(1500),
+  /** Memory one pass may use; when absent 1,500 MB on wasm (its 4 GB heap), 6,000 MB on the native and cpu backends. */
+  memoryBudgetMB: z.number().positive().optional(),
   /** Re-encode a few prompts with the model's tokenizer and compare with their ids. */
   checkTokenizer: z.boolean().default(true),
   selection: selectionConfig.prefault({}),

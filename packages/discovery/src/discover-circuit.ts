@@ -60,7 +60,7 @@ export async function discoverCircuit(
     positions: config.positions,
     ...(config.steps === undefined ? {} : { steps: config.steps }),
     ...(config.batchSize === undefined ? {} : { rowsPerPass: config.batchSize }),
-    memoryBudgetBytes: config.memoryBudgetMB * 1e6,
+    ...(config.memoryBudgetMB === undefined ? {} : { memoryBudgetBytes: config.memoryBudgetMB * 1e6 }),
     ...(config.maxEdges === undefined ? {} : { maxExactEdges: config.maxEdges }),
     seed: options.seed ?? 0,
     ...(options.signal ? { signal: options.signal } : {}),
@@ -85,7 +85,7 @@ export async function discoverCircuit(
     metric: config.metric,
     ablation: config.ablation,
     ...(config.batchSize === undefined ? {} : { rowsPerPass: config.batchSize }),
-    memoryBudgetBytes: config.memoryBudgetMB * 1e6,
+    ...(config.memoryBudgetMB === undefined ? {} : { memoryBudgetBytes: config.memoryBudgetMB * 1e6 }),
     ...(options.signal ? { signal: options.signal } : {}),
     onProgress: (done, total) => options.onProgress?.('evaluation', done, total),
   });

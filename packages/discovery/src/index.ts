@@ -28,7 +28,7 @@ export { ABLATION_KINDS, Ablation, type AblationKind } from './scoring/ablation'
 export { type AttributionSettings, attributeBatch, DEFAULT_SCORED_POSITIONS, SCORED_POSITIONS, type ScoredPositions } from './scoring/attribution';
 export { type ExactSettings, patchBatch } from './scoring/exact';
 export { type EdgeScores, SCORING_METHODS, type ScoreEdgesOptions, type ScoringMethod, scoreEdges } from './scoring/score-edges';
-export { DEFAULT_PASS_BUDGET_BYTES, type PassKind, passBytes, rowsPerPass } from './scoring/pass-memory';
+export { defaultPassBudgetBytes, type PassKind, passBytes, rowsPerPass } from './scoring/pass-memory';
 // Selecting and running circuits
 export {
   allNodeNames,

@@ -2,7 +2,7 @@ import { ConfigError } from '@circuit-tuning/contracts';
 import { gpt2Config, type TransformerModel } from '@circuit-tuning/model';
 import { tf } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_PASS_BUDGET_BYTES, evaluateCircuits, passBytes, rowsPerPass, scoreEdges } from '../src/index';
+import { defaultPassBudgetBytes, evaluateCircuits, passBytes, rowsPerPass, scoreEdges } from '../src/index';
 import { asSet, randomExamples, tinyRandomModel } from './fixtures';
 
 let model: TransformerModel;
@@ -12,6 +12,8 @@ beforeAll(async () => {
 afterAll(() => model.dispose());
 
 const set = asSet(randomExamples({ seed: 4, count: 6, lengths: [5, 6], vocab: 50 }), 2);
+/** The default budget on wasm (defaultPassBudgetBytes). */
+const WASM_BUDGET = 1.5e9;
 
 describe('memory', () => {
   const calls = {
@@ -45,7 +47,7 @@ describe('rows per pass', () => {
     expect(masked.perRow / 9 / 1e6).toBeLessThan(2.12 * 1.3);
     // The probed pass counts 7 or 12 copies of every reader input (native kernels or not).
     expect(probed.perRow).toBeGreaterThan(4 * masked.perRow);
-    expect(rowsPerPass(gpt2Small, 9, DEFAULT_PASS_BUDGET_BYTES, 'masked')).toBeGreaterThan(4 * rowsPerPass(gpt2Small, 9, DEFAULT_PASS_BUDGET_BYTES, 'probed'));
+    expect(rowsPerPass(gpt2Small, 9, WASM_BUDGET, 'masked')).toBeGreaterThan(4 * rowsPerPass(gpt2Small, 9, WASM_BUDGET, 'probed'));
   });
 
   it('is an error naming the pass, the size asked and the budget when one row does not fit', () => {
@@ -107,5 +109,14 @@ describe('rows per pass', () => {
     model.dispose();
     expect(peak).toBeLessThanOrEqual(fixed + 8 * perRow);
     expect(peak).toBeGreaterThan(0.5 * (fixed + 8 * perRow));
+  });
+});
+
+describe('the default pass budget', () => {
+  it('is 1.5 GB on wasm (its 4 GB heap) and 6 GB where tensors live in process memory, so GPT-2 small scores a 68-token prompt', () => {
+    const gpt2Small = { config: gpt2Config({ nLayers: 12, nHeads: 12, dModel: 768, vocabSize: 50257, maxPositions: 1024 }) };
+    expect(defaultPassBudgetBytes()).toBe(tf.getBackend() === 'wasm' ? 1.5e9 : 6e9);
+    if (tf.getBackend() !== 'wasm') expect(rowsPerPass(gpt2Small, 68)).toBeGreaterThanOrEqual(1);
+    expect(() => rowsPerPass(gpt2Small, 68, WASM_BUDGET)).toThrow(ConfigError);
   });
 });

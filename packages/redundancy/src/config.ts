@@ -43,7 +43,8 @@ export const CurvesConfig = z.strictObject({
   maxExamples: z.number().int().positive().optional(),
   /** Rows per forward pass (scoring and evaluation); when absent, what fits memoryBudgetMB. */
   batchSize: z.number().int().positive().optional(),
-  memoryBudgetMB: z.number().positive().default(1500),
+  /** Memory one pass may use; when absent discovery's default for the backend (1,500 MB on wasm, 6,000 MB otherwise). */
+  memoryBudgetMB: z.number().positive().optional(),
   checkTokenizer: z.boolean().default(true),
   /** How edges are ranked (as discovery's selection) and whether dangling edges are pruned. */
   selection: z

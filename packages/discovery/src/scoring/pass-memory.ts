@@ -14,8 +14,17 @@ const PASS_NAMES: Record<PassKind, string> = {
   masked: 'edge-masked forward pass (circuit evaluation)',
 };
 
-/** Default bytes one pass may use (the `memoryBudgetMB: 1500` of the stage configs). */
-export const DEFAULT_PASS_BUDGET_BYTES = 1.5e9;
+/**
+ * Bytes one pass may use when a config sets no `memoryBudgetMB`: 1.5 GB where tensors live in
+ * the 4 GB wasm heap (the model, its gradients and an optimizer's state share it with the pass),
+ * 6 GB where they live in process memory (the native and cpu backends; GPT-2 small's EAP pass
+ * over one 68-token prompt needs about 1.8 GB, so the wasm figure refused it). Fixed per backend,
+ * not read from the machine, so that a rerun elsewhere batches its rows — and rounds its sums —
+ * the same way.
+ */
+export function defaultPassBudgetBytes(): number {
+  return tf.getBackend() === 'wasm' ? 1.5e9 : 6e9;
+}
 
 /** Estimated tensor bytes of one pass over rows of `seq` tokens: independent of the rows, and per row. */
 export function passBytes(model: { config: ModelConfig }, kind: PassKind, seq: number, mlpHeads = 1): { fixed: number; perRow: number } {
@@ -65,7 +74,7 @@ export function passBytes(model: { config: ModelConfig }, kind: PassKind, seq: n
 export function rowsPerPass(
   model: { config: ModelConfig },
   seq: number,
-  budgetBytes = DEFAULT_PASS_BUDGET_BYTES,
+  budgetBytes = defaultPassBudgetBytes(),
   kind: PassKind = 'probed',
   mlpHeads = 1,
 ): number {

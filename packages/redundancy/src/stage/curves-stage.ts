@@ -95,7 +95,7 @@ async function runCurves(ctx: CurvesContext) {
       // Rows per pass as the config says: batchSize, else what fits memoryBudgetMB (this was a
       // fixed 16 rows, whatever the model and the budget).
       ...(config.batchSize === undefined ? {} : { rowsPerPass: config.batchSize }),
-      memoryBudgetBytes: config.memoryBudgetMB * 1e6,
+      ...(config.memoryBudgetMB === undefined ? {} : { memoryBudgetBytes: config.memoryBudgetMB * 1e6 }),
       signal: ctx.signal,
       onProgress: (done, total, phase) => progress.update(Math.floor(done * 100) / 100, { total, phase }),
     });
@@ -140,7 +140,7 @@ async function score(ctx: CurvesContext, model: TransformerModel, prompts: Promp
     positions: config.positions,
     steps: config.steps,
     ...(config.batchSize === undefined ? {} : { rowsPerPass: config.batchSize }),
-    memoryBudgetBytes: config.memoryBudgetMB * 1e6,
+    ...(config.memoryBudgetMB === undefined ? {} : { memoryBudgetBytes: config.memoryBudgetMB * 1e6 }),
     seed: ctx.seed,
     signal: ctx.signal,
     onProgress: (done, total) => progress.update(done, { total }),
