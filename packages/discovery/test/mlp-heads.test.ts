@@ -1,5 +1,6 @@
 import type { ModelGraph } from '@circuit-tuning/contracts';
-import type { TransformerModel } from '@circuit-tuning/model';
+import { type TransformerModel, writeSlice } from '@circuit-tuning/model';
+import { tf } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pruneDangling, scoreEdges } from '../src/index';
 import { asSet, randomExamples, tinyRandomModel } from './fixtures';
@@ -52,6 +53,23 @@ describe('EAP on a graph with MLP heads', () => {
       expect(pruneDangling(graph, keep)[graph.edgeIndex('input', 'm0.n1')]).toBe(1);
     });
   }
+
+  it('scores each MLP head through its own slice: a head whose W_in columns are zero reads nothing', async () => {
+    const own = await tinyRandomModel(12);
+    const width = own.config.dMlp / K;
+    const zeros = tf.zeros([own.config.dModel, width]);
+    writeSlice(own.params, { param: 'blocks.1.mlp.W_in', axis: 1, start: (K - 2) * width, size: width }, zeros);
+    zeros.dispose();
+    const set = asSet(randomExamples({ seed: 2, count: 4, lengths: [6], vocab: 50 }));
+    const graph = own.graph({ mlpHeadWidth: width });
+    const { scores } = await scoreEdges(own, set, { method: 'eap', ablation: 'corrupted', positions: 'all', graph });
+    for (let j = 0; j < K; j++) {
+      const into = ['input', 'a0.h0', 'm0.n1', 'a1.h1'].map((w) => Math.abs(scores[graph.edgeIndex(w, `m1.n${j}`)]!));
+      if (j === K - 2) expect(into.every((v) => v === 0)).toBe(true);
+      else expect(into.some((v) => v > 0)).toBe(true);
+    }
+    own.dispose();
+  });
 
   it('refuses exact patching on an MLP-head graph', async () => {
     const set = asSet(randomExamples({ seed: 2, count: 2, lengths: [6], vocab: 50 }));
