@@ -1,6 +1,6 @@
 import { ConfigError } from '@circuit-tuning/contracts';
 import { loadModel, type TransformerModel, topKIndices } from '@circuit-tuning/model';
-import { backendInfo, tf } from '@circuit-tuning/runtime';
+import { type backendInfo, tf } from '@circuit-tuning/runtime';
 import type { Command } from '../command';
 import { startBackend } from '../backend-options';
 
