@@ -7,8 +7,8 @@ import { gpt2Config, loadModel, TransformerModel } from '@circuit-tuning/model';
 import { createRng, ensureBackend, runStage, type StageLogger, silentReporter, tf } from '@circuit-tuning/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { nextTokenLoss, runTraining, SequenceDataset, TrainConfig } from '../src/index';
-import { fullTrainingStage } from '../src/stages';
-import { fixture } from './fixtures';
+import { circuitTuningStage, fullTrainingStage } from '../src/stages';
+import { fixture, promptsFixture } from './fixtures';
 
 beforeAll(() => ensureBackend());
 
@@ -91,6 +91,25 @@ describe('divergence guard', () => {
       }
     });
   }
+});
+
+describe('divergence under circuit-tuning', () => {
+  it('weights made non-finite by an update are divergence at the next rediscovery, not an empty circuit', async () => {
+    const { dir, modelDir, texts } = await fixture();
+    const prompts = await promptsFixture(dir);
+    const error = await failureOf(
+      runStage(circuitTuningStage, {
+        stageDir: join(dir, 'stage'),
+        inputs: { model: modelDir, train: texts, prompts },
+        config: { steps: 6, batchSize: 4, seqLen: 16, learningRate: 1e30, checkpointEvery: 1, keepCheckpoints: 1, topN: { start: 20 }, discovery: { prompts: 4 } },
+        seed: 1,
+        reporter: silentReporter,
+      }),
+    );
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect(error!.message).toMatch(/^training diverged at step \d+: /);
+    expect(exitCodeFor[error!.kind]).toBe(6);
+  });
 });
 
 describe('torn checkpoints', () => {

@@ -3,7 +3,7 @@ import { batchPrompts, type PromptExample, scoreEdges, selectCircuit, topNSchedu
 import type { TransformerModel, WriterOutputs } from '@circuit-tuning/model';
 import { createRng, tf } from '@circuit-tuning/runtime';
 import type { TokenBatch } from '../data/batches';
-import type { PlanState, StepPlan } from '../loop/train-loop';
+import { NonFiniteModelError, type PlanState, type StepPlan } from '../loop/train-loop';
 import type { CircuitTuningConfig } from './circuit-config';
 import { CircuitParameterMap, circuitMasks } from './masks';
 
@@ -172,6 +172,14 @@ export class CircuitPlanner implements PlanState {
       steps: discovery.steps,
       seed: this.seed + step,
     });
+    // The random baseline measures nothing on the model (its metric is NaN by design); its
+    // divergence shows in the loss.
+    const nonFinite = scores.scores.reduce((count, s) => count + (Number.isFinite(s) ? 0 : 1), 0);
+    if (method !== 'random' && (!Number.isFinite(scores.metricClean) || nonFinite > 0)) {
+      throw new NonFiniteModelError(
+        `the circuit found at step ${step} has a ${discovery.metric} of ${scores.metricClean} and ${nonFinite} of ${scores.scores.length} edge scores that are not finite`,
+      );
+    }
     // A random baseline keeps its N edges as drawn: pruning dangling edges from a random set
     // leaves almost nothing (few random edges chain from the input to the logits), so the
     // baseline would train nothing instead of a circuit of the same size.

@@ -22,6 +22,14 @@ import type { DivergenceConfig } from './train-config';
 
 export type { LogRow } from './checkpoint';
 
+/**
+ * Thrown by a step's plan when what it measured on the model before the step is not finite (a
+ * circuit-tuning rediscovery's metric or edge scores): the previous update diverged, and the loop
+ * reports it as divergence — with the checkpoint to go back to — instead of as whatever the plan
+ * would have failed on next (an empty circuit, since NaN scores select nothing).
+ */
+export class NonFiniteModelError extends Error {}
+
 /** What one step trains: which parameters (with optional masks) and with what loss. */
 export interface StepPlan {
   /**
@@ -104,7 +112,13 @@ export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRo
     if (options.signal?.aborted) throw options.signal.reason;
     const started = performance.now();
     const batch = dataset.batchAt(step, batchSize, options.seed);
-    const plan = options.plan ? await options.plan(batch, step) : defaultPlan;
+    let plan: StepPlan;
+    try {
+      plan = options.plan ? await options.plan(batch, step) : defaultPlan;
+    } catch (error) {
+      if (error instanceof NonFiniteModelError) throw await divergenceError(runDir, step, error.message);
+      throw error;
+    }
     const learningRate = learningRateAt(step, steps, options.learningRate, options.schedule);
     const ids = tf.tensor2d(batch.ids, [batch.batch, batch.seq], 'int32');
     const weights = tf.tensor2d(batch.weights, [batch.batch, batch.seq]);
