@@ -100,6 +100,8 @@ describe('run', () => {
     // Self-contained: no script, stylesheet, image or font fetched from anywhere.
     expect(html).not.toMatch(/<script|<link|<img|@import|url\(|href="https?:/);
     expect(html).toMatch(/<table class="comparison" data-table="Training">/);
+    // Circuit-tuning's steps whose circuit owned no parameters are counted, 0 included (issue 14, finding 5).
+    expect(html).toContain('steps with an empty circuit');
     expect(html).toMatch(/<figure data-chart="train-loss"><svg/);
     expect(html).toMatch(/<figure data-circuit="discover"><svg[^>]*class="circuit"/);
     const markdown = await readFile(join(runA, 'report', 'report.md'), 'utf8');

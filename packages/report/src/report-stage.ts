@@ -35,7 +35,8 @@ export const ReportConfig = z.strictObject({
 export const reportStage = defineStage({
   slot: 'report',
   variant: 'html',
-  version: 2,
+  // Version 3: circuit variants' steps with an empty circuit in the training table.
+  version: 3,
   description: 'A self-contained HTML report (and Markdown) of a run: comparison tables, curves, circuit drawings, configs and output hashes.',
   config: ReportConfig,
   inputs: {

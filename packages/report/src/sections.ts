@@ -206,6 +206,11 @@ const trainingSection: ReportSection = {
       });
       if (circuit.length > 0) {
         report.fact(table, id, 'circuit edges (last step)', (circuit[circuit.length - 1] as [number, number])[1]);
+        // Steps whose circuit owned no parameters (the emptyCircuit policy skipped them or trained
+        // the previous circuit): a researcher must see them, 0 included.
+        let empty = 0;
+        for (const action of columns.empty_circuit) if (action !== null) empty++;
+        report.fact(table, id, 'steps with an empty circuit', empty);
         report.series({ id: 'circuit-size', title: 'Circuit size during training', xLabel: 'step', yLabel: 'edges' }, id, downsample(circuit, 300));
       }
       const loss = Array.from(columns.step, (s, i): [number, number] => [s, columns.loss[i] as number]);
