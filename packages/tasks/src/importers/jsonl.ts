@@ -116,3 +116,20 @@ function describe(value: unknown): string {
   if (typeof value === 'object') return 'an object';
   return `${typeof value} ${String(value)}`;
 }
+
+/**
+ * Each row of a JSONL file read by `read` (which throws on a bad row): a bad row is an error, or
+ * with `rejects` recorded there and left out.
+ */
+export async function readJsonlRecords<T>(path: string, read: (path: string, row: JsonlRow) => T, options: { rejects?: RejectLog } = {}): Promise<T[]> {
+  const records: T[] = [];
+  for (const row of await readJsonlRows(path, options)) {
+    try {
+      records.push(read(path, row));
+    } catch (error) {
+      if (options.rejects === undefined) throw error;
+      options.rejects.addProblem(error, row.row, row.value);
+    }
+  }
+  return records;
+}

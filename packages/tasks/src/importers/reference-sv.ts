@@ -32,7 +32,7 @@ import { ConfigError } from '@circuit-tuning/contracts';
 import type { Tokenizer } from '@circuit-tuning/model';
 import { type PromptRow, type PromptsColumns, promptColumns, type TextRow, type TextsColumns, textColumns } from '../datasets/rows';
 import type { Split } from '../world/held-out';
-import { type JsonlRow, readJsonlRows, RowReader } from './jsonl';
+import { type JsonlRow, readJsonlRecords, RowReader } from './jsonl';
 import { noUsableRows, RejectLog, type RejectReason, RowProblem } from './rejects';
 import { type SplitShares, splitByHash } from './splits';
 import { bosOf, continuation, ENCODE_DATA, locateWords } from './tokenize';
@@ -67,17 +67,7 @@ const FIELDS = ['clean_verb_pos', 'corr_verb_pos', 'clean_verb_ids', 'corr_verb_
  * error, or with `rejects` recorded there and left out.
  */
 export async function readReferenceSubjectVerbJsonl(path: string, options: { rejects?: RejectLog } = {}): Promise<ReferenceSubjectVerbRecord[]> {
-  const rows = await readJsonlRows(path, options);
-  const records: ReferenceSubjectVerbRecord[] = [];
-  for (const row of rows) {
-    try {
-      records.push(readRecord(path, row));
-    } catch (error) {
-      if (options.rejects === undefined) throw error;
-      options.rejects.addProblem(error, row.row, row.value);
-    }
-  }
-  return records;
+  return readJsonlRecords(path, readRecord, options);
 }
 
 function readRecord(path: string, row: JsonlRow): ReferenceSubjectVerbRecord {

@@ -21,7 +21,7 @@ import type { Tokenizer } from '@circuit-tuning/model';
 import { readFile } from 'node:fs/promises';
 import { type PromptRow, type PromptsColumns, promptColumns } from '../datasets/rows';
 import type { Split } from '../world/held-out';
-import { type JsonlRow, readJsonlRows, RowReader } from './jsonl';
+import { type JsonlRow, readJsonlRecords, RowReader } from './jsonl';
 import { noUsableRows, RejectLog, RowProblem } from './rejects';
 import { bosOf, continuation } from './tokenize';
 
@@ -56,17 +56,7 @@ const PRONOUN_FORMS: Readonly<Record<string, { male: string; female: string } | 
 
 /** Reads and checks the file. A bad row is an error, or with `rejects` recorded there and left out. */
 export async function readWinoBiasJsonl(path: string, options: { rejects?: RejectLog } = {}): Promise<WinoBiasRecord[]> {
-  const rows = await readJsonlRows(path, options);
-  const records: WinoBiasRecord[] = [];
-  for (const row of rows) {
-    try {
-      records.push(readRecord(path, row));
-    } catch (error) {
-      if (options.rejects === undefined) throw error;
-      options.rejects.addProblem(error, row.row, row.value);
-    }
-  }
-  return records;
+  return readJsonlRecords(path, readRecord, options);
 }
 
 function readRecord(path: string, row: JsonlRow): WinoBiasRecord {
