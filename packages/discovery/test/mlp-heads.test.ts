@@ -6,7 +6,7 @@ import { pruneDangling, scoreEdges } from '../src/index';
 import { asSet, randomExamples, tinyRandomModel } from './fixtures';
 
 /**
- * MLP heads (method.md §1): every MLP head reads the residual the whole MLP reads, and the heads'
+ * MLP heads (docs/method.md §1): every MLP head reads the residual the whole MLP reads, and the heads'
  * outputs sum to the MLP's (b_out aside, which cancels in a − ã). So at first order the scores of
  * an MLP's heads add up to the MLP's score: Σ_j s(u→m.n_j) = s(u→m), Σ_j s(m.n_j→v) = s(m→v).
  */

@@ -11,7 +11,7 @@ const configs: [string, ModelConfig][] = [
 
 const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
 
-describe('MLP heads in the forward pass (method.md §1)', () => {
+describe('MLP heads in the forward pass (docs/method.md §1)', () => {
   for (const [name, config] of configs) {
     it(`${name}: the heads' outputs plus b_out are the MLP's output; per-head probe gradients sum to the MLP probe's`, async () => {
       const model = await TransformerModel.random(config, 3);

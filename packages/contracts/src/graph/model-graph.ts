@@ -15,7 +15,7 @@ export interface GraphShape {
   nLayers: number;
   nHeads: number;
   /**
-   * MLP heads per MLP (method.md §1): each MLP is split into this many nodes `m2.n0` … of
+   * MLP heads per MLP (docs/method.md §1): each MLP is split into this many nodes `m2.n0` … of
    * d_mlp / mlpHeads neurons, each a writer and a reader. Absent: one node `m2` per MLP.
    */
   mlpHeads?: number;

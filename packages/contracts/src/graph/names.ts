@@ -1,7 +1,7 @@
 /**
  * Node and edge names exactly as EAP-IG writes them, so a circuit found here can be read in
  * Python and back: writers `input`, `a3.h1`, `m2`; readers `a3.h1<q>`, `m2`, `logits`;
- * edges `a0.h1->a3.h2<q>`. In a graph with MLP heads (method.md §1) MLP head j of layer l is
+ * edges `a0.h1->a3.h2<q>`. In a graph with MLP heads (docs/method.md §1) MLP head j of layer l is
  * `m2.n5`, as a writer and as a reader.
  */
 export type QkvLetter = 'q' | 'k' | 'v';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * How a circuit's nodes map to the parameters circuit-tuning trains (method.md §1 "Nodes own
+ * How a circuit's nodes map to the parameters circuit-tuning trains (docs/method.md §1 "Nodes own
  * parameters", §4 step 2). One schema for every variant that maps a circuit to parameters
  * (circuit-tuning, random-circuit, fixed-circuit, and redundancy's tuning curve through them).
  */

@@ -32,7 +32,7 @@ export class Ablation {
     readonly kind: AblationKind,
     private readonly model: TransformerModel,
     private readonly means: WriterMeans | undefined,
-    /** MLP heads per MLP when the graph has them (method.md §1): their outputs are ablated too. */
+    /** MLP heads per MLP when the graph has them (docs/method.md §1): their outputs are ablated too. */
     private readonly mlpHeads: number | undefined,
   ) {}
 

@@ -96,7 +96,7 @@ function probeGradients(
   const { nLayers, nHeads, dModel } = model.config;
   const tokens = batch.size * batch.seq;
   const withLogits = settings.graph.includeInputAndLogits;
-  // With MLP heads (method.md §1) each MLP head reads through its own probe [K, tokens, D].
+  // With MLP heads (docs/method.md §1) each MLP head reads through its own probe [K, tokens, D].
   const k = settings.graph.shape.mlpHeads;
   const attention = Array.from({ length: nLayers }, () => tf.zeros([3 * nHeads, tokens, dModel]) as tf.Tensor3D);
   const mlp = Array.from({ length: nLayers }, () => (k === undefined ? tf.zeros([tokens, dModel]) : tf.zeros([k, tokens, dModel])));

@@ -44,7 +44,7 @@ export function passBytes(model: { config: ModelConfig }, kind: PassKind, seq: n
     const native = tf.getBackend() === 'native';
     const copies = native || nativeKernelsApplied() ? 7 : 12;
     const fixedCopies = native ? 5 : 3;
-    // A graph with K MLP heads (method.md §1) adds K − 1 reader inputs and K writer outputs of
+    // A graph with K MLP heads (docs/method.md §1) adds K − 1 reader inputs and K writer outputs of
     // dModel per layer and token (the heads' probes and their captured outputs).
     const mlpRows = mlpHeads > 1 ? 2 * mlpHeads - 1 : 0;
     const perToken = copies * nLayers * ((3 * nHeads + 2 + mlpRows) * dModel + 4 * dMlp) + 6 * vocabSize;

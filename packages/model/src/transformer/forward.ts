@@ -42,7 +42,7 @@ export interface ForwardOptions {
    */
   inputEmbeddings?: tf.Tensor2D;
   /**
-   * Split every MLP into this many MLP heads (method.md §1): captured writers then include each
+   * Split every MLP into this many MLP heads (docs/method.md §1): captured writers then include each
    * head's output (`WriterOutputs.mlpHeads`), and `probes.mlpHeads` gives each head its own input.
    */
   mlpHeads?: number;

@@ -37,7 +37,7 @@ export class TransformerModel {
 
   /**
    * The node/edge graph (cached). The full graph with input and logits is the default;
-   * `mlpHeadWidth` splits every MLP into MLP heads of that many neurons (method.md §1).
+   * `mlpHeadWidth` splits every MLP into MLP heads of that many neurons (docs/method.md §1).
    */
   graph(options: GraphOptions & { mlpHeadWidth?: number | undefined } = {}): ModelGraph {
     const full = options.includeInputAndLogits ?? true;

@@ -13,7 +13,7 @@ export type WriterOutputs = {
   /** Per layer, [tokens, dModel]: each MLP's output, its output bias included. */
   mlps: tf.Tensor2D[];
   /**
-   * Per layer, [K, tokens, dModel], when the forward ran with `mlpHeads: K` (method.md §1): MLP
+   * Per layer, [K, tokens, dModel], when the forward ran with `mlpHeads: K` (docs/method.md §1): MLP
    * head j's output act(LN(x)·W_in[:, S_j] + b_in[S_j])·W_out[S_j, :], without the shared b_out.
    */
   mlpHeads?: tf.Tensor3D[];

@@ -89,7 +89,7 @@ function mlpSlices(config: ModelConfig, layer: number, start: number, size: numb
 }
 
 /**
- * The slices a graph writer owns under a parameter mapping (method.md §1, §4 step 2): a head its
+ * The slices a graph writer owns under a parameter mapping (docs/method.md §1, §4.1 step 2): a head its
  * W_O rows (and, with outputBias 'heads', its layer's whole b_O, shared by the layer's heads); an
  * MLP its output side (mlp 'reader-writer') or all of it (mlp 'whole'); an MLP head `m2.n5` its
  * rows of W_out; `input` nothing.

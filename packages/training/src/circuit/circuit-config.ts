@@ -39,7 +39,7 @@ export const CircuitTuningConfig = VariantConfig.extend({
   topN: TopNConfig.prefault({}),
   /** Rediscover every k steps (the paper: every step). */
   every: z.number().int().positive().default(1),
-  /** Which parameters each node of the circuit trains (method.md §1, §4 step 2). */
+  /** Which parameters each node of the circuit trains (docs/method.md §1, §4.1 step 2). */
   parameterMapping: ParameterMappingConfig.prefault({}),
   /** Also train these normally frozen groups. */
   trainEmbeddings: z.boolean().default(false),
