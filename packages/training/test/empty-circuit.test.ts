@@ -31,6 +31,18 @@ async function setup() {
   return { dir, modelDir, inputs: { model: modelDir, train: texts, prompts: await promptsFixture(dir) } };
 }
 
+describe('a top-N above the graph', () => {
+  it('is said in the log (every edge is kept), not clamped quietly', async () => {
+    const { dir, inputs } = await setup();
+    const stageDir = join(dir, 'above');
+    await runStage(circuitTuningStage, { stageDir, inputs, config: config({ steps: 1, topN: { start: 100_000 } }), seed: 1, reporter: silentReporter });
+    const warning = readFileSync(join(stageDir, 'log.jsonl'), 'utf8')
+      .split('\n')
+      .find((line) => line.includes('"topN"'));
+    expect(warning).toMatch(/topN 100,000 is above the [\d,]+ edges of the graph: such steps keep every edge/);
+  });
+});
+
 describe('empty circuits follow the emptyCircuit policy, and every such step is said', () => {
   it("'error' (the default) stops the run at the first empty circuit", async () => {
     const { dir, inputs } = await setup();

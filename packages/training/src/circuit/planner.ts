@@ -95,6 +95,11 @@ export class CircuitPlanner implements PlanState {
     });
   }
 
+  /** Edges of the graph circuits are found on (a top-N above it keeps every edge). */
+  get edgeCount(): number {
+    return this.graph.edgeCount;
+  }
+
   save(): PlannerState {
     return { found: this.found, lastNonEmpty: this.lastNonEmpty };
   }

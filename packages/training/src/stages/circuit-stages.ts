@@ -42,6 +42,15 @@ function circuitStage(variant: string, source: CircuitSource, description: strin
               foundAt: found.step,
             }),
         });
+        // A top-N above the graph keeps every edge at those steps: legitimate in a sweep (the tuning
+        // curve's grid), a mistake otherwise; either way the log says so instead of clamping quietly.
+        const largestTopN = Math.max(ctx.config.topN.start, ctx.config.topN.end ?? 0);
+        if (largestTopN > planner.edgeCount) {
+          ctx.logger.warn(`topN ${largestTopN.toLocaleString('en-US')} is above the ${planner.edgeCount.toLocaleString('en-US')} edges of the graph: such steps keep every edge`, {
+            topN: largestTopN,
+            edges: planner.edgeCount,
+          });
+        }
         let first = true;
         const { summary, log } = await trainAndSave(ctx, model, {
           plan: async (batch, step) => {
