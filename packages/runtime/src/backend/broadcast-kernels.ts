@@ -40,16 +40,7 @@ function binary(op: Op): KernelFunc {
  * pair, or both broadcast), with each operand's stride per merged axis (0 where it broadcasts).
  */
 function mergedAxes(out: number[], a: readonly number[], b: readonly number[]): { dims: number[]; sa: number[]; sb: number[] } {
-  const stridesOf = (shape: readonly number[]) => {
-    const strides = new Array<number>(out.length).fill(0);
-    let stride = 1;
-    for (let d = out.length - 1, s = shape.length - 1; d >= 0; d--, s--) {
-      const size = s >= 0 ? (shape[s] ?? 1) : 1;
-      strides[d] = size === 1 ? 0 : stride;
-      stride *= size;
-    }
-    return strides;
-  };
+  const stridesOf = (shape: readonly number[]) => broadcastStrides(shape, out);
   const fa = stridesOf(a);
   const fb = stridesOf(b);
   const dims: number[] = [];
@@ -125,4 +116,20 @@ const takeover = new KernelTakeover<Op>('native', Object.fromEntries(OPS.map((op
 /** Registers the broadcasting binary kernels for the `native` backend (idempotent). */
 export function applyBroadcastKernels(): void {
   takeover.apply();
+}
+
+/**
+ * For each axis of `out`, the step through `shape` that one step along that axis makes (in
+ * elements; in matrices for the batch axes of a product); 0 where `shape` broadcasts (its axis is
+ * missing or 1).
+ */
+export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
+  const strides = new Array<number>(out.length).fill(0);
+  let stride = 1;
+  for (let d = out.length - 1, s = shape.length - 1; d >= 0; d--, s--) {
+    const size = s >= 0 ? (shape[s] ?? 1) : 1;
+    strides[d] = size === 1 ? 0 : stride;
+    stride *= size;
+  }
+  return strides;
 }

@@ -1,6 +1,7 @@
 import { loadNativeBlas, type NativeBlas } from '@circuit-tuning/native';
 import type { BatchMatMulAttrs, KernelFunc, SumAttrs, TensorInfo, TransposeAttrs, _FusedMatMulAttrs } from '@tensorflow/tfjs-core';
 import { type KernelMemory, memoryOf } from './kernel-memory';
+import { broadcastStrides } from './broadcast-kernels';
 import { KernelTakeover } from './kernel-takeover';
 import { registerNativeBackend } from './native-backend';
 import { tf } from './tf';
@@ -541,19 +542,4 @@ function f32(mem: KernelMemory, t: TensorInfo): Float32Array {
 
 function dim(shape: readonly number[], axis: number): number {
   return shape[axis] ?? 0;
-}
-
-/**
- * For each axis of `out`, the step in `shape`'s matrices (counted in matrices) that one step
- * along that axis makes; 0 where `shape` broadcasts (its axis is missing or 1).
- */
-function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
-  const strides = new Array<number>(out.length).fill(0);
-  let stride = 1;
-  for (let d = out.length - 1, s = shape.length - 1; d >= 0; d--, s--) {
-    const size = s >= 0 ? (shape[s] ?? 1) : 1;
-    strides[d] = size === 1 ? 0 : stride;
-    stride *= size;
-  }
-  return strides;
 }
