@@ -28,6 +28,7 @@ export {
   hashConfig,
   isLockLive,
   isTempName,
+  readArtifactText,
   readLockOwner,
   removeStaleTemps,
   sha256Bytes,

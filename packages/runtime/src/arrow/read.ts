@@ -4,7 +4,6 @@
  * with the declared type. Errors name the file and the column, so a mismatch between two stages
  * reads as a sentence rather than as a NaN three stages later.
  */
-import { readFile } from 'node:fs/promises';
 import {
   ArtifactError,
   type ColumnsOf,
@@ -17,6 +16,7 @@ import {
 } from '@circuit-tuning/contracts';
 import { type Table, tableFromIPC, type Vector } from 'apache-arrow';
 import { sha256Bytes } from '../fs/hash';
+import { readArtifactBytes } from '../fs/read-file';
 import { describeArrowType, fieldTypeOf } from './arrow-types';
 
 /** What a file's schema metadata says about it. */
@@ -69,7 +69,7 @@ export interface ArrowFileInfo {
 const MAGIC = 'ARROW1';
 
 export async function readArrowTable<S extends TableSchema>(path: string, schema: S): Promise<ArrowTable<S>> {
-  return decodeArrowTable(await readBytes(path), schema, path);
+  return decodeArrowTable(await readArtifactBytes(path), schema, path);
 }
 
 /** Decodes IPC file bytes against a schema; `source` names them in errors. */
@@ -82,7 +82,7 @@ export function decodeArrowTable<S extends TableSchema>(bytes: Uint8Array, schem
 }
 
 export async function readArrowTableAny(path: string): Promise<RawArrowTable> {
-  const table = parseIpcFile(await readBytes(path), path);
+  const table = parseIpcFile(await readArtifactBytes(path), path);
   const columns: Record<string, ArrayLike<unknown>> = {};
   for (const field of table.schema.fields) {
     const vector = table.getChild(field.name);
@@ -93,7 +93,7 @@ export async function readArrowTableAny(path: string): Promise<RawArrowTable> {
 }
 
 export async function inspectArrowFile(path: string): Promise<ArrowFileInfo> {
-  return inspectArrowBytes(await readBytes(path), path);
+  return inspectArrowBytes(await readArtifactBytes(path), path);
 }
 
 /** Metadata, row count and hash of IPC file bytes, without converting any column. */
@@ -102,14 +102,6 @@ export function inspectArrowBytes(bytes: Uint8Array, source = '<memory>'): Arrow
   return { ...describeTable(table), bytes: bytes.byteLength, sha256: sha256Bytes(bytes) };
 }
 
-async function readBytes(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ArtifactError(path, code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? String(error)})`, { cause: error });
-  }
-}
 
 function parseIpcFile(bytes: Uint8Array, source: string): Table {
   if (bytes.length === 0) {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, type Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { ArtifactError } from '@circuit-tuning/contracts';
+import { unreadableFile } from './read-file';
 import { isTempName } from './temp-names';
 
 export function sha256Bytes(data: string | Uint8Array): string {
@@ -18,7 +18,7 @@ export async function sha256File(path: string): Promise<string> {
   try {
     for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   } catch (error) {
-    throw asArtifactError(path, error);
+    throw unreadableFile(path, error);
   }
   return hash.digest('hex');
 }
@@ -54,7 +54,7 @@ async function collectFiles(dir: string, into: string[]): Promise<void> {
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (error) {
-    throw asArtifactError(dir, error);
+    throw unreadableFile(dir, error);
   }
   for (const entry of entries) {
     if (isTempName(entry.name)) continue;
@@ -66,11 +66,4 @@ async function collectFiles(dir: string, into: string[]): Promise<void> {
 
 function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function asArtifactError(path: string, error: unknown): ArtifactError {
-  const code = (error as NodeJS.ErrnoException).code;
-  const problem =
-    code === 'ENOENT' ? 'not found' : code === 'EISDIR' ? 'is a directory, expected a file' : `cannot be read (${code ?? String(error)})`;
-  return new ArtifactError(path, problem, { cause: error });
 }

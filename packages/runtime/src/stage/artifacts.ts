@@ -9,6 +9,7 @@ import { basename, dirname, isAbsolute, relative, sep } from 'node:path';
 import { type ArtifactRecord, ArtifactError, ContractError } from '@circuit-tuning/contracts';
 import { assertTableSchema, decodeArrowTable, inspectArrowBytes } from '../arrow/read';
 import { sha256Bytes, sha256File, sha256Tree } from '../fs/hash';
+import { unreadableFile } from '../fs/read-file';
 import type { ZodType } from 'zod';
 import { manifestPath, readManifest } from './manifest-io';
 import type { PortSpec } from './ports';
@@ -27,8 +28,8 @@ export interface RecordArtifactOptions {
 export async function recordArtifact(options: RecordArtifactOptions): Promise<ArtifactRecord> {
   const { port, spec, path } = options;
   const base = { port, kind: spec.kind, path: pathForManifest(path, options.runDir) };
-  const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
-    throw new ArtifactError(path, error.code === 'ENOENT' ? 'not found' : `cannot be read (${error.code})`, { cause: error });
+  const info = await stat(path).catch((error: unknown) => {
+    throw unreadableFile(path, error);
   });
   if (spec.kind === 'model-dir') {
     if (!info.isDirectory()) throw new ArtifactError(path, `is not a directory (port '${port}' takes a model directory)`);

@@ -9,8 +9,8 @@
  * another number of fields than the header) is an ArtifactError naming the file and the line: the
  * rest of the file cannot be trusted to be split into the right fields.
  */
-import { readFile } from 'node:fs/promises';
 import { ArtifactError } from '@circuit-tuning/contracts';
+import { readArtifactText } from '@circuit-tuning/runtime';
 
 export interface DelimitedRecord {
   /** 1-based line where the record starts (a quoted field may span lines). */
@@ -27,13 +27,7 @@ export interface DelimitedTable {
 
 /** Reads a CSV (delimiter `,`) or TSV (`\t`) file. */
 export async function readDelimitedFile(path: string, delimiter: ',' | '\t'): Promise<DelimitedTable> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    throw new ArtifactError(path, code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? String(cause)})`, { cause });
-  }
+  const text = await readArtifactText(path);
   return parseDelimited(text, delimiter, path);
 }
 

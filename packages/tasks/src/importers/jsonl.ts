@@ -2,8 +2,8 @@
  * Reading JSON Lines files row by row with typed field access. Every problem is an ArtifactError
  * naming the file and the 1-based line, so a bad row in a file of thousands can be found at once.
  */
-import { readFile } from 'node:fs/promises';
 import { ArtifactError } from '@circuit-tuning/contracts';
+import { readArtifactText } from '@circuit-tuning/runtime';
 import { type RejectLog, type RejectReason, RowProblem } from './rejects';
 
 export interface JsonlRow {
@@ -19,13 +19,7 @@ export interface JsonlRow {
  * not a JSON object is recorded there and skipped; without, it is an error.
  */
 export async function readJsonlRows(path: string, options: { rejects?: RejectLog } = {}): Promise<JsonlRow[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    throw new ArtifactError(path, code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? String(cause)})`, { cause });
-  }
+  const text = await readArtifactText(path);
   const rows: JsonlRow[] = [];
   const lines = text.split('\n');
   let row = 0;
