@@ -16,6 +16,8 @@ import { SplitShares } from '../importers/splits';
 import { importWinoBias } from '../importers/winobias';
 
 const REJECTS_PORT = { kind: 'arrow', schema: RejectsTable, description: 'rows refused, with line, reason and fields' } as const;
+/** Every importer tokenizes with the model's own tokenizer. */
+const TOKENIZER_PORT = { kind: 'model-dir', description: "the model's tokenizer files (a model directory)" } as const;
 
 /** Writes the rejects table and logs what was refused; the summary fields every importer shares. */
 async function reportRejects(path: string, rejects: RejectLog, meta: { producer: string }, logger: StageLogger, counts: { rows: number; accepted: number }) {
@@ -43,7 +45,7 @@ export const importPairsStage = defineStage({
   }),
   inputs: {
     source: { kind: 'file', description: 'CSV, TSV or JSONL with clean, corrupted, answer, foil' },
-    tokenizer: { kind: 'model-dir', description: "the model's tokenizer files (a model directory)" },
+    tokenizer: TOKENIZER_PORT,
   },
   outputs: {
     prompts: { kind: 'arrow', schema: PromptsTable },
@@ -72,7 +74,7 @@ export const importSubjectVerbStage = defineStage({
   }),
   inputs: {
     source: { kind: 'file', description: 'subject-verb jsonl (clean_text, corr_text, clean_verb_pos, ...)' },
-    tokenizer: { kind: 'model-dir', description: "the model's tokenizer files (a model directory)" },
+    tokenizer: TOKENIZER_PORT,
   },
   outputs: {
     prompts: { kind: 'arrow', schema: PromptsTable },
@@ -104,7 +106,7 @@ export const importWinoBiasStage = defineStage({
   inputs: {
     pro: { kind: 'file', description: 'pro-stereotyped jsonl' },
     anti: { kind: 'file', description: 'anti-stereotyped jsonl (rows pair with the pro file by id)' },
-    tokenizer: { kind: 'model-dir', description: "the model's tokenizer files (a model directory)" },
+    tokenizer: TOKENIZER_PORT,
   },
   outputs: {
     prompts: { kind: 'arrow', schema: PromptsTable },
