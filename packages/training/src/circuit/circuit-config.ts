@@ -16,6 +16,7 @@ export const StepDiscoveryConfig = z.strictObject({
   /** Prompts (train split of the prompts table) scored for each discovery. */
   prompts: z.number().int().positive().default(16),
   graph: discoveryConfigShape.graph,
+  memoryBudgetMB: discoveryConfigShape.memoryBudgetMB,
   /** Rank edges by the "top nodes" reweighting instead of |score|. */
   topNodes: z.boolean().default(false),
 });

@@ -176,6 +176,7 @@ export class CircuitPlanner implements PlanState {
       positions: discovery.positions,
       steps: discovery.steps,
       seed: this.seed + step,
+      ...(discovery.memoryBudgetMB === undefined ? {} : { memoryBudgetBytes: discovery.memoryBudgetMB * 1e6 }),
     });
     // The random baseline measures nothing on the model (its metric is NaN by design); its
     // divergence shows in the loss.
