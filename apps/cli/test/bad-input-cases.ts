@@ -11,12 +11,8 @@
 import { cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { CliResult } from './cli-process';
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 export interface CaseTools {
   /** Runs the CLI (in a child process, working directory `cwd` or the case's directory). */

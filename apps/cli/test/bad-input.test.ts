@@ -4,37 +4,17 @@
  * make none of its `absent` paths.
  * The README's "bad input" table must be the one scripts/bad-input-table.ts prints from the cases.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BAD_INPUT_CASES, badInputTable, type CliResult, readmeSection } from './bad-input-cases';
+import { BAD_INPUT_CASES, badInputTable, readmeSection } from './bad-input-cases';
+import { type CliResult, runCli } from './cli-process';
 
-const cliDir = fileURLToPath(new URL('..', import.meta.url));
-const main = join(cliDir, 'src', 'main.ts');
-
-function cli(args: string[], cwd: string): Promise<CliResult> {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { cwd: cliDir, env: { ...process.env, INIT_CWD: cwd, CI: '1' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => {
-    stdout += c;
-  });
-  child.stderr.setEncoding('utf8').on('data', (c: string) => {
-    stderr += c;
-  });
-  // No case may hang: a minute is twenty times what the slowest takes.
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return new Promise((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
+// No case may hang: a minute is twenty times what the slowest takes.
+const cli = (args: string[], cwd: string) => runCli(args, { cwd, timeoutMs: 60_000 });
 
 /** What one case did: the CLI's result, and whether each sentinel survived unchanged. */
 interface Outcome {

@@ -5,7 +5,6 @@
  * ablation → a circuit → MIB's submission folder (`export:mib`). And the bad files: a malformed CSV and one with no usable row fail with the
  * file, the line and the artifact exit code.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,26 +12,15 @@ import { fileURLToPath } from 'node:url';
 import { exitCodeFor, PromptsTable, RejectsTable } from '@circuit-tuning/contracts';
 import { DiscoveryEdgesTable, type DiscoverySummary } from '@circuit-tuning/discovery';
 import { readArrowTable } from '@circuit-tuning/runtime';
+import { runCli } from './cli-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const cliDir = fileURLToPath(new URL('..', import.meta.url));
-const main = join(cliDir, 'src', 'main.ts');
 const fixtures = fileURLToPath(new URL('../../../fixtures/', import.meta.url));
 const pairsCsv = join(fixtures, 'tasks', 'pairs-50.csv');
 const model = join(fixtures, 'models', 'default');
 
-function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { cwd: cliDir, env: { ...process.env, INIT_CWD: cliDir, CI: '1' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => {
-    stdout += c;
-  });
-  child.stderr.setEncoding('utf8').on('data', (c: string) => {
-    stderr += c;
-  });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+
+const cli = (...args: string[]) => runCli(args);
 
 /** The pipeline a researcher writes for their pairs (paths absolute, so it runs from anywhere). */
 function pipeline(source: string): string {

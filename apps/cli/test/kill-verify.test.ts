@@ -11,16 +11,14 @@
  * packages/training/test/exact-resume.test.ts kills at exact steps inside the stage; this test
  * covers what the pipeline adds: its cache, its run lock and its manifests across kills.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCli as start } from './cli-process';
 
-const cliDir = fileURLToPath(new URL('..', import.meta.url));
-const main = join(cliDir, 'src', 'main.ts');
 const pipeline = fileURLToPath(new URL('./pipelines/training-variants.yaml', import.meta.url));
 const TRAINING_STEPS = ['train-full', 'train-lora', 'circuit-tuning-gradient-mask', 'circuit-tuning-edge-ablated', 'random-circuit', 'fixed-circuit'];
 /** Kill once the checkpoint of this step exists, after this many milliseconds. */
@@ -30,26 +28,6 @@ const KILL_POINTS = [
   { afterCheckpoint: 9, delayMs: 150 },
 ];
 
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The CLI as one process (node --import tsx), so that SIGKILL stops the run where it is. */
-function start(args: string[]): { child: ChildProcess; done: Promise<Finished> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { cwd: cliDir, env: { ...process.env, INIT_CWD: cliDir, CI: '1' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (c: string) => {
-    stdout += c;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => {
-    stderr += c;
-  });
-  const done = new Promise<Finished>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { child, done };
-}
 
 const checkpoint = (runDir: string, step: string, n: number) => join(runDir, step, 'run', 'checkpoints', `step-${String(n).padStart(7, '0')}`);
 

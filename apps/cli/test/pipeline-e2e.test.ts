@@ -6,7 +6,6 @@
  * reproducibility (`verify`), kill and resume, sweeps, and reading the Arrow outputs with an
  * independent implementation (nodejs-polars).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,30 +16,16 @@ import { DiscoveryEdgesTable } from '@circuit-tuning/discovery';
 import { discoverEap } from '@circuit-tuning/discovery/stages';
 import { readArrowTable, readManifest } from '@circuit-tuning/runtime';
 import pl from 'nodejs-polars';
+import { runCli, startCli } from './cli-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandHelp } from '../src/command';
 import { commands } from '../src/commands/index';
 import { maskTimings } from '@circuit-tuning/report';
 
-const cliDir = fileURLToPath(new URL('..', import.meta.url));
-const main = join(cliDir, 'src', 'main.ts');
 const tiny = fileURLToPath(new URL('../../../fixtures/pipelines/tiny.yaml', import.meta.url));
 
-/** The CLI as one process (node --import tsx), so that killing it kills the run. */
-function start(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { cwd: cliDir, env: { ...process.env, INIT_CWD: cliDir, CI: '1' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (c: string) => {
-    stdout += c;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => {
-    stderr += c;
-  });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { child, done };
-}
-const cli = (...args: string[]) => start(args).done;
+const start = (args: string[]) => startCli(args);
+const cli = (...args: string[]) => runCli(args);
 
 interface RunJson {
   runDir: string;

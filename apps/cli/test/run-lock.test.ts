@@ -4,33 +4,17 @@
  * atomic writes, the model's safetensors writer, a training checkpoint folder), and says both on
  * stderr; the finished step is still reused.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { startCli } from './cli-process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TASKS_PIPELINE } from './bad-input-cases';
 
-const cliDir = fileURLToPath(new URL('..', import.meta.url));
-const main = join(cliDir, 'src', 'main.ts');
 
-function start(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { cwd: cliDir, env: { ...process.env, INIT_CWD: cliDir, CI: '1' } });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (c: string) => {
-    stderr += c;
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const done = new Promise<{ code: number | null; stderr: string }>((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    }),
-  );
-  return { child, done };
-}
+
+const start = (args: string[]) => startCli(args, { timeoutMs: 60_000 });
 
 let dir: string;
 beforeAll(async () => {
