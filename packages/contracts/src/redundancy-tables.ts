@@ -47,7 +47,8 @@ export const NodeFrequencyTable = defineTableSchema({
  */
 export const TuningCurveTable = defineTableSchema({
   name: 'ct.redundancy.tuning-curve',
-  version: 1,
+  // Version 2: the runs are pipeline steps; `step_dir` (was `stage_dir`) is relative to the run directory.
+  version: 2,
   description: 'Target metric reached by circuit-tuning at each top-N, by full fine-tuning and by the base model.',
   fields: [
     { name: 'run', type: 'utf8', nullable: false, description: "'circuit-tuning', 'full' or 'base'" },
@@ -61,7 +62,7 @@ export const TuningCurveTable = defineTableSchema({
     { name: 'circuit_edges', type: 'float64', nullable: true, description: 'mean circuit size in edges over steps (circuit-tuning only)' },
     { name: 'circuit_nodes', type: 'float64', nullable: true, description: 'mean circuit size in nodes over steps (circuit-tuning only)' },
     { name: 'final_loss', type: 'float32', nullable: true, description: 'training loss of the last step' },
-    { name: 'stage_dir', type: 'utf8', nullable: false, description: "the training run's stage directory, relative to this stage's; '' for the base model" },
+    { name: 'step_dir', type: 'utf8', nullable: false, description: "the training step's directory, relative to the run directory; '' for the base model" },
   ],
 });
 

@@ -1,5 +1,4 @@
 import { ABLATION_KINDS, discoveryConfigShape, hasMetric, metricNames } from '@circuit-tuning/discovery';
-import { CircuitTuningConfig, FullTrainingConfig } from '@circuit-tuning/training';
 import { z } from 'zod';
 import { TARGET_METRICS } from './target-metric';
 
@@ -77,25 +76,14 @@ export const CurvesConfig = z.strictObject({
 });
 export type CurvesConfig = z.output<typeof CurvesConfig>;
 
-/** The circuit-tuning settings of every grid run; top-N is the grid's. */
-export const TuningTrainingConfig = CircuitTuningConfig.omit({ topN: true });
-
-/** `redundancy:tuning-curve`: the grid, the training runs and the target metric. */
+/**
+ * `redundancy:tuning-curve`: how the collected runs are scored. The grid (top-N values, the
+ * training settings) lives in the pipeline's train steps (fixtures/pipelines/redundancy.yaml).
+ */
 export const TuningCurveConfig = z.strictObject({
-  /** Top-N edges per step of each circuit-tuning run. */
-  topN: increasing('topN').default([10, 30, 100, 300, 1000]),
-  /** Settings of every circuit-tuning run (all but top-N). */
-  training: TuningTrainingConfig.prefault({}),
-  /**
-   * Overrides for the full fine-tuning run (any `train:full` key). It otherwise gets the shared
-   * settings of `training` (steps, batch size, learning rate, optimizer, …).
-   */
-  full: z.record(z.string(), z.unknown()).default({}),
-  /** Also run full fine-tuning (the reference of the curve). */
-  includeFull: z.boolean().default(true),
   /** The target metric on the evaluation prompts (higher is better). */
   metric: z.enum(TARGET_METRICS).default('logit-diff'),
-  /** Evaluation rows: this split (of `eval`, or of `prompts` when `eval` is not wired). */
+  /** Evaluation rows: this split of `prompts` (optionally one task, at most evalLimit rows). */
   evalSplit: z.string().default('test'),
   evalTask: z.string().optional(),
   evalLimit: z.number().int().positive().optional(),
@@ -104,6 +92,3 @@ export const TuningCurveConfig = z.strictObject({
   draw: DrawConfig.prefault({}),
 });
 export type TuningCurveConfig = z.output<typeof TuningCurveConfig>;
-
-/** Keys of the training config that `train:full` also takes. */
-export const fullTrainingKeys = (): string[] => Object.keys(FullTrainingConfig.shape);

@@ -16,9 +16,9 @@ export { edgeNodes, nodeCoordinates, nodeFrequencyColumns, stepFrequency } from 
 // The tuning curve and its knee
 export { type KneeResult, kneedle, type TuningPoint, tuningKnee } from './knee';
 export { type EvalPrompts, evalPromptsOf, evaluateTarget, TARGET_METRICS, type TargetMetric, targetValue } from './target-metric';
-export { type LaunchTuningRunsOptions, launchTuningRuns, planTuningRuns, type TuningRun, type TuningRunInputs, tuningRunName } from './tuning-runs';
+export { type CollectedTuningRuns, collectTuningRuns, type TuningRun } from './tuning-runs';
 // Tables and configs
 export { NodeFrequencyTable, RedundancyCurveTable, TuningCurveTable, TuningNodeStepsTable } from './tables';
-export { CurvesConfig, DrawConfig, TuningCurveConfig, TuningTrainingConfig } from './config';
+export { CurvesConfig, DrawConfig, TuningCurveConfig } from './config';
 export { RedundancySummary, summarizeCurves } from './stage/curves-summary';
 export { TuningCurveSummary } from './stage/tuning-summary';

@@ -1,118 +1,108 @@
-import { existsSync } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+/**
+ * What redundancy:tuning-curve takes from a run index: the circuit-tuning runs by top-N and the
+ * full fine-tuning run, and the refusals. The whole stage on real training runs, cached and
+ * resumed by the pipeline, is tested in packages/pipeline/test/tuning-curve.test.ts.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StageManifest } from '@circuit-tuning/contracts';
-import { readArrowTable, type StageReporter, silentReporter } from '@circuit-tuning/runtime';
+import { ConfigError } from '@circuit-tuning/contracts';
+import { type LoadedRunIndex, type RunIndexStep, silentReporter } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TuningCurveSummary, TuningCurveTable, TuningNodeStepsTable } from '../src/index';
+import { collectTuningRuns } from '../src/index';
 import { runTuningCurve } from '../src/stages';
 import { type Fixture, fixture } from './fixtures';
 
-const training = { steps: 3, batchSize: 4, seqLen: 8, learningRate: 0.1, discovery: { prompts: 8, positions: 'all' }, circuitLogEvery: 1 };
-const config = (topN: number[], extra: Record<string, unknown> = {}) => ({ topN, training, draw: { png: false }, ...extra });
+const sha = (c: string) => c.repeat(64);
+const record = (port: string, path: string, hash = sha('a')) => ({ port, path, kind: 'file' as const, sha256: hash, bytes: 1 });
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await fixture('ct-tuning-');
-});
-afterAll(async () => {
-  await rm(fx.dir, { recursive: true, force: true });
-});
+function trainStep(id: string, variant: 'circuit-tuning' | 'full' | 'lora', config: Record<string, unknown>, model = sha('a')): RunIndexStep {
+  return {
+    id,
+    stage: { slot: 'train', variant, version: 1 },
+    seed: 1,
+    config: { steps: 10, ...config },
+    configHash: sha('c'),
+    dir: id,
+    inputs: [record('model', 'load/model', model), record('train', 'tasks/train.arrow', sha('b'))],
+    outputs: [record('model', `${id}/model`), record('train_log', `${id}/train_log.arrow`), ...(variant === 'circuit-tuning' ? [record('circuit_log', `${id}/circuit_log.arrow`)] : [])],
+  };
+}
 
-const stageDir = () => join(fx.dir, 'tuning');
-const run = (raw: unknown, options: { reporter?: StageReporter; signal?: AbortSignal; train?: string; stage?: string } = {}) =>
-  runTuningCurve({
-    modelDir: fx.modelDir,
-    trainPath: options.train ?? fx.texts,
-    promptsPath: fx.prompts,
-    stageDir: options.stage ?? stageDir(),
-    config: raw,
-    seed: 2,
-    reporter: options.reporter ?? silentReporter,
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
+const other: RunIndexStep = { ...trainStep('tasks', 'full', {}), stage: { slot: 'tasks', variant: 'generate', version: 1 }, inputs: [], outputs: [] };
+
+function loaded(steps: RunIndexStep[]): LoadedRunIndex {
+  return { index: { schema: 'ct.run.index', version: 1, pipeline: 'p', seed: 1, root: '..', steps }, runDir: '/run', pathOf: (r) => join('/run', r.path) };
+}
+
+const collect = (steps: RunIndexStep[]) => collectTuningRuns(loaded(steps), 'index.json');
+const refusal = (steps: RunIndexStep[]): string => {
+  try {
+    collect(steps);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return `${(error as ConfigError).message} | ${(error as ConfigError).hint}`;
+  }
+  throw new Error('expected a refusal');
+};
+
+describe('collectTuningRuns', () => {
+  it('takes the circuit-tuning runs by increasing top-N and the full run, ignoring the other steps', () => {
+    const runs = collect([
+      other,
+      trainStep('tune-top-30', 'circuit-tuning', { topN: { start: 30 } }),
+      trainStep('pretrain', 'full', { init: { kind: 'scratch' } }),
+      trainStep('full', 'full', { init: { kind: 'pretrained' } }),
+      trainStep('tune-top-10', 'circuit-tuning', { topN: { start: 10 }, circuitLogEvery: 2 }),
+      trainStep('lora', 'lora', {}),
+    ]);
+    expect(runs.tuned.map((r) => [r.step, r.topN, r.circuitLogEvery, r.graph])).toEqual([
+      ['tune-top-10', 10, 2, 'full'],
+      ['tune-top-30', 30, 10, 'full'],
+    ]);
+    expect(runs.tuned[0]).toMatchObject({ dir: 'tune-top-10', model: '/run/tune-top-10/model', circuitLog: '/run/tune-top-10/circuit_log.arrow', steps: 10 });
+    expect(runs.full).toMatchObject({ step: 'full', topN: null, circuitLog: null });
+    expect(runs.ignored).toEqual(['tasks', 'pretrain', 'lora']);
+    expect(runs.warnings).toEqual([]);
   });
 
-const manifestOf = async (dir: string) => StageManifest.parse(JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')));
+  it('refuses what would make the curve compare more than top-N, naming the index and the steps', () => {
+    expect(refusal([other, trainStep('full', 'full', {})])).toMatch(/index\.json: the tuning curve collects no train:circuit-tuning step \(collected: tasks \(tasks:generate\), full \(train:full\)\).*collect: \[tune, full\]/);
+    expect(refusal([trainStep('a', 'circuit-tuning', { topN: { start: 10 } }), trainStep('b', 'circuit-tuning', { topN: { start: 10 } })])).toMatch(
+      /steps 'a' and 'b' both train with top-10/,
+    );
+    expect(refusal([trainStep('a', 'circuit-tuning', { topN: { start: 10 } }), trainStep('f1', 'full', {}), trainStep('f2', 'full', {})])).toMatch(/collects 2 train:full steps \(f1, f2\)/);
+    expect(refusal([trainStep('a', 'circuit-tuning', { topN: { start: 100, end: 10 } })])).toMatch(/step 'a' changes top-N during training \(100 → 10\)/);
+    expect(refusal([trainStep('a', 'circuit-tuning', { topN: { start: 10 } }), trainStep('b', 'circuit-tuning', { topN: { start: 20 } }, sha('d'))])).toMatch(
+      /start from different models/,
+    );
+    expect(refusal([trainStep('a', 'circuit-tuning', { topN: { start: 10 }, every: 'often' })])).toMatch(/step 'a' recorded a train:circuit-tuning config this version cannot read/);
+  });
+
+  it('warns when the runs differ in more than top-N', () => {
+    const runs = collect([trainStep('a', 'circuit-tuning', { topN: { start: 10 } }), trainStep('b', 'circuit-tuning', { topN: { start: 20 }, steps: 50 })]);
+    expect(runs.warnings).toEqual(['the runs differ in training steps (a: 10, b: 50)']);
+  });
+});
 
 describe('redundancy:tuning-curve', () => {
-  it('runs circuit-tuning at each top-N and full fine-tuning, each in its own stage directory, and finds the knee', async () => {
-    const result = await run(config([10, 30]));
-    expect(result.manifest.summary).toMatchObject({ runs: 3, reusedRuns: 0 });
-    const curve = await readArrowTable(result.outputs.curve!, TuningCurveTable);
-    const c = curve.columns;
-    expect(c.run).toEqual(['base', 'circuit-tuning', 'circuit-tuning', 'full']);
-    expect(c.top_n).toEqual([null, 10, 30, null]);
-    expect(c.stage_dir).toEqual(['', 'runs/circuit-tuning-top-10', 'runs/circuit-tuning-top-30', 'runs/full']);
-    expect(c.gain[0]).toBe(0);
-    expect(c.relative_gain[3]).toBeCloseTo(1, 9);
-    // Circuit-tuning trains a fraction of what full fine-tuning trains.
-    expect(c.trainable_parameters[1]!).toBeLessThan(c.trainable_parameters[3]!);
-    expect(c.circuit_edges[1]!).toBeLessThanOrEqual(10);
-    expect(c.circuit_edges[3]).toBeNull();
-
-    for (const [name, id, topN] of [
-      ['circuit-tuning-top-10', 'circuit-tuning', 10],
-      ['full', 'full', undefined],
-    ] as const) {
-      const manifest = await manifestOf(join(stageDir(), 'runs', name));
-      expect(manifest.status).toBe('succeeded');
-      expect(manifest.stage).toMatchObject({ slot: 'train', variant: id });
-      expect(manifest.config).toMatchObject({ steps: 3, learningRate: 0.1 });
-      if (topN !== undefined) expect(manifest.config).toMatchObject({ topN: { start: topN } });
-    }
-
-    const nodes = await readArrowTable(result.outputs.nodes!, TuningNodeStepsTable);
-    expect(nodes.numRows).toBe(2 * 12);
-    expect(nodes.columns.steps.every((s) => s === 3)).toBe(true);
-    expect(nodes.columns.step_frequency.every((f) => f >= 0 && f <= 1)).toBe(true);
-
-    const summary = TuningCurveSummary.parse(JSON.parse(await readFile(result.outputs.summary!, 'utf8')));
-    expect(summary.points.map((p) => p.topN)).toEqual([10, 30]);
-    expect(summary.base).toBeCloseTo(c.metric[0]!, 9);
-    expect(summary.full).toBeCloseTo(c.metric[3]!, 9);
-    expect(summary.edgesTotal).toBe(110);
-    expect(summary.knee.share).toBe(0.9);
-    expect(await readFile(result.outputs.svg!, 'utf8')).toContain('Tuning curve');
-    expect(result.outputs.png).toBeUndefined();
+  let fx: Fixture;
+  beforeAll(async () => {
+    fx = await fixture('ct-tuning-');
+  });
+  afterAll(async () => {
+    await rm(fx.dir, { recursive: true, force: true });
   });
 
-  it('reuses finished runs when the grid grows, and picks up after an abort', async () => {
-    const controller = new AbortController();
-    const abortInNewRun: StageReporter = (event) => {
-      const text = event.type === 'log' ? event.message : event.label;
-      if (text.includes('circuit-tuning-top-60') && text.includes('train:')) controller.abort(new Error('killed mid-run'));
-    };
-    await expect(run(config([10, 30, 60]), { reporter: abortInNewRun, signal: controller.signal })).rejects.toThrow(/killed mid-run/);
-    const finished = await stat(join(stageDir(), 'runs', 'circuit-tuning-top-10', 'manifest.json'));
-    expect((await manifestOf(join(stageDir(), 'runs', 'circuit-tuning-top-60'))).status).not.toBe('succeeded');
-
-    const resumed = await run(config([10, 30, 60]));
-    expect(resumed.cached).toBe(false);
-    expect(resumed.manifest.summary).toMatchObject({ runs: 4, reusedRuns: 3 });
-    // The finished runs were not touched.
-    expect((await stat(join(stageDir(), 'runs', 'circuit-tuning-top-10', 'manifest.json'))).mtimeMs).toBe(finished.mtimeMs);
-    const curve = await readArrowTable(resumed.outputs.curve!, TuningCurveTable);
-    expect(curve.columns.top_n).toEqual([null, 10, 30, 60, null]);
-    // Nothing changed: the whole stage is reused.
-    expect((await run(config([10, 30, 60]))).cached).toBe(true);
-  });
-
-  it('says when a grid point is above the graph edge count (those runs keep every edge)', async () => {
-    const warnings: string[] = [];
-    const reporter: StageReporter = (event) => {
-      if (event.type === 'log' && event.level === 'warn') warnings.push(event.message);
-    };
-    await run(config([10, 200], { includeFull: false }), { reporter, stage: join(fx.dir, 'above') });
-    expect(warnings).toContain("top-N 200 above the graph's 110 edges: those runs keep every edge");
-  });
-
-  it('refuses inputs of the wrong schema and bad settings before any training', async () => {
-    const fresh = join(fx.dir, 'refused');
-    await expect(run(config([4]), { train: fx.prompts, stage: fresh })).rejects.toThrow(/holds table 'ct\.prompts' but 'ct\.texts' was expected/);
-    await expect(run({ ...config([4]), training: { stepz: 3 } }, { stage: fresh })).rejects.toThrow(/training.*stepz/s);
-    await expect(run(config([4], { full: { lr: 1 } }), { stage: fresh })).rejects.toThrow(/tuning-curve run 'full'.*unknown config key 'lr'/s);
-    await expect(run(config([4], { evalSplit: 'nope' }), { stage: fresh })).rejects.toThrow(/no evaluation prompts in split 'nope'/);
-    await expect(run(config([12, 4]), { stage: fresh })).rejects.toThrow(/topN must increase/);
-    expect(existsSync(join(fresh, 'runs'))).toBe(false);
+  it('refuses a file that is not a run index, and an index without runs, before evaluating anything', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ct-tuning-index-'));
+    const notIndex = join(dir, 'not-index.json');
+    await writeFile(notIndex, '{"steps": []}');
+    const empty = join(dir, 'empty.json');
+    await writeFile(empty, JSON.stringify(loaded([]).index));
+    const run = (runIndexPath: string) => runTuningCurve({ runIndexPath, modelDir: fx.modelDir, promptsPath: fx.prompts, stageDir: join(dir, 'stage'), config: {}, reporter: silentReporter });
+    await expect(run(notIndex)).rejects.toThrow(/not-index\.json \(port 'runs'\) does not match its JSON schema/);
+    await expect(run(empty)).rejects.toThrow(/empty\.json: the tuning curve collects no train:circuit-tuning step \(collected: none\)/);
+    await rm(dir, { recursive: true, force: true });
   });
 });

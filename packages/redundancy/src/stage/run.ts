@@ -31,20 +31,12 @@ export async function runRedundancyCurves(options: StageRunSettings & { modelDir
 }
 
 /**
- * Runs `redundancy:tuning-curve`: one circuit-tuning run per top-N and one full fine-tuning run
- * (under `<stageDir>/runs/`, each resumable and cached on its own), then the curve and its knee.
+ * Runs `redundancy:tuning-curve` on a run index of finished training steps (what a pipeline's
+ * `{collect: [...]}` writes), the base model and the evaluation prompts.
  */
-export async function runTuningCurve(
-  options: StageRunSettings & { modelDir: string; trainPath: string; promptsPath: string; evalPath?: string; devPath?: string },
-): Promise<RunStageResult> {
+export async function runTuningCurve(options: StageRunSettings & { runIndexPath: string; modelDir: string; promptsPath: string }): Promise<RunStageResult> {
   return (await runStage(tuningCurveStage, {
     ...stageRunSettings(options),
-    inputs: {
-      model: options.modelDir,
-      train: options.trainPath,
-      prompts: options.promptsPath,
-      ...(options.evalPath === undefined ? {} : { eval: options.evalPath }),
-      ...(options.devPath === undefined ? {} : { dev: options.devPath }),
-    },
+    inputs: { runs: options.runIndexPath, model: options.modelDir, prompts: options.promptsPath },
   })) as RunStageResult;
 }

@@ -1,36 +1,27 @@
-import { dirname, join, relative } from 'node:path';
-import { CircuitLogTable, PromptsTable, TextsTable, TrainLogTable } from '@circuit-tuning/contracts';
+import { buildGraph, CircuitLogTable, PromptsTable, TrainLogTable } from '@circuit-tuning/contracts';
 import { allNodeNames } from '@circuit-tuning/discovery';
 import { loadModel, readModelConfig } from '@circuit-tuning/model';
-import {
-  backendInfo,
-  defineStage,
-  ensureBackend,
-  readArrowTable,
-  type StageContext,
-  type StageReporter,
-  writeArrowTable,
-  writeJsonAtomic,
-} from '@circuit-tuning/runtime';
+import { defineStage, ensureBackend, RunIndex, readArrowTable, readRunIndex, type StageContext, writeArrowTable, writeJsonAtomic } from '@circuit-tuning/runtime';
 import { heatMapSvg, lineChartSvg, type ReferenceLine, writeFigure } from '@circuit-tuning/viz';
-import { buildGraph } from '@circuit-tuning/contracts';
 import { TuningCurveConfig } from '../config';
 import { tuningKnee } from '../knee';
 import { nodeCoordinates, stepFrequency } from '../node-frequency';
 import { componentNodes } from '../node-circuits';
 import { TuningCurveTable, TuningNodeStepsTable } from '../tables';
 import { type EvalPrompts, evalPromptsOf, evaluateTarget } from '../target-metric';
-import { launchTuningRuns, type TuningRun, tuningRunName } from '../tuning-runs';
+import { collectTuningRuns, type TuningRun } from '../tuning-runs';
 import { finite } from './curves-summary';
 import { formatValue } from './format';
 import { TuningCurveSummary } from './tuning-summary';
 
 const inputs = {
-  model: { kind: 'model-dir', description: 'the model every run starts from' },
-  train: { kind: 'arrow', schema: TextsTable, description: 'training texts of the task (e.g. flipped-verb sentences)' },
-  prompts: { kind: 'arrow', schema: PromptsTable, description: "the task's prompts: circuit-tuning discovers on its train split" },
-  eval: { kind: 'arrow', schema: PromptsTable, optional: true, description: 'evaluation prompts (default: `prompts`), scored on `evalSplit`' },
-  dev: { kind: 'arrow', schema: TextsTable, optional: true, description: 'held-out texts for the runs’ evaluation loss' },
+  runs: {
+    kind: 'json',
+    schema: RunIndex,
+    description: 'the training runs of the curve: train:circuit-tuning steps (one per top-N) and a train:full step, collected (other collected steps are ignored)',
+  },
+  model: { kind: 'model-dir', description: 'the model the runs started from (the curve’s base level)' },
+  prompts: { kind: 'arrow', schema: PromptsTable, description: 'evaluation prompts, scored on `evalSplit`' },
 } as const;
 
 const outputs = {
@@ -45,23 +36,19 @@ const outputs = {
 
 type TuningContext = StageContext<TuningCurveConfig, typeof inputs, typeof outputs>;
 
-/** Where a tuning curve's training runs live, inside its stage directory. */
-export const TUNING_RUNS_DIR = 'runs';
-
 /**
- * `redundancy:tuning-curve` — the tuning curve (docs/method.md §3): circuit-tuning with top-N edges for
- * N on a grid, and full fine-tuning, each a `train:*` stage run in its own directory under `runs/`
- * with its own manifest (rerunning reuses finished runs and resumes killed ones); the target metric
- * of every model on the evaluation prompts; and the knee.
+ * `redundancy:tuning-curve` — the tuning curve (docs/method.md §3): the target metric of the base
+ * model, of circuit-tuning at each top-N and of full fine-tuning on the evaluation prompts, and
+ * the knee. The training runs are pipeline steps it collects (a `foreach` of train:circuit-tuning
+ * over top-N and a train:full step, fixtures/pipelines/redundancy.yaml), so each run is cached,
+ * resumed and scheduled by the pipeline like any step; this stage trains nothing.
  */
 export const tuningCurveStage = defineStage({
   slot: 'redundancy',
   variant: 'tuning-curve',
-  // Version 2: its training runs use the runtime's crossEntropyRows loss. Version 3: their
-  // per-step discovery scores at every position by default (discovery's DEFAULT_SCORED_POSITIONS).
-  // Version 4: their default parameterMapping trains an MLP by role and b_O with its layer's heads.
-  version: 4,
-  description: 'Circuit-tuning at each top-N of a grid against full fine-tuning: the tuning curve and its knee (node-level intrinsic dimension).',
+  // Version 5: the training runs are collected pipeline steps (issue 17); the stage only evaluates.
+  version: 5,
+  description: 'The tuning curve of collected circuit-tuning runs (one per top-N) against full fine-tuning and the base model, and its knee (node-level intrinsic dimension).',
   config: TuningCurveConfig,
   inputs,
   outputs,
@@ -70,58 +57,54 @@ export const tuningCurveStage = defineStage({
 
 async function runTuningCurve(ctx: TuningContext) {
   const { config } = ctx;
+  const { tuned, full, ignored, warnings } = collectTuningRuns(await readRunIndex(ctx.inputs.runs), ctx.inputs.runs);
+  if (ignored.length > 0) ctx.logger.info(`collected steps that are not runs of the curve, ignored: ${ignored.join(', ')}`, { ignored });
+  for (const warning of warnings) ctx.logger.warn(warning);
+  const started = new Set([...tuned, ...(full ? [full] : [])].map((r) => r.startModel?.path));
+  if (started.size === 1) {
+    const [path] = started;
+    // The index names a file of the run by its path in the run directory (runtime's indexStep).
+    if (path !== undefined && !ctx.inputs.model.endsWith(path)) {
+      ctx.logger.warn(`the base model ${ctx.inputs.model} is not the model the runs started from (${path}): the curve's base level may not be theirs`);
+    }
+  }
   await ensureBackend();
-  const stageDir = dirname(ctx.output('curve'));
-  // The evaluation prompts first: a wrong split fails before hours of training.
-  const evalSource = ctx.inputs.eval ?? ctx.inputs.prompts;
-  const evalTable = await readArrowTable(evalSource, PromptsTable);
-  const evalPrompts = evalPromptsOf(evalTable.columns, { split: config.evalSplit, task: config.evalTask, limit: config.evalLimit, source: evalSource });
+  // The evaluation prompts first: a wrong split fails before any model is scored.
+  const evalTable = await readArrowTable(ctx.inputs.prompts, PromptsTable);
+  const evalPrompts = evalPromptsOf(evalTable.columns, { split: config.evalSplit, task: config.evalTask, limit: config.evalLimit, source: ctx.inputs.prompts });
   const modelConfig = await readModelConfig(ctx.inputs.model);
-  const graph = buildGraph({ nLayers: modelConfig.nLayers, nHeads: modelConfig.nHeads }, { includeInputAndLogits: config.training.discovery.graph === 'full' });
-  // A grid point above the graph's size trains the whole graph (the default grid reaches 1,000
-  // edges; the embedded model has 479): legitimate, but said (issue 14, finding 9). The summary
-  // records edgesTotal beside each point's topN.
-  const above = config.topN.filter((n) => n > graph.edgeCount);
+  const graph = buildGraph({ nLayers: modelConfig.nLayers, nHeads: modelConfig.nHeads }, { includeInputAndLogits: tuned[0]!.graph === 'full' });
+  const above = tuned.filter((r) => r.topN! > graph.edgeCount).map((r) => r.topN);
   if (above.length > 0) {
-    ctx.logger.warn(`top-N ${above.join(', ')} above the graph's ${graph.edgeCount} edges: those runs keep every edge`, { topN: above, edges: graph.edgeCount });
+    ctx.logger.warn(`top-N ${above.join(', ')} above the graph's ${graph.edgeCount} edges: those runs kept every edge`, { topN: above, edges: graph.edgeCount });
   }
 
-  const progress = ctx.progress('training runs', config.topN.length + (config.includeFull ? 1 : 0));
-  const runs = await launchTuningRuns({
-    runsDir: join(stageDir, TUNING_RUNS_DIR),
-    inputs: { model: ctx.inputs.model, train: ctx.inputs.train, prompts: ctx.inputs.prompts, dev: ctx.inputs.dev },
-    config,
-    seed: ctx.seed,
-    signal: ctx.signal,
-    reporter: forwardTo(ctx),
-    backend: backendInfo(),
-    onRun: (index, _count, run) => {
-      progress.update(index);
-      ctx.logger.info(`run ${index + 1}: ${tuningRunName(run.topN)}`);
-    },
-  });
-  progress.done();
-
-  ctx.logger.info('evaluating the runs', { prompts: evalPrompts.prompts.length, metric: config.metric });
+  ctx.logger.info('evaluating the runs', { runs: tuned.length + (full ? 1 : 0), prompts: evalPrompts.prompts.length, metric: config.metric });
+  const progress = ctx.progress('models evaluated', tuned.length + (full ? 2 : 1));
   const base = await evaluateDir(ctx.inputs.model, evalPrompts, config);
-  const measured = [];
-  for (const run of runs) {
+  progress.update(1);
+  let evaluated = 1;
+  const measure = async (run: TuningRun) => {
     ctx.signal.throwIfAborted();
-    measured.push({ run, score: await evaluateDir(run.outputs.model!, evalPrompts, config), log: await trainStats(run.outputs.train_log!) });
-  }
-  const full = measured.find((m) => m.run.run === 'full');
-  const tuned = measured.filter((m) => m.run.run === 'circuit-tuning').sort((a, b) => a.run.topN! - b.run.topN!);
-  const fullGain = full === undefined ? Number.NaN : full.score.metric - base.metric;
+    const measured = { run, score: await evaluateDir(run.model, evalPrompts, config), log: await trainStats(run.trainLog) };
+    progress.update(++evaluated);
+    return measured;
+  };
+  const tunedScores = [];
+  for (const run of tuned) tunedScores.push(await measure(run));
+  const fullScore = full === null ? undefined : await measure(full);
+  progress.done();
+  const fullGain = fullScore === undefined ? Number.NaN : fullScore.score.metric - base.metric;
   const knee = tuningKnee(
-    tuned.map((m) => ({ n: m.run.topN!, metric: m.score.metric })),
-    { base: base.metric, full: full?.score.metric ?? Number.NaN, share: config.kneeShare },
+    tunedScores.map((m) => ({ n: m.run.topN!, metric: m.score.metric })),
+    { base: base.metric, full: fullScore?.score.metric ?? Number.NaN, share: config.kneeShare },
   );
 
   // The table: base, the grid in order, full.
   const rows = [
     { run: 'base', topN: null, score: base, log: undefined, dir: '' },
-    ...tuned.map((m) => ({ run: 'circuit-tuning', topN: m.run.topN, score: m.score, log: m.log, dir: relative(stageDir, m.run.stageDir) })),
-    ...(full ? [{ run: 'full', topN: null, score: full.score, log: full.log, dir: relative(stageDir, full.run.stageDir) }] : []),
+    ...tunedScores.map((m) => ({ run: 'circuit-tuning', topN: m.run.topN, score: m.score, log: m.log, dir: m.run.dir })),
+    ...(fullScore ? [{ run: 'full', topN: null, score: fullScore.score, log: fullScore.log, dir: fullScore.run.dir }] : []),
   ];
   await writeArrowTable(
     ctx.output('curve'),
@@ -138,7 +121,7 @@ async function runTuningCurve(ctx: TuningContext) {
       circuit_edges: rows.map((r) => r.log?.circuitEdges ?? null),
       circuit_nodes: rows.map((r) => r.log?.circuitNodes ?? null),
       final_loss: rows.map((r) => r.log?.finalLoss ?? null),
-      stage_dir: rows.map((r) => r.dir),
+      step_dir: rows.map((r) => r.dir),
     },
     { producer: ctx.producer, extra: { 'ct.redundancy.metric': config.metric, 'ct.redundancy.eval_split': config.evalSplit } },
   );
@@ -146,9 +129,9 @@ async function runTuningCurve(ctx: TuningContext) {
   // Per run and node: share of logged steps in the circuit.
   const nodeNames = allNodeNames(graph);
   const perRun = [];
-  for (const m of tuned) {
-    const log = await readArrowTable(m.run.outputs.circuit_log!, CircuitLogTable);
-    perRun.push({ topN: m.run.topN!, ...stepFrequency(log.columns.step, log.columns.edge) });
+  for (const run of tuned) {
+    const log = await readArrowTable(run.circuitLog!, CircuitLogTable);
+    perRun.push({ topN: run.topN!, ...stepFrequency(log.columns.step, log.columns.edge) });
   }
   const nodeRows = perRun.flatMap((r) => nodeNames.map((node) => ({ topN: r.topN, node, frequency: r.frequency.get(node) ?? 0, steps: r.steps })));
   const coordinates = nodeRows.map((r) => nodeCoordinates(r.node, graph.shape.nLayers));
@@ -172,23 +155,16 @@ async function runTuningCurve(ctx: TuningContext) {
     evalSplit: config.evalSplit,
     evalPrompts: evalPrompts.prompts.length,
     base: finite(base.metric),
-    full: full === undefined ? null : finite(full.score.metric),
-    points: tuned.map((m) => ({ topN: m.run.topN!, metric: finite(m.score.metric), relativeGain: finite((m.score.metric - base.metric) / fullGain) })),
+    full: fullScore === undefined ? null : finite(fullScore.score.metric),
+    points: tunedScores.map((m) => ({ topN: m.run.topN!, metric: finite(m.score.metric), relativeGain: finite((m.score.metric - base.metric) / fullGain) })),
     knee: { nShare: knee.nShare, share: knee.share, kneedle: knee.kneedle, kneedleStrength: knee.kneedleStrength === null ? null : finite(knee.kneedleStrength) },
     edgesTotal: graph.edgeCount,
-    runs: runs.map((r) => ({ name: tuningRunName(r.topN), stageDir: relative(stageDir, r.stageDir) })),
+    runs: [...tuned, ...(full ? [full] : [])].map((r) => ({ name: r.step, stageDir: r.dir })),
   };
   await writeJsonAtomic(ctx.output('summary'), summary);
-  await drawTuning(ctx, summary, tuned, perRun, componentNodes(graph));
+  await drawTuning(ctx, summary, { steps: tuned[0]!.steps, circuitLogEvery: tuned[0]!.circuitLogEvery! }, perRun, componentNodes(graph));
   return {
-    summary: {
-      base: summary.base,
-      full: summary.full,
-      kneeShare: knee.nShare,
-      kneedle: knee.kneedle,
-      runs: runs.length,
-      reusedRuns: runs.filter((r) => r.cached).length,
-    },
+    summary: { base: summary.base, full: summary.full, kneeShare: knee.nShare, kneedle: knee.kneedle, runs: summary.runs.length },
   };
 }
 
@@ -225,29 +201,10 @@ async function trainStats(path: string) {
   };
 }
 
-/** The runs' log lines and progress, shown through this stage's own logger and progress. */
-function forwardTo(ctx: TuningContext): StageReporter {
-  const handles = new Map<string, ReturnType<TuningContext['progress']>>();
-  return (event) => {
-    if (event.type === 'log') {
-      if (event.level !== 'debug') ctx.logger[event.level](`[${event.stage}] ${event.message}`, event.fields);
-      return;
-    }
-    const key = `${event.stage} ${event.label}`;
-    let handle = handles.get(key);
-    if (handle === undefined) {
-      handle = ctx.progress(key, event.total);
-      handles.set(key, handle);
-    }
-    if (event.done) handle.done(event.fields);
-    else handle.update(event.completed, event.fields);
-  };
-}
-
 async function drawTuning(
   ctx: TuningContext,
   summary: TuningCurveSummary,
-  tuned: { run: TuningRun; score: { metric: number } }[],
+  runs: { steps: number; circuitLogEvery: number },
   perRun: { topN: number; frequency: Map<string, number>; steps: number }[],
   components: string[],
 ) {
@@ -263,13 +220,13 @@ async function drawTuning(
   const svg = lineChartSvg({
     title: `Tuning curve: ${config.metric} after circuit-tuning with top-N edges`,
     subtitle: [
-      `evaluated on ${summary.evalPrompts} prompts (split ${summary.evalSplit}) · ${config.training.steps} steps per run · graph of ${summary.edgesTotal} edges`,
+      `evaluated on ${summary.evalPrompts} prompts (split ${summary.evalSplit}) · ${runs.steps} steps per run · graph of ${summary.edgesTotal} edges`,
       `knee: N${Math.round(summary.knee.share * 100)} (share of full fine-tuning's gain) = ${summary.knee.nShare ?? 'not reached'} · Kneedle = ${summary.knee.kneedle ?? 'none'}`,
     ],
     xLabel: 'top-N edges per step',
     yLabel: config.metric,
     xScale: 'log',
-    series: [{ name: 'circuit-tuning', points: tuned.map((m) => [m.run.topN!, m.score.metric] as const) }],
+    series: [{ name: 'circuit-tuning', points: summary.points.map((p) => [p.topN, p.metric ?? Number.NaN] as const) }],
     hLines,
     vLines,
   });
@@ -277,7 +234,7 @@ async function drawTuning(
   if (perRun.length === 0) return;
   const heat = heatMapSvg({
     title: 'How often each node is in the circuit during circuit-tuning',
-    subtitle: [`share of the logged training steps (every ${config.training.circuitLogEvery} steps) whose circuit contains the node`],
+    subtitle: [`share of the logged training steps (every ${runs.circuitLogEvery} steps) whose circuit contains the node`],
     rowLabels: perRun.map((r) => `top-${r.topN}`),
     columnLabels: components,
     values: perRun.flatMap((r) => components.map((node) => r.frequency.get(node) ?? 0)),

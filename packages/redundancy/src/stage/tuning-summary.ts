@@ -19,6 +19,7 @@ export const TuningCurveSummary = z.strictObject({
   }),
   /** Total edges of the model's graph, for reading top-N as a share. */
   edgesTotal: z.number().int(),
+  /** The collected training steps: step id and directory, relative to the run directory. */
   runs: z.array(z.strictObject({ name: z.string(), stageDir: z.string() })),
 });
 export type TuningCurveSummary = z.infer<typeof TuningCurveSummary>;
