@@ -4,7 +4,7 @@
  * directories (a sweep's trials) only when they match exactly.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError, type StageManifest } from '@circuit-tuning/contracts';
 import {
@@ -21,7 +21,7 @@ import {
   STAGE_LOCK_FILE,
   stageDirState,
   stageId,
-  tempPathFor,
+  writeDirAtomic,
 } from '@circuit-tuning/runtime';
 import { RESOLVED_FILE, type ResolvedStep } from './resolve';
 import { stepDir } from './run-dir';
@@ -92,16 +92,19 @@ export async function reuseFromOtherRun(
     const decision = await checkCache(definition, otherDir, key, (port) => outputPath(definition, otherDir, port));
     if (!decision.hit) continue;
     // Assembled under a temp name (removed after a kill, like any temp) and renamed into place.
-    const temp = tempPathFor(stageDir);
-    await mkdir(temp, { recursive: true });
-    for (const output of decision.manifest.outputs) {
-      const name = outputFileName(output.port, definition.outputs[output.port] as never);
-      await cp(join(otherDir, name), join(temp, name), { recursive: true });
-    }
-    if (existsSync(join(otherDir, LOG_FILE))) await cp(join(otherDir, LOG_FILE), join(temp, LOG_FILE));
-    await writeFile(join(temp, 'manifest.json'), readFileSync(join(otherDir, 'manifest.json')));
-    if ((await stageDirState(stageDir)) !== 'absent') await removeStageDir(stageDir);
-    await rename(temp, stageDir);
+    await writeDirAtomic(
+      stageDir,
+      async (temp) => {
+        for (const output of decision.manifest.outputs) {
+          const name = outputFileName(output.port, definition.outputs[output.port] as never);
+          await cp(join(otherDir, name), join(temp, name), { recursive: true });
+        }
+        if (existsSync(join(otherDir, LOG_FILE))) await cp(join(otherDir, LOG_FILE), join(temp, LOG_FILE));
+        await writeFile(join(temp, 'manifest.json'), readFileSync(join(otherDir, 'manifest.json')));
+      },
+      // A step directory already there (one that did not match) is replaced unless a process works in it.
+      { replace: removeStageDir },
+    );
     return otherRun;
   }
   return undefined;

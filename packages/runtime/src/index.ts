@@ -33,7 +33,8 @@ export {
   removeStaleTemps,
   sha256Bytes,
   sha256File,
-  tempPathFor,
+  type FileContent,
+  writeDirAtomic,
   writeFileAtomic,
   writeJsonAtomic,
 } from './fs/index';

@@ -1,8 +1,8 @@
-import { cp, mkdir, rename, rm } from 'node:fs/promises';
+import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadModel } from '@circuit-tuning/model';
 import { cardMarkdown, makeEmbeddedModel, type ModelCard, readRecipe } from '@circuit-tuning/pipeline';
-import { stderrReporter, writeFileAtomic } from '@circuit-tuning/runtime';
+import { stderrReporter, writeDirAtomic, writeFileAtomic } from '@circuit-tuning/runtime';
 import type { Command } from '../command';
 import { startBackend } from '../backend-options';
 import { fixturesDir } from '../fixtures';
@@ -33,15 +33,16 @@ export const trainEmbeddedCommand: Command = {
       madeAt: new Date().toISOString(),
     };
     model.dispose();
-    // Assemble next to the destination, then swap it in: a failed copy never leaves half a model.
-    const temp = `${out}.tmp-${process.pid}`;
-    await rm(temp, { recursive: true, force: true });
-    await mkdir(temp, { recursive: true });
-    await cp(result.modelDir, temp, { recursive: true });
-    await writeFileAtomic(join(temp, 'card.json'), `${JSON.stringify(card, null, 2)}\n`);
-    await writeFileAtomic(join(temp, 'README.md'), cardMarkdown(card));
-    await rm(out, { recursive: true, force: true });
-    await rename(temp, out);
+    // Assembled next to the destination, then swapped in: a failed copy never leaves half a model.
+    await writeDirAtomic(
+      out,
+      async (temp) => {
+        await cp(result.modelDir, temp, { recursive: true });
+        await writeFileAtomic(join(temp, 'card.json'), `${JSON.stringify(card, null, 2)}\n`);
+        await writeFileAtomic(join(temp, 'README.md'), cardMarkdown(card));
+      },
+      { replace: (path) => rm(path, { recursive: true, force: true }) },
+    );
     process.stderr.write(`wrote ${out}\n`);
     process.stdout.write(`${JSON.stringify(result.report, null, 2)}\n`);
     return 0;

@@ -1,8 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createRng } from '@circuit-tuning/runtime';
+import { createRng, writeFileAtomic } from '@circuit-tuning/runtime';
 import { fromHuggingFaceConfig } from '../config/hf-config';
-import { writeTextFileAtomic } from '../safetensors/atomic-write';
 import { bytesPerElement } from '../safetensors/dtypes';
 import {
   formatShardIndex,
@@ -66,9 +65,9 @@ export async function writeRandomCheckpoint(dir: string, hfConfig: Record<string
       await writeSafetensorsStreamed(join(dir, file), names.map(streamed), metadata);
       for (const name of names) weightMap.set(name, file);
     }
-    await writeTextFileAtomic(join(dir, SHARD_INDEX_FILE), formatShardIndex(plan.totalSize, weightMap));
+    await writeFileAtomic(join(dir, SHARD_INDEX_FILE), formatShardIndex(plan.totalSize, weightMap));
   }
-  await writeTextFileAtomic(configFile, `${JSON.stringify(hfConfig, null, 2)}\n`);
+  await writeFileAtomic(configFile, `${JSON.stringify(hfConfig, null, 2)}\n`);
   if (options.tokenizer) await options.tokenizer.save(dir);
 }
 

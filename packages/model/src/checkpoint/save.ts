@@ -1,8 +1,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tf } from '@circuit-tuning/runtime';
+import { tf, writeFileAtomic } from '@circuit-tuning/runtime';
 import { toHuggingFaceConfig } from '../config/hf-config';
-import { writeFileAtomic, writeTextFileAtomic } from '../safetensors/atomic-write';
 import { bytesPerElement } from '../safetensors/dtypes';
 import {
   formatShardIndex,
@@ -64,7 +63,7 @@ export async function saveModel(model: TransformerModel, dir: string, options: S
       for (const name of names) weightMap.set(name, file);
       written.push(file);
     }
-    await writeTextFileAtomic(join(dir, SHARD_INDEX_FILE), formatShardIndex(plan.totalSize, weightMap));
+    await writeFileAtomic(join(dir, SHARD_INDEX_FILE), formatShardIndex(plan.totalSize, weightMap));
     written.push(SHARD_INDEX_FILE);
   }
   await removeStaleWeights(dir, written);

@@ -32,4 +32,3 @@ export {
   SHARD_FILE_PATTERN,
 } from './sharded';
 export { roundToBf16, roundToF16 } from './half';
-export { writeFileAtomic, writeTextFileAtomic } from './atomic-write';

@@ -1,6 +1,7 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isTempName } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roundToBf16, roundToF16 } from './half';
 import { readSafetensors, readSafetensorsHeader, requireFloatTensor } from './read';
@@ -85,7 +86,7 @@ describe('writeSafetensors', () => {
     await writeSafetensors(join(dir, 'd1.safetensors'), { a, b });
     await writeSafetensors(join(dir, 'd2.safetensors'), new Map([['b', b], ['a', a]]));
     expect(await readFile(join(dir, 'd1.safetensors'))).toEqual(await readFile(join(dir, 'd2.safetensors')));
-    expect((await readdir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect((await readdir(dir)).filter((f) => isTempName(f))).toEqual([]);
   });
 
   it('rejects data that does not match its shape', async () => {
@@ -94,8 +95,9 @@ describe('writeSafetensors', () => {
     );
   });
 
-  it('names the file when the directory does not exist', async () => {
-    const path = join(dir, 'missing', 'x.safetensors');
-    await expect(writeSafetensors(path, {})).rejects.toThrow(`${path}: cannot write: the directory does not exist`);
+  it('names the file when its directory cannot be made', async () => {
+    await writeFile(join(dir, 'plain'), 'a file where a directory should be');
+    const path = join(dir, 'plain', 'x.safetensors');
+    await expect(writeSafetensors(path, {})).rejects.toThrow(new RegExp(`${path}: cannot write \\((ENOTDIR|EEXIST)\\)`));
   });
 });

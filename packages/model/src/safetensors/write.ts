@@ -7,7 +7,7 @@
 import { ContractError } from '@circuit-tuning/contracts';
 import { bytesPerElement } from './dtypes';
 import { f32ToBf16Bits, f32ToF16Bits } from './half';
-import { writeFileAtomic } from './atomic-write';
+import { writeFileAtomic } from '@circuit-tuning/runtime';
 
 /** A tensor to write: float data stored as F32, or narrowed to F16/BF16 (round to nearest even). */
 export type WritableTensor =

@@ -6,7 +6,6 @@
  */
 import { join } from 'node:path';
 import { ContractError } from '@circuit-tuning/contracts';
-import { writeTextFileAtomic } from '../safetensors/atomic-write';
 import { BpeModel, type Merge } from './bpe-model';
 import { formatMergesTxt, formatVocabJson } from './bpe-files';
 import { BYTE_TO_CHAR, pushTokenBytes, toByteLevel } from './byte-level';
@@ -16,6 +15,7 @@ import { AddedTokenSplitter } from './special-tokens';
 import type { AddedToken, DecodeOptions, EncodeOptions, SpecialTokenRoles, Tokenizer } from './tokenizer';
 import { formatTokenizerConfig } from './tokenizer-config';
 import { type Fail, Vocabulary } from './vocabulary';
+import { writeFileAtomic } from '@circuit-tuning/runtime';
 
 export interface ByteLevelBpeSpec {
   readonly vocab: ReadonlyMap<string, number>;
@@ -124,9 +124,9 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
   /** Writes vocab.json + merges.txt (GPT-2's files), tokenizer.json and tokenizer_config.json. */
   async save(dir: string): Promise<void> {
     const vocab = this.vocabulary.modelVocab();
-    await writeTextFileAtomic(join(dir, 'vocab.json'), formatVocabJson(vocab));
-    await writeTextFileAtomic(join(dir, 'merges.txt'), formatMergesTxt(this.merges));
-    await writeTextFileAtomic(
+    await writeFileAtomic(join(dir, 'vocab.json'), formatVocabJson(vocab));
+    await writeFileAtomic(join(dir, 'merges.txt'), formatMergesTxt(this.merges));
+    await writeFileAtomic(
       join(dir, 'tokenizer.json'),
       byteBpeTokenizerJson({
         vocab,
@@ -136,7 +136,7 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
         ignoreMerges: this.ignoreMerges,
       }),
     );
-    await writeTextFileAtomic(join(dir, 'tokenizer_config.json'), formatTokenizerConfig(this.roles, 'GPT2Tokenizer', { add_prefix_space: this.addPrefixSpace }));
+    await writeFileAtomic(join(dir, 'tokenizer_config.json'), formatTokenizerConfig(this.roles, 'GPT2Tokenizer', { add_prefix_space: this.addPrefixSpace }));
   }
 
   private addedIds: ReadonlySet<number> | undefined;

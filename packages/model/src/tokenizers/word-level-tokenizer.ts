@@ -8,7 +8,6 @@
  */
 import { join } from 'node:path';
 import { ContractError } from '@circuit-tuning/contracts';
-import { writeTextFileAtomic } from '../safetensors/atomic-write';
 import { formatVocabJson } from './bpe-files';
 import { AddedTokenSplitter } from './special-tokens';
 import type { AddedToken, DecodeOptions, EncodeOptions, SpecialTokenRoles, Tokenizer } from './tokenizer';
@@ -16,6 +15,7 @@ import { formatTokenizerConfig } from './tokenizer-config';
 import { wordLevelTokenizerJson } from './tokenizer-json-write';
 import { type Fail, Vocabulary } from './vocabulary';
 import { DEFAULT_WORD_SPLITTER, type WordSplitter } from './word-split';
+import { writeFileAtomic } from '@circuit-tuning/runtime';
 
 const NO_SPACE_BEFORE: ReadonlySet<string> = new Set(['.', ',', ';', ':', '!', '?', ')', ']', '}']);
 const NO_SPACE_AFTER: ReadonlySet<string> = new Set(['(', '[', '{']);
@@ -112,12 +112,12 @@ export class WordLevelTokenizer implements Tokenizer {
   /** Writes tokenizer.json (WordLevel), vocab.json and tokenizer_config.json. */
   async save(dir: string): Promise<void> {
     const vocab = this.vocabulary.modelVocab();
-    await writeTextFileAtomic(
+    await writeFileAtomic(
       join(dir, 'tokenizer.json'),
       wordLevelTokenizerJson({ vocab, addedTokens: this.addedTokens, unkToken: this.roles.unk, preTokenizer: this.splitter.config }),
     );
-    await writeTextFileAtomic(join(dir, 'vocab.json'), formatVocabJson(vocab));
-    await writeTextFileAtomic(join(dir, 'tokenizer_config.json'), formatTokenizerConfig(this.roles, 'PreTrainedTokenizerFast'));
+    await writeFileAtomic(join(dir, 'vocab.json'), formatVocabJson(vocab));
+    await writeFileAtomic(join(dir, 'tokenizer_config.json'), formatTokenizerConfig(this.roles, 'PreTrainedTokenizerFast'));
   }
 }
 

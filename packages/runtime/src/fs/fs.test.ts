@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArtifactError } from '@circuit-tuning/contracts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeFileAtomic, writeJsonAtomic } from './atomic-write';
+import { writeDirAtomic, writeFileAtomic, writeJsonAtomic } from './atomic-write';
+import { isTempName } from './temp-names';
 import { sha256Bytes, sha256File, sha256Tree } from './hash';
 import { hashConfig, stableStringify } from './stable-json';
 
@@ -13,6 +14,39 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
+});
+
+describe('writeDirAtomic', () => {
+  it('assembles a directory under a temp name and renames it into place, replacing only through the caller', async () => {
+    const path = join(dir, 'checkpoints', 'step-1');
+    let seen: string[] = [];
+    await writeDirAtomic(path, async (temp) => {
+      seen = await readdir(join(dir, 'checkpoints'));
+      await writeFile(join(temp, 'a.txt'), 'one');
+      await mkdir(join(temp, 'sub'));
+      await writeFile(join(temp, 'sub', 'b.txt'), 'two');
+    });
+    // While it was filled, only a temp of the one form was there.
+    expect(seen).toHaveLength(1);
+    expect(isTempName(seen[0]!)).toBe(true);
+    expect(await readFile(join(path, 'sub', 'b.txt'), 'utf8')).toBe('two');
+    expect(await readdir(join(dir, 'checkpoints'))).toEqual(['step-1']);
+
+    await expect(writeDirAtomic(path, async () => undefined)).rejects.toThrow(/step-1.*exists; it is not replaced/);
+    await writeDirAtomic(path, async (temp) => writeFile(join(temp, 'c.txt'), 'three'), { replace: (p) => rm(p, { recursive: true }) });
+    expect(await readdir(path)).toEqual(['c.txt']);
+  });
+
+  it('leaves neither a half directory nor its temp when filling fails', async () => {
+    const path = join(dir, 'model');
+    await expect(
+      writeDirAtomic(path, async (temp) => {
+        await writeFile(join(temp, 'weights.bin'), 'partial');
+        throw new Error('killed');
+      }),
+    ).rejects.toThrow('killed');
+    expect(await readdir(dir)).toEqual([]);
+  });
 });
 
 describe('writeFileAtomic', () => {
@@ -31,6 +65,30 @@ describe('writeFileAtomic', () => {
     await writeFile(join(target, 'x'), 'x');
     await expect(writeFileAtomic(target, 'data')).rejects.toThrow();
     expect((await readdir(dir)).sort()).toEqual(['taken']);
+  });
+
+  it('writes a large file in pieces through its handle, and removes the temp when that throws', async () => {
+    const path = join(dir, 'pieces.bin');
+    await writeFileAtomic(path, async (handle) => {
+      await handle.write(new Uint8Array([1, 2]));
+      await handle.write(new Uint8Array([3]));
+    });
+    expect([...(await readFile(path))]).toEqual([1, 2, 3]);
+    await expect(
+      writeFileAtomic(path, async (handle) => {
+        await handle.write(new Uint8Array([9]));
+        throw new Error('disk full');
+      }),
+    ).rejects.toThrow('disk full');
+    expect([...(await readFile(path))]).toEqual([1, 2, 3]);
+    expect(await readdir(dir)).toEqual(['pieces.bin']);
+  });
+
+  it('names the file when its directory cannot be made', async () => {
+    await writeFile(join(dir, 'plain'), 'a file, not a directory');
+    const error = await writeFileAtomic(join(dir, 'plain', 'x.json'), 'x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArtifactError);
+    expect((error as ArtifactError).message).toMatch(/plain\/x\.json.*cannot write \((ENOTDIR|EEXIST)\)/);
   });
 
   it('writes JSON with a trailing newline', async () => {

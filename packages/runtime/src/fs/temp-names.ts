@@ -1,13 +1,12 @@
 /**
  * The names of temporary files and folders that an interrupted write leaves behind, so that they
- * can be skipped when a directory is hashed and removed at the next start. Every writer names its
- * temp after the process that writes it, so a temp whose process is gone is known to be stale.
+ * can be skipped when a directory is hashed and removed at the next start. Every temp is named by
+ * tempPathFor after the process that writes it (`.NAME.PID.HEX.tmp`, written by ./atomic-write.ts,
+ * the project's one atomic writer), so a temp whose process is gone is known to be stale.
  *
- * Three writers exist today, each with its own form (packages/model/src/safetensors/atomic-write.ts
- * and packages/training/src/loop/checkpoint.ts keep theirs; new code should call tempPathFor):
- *   .NAME.PID.HEX.tmp    writeFileAtomic of this package
- *   .NAME.tmp-PID-HEX    the safetensors writer of @circuit-tuning/model
- *   step-N.tmp-PID       a checkpoint folder of @circuit-tuning/training, assembled then renamed
+ * Two older forms are still recognised, so that leftovers of earlier versions are cleaned up and
+ * never hashed into a manifest: `.NAME.tmp-PID-HEX` (the model package's former safetensors
+ * writer) and `step-N.tmp-PID` (the former checkpoint folder).
  */
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';

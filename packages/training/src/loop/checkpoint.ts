@@ -1,8 +1,8 @@
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArtifactError } from '@circuit-tuning/contracts';
 import { loadModel, readSafetensors, saveModel, type TransformerModel, writeSafetensors } from '@circuit-tuning/model';
-import { sha256File, tf, writeFileAtomic } from '@circuit-tuning/runtime';
+import { sha256File, tf, writeDirAtomic, writeFileAtomic } from '@circuit-tuning/runtime';
 import type { Optimizer } from '../optim/index';
 
 export const CHECKPOINTS_DIR = 'checkpoints';
@@ -33,9 +33,8 @@ const stepDirName = (step: number) => `step-${String(step).padStart(7, '0')}`;
 
 /**
  * Writes a checkpoint as a directory in the Hugging Face layout plus optimizer and trainer state.
- * It is assembled under a temporary name (the `step-N.tmp-PID` form that
- * packages/runtime/src/fs/temp-names.ts knows), every file is flushed to disk, and the directory is
- * renamed into place, so a kill or a crash mid-write leaves the previous checkpoint as the latest.
+ * It is assembled by the runtime's writeDirAtomic (packages/runtime/src/fs/atomic-write.ts) under a
+ * temporary name, every file flushed to disk, and renamed into place, so a kill or a crash mid-write leaves the previous checkpoint as the latest.
  * The trainer state, written last, records every other file's size and hash. Older checkpoints are
  * not removed here (pruneCheckpoints): the loop keeps them until the new one has proved sound.
  */
@@ -46,31 +45,29 @@ export async function saveCheckpoint(
   optimizer: Optimizer,
   extra?: ReadonlyMap<string, tf.Variable>,
 ): Promise<string> {
-  const root = join(runDir, CHECKPOINTS_DIR);
-  await mkdir(root, { recursive: true });
-  const final = join(root, stepDirName(state.step));
-  const temp = `${final}.tmp-${process.pid}`;
-  await rm(temp, { recursive: true, force: true });
-  await saveModel(model, temp);
-  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [name, tensor] of optimizer.state()) tensors.set(name, { shape: tensor.shape, data: (await tensor.data()) as Float32Array });
-  await writeSafetensors(join(temp, OPTIMIZER_FILE), tensors, { optimizer: optimizer.kind });
-  if (extra && extra.size > 0) {
-    const extraTensors = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const [name, v] of extra) extraTensors.set(name, { shape: v.shape, data: (await v.data()) as Float32Array });
-    await writeSafetensors(join(temp, EXTRA_FILE), extraTensors);
-  }
-  const files: NonNullable<TrainerState['files']> = {};
-  for (const name of (await readdir(temp)).sort()) {
-    const path = join(temp, name);
-    await fsyncPath(path);
-    files[name] = { bytes: (await stat(path)).size, sha256: await sha256File(path) };
-  }
-  await writeFileAtomic(join(temp, STATE_FILE), stringifyState({ ...state, files }));
-  await fsyncPath(temp);
-  await rm(final, { recursive: true, force: true });
-  await rename(temp, final);
-  await fsyncPath(root);
+  const final = join(runDir, CHECKPOINTS_DIR, stepDirName(state.step));
+  await writeDirAtomic(
+    final,
+    async (dir) => {
+      await saveModel(model, dir);
+      const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+      for (const [name, tensor] of optimizer.state()) tensors.set(name, { shape: tensor.shape, data: (await tensor.data()) as Float32Array });
+      await writeSafetensors(join(dir, OPTIMIZER_FILE), tensors, { optimizer: optimizer.kind });
+      if (extra && extra.size > 0) {
+        const extraTensors = new Map<string, { shape: number[]; data: Float32Array }>();
+        for (const [name, v] of extra) extraTensors.set(name, { shape: v.shape, data: (await v.data()) as Float32Array });
+        await writeSafetensors(join(dir, EXTRA_FILE), extraTensors);
+      }
+      const files: NonNullable<TrainerState['files']> = {};
+      for (const name of (await readdir(dir)).sort()) {
+        const path = join(dir, name);
+        files[name] = { bytes: (await stat(path)).size, sha256: await sha256File(path) };
+      }
+      await writeFileAtomic(join(dir, STATE_FILE), stringifyState({ ...state, files }));
+    },
+    // A checkpoint of the same step from a run that died after writing it: this one supersedes it.
+    { replace: (path) => rm(path, { recursive: true, force: true }) },
+  );
   return final;
 }
 
@@ -160,16 +157,6 @@ export async function restoreCheckpoint(
     }
   }
   return state;
-}
-
-/** Opens a file or directory and flushes it to disk (a directory's flush makes a rename in it durable). */
-async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 // JSON has no NaN or ±Infinity; a log value such as a NaN metric must come back as it was, or a
