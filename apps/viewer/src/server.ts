@@ -26,7 +26,7 @@ import { FaithfulnessCurveTable, DiscoveryEdgesTable, DiscoveryNodesTable } from
 import { TrainLogTable } from '@circuit-tuning/contracts';
 import { LOG_FILE, readArrowTable, readArrowTableAny } from '@circuit-tuning/runtime';
 import { circuitFromTables } from '@circuit-tuning/report';
-import { downsample, hoverLineChartSvg } from '@circuit-tuning/viz';
+import { downsample, lineChartSvg } from '@circuit-tuning/viz';
 import { isInside, STEP_ID } from '@circuit-tuning/pipeline';
 import { viewerPage } from './page';
 import { outputOf, readRun, type ViewerRun } from './run-data';
@@ -153,7 +153,7 @@ async function handle(runDir: string, path: string, request: IncomingMessage, re
         if (v !== null) evals.push([columns.step[i] as number, v]);
       });
       const series = [{ name: 'training loss', points: downsample(loss, 400) }, ...(evals.length > 0 ? [{ name: 'evaluation loss', points: evals }] : [])];
-      return send(response, 200, 'image/svg+xml', hoverLineChartSvg(series, { title: `${stepId}: loss`, xLabel: 'step', yLabel: 'loss' }));
+      return send(response, 200, 'image/svg+xml', lineChartSvg({ title: `${stepId}: loss`, xLabel: 'step', yLabel: 'loss', series }));
     }
     if (output.record.schema === FaithfulnessCurveTable.name) {
       const { columns } = await readArrowTable(output.path, FaithfulnessCurveTable);
@@ -162,7 +162,7 @@ async function handle(runDir: string, path: string, request: IncomingMessage, re
         response,
         200,
         'image/svg+xml',
-        hoverLineChartSvg([{ name: stepId, points }], { title: `${stepId}: faithfulness of top-N circuits`, xLabel: 'fraction of edges', yLabel: 'faithfulness' }),
+        lineChartSvg({ title: `${stepId}: faithfulness of top-N circuits`, xLabel: 'fraction of edges', yLabel: 'faithfulness', series: [{ name: stepId, points }] }),
       );
     }
     return notFound(response, `no chart for output '${port}'`);

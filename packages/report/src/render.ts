@@ -3,8 +3,8 @@
  * and as Markdown (tables, with the figures as SVG files beside it).
  */
 import type { RunIndex } from '@circuit-tuning/runtime';
-import { escapeXmlText, formatValue, hoverLineChartSvg } from '@circuit-tuning/viz';
-import type { ComparisonTable, FactValue, ReportModel } from './sections';
+import { escapeXml, formatValue, lineChartSvg } from '@circuit-tuning/viz';
+import type { ComparisonTable, FactValue, ReportChart, ReportModel } from './sections';
 import { timingCell } from './timing';
 
 export interface RenderContext {
@@ -42,7 +42,7 @@ function cell(value: FactValue | undefined): string {
 /** A comparison table's cell as HTML (timings wrapped so that they can be told apart). */
 function htmlCell(table: ComparisonTable, column: string, value: FactValue | undefined): string {
   const text = cell(value);
-  return table.timingColumns.has(column) && value !== null && value !== undefined ? timingCell(text) : escapeXmlText(text);
+  return table.timingColumns.has(column) && value !== null && value !== undefined ? timingCell(text) : escapeXml(text);
 }
 
 function mdCellOf(table: ComparisonTable, column: string, value: FactValue | undefined): string {
@@ -52,16 +52,16 @@ function mdCellOf(table: ComparisonTable, column: string, value: FactValue | und
 
 function htmlTable(name: string, table: ComparisonTable, className: string): string[] {
   const text = new Set(table.columns.filter((c) => isTextColumn(table.rows.values(), c)));
-  const out = [`<table class="${className}" data-table="${escapeXmlText(name)}"><thead><tr><th class="text">${escapeXmlText(table.rowLabel ?? 'step')}</th>`];
-  for (const column of table.columns) out.push(`<th class="${text.has(column) ? 'text' : ''}">${escapeXmlText(column)}</th>`);
+  const out = [`<table class="${className}" data-table="${escapeXml(name)}"><thead><tr><th class="text">${escapeXml(table.rowLabel ?? 'step')}</th>`];
+  for (const column of table.columns) out.push(`<th class="${text.has(column) ? 'text' : ''}">${escapeXml(column)}</th>`);
   out.push('</tr></thead><tbody>');
   for (const [step, row] of table.rows) {
-    out.push(`<tr><td class="text">${escapeXmlText(step)}</td>`);
+    out.push(`<tr><td class="text">${escapeXml(step)}</td>`);
     for (const column of table.columns) out.push(`<td class="${text.has(column) ? 'text' : ''}">${htmlCell(table, column, row.get(column))}</td>`);
     out.push('</tr>');
   }
   out.push('</tbody></table>');
-  for (const note of table.notes) out.push(`<p class="note">${escapeXmlText(note)}</p>`);
+  for (const note of table.notes) out.push(`<p class="note">${escapeXml(note)}</p>`);
   return out;
 }
 
@@ -88,41 +88,41 @@ export function renderHtml(ctx: RenderContext): string {
     '<!doctype html>',
     '<html lang="en"><head><meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>${escapeXmlText(ctx.title)}</title>`,
+    `<title>${escapeXml(ctx.title)}</title>`,
     `<style>${CSS}</style></head><body>`,
-    `<h1>${escapeXmlText(ctx.title)}</h1>`,
-    `<p class="meta">pipeline <b>${escapeXmlText(index.pipeline)}</b> · seed ${index.seed} · ${index.steps.length} steps${backends.length > 0 ? ` · backend ${escapeXmlText(backends.join(', '))}` : ''}</p>`,
+    `<h1>${escapeXml(ctx.title)}</h1>`,
+    `<p class="meta">pipeline <b>${escapeXml(index.pipeline)}</b> · seed ${index.seed} · ${index.steps.length} steps${backends.length > 0 ? ` · backend ${escapeXml(backends.join(', '))}` : ''}</p>`,
     `<nav>${model.headline ? '<a href="#headline">Headline</a>' : ''}<a href="#comparison">Comparison</a><a href="#curves">Curves</a><a href="#circuits">Circuits</a>${model.figures.length > 0 ? '<a href="#figures">Figures</a>' : ''}<a href="#steps">Steps</a></nav>`,
   ];
   if (model.headline) {
-    out.push(`<section id="headline"><h2>${escapeXmlText(model.headline.title)}</h2>`, ...htmlTable(model.headline.title, model.headline.table, 'headline'), '</section>');
+    out.push(`<section id="headline"><h2>${escapeXml(model.headline.title)}</h2>`, ...htmlTable(model.headline.title, model.headline.table, 'headline'), '</section>');
   }
   out.push('<section id="comparison"><h2>Comparison</h2>');
   if (model.comparisons.size === 0) out.push('<p>No step produced comparable results.</p>');
-  for (const [name, table] of model.comparisons) out.push(`<h3>${escapeXmlText(name)}</h3>`, ...htmlTable(name, table, 'comparison'));
+  for (const [name, table] of model.comparisons) out.push(`<h3>${escapeXml(name)}</h3>`, ...htmlTable(name, table, 'comparison'));
   out.push('</section><section id="curves"><h2>Curves</h2>');
   if (model.charts.size === 0) out.push('<p>No curves.</p>');
   for (const chart of model.charts.values()) {
-    out.push(`<figure data-chart="${escapeXmlText(chart.id)}">${hoverLineChartSvg(chart.series, { ...chart, colourOf: ctx.colourOf })}<figcaption>${escapeXmlText(chart.title)}</figcaption></figure>`);
+    out.push(`<figure data-chart="${escapeXml(chart.id)}">${chartSvg(chart, ctx.colourOf)}<figcaption>${escapeXml(chart.title)}</figcaption></figure>`);
   }
   out.push('</section><section id="circuits"><h2>Circuits</h2>');
   if (model.circuits.length === 0) out.push('<p>No circuit was discovered in this run.</p>');
   for (const circuit of model.circuits) {
-    out.push(`<figure data-circuit="${escapeXmlText(circuit.step)}">${circuit.svg}<figcaption>${escapeXmlText(circuit.title)}; hover an edge or node for its score</figcaption></figure>`);
+    out.push(`<figure data-circuit="${escapeXml(circuit.step)}">${circuit.svg}<figcaption>${escapeXml(circuit.title)}; hover an edge or node for its score</figcaption></figure>`);
   }
   out.push('</section>');
   if (model.figures.length > 0) {
     out.push('<section id="figures"><h2>Figures</h2>');
     for (const figure of model.figures) {
-      out.push(`<figure data-figure="${escapeXmlText(`${figure.step}:${figure.file}`)}">${figure.svg}<figcaption>${escapeXmlText(figure.title)} (${escapeXmlText(figure.file)})</figcaption></figure>`);
+      out.push(`<figure data-figure="${escapeXml(`${figure.step}:${figure.file}`)}">${figure.svg}<figcaption>${escapeXml(figure.title)} (${escapeXml(figure.file)})</figcaption></figure>`);
     }
     out.push('</section>');
   }
   if (model.tables.length > 0) {
     out.push('<section id="tables"><h2>Result tables</h2>');
     for (const table of model.tables) {
-      out.push(`<h3>${escapeXmlText(table.title)}</h3><table><thead><tr>${table.columns.map((c) => `<th>${escapeXmlText(c)}</th>`).join('')}</tr></thead><tbody>`);
-      for (const row of table.rows) out.push(`<tr>${row.map((v) => `<td class="${typeof v === 'string' ? 'text' : ''}">${escapeXmlText(cell(v))}</td>`).join('')}</tr>`);
+      out.push(`<h3>${escapeXml(table.title)}</h3><table><thead><tr>${table.columns.map((c) => `<th>${escapeXml(c)}</th>`).join('')}</tr></thead><tbody>`);
+      for (const row of table.rows) out.push(`<tr>${row.map((v) => `<td class="${typeof v === 'string' ? 'text' : ''}">${escapeXml(cell(v))}</td>`).join('')}</tr>`);
       out.push('</tbody></table>');
     }
     out.push('</section>');
@@ -130,20 +130,20 @@ export function renderHtml(ctx: RenderContext): string {
   out.push('<section id="steps"><h2>Steps</h2><table><thead><tr><th class="text">step</th><th class="text">stage</th><th>seed</th><th class="text">config</th><th>outputs</th></tr></thead><tbody>');
   for (const step of index.steps) {
     out.push(
-      `<tr><td class="text">${escapeXmlText(step.id)}</td><td class="text">${escapeXmlText(`${step.stage.slot}:${step.stage.variant}@${step.stage.version}`)}</td><td>${step.seed}</td><td class="text"><code>${step.configHash.slice(0, 12)}</code></td><td>${step.outputs.length}</td></tr>`,
+      `<tr><td class="text">${escapeXml(step.id)}</td><td class="text">${escapeXml(`${step.stage.slot}:${step.stage.variant}@${step.stage.version}`)}</td><td>${step.seed}</td><td class="text"><code>${step.configHash.slice(0, 12)}</code></td><td>${step.outputs.length}</td></tr>`,
     );
   }
   out.push('</tbody></table>');
   for (const step of index.steps) {
-    out.push(`<details data-step="${escapeXmlText(step.id)}"><summary>${escapeXmlText(step.id)}: config and outputs</summary><pre>${escapeXmlText(JSON.stringify(step.config, null, 2))}</pre><table><thead><tr><th class="text">output</th><th class="text">kind</th><th>rows</th><th>bytes</th></tr></thead><tbody>`);
+    out.push(`<details data-step="${escapeXml(step.id)}"><summary>${escapeXml(step.id)}: config and outputs</summary><pre>${escapeXml(JSON.stringify(step.config, null, 2))}</pre><table><thead><tr><th class="text">output</th><th class="text">kind</th><th>rows</th><th>bytes</th></tr></thead><tbody>`);
     // No sha256 here: a training log's timing column differs between two runs of the same
     // pipeline, and the report must not (the manifests hold the hashes).
     for (const o of step.outputs) {
-      out.push(`<tr><td class="text">${escapeXmlText(o.port)}</td><td class="text">${escapeXmlText(o.schema ?? o.kind)}</td><td>${o.rows ?? '–'}</td><td>${o.bytes}</td></tr>`);
+      out.push(`<tr><td class="text">${escapeXml(o.port)}</td><td class="text">${escapeXml(o.schema ?? o.kind)}</td><td>${o.rows ?? '–'}</td><td>${o.bytes}</td></tr>`);
     }
     out.push('</tbody></table></details>');
   }
-  out.push(`</section><footer>Made by ${escapeXmlText(ctx.producer)} from the run's artifacts; every number above is read from an output listed under Steps (their sha256 are in each step's manifest.json).</footer></body></html>\n`);
+  out.push(`</section><footer>Made by ${escapeXml(ctx.producer)} from the run's artifacts; every number above is read from an output listed under Steps (their sha256 are in each step's manifest.json).</footer></body></html>\n`);
   return out.join('\n');
 }
 
@@ -188,4 +188,14 @@ export function renderMarkdown(ctx: RenderContext): string {
 
 function mdCell(text: string): string {
   return text.replaceAll('|', '\\|').replaceAll('\n', ' ');
+}
+
+/** A report chart drawn by viz's one line chart, each step in its own colour across charts. */
+export function chartSvg(chart: ReportChart, colourOf: (name: string, index: number) => string): string {
+  return lineChartSvg({
+    title: chart.title,
+    xLabel: chart.xLabel,
+    yLabel: chart.yLabel,
+    series: chart.series.map((s, i) => ({ name: s.name, points: s.points, colour: colourOf(s.name, i) })),
+  });
 }

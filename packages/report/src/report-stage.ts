@@ -9,8 +9,8 @@ import { dirname, join, relative } from 'node:path';
 import { defineStage, writeFileAtomic } from '@circuit-tuning/runtime';
 import { z } from 'zod';
 import { RunIndex, readRunIndex } from '@circuit-tuning/runtime';
-import { hoverLineChartSvg, PALETTE } from '@circuit-tuning/viz';
-import { renderHtml, renderMarkdown } from './render';
+import { PALETTE } from '@circuit-tuning/viz';
+import { chartSvg, renderHtml, renderMarkdown } from './render';
 import { evaluationSections } from './evaluation-sections';
 import { headlineSection } from './headline';
 import { buildReportModel, builtinSections, type StepView } from './sections';
@@ -36,7 +36,8 @@ export const reportStage = defineStage({
   slot: 'report',
   variant: 'html',
   // Version 3: circuit variants' steps with an empty circuit in the training table.
-  version: 3,
+  // Version 4: charts by viz's one line chart.
+  version: 4,
   description: 'A self-contained HTML report (and Markdown) of a run: comparison tables, curves, circuit drawings, configs and output hashes.',
   config: ReportConfig,
   inputs: {
@@ -71,7 +72,7 @@ export const reportStage = defineStage({
       const chart = model.charts.get(chartId);
       if (chart === undefined) continue;
       const path = ctx.output(port);
-      await writeFileAtomic(path, `${hoverLineChartSvg(chart.series, { ...chart, colourOf })}\n`);
+      await writeFileAtomic(path, chartSvg(chart, colourOf));
       figureFiles.set(chartId, relative(dirname(ctx.output('markdown')), path));
     }
     const render = {

@@ -14,7 +14,7 @@ import { basename } from 'node:path';
 import { type ArtifactRecord, ModelParametersTable, TrainLogTable } from '@circuit-tuning/contracts';
 import { DiscoveryEdgesTable, DiscoveryNodesTable, DiscoverySummary, FaithfulnessCurveTable } from '@circuit-tuning/discovery';
 import { type RawArrowTable, readArrowTable, readArrowTableAny } from '@circuit-tuning/runtime';
-import { circuitDrawingSvg, downsample } from '@circuit-tuning/viz';
+import { type CircuitEdgeRow, type CircuitNodeRow, circuitDrawingSvg, downsample } from '@circuit-tuning/viz';
 import type { RunIndexStep } from '@circuit-tuning/runtime';
 
 export type FactValue = string | number | null;
@@ -269,19 +269,12 @@ const discoverySection: ReportSection = {
 export async function circuitFromTables(nodesPath: string, edgesPath: string, options: { title: string; maxEdges?: number }): Promise<string> {
   const n = (await readArrowTable(nodesPath, DiscoveryNodesTable)).columns;
   const e = (await readArrowTable(edgesPath, DiscoveryEdgesTable)).columns;
-  const nodes = n.name.map((name, i) => ({
-    name,
-    kind: n.kind[i] as string,
-    layer: n.layer[i] as number,
-    head: n.head[i] as number,
-    score: n.score[i] as number,
-    inCircuit: n.in_circuit[i] as boolean,
-  }));
-  const edges = e.name.map((name, i) => ({
+  const nodes: CircuitNodeRow[] = n.name.map((name, i) => ({ name, score: n.score[i] as number, inCircuit: n.in_circuit[i] as boolean }));
+  const edges: CircuitEdgeRow[] = e.name.map((name, i) => ({
     name,
     writer: e.writer[i] as string,
     reader: e.reader[i] as string,
-    qkv: e.qkv[i] as string,
+    qkv: e.qkv[i] as CircuitEdgeRow['qkv'],
     score: e.score[i] as number,
     inCircuit: e.in_circuit[i] as boolean,
     rank: e.rank[i] as number,

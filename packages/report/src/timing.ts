@@ -4,13 +4,13 @@
  * written in one recognisable form, and `maskTimings` blanks them: two reports are the same
  * report when their masked texts are equal (the test of resumption and `verify` compare so).
  */
-import { escapeXmlText } from '@circuit-tuning/viz';
+import { escapeXml } from '@circuit-tuning/viz';
 
 const TIMING = /<span class="timing">[^<]*<\/span>/g;
 
 /** A timing as it appears in the HTML and the Markdown (inline HTML is valid in a Markdown table). */
 export function timingCell(text: string): string {
-  return `<span class="timing">${escapeXmlText(text)}</span>`;
+  return `<span class="timing">${escapeXml(text)}</span>`;
 }
 
 /** The text with every timing replaced by the same placeholder. */

@@ -1,11 +1,40 @@
-import type { ModelGraph, QkvLetter } from '@circuit-tuning/contracts';
-import { escapeXml } from './svg';
+/**
+ * The one circuit drawer: the stages' figures (discovery, redundancy, evaluation), the run report
+ * and the viewer all draw with circuitDrawingSvg, from rows of nodes and edges (as a discovery run's
+ * nodes.arrow and edges.arrow hold them); circuitSvg builds those rows from the model's graph and
+ * a circuit. Every node and edge carries `data-name` / `data-score` and a `<title>`, so hovering
+ * shows its score (a tooltip in the viewer, the browser's title elsewhere). Deterministic: the
+ * same rows give the same bytes.
+ */
+import { type ModelGraph, parseNodeName, type QkvLetter } from '@circuit-tuning/contracts';
+import { escapeXml, formatValue } from './svg';
 
-export interface DrawOptions {
+export interface CircuitNodeRow {
+  /** `input`, `logits`, `a3.h1`, `m2` or an MLP head `m2.n5`: the name places the node. */
+  name: string;
+  /** The node's score, when there is one (a discovery run's nodes table). */
+  score?: number | null;
+  inCircuit: boolean;
+}
+
+export interface CircuitEdgeRow {
+  name: string;
+  writer: string;
+  /** The reader's node (`a3.h2`, `m1`, `logits`). */
+  reader: string;
+  /** Which input of a head the edge enters; '' for an MLP or the logits. */
+  qkv: QkvLetter | '';
+  score: number;
+  inCircuit: boolean;
+  /** 0 = the strongest; the best-ranked `maxEdges` circuit edges are drawn. */
+  rank: number;
+}
+
+export interface CircuitDrawingOptions {
   /** A line above the drawing (model, task, method…). */
   title?: string;
-  /** Smaller lines under the title (metric, faithfulness…). */
-  subtitle?: string[];
+  /** Smaller lines under the title (metric, faithfulness…); at most two are shown. */
+  subtitle?: string | readonly string[];
   /** At most this many circuit edges are drawn, the highest-ranked ones (default 400). */
   maxEdges?: number;
 }
@@ -13,6 +42,8 @@ export interface DrawOptions {
 const BOX_W = 58;
 const BOX_H = 22;
 const COL = 74;
+/** Columns of an MLP's heads are narrower: a GPT-2 small MLP has 48 of width 64. */
+const MLP_HEAD_COL = 30;
 const ROW = 64;
 const MARGIN = 40;
 const HEADER = 104;
@@ -32,95 +63,121 @@ const COLOURS: Record<'negative' | 'positive', Record<QkvLetter | 'other', strin
 const DASH: Record<QkvLetter | 'other', string | undefined> = { q: undefined, k: '6 3', v: '2 2.5', other: undefined };
 const PORT_OFFSET: Record<QkvLetter, number> = { q: -18, k: 0, v: 18 };
 
-interface Place {
-  x: number;
-  y: number;
-}
-
 /**
  * A layered drawing of a circuit: the input at the bottom, per layer a row of heads and above it
- * the MLP, the logits on top. Every node has a fixed place (so drawings of two circuits of the
- * same model line up); nodes outside the circuit are faint. Edge width grows with |score|; edges
- * into a head end on its q, k or v port.
+ * the MLP (or a row of its heads), the logits on top. Every node has a fixed place, so drawings of
+ * two circuits of the same model line up; nodes outside the circuit are faint. Edge width grows
+ * with |score|; edges into a head end on its q, k or v port; a long skip within the centre column
+ * arcs out to one side so it stays visible and hoverable.
  */
-export function circuitSvg(
-  graph: ModelGraph,
-  scores: ArrayLike<number>,
-  circuit: { keep: ArrayLike<number>; rank: ArrayLike<number>; nodes: readonly string[] },
-  options: DrawOptions = {},
-): string {
-  const { nLayers, nHeads } = graph.shape;
-  const longest = Math.max((options.title ?? '').length * 1.45, ...(options.subtitle ?? []).map((l) => l.length), LEGEND_CHARS);
-  const width = Math.ceil(Math.max(2 * MARGIN + (nHeads - 1) * COL + BOX_W, MARGIN + longest * CHAR_W));
+export function circuitDrawingSvg(nodes: readonly CircuitNodeRow[], edges: readonly CircuitEdgeRow[], options: CircuitDrawingOptions = {}): string {
+  const parsed = nodes.map((node) => ({ node, at: parseNodeName(node.name) }));
+  const unknown = parsed.find((p) => p.at === undefined);
+  if (unknown !== undefined) throw new Error(`circuit drawing: ${JSON.stringify(unknown.node.name)} is not a node name (input, logits, aL.hH, mL, mL.nK)`);
+  const layered = parsed.map((p) => p.at!).filter((at) => at.kind === 'head' || at.kind === 'mlp');
+  const nLayers = Math.max(0, ...layered.map((at) => (at as { layer: number }).layer + 1));
+  const nHeads = Math.max(1, ...layered.map((at) => (at.kind === 'head' ? at.head + 1 : 0)));
+  const nMlpHeads = Math.max(0, ...layered.map((at) => (at.kind === 'mlp' && at.mlpHead !== undefined ? at.mlpHead + 1 : 0)));
+  const subtitle = typeof options.subtitle === 'string' ? [options.subtitle] : (options.subtitle ?? []);
+  const longest = Math.max((options.title ?? '').length * 1.45, ...subtitle.map((l) => l.length), LEGEND_CHARS);
+  const rowWidth = Math.max((nHeads - 1) * COL, (nMlpHeads - 1) * MLP_HEAD_COL);
+  const width = Math.ceil(Math.max(2 * MARGIN + rowWidth + BOX_W, MARGIN + longest * CHAR_W));
   const rows = 2 * nLayers + 2;
   const height = HEADER + MARGIN + (rows - 1) * ROW + BOX_H + MARGIN;
   const bottom = height - MARGIN - BOX_H / 2;
   const centre = width / 2;
-  const headX = (head: number) => centre + (head - (nHeads - 1) / 2) * COL;
 
-  const places = new Map<string, Place>();
-  places.set('input', { x: centre, y: bottom });
-  for (let layer = 0; layer < nLayers; layer++) {
-    for (let head = 0; head < nHeads; head++) places.set(`a${layer}.h${head}`, { x: headX(head), y: bottom - (2 * layer + 1) * ROW });
-    places.set(`m${layer}`, { x: centre, y: bottom - (2 * layer + 2) * ROW });
+  const places = new Map<string, { x: number; y: number; boxW: number }>();
+  for (const { node, at } of parsed) {
+    if (at === undefined) continue;
+    if (at.kind === 'input') places.set(node.name, { x: centre, y: bottom, boxW: BOX_W });
+    else if (at.kind === 'logits') places.set(node.name, { x: centre, y: bottom - (rows - 1) * ROW, boxW: BOX_W });
+    else if (at.kind === 'head') places.set(node.name, { x: centre + (at.head - (nHeads - 1) / 2) * COL, y: bottom - (2 * at.layer + 1) * ROW, boxW: BOX_W });
+    else if (at.mlpHead === undefined) places.set(node.name, { x: centre, y: bottom - (2 * at.layer + 2) * ROW, boxW: BOX_W });
+    else places.set(node.name, { x: centre + (at.mlpHead - (nMlpHeads - 1) / 2) * MLP_HEAD_COL, y: bottom - (2 * at.layer + 2) * ROW, boxW: MLP_HEAD_COL - 4 });
   }
-  places.set('logits', { x: centre, y: bottom - (2 * nLayers + 1) * ROW });
 
-  const { writer, reader } = graph.edgeEndpoints();
-  const edgeNames = graph.edgeNames();
-  const drawn = Array.from({ length: graph.edgeCount }, (_, e) => e)
-    .filter((e) => circuit.keep[e] === 1)
-    .sort((a, b) => Number(circuit.rank[a]) - Number(circuit.rank[b]))
+  const drawn = edges
+    .filter((e) => e.inCircuit)
+    .sort((a, b) => a.rank - b.rank)
     .slice(0, options.maxEdges ?? 400);
-  const maxAbs = drawn.reduce((m, e) => Math.max(m, Math.abs(scores[e]!)), 0);
-  const out: string[] = [];
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}">`,
+  const maxAbs = drawn.reduce((m, e) => Math.max(m, Math.abs(e.score)), 0);
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" class="circuit" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-  );
-  out.push(`<text x="${MARGIN / 2}" y="24" font-size="15" font-weight="bold">${escapeXml(options.title ?? 'circuit')}</text>`);
-  (options.subtitle ?? []).slice(0, 2).forEach((line, i) => {
+    `<text x="${MARGIN / 2}" y="24" font-size="15" font-weight="bold">${escapeXml(options.title ?? 'circuit')}</text>`,
+  ];
+  subtitle.slice(0, 2).forEach((line, i) => {
     out.push(`<text x="${MARGIN / 2}" y="${44 + 16 * i}" font-size="11" fill="#444444">${escapeXml(line)}</text>`);
   });
   legend(out);
 
+  out.push('<g class="edges">');
   // Weakest first, so the strongest edges are drawn on top.
-  for (const e of [...drawn].reverse()) {
-    const from = places.get(graph.writers[writer[e]!]!.name)!;
-    const r = graph.readers[reader[e]!]!;
-    const to = places.get(r.node)!;
-    const letter: QkvLetter | 'other' = r.kind === 'head' ? r.qkv : 'other';
+  for (const edge of [...drawn].reverse()) {
+    const from = places.get(edge.writer);
+    const to = places.get(edge.reader);
+    if (from === undefined || to === undefined) throw new Error(`circuit drawing: edge ${edge.name} joins a node that is not in the nodes (${edge.writer}, ${edge.reader})`);
+    const letter: QkvLetter | 'other' = edge.qkv === '' ? 'other' : edge.qkv;
     const x1 = from.x;
     const y1 = from.y - BOX_H / 2;
     const x2 = to.x + (letter === 'other' ? 0 : PORT_OFFSET[letter]);
     const y2 = to.y + BOX_H / 2;
     const bend = Math.max(18, (y1 - y2) / 2);
-    const s = scores[e]!;
-    const colour = COLOURS[s <= 0 ? 'negative' : 'positive'][letter];
-    const strokeWidth = 0.6 + (maxAbs > 0 ? (4.4 * Math.abs(s)) / maxAbs : 0);
+    // Edges within the centre column (input, MLPs, logits) would lie on top of each other: a
+    // longer skip arcs further out, alternating sides.
+    const dx = Math.abs(x1 - x2) < 1 && y1 - y2 > ROW * 1.5 ? (edge.rank % 2 === 0 ? 1 : -1) * (10 + 0.22 * (y1 - y2)) : 0;
+    const colour = COLOURS[edge.score <= 0 ? 'negative' : 'positive'][letter];
+    const strokeWidth = 0.6 + (maxAbs > 0 ? (4.4 * Math.abs(edge.score)) / maxAbs : 0);
     const dash = DASH[letter] === undefined ? '' : ` stroke-dasharray="${DASH[letter]}"`;
     out.push(
-      `<path d="M${f(x1)} ${f(y1)} C${f(x1)} ${f(y1 - bend)} ${f(x2)} ${f(y2 + bend)} ${f(x2)} ${f(y2)}" fill="none" stroke="${colour}" stroke-width="${f(strokeWidth)}" stroke-opacity="0.8"${dash}><title>${escapeXml(edgeNames[e] ?? '')} ${s.toPrecision(3)}</title></path>`,
+      `<path class="edge" data-name="${escapeXml(edge.name)}" data-score="${edge.score}" d="M${f(x1)} ${f(y1)} C${f(x1 + dx)} ${f(y1 - bend)} ${f(x2 + dx)} ${f(y2 + bend)} ${f(x2)} ${f(y2)}" fill="none" stroke="${colour}" stroke-width="${f(strokeWidth)}" stroke-opacity="0.8"${dash}><title>${escapeXml(edge.name)}: score ${formatValue(edge.score)} (rank ${edge.rank})</title></path>`,
     );
   }
-
-  const inCircuit = new Set(circuit.nodes);
-  // Every node of the graph: the writers (input, heads, MLPs), and the logits when the graph has them.
-  const nodeNames = [...graph.writers.map((w) => w.name), ...(graph.includeInputAndLogits ? ['logits'] : [])];
-  for (const name of nodeNames) {
-    const place = places.get(name)!;
-    const on = inCircuit.has(name);
-    const fill = !on ? '#ffffff' : name.startsWith('a') ? '#fde9b8' : name.startsWith('m') ? '#cfe8cf' : '#e3e3f3';
+  out.push('</g>', '<g class="nodes">');
+  for (const { node, at } of parsed) {
+    const place = places.get(node.name)!;
+    const on = node.inCircuit;
+    const fill = !on ? '#ffffff' : at!.kind === 'head' ? '#fde9b8' : at!.kind === 'mlp' ? '#cfe8cf' : '#e3e3f3';
+    const hasScore = node.score !== undefined && node.score !== null;
+    const label = place.boxW < BOX_W ? '' : escapeXml(node.name);
     out.push(
-      `<rect x="${f(place.x - BOX_W / 2)}" y="${f(place.y - BOX_H / 2)}" width="${BOX_W}" height="${BOX_H}" rx="5" fill="${fill}" stroke="${on ? '#333333' : '#d0d0d0'}" stroke-width="${on ? 1.2 : 0.8}"/>`,
-      `<text x="${f(place.x)}" y="${f(place.y + 4)}" font-size="11" text-anchor="middle" fill="${on ? '#111111' : '#b8b8b8'}">${escapeXml(name)}</text>`,
+      `<g class="node" data-name="${escapeXml(node.name)}"${hasScore ? ` data-score="${node.score}"` : ''} data-in-circuit="${on ? 1 : 0}">` +
+        `<rect x="${f(place.x - place.boxW / 2)}" y="${f(place.y - BOX_H / 2)}" width="${place.boxW}" height="${BOX_H}" rx="5" fill="${fill}" stroke="${on ? '#333333' : '#d0d0d0'}" stroke-width="${on ? 1.2 : 0.8}"/>` +
+        `<text x="${f(place.x)}" y="${f(place.y + 4)}" font-size="11" text-anchor="middle" fill="${on ? '#111111' : '#b8b8b8'}">${label}</text>` +
+        `<title>${escapeXml(node.name)}${hasScore ? `: score ${formatValue(node.score)}` : ''}${on ? ' (in the circuit)' : ''}</title></g>`,
     );
   }
-  if (!graph.includeInputAndLogits) {
+  out.push('</g>');
+  if (!parsed.some((p) => p.at?.kind === 'input')) {
     out.push(`<text x="${MARGIN / 2}" y="${height - 12}" font-size="10" fill="#666666">reference graph: the embedding feeds every reader and every writer feeds the logits</text>`);
   }
   out.push('</svg>');
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * A circuit of a model's graph drawn by circuitDrawingSvg: every node of the graph (the circuit's
+ * in colour), the kept edges with their scores and ranks.
+ */
+export function circuitSvg(
+  graph: ModelGraph,
+  scores: ArrayLike<number>,
+  circuit: { keep: ArrayLike<number>; rank: ArrayLike<number>; nodes: readonly string[] },
+  options: CircuitDrawingOptions = {},
+): string {
+  const inCircuit = new Set(circuit.nodes);
+  const names = [...graph.writers.map((w) => w.name), ...(graph.includeInputAndLogits ? ['logits'] : [])];
+  const nodes = names.map((name) => ({ name, inCircuit: inCircuit.has(name) }));
+  const { writer, reader } = graph.edgeEndpoints();
+  const edgeNames = graph.edgeNames();
+  const edges: CircuitEdgeRow[] = [];
+  for (let e = 0; e < graph.edgeCount; e++) {
+    if (circuit.keep[e] !== 1) continue;
+    const r = graph.readers[reader[e]!]!;
+    edges.push({ name: edgeNames[e]!, writer: graph.writers[writer[e]!]!.name, reader: r.node, qkv: r.kind === 'head' ? r.qkv : '', score: scores[e]!, inCircuit: true, rank: Number(circuit.rank[e]) });
+  }
+  return circuitDrawingSvg(nodes, edges, options);
 }
 
 const LEGEND: [string, keyof typeof DASH, 'negative' | 'positive'][] = [

@@ -1,6 +1,6 @@
 import { paletteColour } from './colour';
 import { type AxisKind, createScale, type Scale } from './scales';
-import { coord, escapeXml, formatNumber, svgOpen, textWidth, titleBlock } from './svg';
+import { coord, escapeXml, formatNumber, formatValue, svgOpen, textWidth, titleBlock } from './svg';
 
 export interface LineSeries {
   name: string;
@@ -40,8 +40,11 @@ export interface LineChartSpec {
 }
 
 /**
- * A line chart with several series, linear or log₁₀ axes, reference lines and a legend below the
- * plot. Deterministic: the same spec gives the same bytes.
+ * The one line chart (the stages' figures, the run report, the viewer): several series, linear or
+ * log₁₀ axes, reference lines and a legend below the plot. Each series is a group named by
+ * `data-series`; each marker carries `data-name` / `data-score` and a `<title>`, so hovering shows
+ * its value (a tooltip in the viewer, the browser's title elsewhere). Deterministic: the same spec
+ * gives the same bytes.
  */
 export function lineChartSvg(spec: LineChartSpec): string {
   const width = spec.width ?? 640;
@@ -61,7 +64,7 @@ export function lineChartSvg(spec: LineChartSpec): string {
   });
   const y = createScale(yKind, ys, [height - margin.bottom, margin.top], { include: [...(spec.yInclude ?? []), ...(spec.hLines ?? []).map((l) => l.value)] });
 
-  const out = svgOpen(width, height);
+  const out = svgOpen(width, height, 11, 'chart');
   titleBlock(out, 12, spec.title, spec.subtitle);
   axes(out, x, y, spec, { width, height, margin });
   if (xs.length === 0) {
@@ -78,17 +81,19 @@ export function lineChartSvg(spec: LineChartSpec): string {
   });
   series.forEach((s, i) => {
     const colour = s.colour ?? paletteColour(i);
+    out.push(`<g class="series" data-series="${escapeXml(s.name)}">`);
     if (s.points.length > 1) {
       const d = s.points.map(([px, py], k) => `${k === 0 ? 'M' : 'L'}${coord(x.map(px))} ${coord(y.map(py))}`).join(' ');
-      out.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+      out.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}><title>${escapeXml(s.name)}</title></path>`);
     }
     if (s.markers ?? s.points.length <= 60) {
       for (const [px, py] of s.points) {
         out.push(
-          `<circle cx="${coord(x.map(px))}" cy="${coord(y.map(py))}" r="3" fill="${colour}"><title>${escapeXml(`${s.name}: ${formatNumber(px)}, ${formatNumber(py)}`)}</title></circle>`,
+          `<circle cx="${coord(x.map(px))}" cy="${coord(y.map(py))}" r="3" fill="${colour}" data-name="${escapeXml(`${s.name} @ ${formatNumber(px)}`)}" data-score="${py}"><title>${escapeXml(`${s.name}: ${formatNumber(px)} → ${formatValue(py)}`)}</title></circle>`,
         );
       }
     }
+    out.push('</g>');
   });
   referenceLines(out, x, y, spec, { width, height, margin });
   legend.draw(out, margin.left, height - legend.height - 6, spec.series.map((s, i) => ({ name: s.name, colour: s.colour ?? paletteColour(i), dashed: s.dashed ?? false })));
@@ -180,4 +185,12 @@ function legendLayout(names: readonly string[], maxWidth: number) {
       });
     },
   };
+}
+
+/** At most `max` points, evenly spaced, always keeping the first and the last (a long training log drawn). */
+export function downsample<T>(points: readonly T[], max: number): T[] {
+  if (points.length <= max) return [...points];
+  const out: T[] = [];
+  for (let i = 0; i < max; i++) out.push(points[Math.round((i * (points.length - 1)) / (max - 1))] as T);
+  return out;
 }

@@ -27,6 +27,15 @@ export function formatNumber(value: number): string {
   return value.toExponential(1);
 }
 
+/** A number for a table or tooltip: 4 significant digits, integers as they are, '–' for none. */
+export function formatValue(x: number | null | undefined): string {
+  if (x === null || x === undefined || Number.isNaN(x)) return '–';
+  if (Number.isInteger(x)) return String(x);
+  const abs = Math.abs(x);
+  if (abs >= 1e5 || abs < 1e-3) return x.toExponential(3);
+  return String(Number(x.toPrecision(4)));
+}
+
 const trim = (value: number): string => {
   const text = Math.abs(value) >= 100 ? value.toFixed(1) : Number(value.toPrecision(3)).toString();
   return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
@@ -41,10 +50,10 @@ export function svgSize(svg: string): { width: number; height: number } {
   return { width: Number(width), height: Number(height) };
 }
 
-/** Opens a drawing: root element with size and font, and a white background. */
-export function svgOpen(width: number, height: number, fontSize = 11): string[] {
+/** Opens a drawing: root element with size and font (and a class, for pages to style), and a white background. */
+export function svgOpen(width: number, height: number, fontSize = 11, className?: string): string[] {
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${coord(width)}" height="${coord(height)}" viewBox="0 0 ${coord(width)} ${coord(height)}" font-family="${FONT_FAMILY}" font-size="${fontSize}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg"${className === undefined ? '' : ` class="${className}"`} width="${coord(width)}" height="${coord(height)}" viewBox="0 0 ${coord(width)} ${coord(height)}" font-family="${FONT_FAMILY}" font-size="${fontSize}">`,
     `<rect width="${coord(width)}" height="${coord(height)}" fill="#ffffff"/>`,
   ];
 }

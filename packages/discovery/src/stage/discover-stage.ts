@@ -84,7 +84,8 @@ const description = (what: string) => `Circuit discovery by ${what}: edge scores
 export const discoverEap = defineStage({
   slot: 'discover',
   variant: 'eap',
-  version: 2,
+  // Version 3: the circuit drawing is viz's one drawer (hover names and scores, arcs in the centre column).
+  version: 3,
   description: description('EAP (edge attribution patching)'),
   config: eapConfig,
   inputs,
@@ -96,7 +97,8 @@ export const discoverEap = defineStage({
 export const discoverEapIg = defineStage({
   slot: 'discover',
   variant: 'eap-ig',
-  version: 2,
+  // Version 3: the circuit drawing is viz's one drawer (hover names and scores, arcs in the centre column).
+  version: 3,
   description: description('EAP-IG (integrated gradients over input embeddings)'),
   config: eapIgConfig,
   inputs,
@@ -108,7 +110,8 @@ export const discoverEapIg = defineStage({
 export const discoverExact = defineStage({
   slot: 'discover',
   variant: 'exact',
-  version: 2,
+  // Version 3: the circuit drawing is viz's one drawer (hover names and scores, arcs in the centre column).
+  version: 3,
   description: description('exact activation patching (for validation and small models)'),
   config: exactConfig,
   inputs,
@@ -120,7 +123,8 @@ export const discoverExact = defineStage({
 export const discoverRandom = defineStage({
   slot: 'discover',
   variant: 'random',
-  version: 2,
+  // Version 3: the circuit drawing is viz's one drawer (hover names and scores, arcs in the centre column).
+  version: 3,
   description: description('random scores (a baseline)'),
   config: randomConfig,
   inputs,

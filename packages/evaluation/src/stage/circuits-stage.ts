@@ -64,7 +64,8 @@ type CircuitsContext = StageContext<CompareCircuitsConfig, typeof inputs, typeof
 export const evaluateCircuitsStage = defineStage({
   slot: 'evaluate',
   variant: 'circuits',
-  version: 1,
+  // Version 2: circuits drawn by viz's one drawer.
+  version: 2,
   description: 'Circuits across checkpoints side by side: shared/new/dropped nodes and edges, edges that strengthen or weaken.',
   config: CompareCircuitsConfig,
   inputs,

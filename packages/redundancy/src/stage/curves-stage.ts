@@ -59,7 +59,8 @@ export const redundancyCurvesStage = defineStage({
   variant: 'curves',
   // Version 2: circuits are evaluated in passes that fit memoryBudgetMB, not 16 rows (sums over
   // the examples may differ in their last bits).
-  version: 2,
+  // Version 3: figures by viz's one line chart and circuit drawer (hover names and scores).
+  version: 3,
   description: 'Faithfulness curves in edges and nodes with a random baseline; N*, redundancy ratio, CPR, CMD; per-node frequencies.',
   config: CurvesConfig,
   inputs,
