@@ -22,6 +22,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError, type StageManifest } from '@circuit-tuning/contracts';
 import {
   acquireLock,
+  type AnyStageDefinition,
   type HeldLock,
   removeStaleTemps,
   runStage,
@@ -90,6 +91,24 @@ export interface PipelineRunOptions {
   sourceText?: string;
   /** Accept a run directory this tool did not make; none of its files is overwritten or deleted. */
   allowExistingDir?: boolean;
+  /** A store of steps shared between machines (store/step-sync.ts), consulted before each step and given each step that ends. */
+  stepStore?: StepStoreHook;
+}
+
+/** What the runner tells a shared step store; see store/step-sync.ts. */
+export interface StepStoreHook {
+  /** Before a step runs: may fill its directory with a finished run or resumable state; says where from. */
+  before(context: StepStoreContext): Promise<string | undefined>;
+  /** After it ran (or was reused), or failed. */
+  after(context: StepStoreContext, outcome: { manifest: StageManifest; cached: boolean } | { error: unknown }): Promise<void>;
+}
+
+export interface StepStoreContext {
+  definition: AnyStageDefinition;
+  step: ResolvedStep;
+  inputs: Record<string, string>;
+  runDir: string;
+  stageDir: string;
 }
 
 export async function runPipeline(plan: PipelinePlan, options: PipelineRunOptions): Promise<PipelineRunResult> {
@@ -137,12 +156,18 @@ export async function runPipeline(plan: PipelinePlan, options: PipelineRunOption
       await status('running');
       appendLog(runLog, { type: 'step', step: step.id, stage: step.stage.id, status: 'running', time: result.startedAt });
       const clock = performance.now();
+      let storeContext: StepStoreContext | undefined;
       try {
         const inputs = await stepInputs(step, results, pipeline, runDir);
         const force = options.force === true || (Array.isArray(options.force) && options.force.includes(step.id));
         await clearStaleState(definition, step, inputs, runDir, force);
         if (!force && options.reuseFrom !== undefined) {
           const from = await reuseFromOtherRun(definition, step, inputs, runDir, options.reuseFrom);
+          if (from !== undefined) result.reusedFrom = from;
+        }
+        storeContext = { definition, step, inputs, runDir, stageDir: stepDir(runDir, step.id) };
+        if (!force && options.stepStore !== undefined && result.reusedFrom === undefined) {
+          const from = await options.stepStore.before(storeContext);
           if (from !== undefined) result.reusedFrom = from;
         }
         const run = await runStage(definition, {
@@ -162,8 +187,10 @@ export async function runPipeline(plan: PipelinePlan, options: PipelineRunOption
         });
         result.status = run.cached ? 'cached' : 'succeeded';
         result.manifest = run.manifest;
+        await options.stepStore?.after(storeContext, { manifest: run.manifest, cached: run.cached });
         result.outputs = Object.fromEntries(Object.entries(run.outputs).filter((e): e is [string, string] => e[1] !== undefined));
       } catch (error) {
+        if (storeContext !== undefined) await options.stepStore?.after(storeContext, { error });
         failure = error;
         result.status = 'failed';
         result.error = describe(error, options.signal);

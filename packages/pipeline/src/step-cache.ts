@@ -61,7 +61,7 @@ export async function clearStaleState(definition: AnyStageDefinition, step: Reso
 }
 
 /** Removes a step's directory, unless another process (a `ct stage` into it) is running there. */
-async function removeStageDir(stageDir: string): Promise<void> {
+export async function removeStageDir(stageDir: string): Promise<void> {
   const owner = await readLockOwner(join(stageDir, STAGE_LOCK_FILE));
   if (owner === 'unreadable' || (owner !== 'gone' && isLockLive(owner))) {
     throw new ConfigError(`${stageDir} is in use${owner === 'unreadable' ? '' : ` by process ${owner.pid} on ${owner.host} (${owner.purpose})`}`, { hint: 'wait for it to finish' });
@@ -110,6 +110,13 @@ export async function reuseFromOtherRun(
   return undefined;
 }
 
+/** Whether the step's own directory holds a finished run that matches it exactly (what runStage would reuse). */
+export async function ownStepMatches(definition: AnyStageDefinition, step: ResolvedStep, inputs: Record<string, string>, runDir: string): Promise<boolean> {
+  const stageDir = stepDir(runDir, step.id);
+  if (!existsSync(join(stageDir, 'manifest.json'))) return false;
+  return (await checkCache(definition, stageDir, await cacheKey(definition, step, inputs, runDir), (port) => outputPath(definition, stageDir, port))).hit;
+}
+
 /** Run directories among `dirs`: each is a run directory, or a folder of them (a sweep's). Read afresh each time. */
 function expandRunDirs(dirs: readonly string[]): string[] {
   const out: string[] = [];
@@ -122,6 +129,22 @@ function expandRunDirs(dirs: readonly string[]): string[] {
     }
   }
   return out.sort();
+}
+
+/**
+ * One name for a step's content address — stage version, config hash, seed and input bytes, what
+ * checkCache compares — so that a shared artifact store (store/step-sync.ts) finds a finished
+ * step from any machine under the same key this module matches by.
+ */
+export async function stepContentKey(definition: AnyStageDefinition, step: ResolvedStep, inputs: Record<string, string>, runDir: string): Promise<string> {
+  const key = await cacheKey(definition, step, inputs, runDir);
+  const identity = {
+    stage: { slot: definition.slot, variant: definition.variant, version: definition.version },
+    configHash: key.configHash,
+    seed: key.seed,
+    inputs: key.inputs.map((input) => ({ port: input.port, sha256: input.sha256 })).sort((a, b) => (a.port < b.port ? -1 : 1)),
+  };
+  return hashConfig(identity);
 }
 
 async function cacheKey(definition: AnyStageDefinition, step: ResolvedStep, inputs: Record<string, string>, runDir: string) {

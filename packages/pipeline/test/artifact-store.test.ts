@@ -1,0 +1,127 @@
+/**
+ * The two artifact stores (src/store): the shared directory on a temporary directory, the NATS
+ * object store against the real nats-server on loopback. Both must publish atomically, keep the
+ * first of two racing writers of one key (and drop the other's temp), replace when asked, list by
+ * prefix, and refuse an entry whose bytes do not hash as recorded.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ArtifactStore, connectQueue, getDir, openDirStore, openNatsStore, putDir } from '../src/index';
+import { NATS_MISSING, type NatsServer, natsServerBinary, startNatsServer } from './nats-server';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ct-store-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function sampleDir(name: string, content: string): Promise<string> {
+  const path = join(dir, name);
+  await mkdir(join(path, 'model'), { recursive: true });
+  await writeFile(join(path, 'manifest.json'), `{"content":"${content}"}`);
+  await writeFile(join(path, 'model', 'weights.bin'), Buffer.alloc(200_000, content));
+  return path;
+}
+
+function storeContract(name: string, open: () => Promise<ArtifactStore>) {
+  describe(name, () => {
+    it('stores a directory atomically, reads it back whole, lists and removes it', async () => {
+      const store = await open();
+      try {
+        const source = await sampleDir(`${name}-a`, 'a');
+        expect(await putDir(store, 'steps/abc', source)).toBe('stored');
+        expect(await store.has('steps/abc')).toBe(true);
+        const out = join(dir, `${name}-a-out`);
+        expect(await getDir(store, 'steps/abc', out)).toBe(true);
+        expect(await readFile(join(out, 'manifest.json'), 'utf8')).toBe('{"content":"a"}');
+        expect((await readFile(join(out, 'model', 'weights.bin'))).equals(Buffer.alloc(200_000, 'a'))).toBe(true);
+        expect(await getDir(store, 'steps/missing', join(dir, `${name}-none`))).toBe(false);
+        expect(existsSync(join(dir, `${name}-none`))).toBe(false);
+        expect(await store.list('steps/')).toEqual(['steps/abc']);
+        await store.remove('steps/abc');
+        expect(await store.has('steps/abc')).toBe(false);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('of two writers racing on one key, the first stands and the other is dropped; replace replaces', async () => {
+      const [first, second] = [await open(), await open()];
+      try {
+        const a = await sampleDir(`${name}-race-a`, 'x');
+        const b = await sampleDir(`${name}-race-b`, 'y');
+        const outcomes = await Promise.all([putDir(first, 'steps/race', a), putDir(second, 'steps/race', b)]);
+        expect(outcomes.sort()).toEqual(['exists', 'stored']);
+        const out = join(dir, `${name}-race-out`);
+        await getDir(first, 'steps/race', out);
+        const content = await readFile(join(out, 'manifest.json'), 'utf8');
+        expect(['{"content":"x"}', '{"content":"y"}']).toContain(content);
+        // The whole entry is one writer's: its weights match its manifest.
+        expect((await readFile(join(out, 'model', 'weights.bin')))[0]).toBe(content.includes('x') ? 'x'.charCodeAt(0) : 'y'.charCodeAt(0));
+        expect(await first.list('steps/')).toEqual(['steps/race']);
+        expect(await putDir(first, 'partial/p', a, { replace: true })).toBe('stored');
+        expect(await putDir(second, 'partial/p', b, { replace: true })).toBe('stored');
+        const replaced = join(dir, `${name}-replaced`);
+        await getDir(first, 'partial/p', replaced);
+        expect(await readFile(join(replaced, 'manifest.json'), 'utf8')).toBe('{"content":"y"}');
+      } finally {
+        await first.close();
+        await second.close();
+      }
+    });
+
+    it('refuses an entry whose bytes do not hash as recorded, and a key outside its rules', async () => {
+      const store = await open();
+      try {
+        const source = await sampleDir(`${name}-bad`, 'b');
+        const { packDir } = await import('../src/index');
+        const packed = Buffer.from(await packDir(source));
+        packed[packed.length - 1] ^= 1;
+        await store.put('steps/damaged', packed);
+        await expect(getDir(store, 'steps/damaged', join(dir, `${name}-bad-out`))).rejects.toThrow(/does not hash as recorded/);
+        expect(existsSync(join(dir, `${name}-bad-out`))).toBe(false);
+        await expect(store.put('../escape', packed)).rejects.toThrow(/artifact store key/);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}
+
+storeContract('the shared-directory store', async () => openDirStore(join(dir, 'shared')));
+
+describe('the shared-directory store on disk', () => {
+  it('leaves no temp behind and keeps entries as <key>.pack files', async () => {
+    const root = join(dir, 'shared-files');
+    const store = openDirStore(root);
+    await putDir(store, 'steps/one', await sampleDir('files', 'f'));
+    await putDir(store, 'steps/one', await sampleDir('files2', 'g'));
+    expect(await readdir(join(root, 'steps'))).toEqual(['one.pack']);
+  });
+});
+
+const nats = natsServerBinary();
+if (nats === undefined) {
+  describe.skip(NATS_MISSING, () => undefined);
+} else {
+  let server: NatsServer;
+  const connections: NatsConnection[] = [];
+  beforeAll(async () => {
+    server = await startNatsServer();
+  }, 20_000);
+  afterAll(async () => {
+    for (const c of connections) await c.close().catch(() => undefined);
+    await server?.stop();
+  }, 20_000);
+  storeContract('the NATS object store', async () => {
+    const connection = await connectQueue(server.url, { timeoutMs: 5000 });
+    connections.push(connection);
+    return openNatsStore(connection, server.url);
+  });
+}
