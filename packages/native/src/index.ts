@@ -5,14 +5,15 @@
  * tensors in process memory, its wasm backend views of the wasm heap, so neither copies.
  *
  * Nothing here is required: when the addon was not built or no BLAS library is installed,
- * `loadNativeBlas` says why and the runtime runs wasm with its own kernels.
+ * `loadNativeAddon` says why and the runtime runs wasm with its own kernels.
  */
 export {
+  type AdamSettings,
   type AdamStepOperands,
   BLAS_LIBRARY_ENV,
   NATIVE_BLAS_ENV,
   type GemmOperands,
-  loadNativeBlas,
-  type NativeBlas,
-  type NativeBlasLoad,
+  loadNativeAddon,
+  type NativeAddon,
+  type NativeAddonLoad,
 } from './load';

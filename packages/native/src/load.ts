@@ -35,8 +35,21 @@ export interface GemmOperands {
   cStride?: number;
 }
 
+/**
+ * Adam's settings, declared once for the whole stack: the training package's config and optimizer,
+ * the runtime's fused kernel and this addon's call all take this type.
+ */
+export interface AdamSettings {
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+  /** AdamW (Loshchilov & Hutter 2019): decay the weights directly instead of adding λp to the gradient. */
+  decoupled: boolean;
+}
+
 /** One Adam/AdamW step of one parameter; every array has the parameter's length. */
-export interface AdamStepOperands {
+export interface AdamStepOperands extends AdamSettings {
   param: Float32Array;
   grad: Float32Array;
   m: Float32Array;
@@ -47,15 +60,9 @@ export interface AdamStepOperands {
   mask?: Float32Array;
   out: { param: Float32Array; m: Float32Array; v: Float32Array; t: Float32Array };
   learningRate: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  weightDecay: number;
-  /** AdamW: decay the weights directly instead of adding λp to the gradient. */
-  decoupled: boolean;
 }
 
-export interface NativeBlas {
+export interface NativeAddon {
   /** The shared library that was opened, and what it says of itself (OpenBLAS's build config). */
   library: string;
   config: string;
@@ -92,7 +99,7 @@ export interface NativeBlas {
   softmaxGrad(p: Float32Array, dp: Float32Array, ds: Float32Array, width: number, scale: number): void;
 }
 
-export type NativeBlasLoad = { ok: true; blas: NativeBlas } | { ok: false; reason: string; hint: string };
+export type NativeAddonLoad = { ok: true; addon: NativeAddon } | { ok: false; reason: string; hint: string };
 
 interface Addon {
   open(candidates: string[], threads: number): { library: string; config: string; threads: number; loopThreads: number };
@@ -117,7 +124,7 @@ let addon: Addon | undefined;
  * Loads the addon and opens the BLAS library with `threads` threads. The library is opened once
  * per process; later calls only change the thread count.
  */
-export function loadNativeBlas(options: { threads: number }): NativeBlasLoad {
+export function loadNativeAddon(options: { threads: number }): NativeAddonLoad {
   if (process.env[NATIVE_BLAS_ENV] === 'off') {
     return { ok: false, reason: `${NATIVE_BLAS_ENV}=off`, hint: `unset ${NATIVE_BLAS_ENV} to use the native kernels` };
   }
@@ -160,7 +167,7 @@ export function loadNativeBlas(options: { threads: number }): NativeBlasLoad {
   const scalars = new Float64Array(6);
   return {
     ok: true,
-    blas: {
+    addon: {
       ...opened,
       gemm(op: GemmOperands): void {
         dims[0] = op.batch;

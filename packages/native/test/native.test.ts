@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { loadNativeBlas } from '../src/index';
+import { loadNativeAddon } from '../src/index';
 
 /**
  * The addon against a plain loop. CI installs OpenBLAS and builds the addon, and sets
  * CT_REQUIRE_NATIVE_BLAS=1 so that a broken build fails there instead of being skipped.
  */
 
-const loaded = loadNativeBlas({ threads: 2 });
+const loaded = loadNativeAddon({ threads: 2 });
 const required = process.env.CT_REQUIRE_NATIVE_BLAS === '1';
 
 function reference(a: Float32Array, b: Float32Array, m: number, n: number, k: number, ta: boolean, tb: boolean): Float32Array {
@@ -32,7 +32,7 @@ function random(length: number, seed: number): Float32Array {
 describe.skipIf(!loaded.ok && !required)('native gemm', () => {
   const blas = () => {
     if (!loaded.ok) throw new Error(`${loaded.reason}; ${loaded.hint}`);
-    return loaded.blas;
+    return loaded.addon;
   };
 
   it('opens a BLAS library and says which', () => {
@@ -93,7 +93,7 @@ describe.skipIf(!loaded.ok && !required)('native gemm', () => {
 describe.skipIf(!loaded.ok && !required)('native sum and Adam step', () => {
   const native = () => {
     if (!loaded.ok) throw new Error(`${loaded.reason}; ${loaded.hint}`);
-    return loaded.blas;
+    return loaded.addon;
   };
 
   it('sums over rows and over columns', () => {
@@ -124,9 +124,9 @@ describe.skipIf(!loaded.ok && !required)('native sum and Adam step', () => {
     const a = random(batch * size * size, 17);
     const b = random(batch * size * size, 18);
     const run = (threads: number) => {
-      const reload = loadNativeBlas({ threads });
+      const reload = loadNativeAddon({ threads });
       if (!reload.ok) throw new Error(reload.reason);
-      const k = reload.blas;
+      const k = reload.addon;
       const gelu = new Float32Array(n);
       const geluGrad = new Float32Array(n);
       k.geluTanh(x, gelu);
@@ -171,7 +171,7 @@ describe.skipIf(!loaded.ok && !required)('native sum and Adam step', () => {
       const lse = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
       expect(one.exact.loss[r] ?? Number.NaN).toBeCloseTo(lse - (row[targets[r] ?? 0] ?? 0), 3);
     }
-    loadNativeBlas({ threads: 2 });
+    loadNativeAddon({ threads: 2 });
   });
 
   it('takes an Adam step that leaves masked entries exactly as they were', () => {
@@ -199,8 +199,8 @@ describe('loading', () => {
   it('says why when the BLAS library cannot be opened', async () => {
     const { spawnSync } = await import('node:child_process');
     // A fresh process: the library is opened once per process.
-    const script = `import { loadNativeBlas } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).pathname)};
-      const r = loadNativeBlas({ threads: 1 }); console.log(JSON.stringify(r.ok ? { ok: true } : r));`;
+    const script = `import { loadNativeAddon } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).pathname)};
+      const r = loadNativeAddon({ threads: 1 }); console.log(JSON.stringify(r.ok ? { ok: true } : r));`;
     const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       encoding: 'utf8',
       env: { ...process.env, CT_BLAS_LIBRARY: '/nonexistent/libnothing.so' },
@@ -215,7 +215,7 @@ describe('loading', () => {
     const previous = process.env.CT_NATIVE_BLAS;
     process.env.CT_NATIVE_BLAS = 'off';
     try {
-      const result = loadNativeBlas({ threads: 1 });
+      const result = loadNativeAddon({ threads: 1 });
       expect(result.ok).toBe(false);
       if (!result.ok) expect(result.reason).toMatch(/CT_NATIVE_BLAS=off/);
     } finally {

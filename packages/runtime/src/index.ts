@@ -4,6 +4,7 @@ export { tf } from './backend/tf';
 export { type BackendInfo, backendInfo, type BackendName, type BackendRequest, ensureBackend, type InitBackendOptions, initBackend, nativeKernelsApplied, opFixesFor, shutdownBackend } from './backend/index';
 // Tensor ops that pick the fast form for the active backend.
 export {
+  type AdamSettings,
   type AdamStepInputs,
   type AdamStepSettings,
   batchMatMul,

@@ -1,4 +1,4 @@
-import { loadNativeBlas, type NativeBlas } from '@circuit-tuning/native';
+import { type AdamSettings, loadNativeAddon, type NativeAddon } from '@circuit-tuning/native';
 import type { BatchMatMulAttrs, KernelFunc, SumAttrs, TensorInfo, TransposeAttrs, _FusedMatMulAttrs } from '@tensorflow/tfjs-core';
 import { type KernelMemory, memoryOf } from './kernel-memory';
 import { broadcastStrides } from './broadcast-kernels';
@@ -52,7 +52,7 @@ export interface NativeKernelsInfo {
   loopThreads: number;
 }
 
-let blas: NativeBlas | undefined;
+let addon: NativeAddon | undefined;
 
 /**
  * Registers the native kernels for `backend` with `threads` BLAS threads. Returns why they could
@@ -63,9 +63,9 @@ export function applyNativeKernels(
   threads: number,
   backend: NativeKernelsBackend = 'wasm',
 ): { ok: true; info: NativeKernelsInfo } | { ok: false; reason: string; hint: string } {
-  const loaded = loadNativeBlas({ threads });
+  const loaded = loadNativeAddon({ threads });
   if (!loaded.ok) return loaded;
-  blas = loaded.blas;
+  addon = loaded.addon;
   // The stock kernels must be registered before they are taken over.
   if (backend === 'wasm') wasmPackage();
   else registerNativeBackend();
@@ -73,7 +73,7 @@ export function applyNativeKernels(
   for (const [kernelName, kernelFunc] of OWN_KERNELS) {
     if (tf.getKernel(kernelName, backend) === undefined) tf.registerKernel({ kernelName, backendName: backend, kernelFunc });
   }
-  return { ok: true, info: { library: blas.library, config: blas.config, threads: blas.threads, loopThreads: blas.loopThreads } };
+  return { ok: true, info: { library: addon.library, config: addon.config, threads: addon.threads, loopThreads: addon.loopThreads } };
 }
 
 /** Puts `backend`'s stock kernels back (for the fallback path and for comparisons). */
@@ -150,7 +150,7 @@ function fusedMatMul(params: KernelParams): TensorInfo | TensorInfo[] {
 
 /** Inputs param, grad, m, v, t (and mask); outputs the new param, m, v and t (t: one count per entry, or one for all without a mask). */
 function adamStep(params: KernelParams): TensorInfo[] {
-  const native = blas;
+  const native = addon;
   if (native === undefined) throw new Error('native kernels registered without the addon');
   const mem = memoryOf(params.backend);
   const inputs = params.inputs as Record<string, TensorInfo | undefined>;
@@ -179,7 +179,7 @@ function adamStep(params: KernelParams): TensorInfo[] {
   const outs = inPlace ? owned.map((x) => mem.share(x)) : owned.map((x) => mem.make(x.shape, 'float32'));
   if (size === 0) return outs;
   const [outParam, outM, outV, outT] = outs.map((x) => f32(mem, x)) as [Float32Array, Float32Array, Float32Array, Float32Array];
-  const attrs = params.attrs as unknown as { learningRate: number; beta1: number; beta2: number; epsilon: number; weightDecay: number; decoupled: boolean };
+  const attrs = params.attrs as unknown as AdamSettings & { learningRate: number };
   native.adamStep({
     param: f32(mem, param),
     grad: f32(mem, grad),
@@ -203,7 +203,7 @@ function adamStep(params: KernelParams): TensorInfo[] {
  * per row), or over any other axis set after a native transpose; other dtypes go to the stock kernel.
  */
 function sum(params: KernelParams): TensorInfo | TensorInfo[] {
-  const native = blas;
+  const native = addon;
   const { x } = params.inputs as { x: TensorInfo };
   if (native === undefined || x.dtype !== 'float32') return stock(params).runStock('Sum', params);
   const { axis, keepDims } = params.attrs as unknown as SumAttrs;
@@ -243,7 +243,7 @@ function sum(params: KernelParams): TensorInfo | TensorInfo[] {
  * permutation that moves no data shares the input, as Identity does.
  */
 function transpose(params: KernelParams): TensorInfo | TensorInfo[] {
-  const native = blas;
+  const native = addon;
   const { x } = params.inputs as { x: TensorInfo };
   if (native === undefined || (x.dtype !== 'float32' && x.dtype !== 'int32')) return stock(params).runStock('Transpose', params);
   const { perm } = params.attrs as unknown as TransposeAttrs;
@@ -263,7 +263,7 @@ function transpose(params: KernelParams): TensorInfo | TensorInfo[] {
  * added to every row, a mask to every head); other broadcasts and dtypes go to the stock kernel.
  */
 function add(params: KernelParams): TensorInfo | TensorInfo[] {
-  const native = blas;
+  const native = addon;
   const { a, b } = params.inputs as { a: TensorInfo; b: TensorInfo };
   if (native === undefined || a.dtype !== 'float32' || b.dtype !== 'float32') return stock(params).runStock('Add', params);
   // The larger operand first (addition commutes exactly in IEEE arithmetic).
@@ -285,7 +285,7 @@ function stripLeadingOnes(shape: readonly number[]): number[] {
 
 /** gelu_new(x), elementwise. */
 function geluTanh(params: KernelParams): TensorInfo {
-  const native = blas;
+  const native = addon;
   const { x } = params.inputs as { x?: TensorInfo };
   if (native === undefined || x === undefined || x.dtype !== 'float32') throw new Error(`${GELU_TANH_KERNEL}: needs a float32 input x`);
   const mem = memoryOf(params.backend);
@@ -296,7 +296,7 @@ function geluTanh(params: KernelParams): TensorInfo {
 
 /** dy · gelu_new'(x), elementwise. */
 function geluTanhGrad(params: KernelParams): TensorInfo {
-  const native = blas;
+  const native = addon;
   const { x, dy } = params.inputs as { x?: TensorInfo; dy?: TensorInfo };
   if (native === undefined || x === undefined || dy === undefined || x.dtype !== 'float32' || dy.dtype !== 'float32') {
     throw new Error(`${GELU_TANH_GRAD_KERNEL}: needs float32 inputs x and dy`);
@@ -331,7 +331,7 @@ function normShape(kernel: string, x: TensorInfo, ...perFeature: TensorInfo[]): 
 
 /** LayerNorm over the last axis: inputs x, w, b; attr eps. */
 function layerNorm(params: KernelParams): TensorInfo {
-  const native = blas;
+  const native = addon;
   if (native === undefined) throw new Error('native kernels registered without the addon');
   const [x, w, b] = float32Inputs(LAYER_NORM_KERNEL, params, ['x', 'w', 'b']) as [TensorInfo, TensorInfo, TensorInfo];
   const { rows, d } = normShape(LAYER_NORM_KERNEL, x, w, b);
@@ -348,7 +348,7 @@ function layerNorm(params: KernelParams): TensorInfo {
  * from this one call.)
  */
 function layerNormGrad(params: KernelParams): TensorInfo[] {
-  const native = blas;
+  const native = addon;
   if (native === undefined) throw new Error('native kernels registered without the addon');
   const [x, w, dy] = float32Inputs(LAYER_NORM_GRAD_KERNEL, params, ['x', 'w', 'dy']) as [TensorInfo, TensorInfo, TensorInfo];
   if (!tf.util.arraysEqual(x.shape, dy.shape)) throw new Error(`${LAYER_NORM_GRAD_KERNEL}: x [${x.shape}] and dy [${dy.shape}] differ`);
@@ -381,7 +381,7 @@ function crossEntropyInputs(kernel: string, params: KernelParams): { x: TensorIn
 
 /** Per-row cross-entropy: inputs x [rows, v], targets [rows] → [rows]. */
 function crossEntropy(params: KernelParams): TensorInfo {
-  const native = blas;
+  const native = addon;
   if (native === undefined) throw new Error('native kernels registered without the addon');
   const { x, targets, rows, v } = crossEntropyInputs(CROSS_ENTROPY_KERNEL, params);
   const mem = memoryOf(params.backend);
@@ -394,7 +394,7 @@ function crossEntropy(params: KernelParams): TensorInfo {
 
 /** Its gradient w.r.t. x: inputs x, targets, the forward's loss and dy (both [rows]) → [rows, v]. */
 function crossEntropyGrad(params: KernelParams): TensorInfo {
-  const native = blas;
+  const native = addon;
   if (native === undefined) throw new Error('native kernels registered without the addon');
   const { x, targets, rows, v } = crossEntropyInputs(CROSS_ENTROPY_GRAD_KERNEL, params);
   const [loss, dy] = float32Inputs(CROSS_ENTROPY_GRAD_KERNEL, params, ['loss', 'dy']) as [TensorInfo, TensorInfo];
@@ -417,10 +417,10 @@ function scaledRowsKernel(
   kernel: string,
   names: readonly [string, string],
   sameShape: boolean,
-  run: (native: NativeBlas, first: Float32Array, second: Float32Array, out: Float32Array, width: number, scale: number) => void,
+  run: (native: NativeAddon, first: Float32Array, second: Float32Array, out: Float32Array, width: number, scale: number) => void,
 ): KernelFunc {
   return (params: KernelParams) => {
-    const native = blas;
+    const native = addon;
     if (native === undefined) throw new Error('native kernels registered without the addon');
     const [x, other] = float32Inputs(kernel, params, names) as [TensorInfo, TensorInfo];
     const width = x.shape[x.shape.length - 1] ?? 0;
@@ -472,7 +472,7 @@ const takeovers: Readonly<Record<NativeKernelsBackend, KernelTakeover<TakenOver>
  * (or [..., k, m] transposed), b [...batchB, k, n] (or [..., n, k]).
  */
 function nativeProduct(mem: KernelMemory, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
-  const native = blas;
+  const native = addon;
   if (native === undefined) throw new Error('native kernels registered without a BLAS library');
   const ra = a.shape.length;
   const rb = b.shape.length;

@@ -1,3 +1,4 @@
+import type { AdamSettings } from '@circuit-tuning/native';
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { ADAM_STEP_KERNEL } from '../backend/native-kernels';
 import { tf } from '../backend/tf';
@@ -21,14 +22,10 @@ export interface AdamStepInputs {
   mask?: tf.Tensor;
 }
 
-export interface AdamStepSettings {
-  learningRate: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  weightDecay: number;
-  decoupled: boolean;
-}
+/** Adam's settings (declared once, in @circuit-tuning/native) and the step's learning rate. */
+export type AdamStepSettings = AdamSettings & { learningRate: number };
+
+export type { AdamSettings };
 
 export function fusedAdamStep(
   inputs: AdamStepInputs,

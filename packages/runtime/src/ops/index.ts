@@ -1,7 +1,7 @@
 // Tensor ops that pick the fast form for the active backend (see backend/fixes.ts).
 export { batchMatMul, matMul, registerWeightProductGradients } from './matmul';
 export { embeddingLookup } from './embedding';
-export { type AdamStepInputs, type AdamStepSettings, fusedAdamStep } from './adam';
+export { type AdamSettings, type AdamStepInputs, type AdamStepSettings, fusedAdamStep } from './adam';
 export { fusedGeluTanh } from './activation';
 export { maskedSoftmax, softmaxBackward } from './attention';
 export { fusedLayerNorm } from './norm';

@@ -1,15 +1,7 @@
-import { fusedAdamStep, tf } from '@circuit-tuning/runtime';
+import { type AdamSettings, fusedAdamStep, tf } from '@circuit-tuning/runtime';
 import type { Optimizer, ParameterUpdate } from './optimizer';
 import { SlotState } from './state';
 
-export interface AdamOptions {
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  weightDecay: number;
-  /** AdamW (Loshchilov & Hutter 2019): decay the weights directly instead of adding λp to the gradient. */
-  decoupled: boolean;
-}
 
 /**
  * Adam / AdamW with per-entry step counts, so that bias correction stays right for entries that a
@@ -18,7 +10,7 @@ export interface AdamOptions {
  * Where the backend has the runtime's fused kernel (wasm with the native addon) one native pass
  * does the step; elsewhere the tf ops below, which define the semantics the kernel matches.
  */
-export function adam(options: AdamOptions): Optimizer {
+export function adam(options: AdamSettings): Optimizer {
   const slots = new SlotState();
   const { beta1, beta2, epsilon, weightDecay, decoupled } = options;
   return {
