@@ -72,13 +72,9 @@ await trainLoop({
   model,
   optimizer,
   dataset,
-  batchSize: config.batchSize,
-  steps,
-  learningRate: config.learningRate,
-  schedule: config.schedule,
+  settings: { ...config, steps },
   seed: 1,
   runDir,
-  checkpointEvery: config.checkpointEvery,
   configHash: 'memory-bench',
   plan: (batch, step) => {
     if (step % every === 0) sample(step);

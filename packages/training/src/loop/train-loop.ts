@@ -17,8 +17,8 @@ import {
 } from './checkpoint';
 import type { Objective } from './debias';
 import { clipFactor, nextTokenLoss } from './loss';
-import { learningRateAt, type ScheduleConfig } from './schedule';
-import type { DivergenceConfig } from './train-config';
+import { learningRateAt } from './schedule';
+import type { DivergenceConfig, TrainConfig } from './train-config';
 
 export type { LogRow } from './checkpoint';
 
@@ -47,22 +47,19 @@ export interface StepPlan {
   dispose?: tf.Tensor[];
 }
 
+/** The settings of TrainConfig (./train-config.ts) the loop reads, taken as they are: one source, no copies. */
+export type TrainLoopSettings = Pick<TrainConfig, 'batchSize' | 'steps' | 'learningRate' | 'schedule' | 'clipNorm' | 'checkpointEvery' | 'keepCheckpoints' | 'divergence' | 'evalEvery'>;
+
 export interface TrainLoopOptions {
   model: TransformerModel;
   optimizer: Optimizer;
   dataset: SequenceDataset;
-  batchSize: number;
-  steps: number;
-  learningRate: number;
-  schedule: ScheduleConfig;
-  clipNorm?: number;
+  settings: TrainLoopSettings;
   /** The loss on a batch's logits (default: next-token NLL; de-biasing adds a pronoun term). */
   objective?: Objective;
   seed: number;
   /** Where checkpoints live; a run finding a checkpoint here resumes from it. */
   runDir: string;
-  checkpointEvery: number;
-  keepCheckpoints?: number;
   /** Identifies the configuration: a checkpoint of another configuration is never resumed. */
   configHash: string;
   plan?: (batch: TokenBatch, step: number) => StepPlan | Promise<StepPlan>;
@@ -71,12 +68,9 @@ export interface TrainLoopOptions {
    * checkpoint and restored on resume, so a resumed step plans what the uninterrupted one did.
    */
   planState?: PlanState;
-  /** When a finite loss counts as diverged (default: never; the stages pass TrainConfig's). */
-  divergence?: DivergenceConfig;
   /** Variables outside the model that training changes (adapters); checkpointed with it. */
   extraVariables?: ReadonlyMap<string, tf.Variable>;
   evaluate?: (step: number) => Promise<Record<string, number>>;
-  evalEvery?: number;
   progress?: ProgressHandle;
   logger?: StageLogger;
   signal?: AbortSignal;
@@ -97,8 +91,9 @@ export interface PlanState {
  * exactly: batches, schedule and evaluations depend on the step alone, the rest is in the checkpoint.
  */
 export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRow[]; resumedFrom: number }> {
-  const { model, optimizer, dataset, batchSize, steps, runDir } = options;
-  const keep = options.keepCheckpoints ?? 2;
+  const { model, optimizer, dataset, runDir } = options;
+  const { batchSize, steps } = options.settings;
+  const keep = options.settings.keepCheckpoints;
   let state: TrainerState = await resume(options);
   const resumedFrom = state.step;
   const allNames = model.params.names();
@@ -119,7 +114,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRo
       if (error instanceof NonFiniteModelError) throw await divergenceError(runDir, step, error.message);
       throw error;
     }
-    const learningRate = learningRateAt(step, steps, options.learningRate, options.schedule);
+    const learningRate = learningRateAt(step, steps, options.settings.learningRate, options.settings.schedule);
     const ids = tf.tensor2d(batch.ids, [batch.batch, batch.seq], 'int32');
     const weights = tf.tensor2d(batch.weights, [batch.batch, batch.seq]);
     const variables = plan.trainable.map((t) => t.variable ?? model.params.get(t.name));
@@ -131,9 +126,9 @@ export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRo
         ? tf.variableGrads(() => lossFn(ids, weights), variables)
         : { value: tf.tidy(() => lossFn(ids, weights)), grads: {} as Record<string, tf.Tensor> };
     const gradList = variables.map((v) => grads[v.name]!);
-    const { norm, factor } = clipFactor(gradList, options.clipNorm);
+    const { norm, factor } = clipFactor(gradList, options.settings.clipNorm);
     const [lossValue, normValue] = [(await value.data())[0]!, (await norm.data())[0]!];
-    const diverged = divergence(lossValue, normValue, state.log, options.divergence);
+    const diverged = divergence(lossValue, normValue, state.log, options.settings.divergence);
     if (diverged !== undefined) {
       tf.dispose([ids, weights, value, norm, factor, ...gradList, ...(plan.dispose ?? [])]);
       throw await divergenceError(runDir, step, diverged);
@@ -166,13 +161,13 @@ export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRo
       empty_circuit: null,
       ...plan.log,
     };
-    if (options.evaluate && options.evalEvery && ((step + 1) % options.evalEvery === 0 || step + 1 === steps)) {
+    if (options.evaluate && ((step + 1) % options.settings.evalEvery === 0 || step + 1 === steps)) {
       Object.assign(row, await options.evaluate(step));
     }
     state.log.push(row);
     options.progress?.update(step + 1, { loss: Number(lossValue.toFixed(4)), lr: Number(learningRate.toPrecision(3)) });
     const done = step + 1 === steps;
-    if ((step + 1) % options.checkpointEvery === 0 || done) {
+    if ((step + 1) % options.settings.checkpointEvery === 0 || done) {
       state = { ...state, step: step + 1, ...(options.planState ? { plan: options.planState.save() } : {}) };
       await saveCheckpoint(runDir, state, model, optimizer, options.extraVariables);
       if (done) await pruneCheckpoints(runDir, keep);
