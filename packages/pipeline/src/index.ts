@@ -37,3 +37,7 @@ export { openDirStore } from './store/dir-store';
 export { INDEX_BUCKET, OBJECT_BUCKET, openNatsStore } from './store/nats-store';
 export { partialKey, stepKey, stepSync } from './store/step-sync';
 export { connectQueue, describeQueue, queueUrl } from './executor/nats-connection';
+export { EXECUTORS, type ExecutorName, executorChoice, localExecutor, openSharedStore, queueExecutor, type TrialExecutor } from './executor/index';
+export { DEFAULT_QUEUE_SETTINGS, openQueue, type Queue, type QueueSettings, type TrialJob, type TrialState } from './executor/queue';
+export { runTrialJob, trialRunDir } from './executor/trial-job';
+export { type JobOutcomeFile, runWorker, workerName } from './executor/worker';

@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@circuit-tuning/contracts';
 import { isTempName, readManifest, writeFileAtomic, writeJsonAtomic } from '@circuit-tuning/runtime';
@@ -105,6 +106,11 @@ export interface TrialResult extends Trial {
   durationMs: number;
   metrics: Record<string, string | number | boolean | null>;
   error?: string;
+  /** The machine the trial ran on, and its compute backend. */
+  host?: string;
+  backend?: string;
+  /** Deliveries of its job (the queue executor; 1 unless a worker died or it failed and was retried). */
+  attempts?: number;
 }
 
 export interface RunTrialsOptions {
@@ -174,7 +180,7 @@ async function runTrial(trial: Trial, options: RunTrialsOptions): Promise<TrialR
     });
   });
   const durationMs = Math.round(performance.now() - started);
-  const status = await runStatus(trial.runDir);
+  const { status, backend } = await runStatus(trial.runDir);
   const errorLine = stderr
     .split('\n')
     .filter((l) => l.startsWith('error:'))
@@ -185,19 +191,22 @@ async function runTrial(trial: Trial, options: RunTrialsOptions): Promise<TrialR
     exitCode: code,
     durationMs,
     metrics: await collectMetrics(trial.runDir),
+    host: hostname(),
+    ...(backend === undefined ? {} : { backend }),
     ...(code === 0 ? {} : { error: errorLine ?? stderr.trim().split('\n').pop() ?? `exit ${code}` }),
   };
 }
 
-async function runStatus(runDir: string): Promise<string | undefined> {
+async function runStatus(runDir: string): Promise<{ status?: string; backend?: string }> {
   try {
-    return (JSON.parse(await readFile(join(runDir, RUN_STATUS_FILE), 'utf8')) as { status?: string }).status;
+    const run = JSON.parse(await readFile(join(runDir, RUN_STATUS_FILE), 'utf8')) as { status?: string; backend?: { name?: string } };
+    return { ...(run.status === undefined ? {} : { status: run.status }), ...(typeof run.backend?.name === 'string' ? { backend: run.backend.name } : {}) };
   } catch {
-    return undefined;
+    return {};
   }
 }
 
-/** `step.key` → value for every scalar in every step's manifest summary. */
+/** `step.key` → value for every scalar in every step's manifest summary; nested objects as `step.key.inner`. */
 export async function collectMetrics(runDir: string): Promise<Record<string, string | number | boolean | null>> {
   const metrics: Record<string, string | number | boolean | null> = {};
   const resolvedPath = join(runDir, RESOLVED_FILE);
@@ -206,9 +215,11 @@ export async function collectMetrics(runDir: string): Promise<Record<string, str
   if (!isResolvedPipeline(resolved)) return metrics;
   for (const step of resolved.steps) {
     const manifest = await readManifest(join(runDir, step.id)).catch(() => undefined);
-    for (const [key, value] of Object.entries(manifest?.summary ?? {})) {
-      if (value === null || typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean') metrics[`${step.id}.${key}`] = value;
-    }
+    const add = (prefix: string, value: unknown) => {
+      if (value === null || typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean') metrics[prefix] = value;
+      else if (isRecord(value)) for (const [key, inner] of Object.entries(value)) add(`${prefix}.${key}`, inner);
+    };
+    for (const [key, value] of Object.entries(manifest?.summary ?? {})) add(`${step.id}.${key}`, value);
   }
   return metrics;
 }
@@ -225,14 +236,16 @@ export interface SweepTable {
   rows: (string | number | boolean | null)[][];
 }
 
-/** One row per trial: its name, grid values, status, time and the chosen metrics. */
+/** One row per trial: its name, grid values, status, time, where it ran (host, backend) and the chosen metrics. */
 export function sweepTable(results: readonly TrialResult[], grid: readonly GridAxis[], metrics: readonly string[]): SweepTable {
-  const columns = ['trial', ...grid.map((g) => g.key), 'status', 'seconds', ...metrics];
+  const columns = ['trial', ...grid.map((g) => g.key), 'status', 'seconds', 'host', 'backend', ...metrics];
   const rows = results.map((r) => [
     r.name,
     ...grid.map((g) => (r.values[g.key] === undefined ? null : typeof r.values[g.key] === 'object' ? JSON.stringify(r.values[g.key]) : (r.values[g.key] as string | number | boolean))),
     r.status,
     Math.round(r.durationMs / 100) / 10,
+    r.host ?? null,
+    r.backend ?? null,
     ...metrics.map((m) => r.metrics[m] ?? null),
   ]);
   return { columns, rows };

@@ -8,6 +8,7 @@ import { sweepCommand } from './sweep';
 import { verifyCommand } from './verify';
 import { viewCommand } from './view';
 import { trainEmbeddedCommand } from './train-embedded';
+import { workerCommand } from './worker';
 
 /** Every command of the CLI, in the order `--help` lists them. */
-export const commands: Command[] = [demoCommand, inspectCommand, loadCommand, trainEmbeddedCommand, runCommand, verifyCommand, sweepCommand, viewCommand, stageCommand, ...stageCommands()];
+export const commands: Command[] = [demoCommand, inspectCommand, loadCommand, trainEmbeddedCommand, runCommand, verifyCommand, sweepCommand, workerCommand, viewCommand, stageCommand, ...stageCommands()];

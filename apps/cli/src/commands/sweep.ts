@@ -4,7 +4,30 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@circuit-tuning/contracts';
 import type { Command } from '../command';
 import { cancelOnSignals, csvOption, EXIT_CANCELLED, listOption, positiveInt, userPath } from '../cli-support';
-import { checkSweepDir, expandGrid, type GridAxis, isSweepDocument, parseGridOption, parseSweep, readYamlFile, runTrials, selectMetrics, type SweepSpec, sweepTable, tableMarkdown, varyingMetrics, writeSweepFiles } from '@circuit-tuning/pipeline';
+import {
+  checkSweepDir,
+  connectQueue,
+  DEFAULT_QUEUE_SETTINGS,
+  describeQueue,
+  executorChoice,
+  expandGrid,
+  type GridAxis,
+  isSweepDocument,
+  localExecutor,
+  openQueue,
+  parseGridOption,
+  parseSweep,
+  queueExecutor,
+  queueUrl,
+  readYamlFile,
+  selectMetrics,
+  type SweepSpec,
+  sweepTable,
+  type TrialExecutor,
+  tableMarkdown,
+  varyingMetrics,
+  writeSweepFiles,
+} from '@circuit-tuning/pipeline';
 
 const require = createRequire(import.meta.url);
 /** Each trial runs this command line's `run` in a child process. */
@@ -16,6 +39,8 @@ export const sweepCommand: Command = {
   summary: 'Run a pipeline over a grid of settings (e.g. top-N × seed × variant), each trial in its own run directory, summarised in one table.',
   usage: `sweep SWEEP.yaml [--out DIR] [--concurrency N] [--json]
        sweep PIPELINE.yaml --grid KEY=V1,V2,... [--grid ...] [--set KEY=VALUE]... [--concurrency N] [--metrics PATTERNS] [--out DIR]
+       sweep SWEEP.yaml --executor queue --queue nats://HOST:4222 [--store DIR] [--timeout SECONDS]
+       sweep --status --queue nats://HOST:4222 [--sweep ID]
 
   --grid KEY=VALUES   one axis of the grid; KEY as for run --set (seed, discover.variant,
                       discover.config.selection.n); VALUES comma-separated, read as YAML
@@ -29,6 +54,19 @@ export const sweepCommand: Command = {
                       trial, and sweep.md, sweep.tsv, sweep.json
   --json              print the results as JSON on stdout
 
+  --executor NAME     local (default): trials run here as child processes; queue: one job per
+                      trial on a NATS JetStream queue, run by \`ct worker\` on any machines
+  --queue URL         the queue's server (or CT_QUEUE_URL); credentials in the URL
+                      (nats://user:password@host:4222) or CT_QUEUE_USER/CT_QUEUE_PASSWORD/
+                      CT_QUEUE_TOKEN, never written anywhere
+  --store DIR         the artifact store the workers share: a directory every machine mounts
+                      (or CT_STORE); default: the object store in the queue's server
+  --timeout SECONDS   how long the sweep waits for its trials (default 86400); they stay queued after
+  --ack-wait SECONDS  a job whose worker went silent this long is delivered again (default 60;
+                      set when the queue is first used)
+  --max-deliver N     deliveries of a job at most, first and retries (default 5; likewise)
+  --status            the queue's jobs by state (of one --sweep ID, or of every sweep)
+
   A sweep file has 'pipeline' (its path), 'grid' (KEY: [values]), and optionally 'set',
   'concurrency' and 'metrics'.`,
   options: {
@@ -39,8 +77,18 @@ export const sweepCommand: Command = {
     out: { type: 'string' },
     'reuse-from': { type: 'string', multiple: true },
     json: { type: 'boolean' },
+    executor: { type: 'string' },
+    queue: { type: 'string' },
+    store: { type: 'string' },
+    timeout: { type: 'string' },
+    'ack-wait': { type: 'string' },
+    'max-deliver': { type: 'string' },
+    status: { type: 'boolean' },
+    sweep: { type: 'string' },
   },
   async run({ values, positionals }) {
+    if (values.status) return showStatus(queueUrl(values.queue as string | undefined), values.sweep as string | undefined, values.json === true);
+    const executorName = executorChoice(values.executor);
     const [file] = positionals;
     if (file === undefined) throw new ConfigError('sweep needs a sweep file or a pipeline file with --grid', { hint: 'usage: circuit-tuning sweep PIPELINE.yaml --grid seed=1,2' });
     const path = userPath(file);
@@ -58,29 +106,59 @@ export const sweepCommand: Command = {
     const concurrency = positiveInt(values.concurrency, '--concurrency') ?? spec.concurrency;
     await checkSweepDir(sweepDir);
     const trials = expandGrid(grid, sweepDir);
-    process.stderr.write(`sweep: ${trials.length} trials of ${spec.pipeline}, ${Math.max(1, concurrency)} at a time, in ${sweepDir}\n`);
     const cancel = cancelOnSignals();
-    const passThrough = [
-      ...(values.backend === undefined ? [] : ['--backend', String(values.backend)]),
-      ...(values.threads === undefined ? [] : ['--threads', String(values.threads)]),
-      ...listOption(values['reuse-from']).flatMap((d) => ['--reuse-from', userPath(d)]),
-    ];
-    let results: Awaited<ReturnType<typeof runTrials>>;
-    try {
-      results = await runTrials(trials, {
+    const set = [...spec.set, ...listOption(values.set)];
+    let executor: TrialExecutor;
+    if (executorName === 'queue') {
+      for (const flag of ['backend', 'threads', 'reuse-from', 'concurrency'] as const) {
+        if (values[flag] !== undefined) throw new ConfigError(`--${flag} is for the local executor; with --executor queue each \`ct worker\` takes its own`, { hint: 'ct worker --queue URL --concurrency N --backend NAME' });
+      }
+      executor = await queueExecutor({
+        queueUrl: queueUrl(values.queue as string | undefined),
+        ...(values.store === undefined && process.env.CT_STORE === undefined ? {} : { store: userPath((values.store as string | undefined) ?? (process.env.CT_STORE as string)) }),
+        settings: {
+          ackWaitMs: (positiveInt(values['ack-wait'], '--ack-wait') ?? DEFAULT_QUEUE_SETTINGS.ackWaitMs / 1000) * 1000,
+          maxDeliver: positiveInt(values['max-deliver'], '--max-deliver') ?? DEFAULT_QUEUE_SETTINGS.maxDeliver,
+        },
+        sweepName: name,
         pipeline: spec.pipeline,
-        set: [...spec.set, ...listOption(values.set)],
+        set,
+        timeoutMs: (positiveInt(values.timeout, '--timeout') ?? 86_400) * 1000,
+        signal: cancel.signal,
+        warn: (message) => process.stderr.write(`warning: ${message}\n`),
+      });
+    } else {
+      for (const flag of ['queue', 'store', 'timeout', 'ack-wait', 'max-deliver'] as const) {
+        if (values[flag] !== undefined) throw new ConfigError(`--${flag} is for --executor queue`, { hint: 'add --executor queue, or drop it' });
+      }
+      executor = localExecutor({
+        pipeline: spec.pipeline,
+        set,
         sweepDir,
         concurrency: Math.max(1, concurrency),
         command: [require.resolve('tsx/cli'), MAIN],
-        args: passThrough,
+        args: [
+          ...(values.backend === undefined ? [] : ['--backend', String(values.backend)]),
+          ...(values.threads === undefined ? [] : ['--threads', String(values.threads)]),
+          ...listOption(values['reuse-from']).flatMap((d) => ['--reuse-from', userPath(d)]),
+        ],
         signal: cancel.signal,
-        onStart: (trial, i) => process.stderr.write(`[${i + 1}/${trials.length}] ${trial.name} started\n`),
+      });
+    }
+    process.stderr.write(`sweep: ${trials.length} trials of ${spec.pipeline} on ${executor.description}, in ${sweepDir}\n`);
+    let results: Awaited<ReturnType<TrialExecutor['run']>>;
+    try {
+      results = await executor.run(trials, {
+        onStart: (trial, i, where) => process.stderr.write(`[${i + 1}/${trials.length}] ${trial.name} started${where === undefined ? '' : ` ${where}`}\n`),
         onEnd: (result, i) =>
-          process.stderr.write(`[${i + 1}/${trials.length}] ${result.name} ${result.status} in ${(result.durationMs / 1000).toFixed(1)} s${result.error ? `: ${result.error}` : ''}\n`),
+          process.stderr.write(
+            `[${i + 1}/${trials.length}] ${result.name} ${result.status} in ${(result.durationMs / 1000).toFixed(1)} s${executorName === 'queue' && result.host !== undefined ? ` on ${result.host} (${result.backend ?? '?'})` : ''}${result.error ? `: ${result.error}` : ''}\n`,
+          ),
+        onProgress: (counts) => process.stderr.write(`sweep: ${Object.entries(counts).map(([state, n]) => `${n} ${state}`).join(', ')}\n`),
       });
     } finally {
       cancel.dispose();
+      await executor.close();
     }
     const names = [...new Set(results.flatMap((r) => Object.keys(r.metrics)))].sort();
     const metrics = selectMetrics(names, [...spec.metrics, ...csvOption(values.metrics)]);
@@ -95,3 +173,33 @@ export const sweepCommand: Command = {
     return results.every((r) => r.status === 'succeeded') && results.length === trials.length ? 0 : 1;
   },
 };
+
+/** `sweep --status`: the queue's jobs, and each sweep's trials by state. */
+async function showStatus(url: string, sweepId: string | undefined, json: boolean): Promise<number> {
+  const connection = await connectQueue(url, { name: 'circuit-tuning sweep --status' });
+  try {
+    const queue = await openQueue(connection);
+    const counts = await queue.counts();
+    const states = await queue.states(sweepId);
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ queue: describeQueue(url), jobs: counts, trials: states }, null, 2)}\n`);
+      return 0;
+    }
+    const lines = [`queue ${describeQueue(url)}: ${counts.waiting} job(s) waiting for a worker, ${counts.inProgress} with a worker, ${counts.redelivered} delivered more than once`];
+    const bySweep = new Map<string, typeof states>();
+    for (const s of states) bySweep.set(s.sweepId, [...(bySweep.get(s.sweepId) ?? []), s]);
+    if (sweepId !== undefined && !bySweep.has(sweepId)) lines.push(`no trials of sweep '${sweepId}'`);
+    for (const [id, trials] of bySweep) {
+      const tally = new Map<string, number>();
+      for (const t of trials) tally.set(t.state, (tally.get(t.state) ?? 0) + 1);
+      lines.push('', `sweep ${id}: ${[...tally].map(([state, n]) => `${n} ${state}`).join(', ')}`);
+      for (const t of trials) {
+        lines.push(`  ${t.name.padEnd(36)} ${t.state.padEnd(9)} ${t.worker ?? ''}${t.attempt > 1 ? ` delivery ${t.attempt}` : ''}${t.error ? `  ${t.error}` : ''}`);
+      }
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  } finally {
+    await connection.drain();
+  }
+}

@@ -9,6 +9,7 @@
  */
 import { ArtifactError, RuntimeError } from '@circuit-tuning/contracts';
 import { type KV, type NatsConnection, nuid, type ObjectStore } from 'nats';
+import { bucketKeys } from '../executor/queue';
 import { type ArtifactStore, checkKey } from './artifact-store';
 
 export const OBJECT_BUCKET = 'ct-artifacts';
@@ -70,8 +71,7 @@ export async function openNatsStore(connection: NatsConnection, description: str
     },
     async list(prefix) {
       const keys: string[] = [];
-      for await (const k of await index.keys()) {
-        const key = k;
+      for (const key of await bucketKeys(connection, INDEX_BUCKET, '>')) {
         if (key.startsWith(prefix) && (await current(key)) !== undefined) keys.push(key);
       }
       return keys.sort();

@@ -1,0 +1,119 @@
+/**
+ * The executor seam of sweeps: what runs a sweep's trials.
+ *
+ *   local   each trial a child process on this machine, `concurrency` at a time (sweep.ts's
+ *           runTrials, unchanged)
+ *   queue   each trial a job on a NATS JetStream work queue (queue.ts), run by `ct worker`
+ *           processes on any machines (worker.ts, trial-job.ts) that share an artifact store
+ *           (store/); the sweep collects each result from the store as it ends (queue-sweep.ts)
+ *
+ * Both give the same TrialResult for the same trial: the queue only changes where it ran.
+ */
+import { ConfigError } from '@circuit-tuning/contracts';
+import type { NatsConnection } from 'nats';
+import type { ArtifactStore } from '../store/artifact-store';
+import { openDirStore } from '../store/dir-store';
+import { openNatsStore } from '../store/nats-store';
+import { type RunTrialsOptions, runTrials, type Trial, type TrialResult } from '../sweep';
+import { connectQueue, describeQueue } from './nats-connection';
+import { openQueue, type QueueSettings, sweepIdFor } from './queue';
+import { runTrialsOnQueue } from './queue-sweep';
+
+export const EXECUTORS = ['local', 'queue'] as const;
+export type ExecutorName = (typeof EXECUTORS)[number];
+
+export function executorChoice(value: unknown): ExecutorName {
+  if (value === undefined) return 'local';
+  if (typeof value === 'string' && (EXECUTORS as readonly string[]).includes(value)) return value as ExecutorName;
+  throw new ConfigError(`--executor '${String(value)}': unknown executor`, { hint: `valid: ${EXECUTORS.join(', ')}` });
+}
+
+export interface TrialHooks {
+  onStart?(trial: Trial, index: number, where?: string): void;
+  onEnd?(result: TrialResult, index: number): void;
+  onProgress?(counts: Record<string, number>): void;
+}
+
+export interface TrialExecutor {
+  readonly name: ExecutorName;
+  /** Where trials run, for the sweep's first line. */
+  readonly description: string;
+  run(trials: readonly Trial[], hooks: TrialHooks): Promise<TrialResult[]>;
+  close(): Promise<void>;
+}
+
+export function localExecutor(options: Omit<RunTrialsOptions, 'onStart' | 'onEnd'>): TrialExecutor {
+  return {
+    name: 'local',
+    description: `this machine, ${options.concurrency} at a time`,
+    run: (trials, hooks) =>
+      runTrials(trials, {
+        ...options,
+        ...(hooks.onStart === undefined ? {} : { onStart: hooks.onStart }),
+        ...(hooks.onEnd === undefined ? {} : { onEnd: hooks.onEnd }),
+      }),
+    async close() {},
+  };
+}
+
+/**
+ * The artifact store a queue's workers share: a directory (`--store DIR`, CT_STORE) every machine
+ * mounts, or by default the object store in the queue's own server.
+ */
+export async function openSharedStore(store: string | undefined, connection: NatsConnection, queueUrl: string): Promise<ArtifactStore> {
+  if (store === undefined || store === '' || store === 'nats') return openNatsStore(connection, describeQueue(queueUrl));
+  return openDirStore(store);
+}
+
+export interface QueueExecutorOptions {
+  queueUrl: string;
+  store?: string;
+  settings: QueueSettings;
+  /** The sweep's name, the start of its id. */
+  sweepName: string;
+  pipeline: string;
+  set: readonly string[];
+  timeoutMs: number;
+  progressEveryMs?: number;
+  pollMs?: number;
+  signal?: AbortSignal;
+  warn(message: string): void;
+}
+
+export async function queueExecutor(options: QueueExecutorOptions): Promise<TrialExecutor & { sweepId: string }> {
+  const connection = await connectQueue(options.queueUrl, { name: 'circuit-tuning sweep' });
+  try {
+    const queue = await openQueue(connection, options.settings, options.warn);
+    const store = await openSharedStore(options.store, connection, options.queueUrl);
+    const sweepId = sweepIdFor(options.sweepName);
+    return {
+      name: 'queue',
+      sweepId,
+      description: `the queue at ${describeQueue(options.queueUrl)} (sweep ${sweepId}; artifacts in ${store.description})`,
+      run: (trials, hooks) =>
+        runTrialsOnQueue(trials, {
+          queue,
+          store,
+          sweepId,
+          pipeline: options.pipeline,
+          set: options.set,
+          timeoutMs: options.timeoutMs,
+          ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+          ...(options.progressEveryMs === undefined ? {} : { progressEveryMs: options.progressEveryMs }),
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+          onState: (trial, state, index) => {
+            if (state.state === 'running') hooks.onStart?.(trial, index, `on ${state.worker ?? state.host ?? 'a worker'}${state.attempt > 1 ? ` (delivery ${state.attempt})` : ''}`);
+          },
+          ...(hooks.onEnd === undefined ? {} : { onEnd: hooks.onEnd }),
+          ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
+        }),
+      async close() {
+        await store.close();
+        await connection.drain();
+      },
+    };
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
+}

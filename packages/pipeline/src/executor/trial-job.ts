@@ -1,0 +1,85 @@
+/**
+ * One trial taken from the queue, run by the ordinary runner (runner.ts) in the worker's own
+ * working directory, `<work-dir>/<sweep>/<trial>`, with the shared artifact store linked in
+ * (store/step-sync.ts): steps computed anywhere are reused, a running step's checkpoints are kept
+ * in the store, and a trial another worker started resumes from them. When it succeeds, its whole
+ * run directory goes to the store (`runs/<sweep>/<index>`) for the sweep to collect.
+ *
+ * This runs in a child process of `ct worker` (apps/cli/src/commands/worker.ts), so a crash stays
+ * in its trial and the worker can report it; the child ends itself when its worker is gone.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '@circuit-tuning/runtime';
+import { parseOverride } from '../overrides';
+import { loadPipeline } from '../resolve';
+import { type PipelineDisplay, type PipelineRunResult, runPipeline } from '../runner';
+import type { BackendChoice } from '../spec';
+import { builtinRegistry } from '../stages';
+import { type ArtifactStore, putDir, runKey } from '../store/artifact-store';
+import { stepSync } from '../store/step-sync';
+import type { TrialJob } from './queue';
+
+export interface TrialJobOptions {
+  workDir: string;
+  store: ArtifactStore;
+  /** The worker's --backend, which wins over the pipeline's. */
+  backend?: BackendChoice;
+  /** Starts the compute backend the pipeline asks for (the CLI's startPipelineBackend). */
+  startBackend(choice: BackendChoice, threads: number | undefined): Promise<{ name: string }>;
+  versions(backend: { name: string }): Record<string, string>;
+  display?: PipelineDisplay;
+  signal?: AbortSignal;
+  warn(message: string): void;
+  info(message: string): void;
+  /** How often a running step's state is checked for changes to store. */
+  snapshotEveryMs?: number;
+}
+
+/** Where a job's trial runs on this worker. */
+export const trialRunDir = (workDir: string, job: Pick<TrialJob, 'sweepId' | 'name'>) => join(workDir, job.sweepId, job.name);
+
+/**
+ * The pipeline file the trial loads: the job's path when this machine has the very same file
+ * (a shared checkout, so files it names resolve as they did for the sweep), otherwise the job's
+ * copy of its text written into the working directory.
+ */
+async function pipelineFile(job: TrialJob, workDir: string): Promise<string> {
+  const sha = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
+  if (existsSync(job.pipeline.path) && sha(readFileSync(job.pipeline.path)) === sha(job.pipeline.text)) return job.pipeline.path;
+  const copy = join(workDir, job.sweepId, `${job.pipeline.path.split('/').pop() ?? 'pipeline.yaml'}`);
+  await mkdir(join(workDir, job.sweepId), { recursive: true });
+  await writeFileAtomic(copy, job.pipeline.text);
+  return copy;
+}
+
+export interface TrialJobOutcome {
+  result: PipelineRunResult;
+  backend: string;
+}
+
+export async function runTrialJob(job: TrialJob, options: TrialJobOptions): Promise<TrialJobOutcome> {
+  const file = await pipelineFile(job, options.workDir);
+  const plan = await loadPipeline(file, { registry: builtinRegistry(), overrides: job.set.map(parseOverride), ...(options.backend === undefined ? {} : { backend: options.backend }) });
+  const info = await options.startBackend(plan.pipeline.backend, plan.pipeline.threads);
+  const runDir = trialRunDir(options.workDir, job);
+  const sync = stepSync(options.store, { warn: options.warn, info: options.info, ...(options.snapshotEveryMs === undefined ? {} : { snapshotEveryMs: options.snapshotEveryMs }) });
+  let result: PipelineRunResult;
+  try {
+    result = await runPipeline(plan, {
+      runDir,
+      backend: info,
+      versions: options.versions(info),
+      sourceText: job.pipeline.text,
+      stepStore: sync,
+      ...(options.display === undefined ? {} : { display: options.display }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+  } finally {
+    await sync.flush();
+  }
+  if (result.status === 'succeeded') await putDir(options.store, runKey(job.sweepId, job.index), runDir, { replace: true });
+  return { result, backend: info.name };
+}
