@@ -1,11 +1,6 @@
-import { ABLATION_KINDS, discoveryConfigShape, hasMetric, metricNames } from '@circuit-tuning/discovery';
+import { discoveryConfigShape } from '@circuit-tuning/discovery';
 import { z } from 'zod';
 import { TARGET_METRICS } from './target-metric';
-
-const metric = z
-  .string()
-  .default('logit-diff')
-  .refine(hasMetric, { error: (issue) => `unknown metric '${String(issue.input)}'; valid: ${metricNames().join(', ')}` });
 
 const increasing = (what: string) =>
   z
@@ -24,27 +19,21 @@ export const CurvesConfig = z.strictObject({
   method: z.enum(['eap', 'eap-ig', 'exact']).default('eap-ig'),
   /** EAP-IG's integration steps. */
   steps: z.number().int().min(1).max(512).default(5),
-  metric,
-  ablation: z.enum(ABLATION_KINDS).default('corrupted'),
-  /**
-   * Where activation differences are summed when scoring: discovery's setting and default ('all',
-   * why in packages/discovery/src/config.ts): with corrupted prompts that differ before the
-   * prediction position (the subject of an agreement prompt, a name in IOI), 'prediction' gives
-   * the input's edges no score at all, so top-N circuits are pruned to nothing until N is nearly
-   * the whole graph.
-   */
+  // What scoring and evaluation share with discovery, as discovery declares them (one source,
+  // packages/discovery/src/config.ts): the metric, ablation, positions ('all' by default: with
+  // corrupted prompts that differ before the prediction position, 'prediction' gives the input's
+  // edges no score, so top-N circuits are pruned to nothing until N is nearly the whole graph),
+  // the graph, which prompt rows, the pass size and memory, the tokenizer check.
+  metric: discoveryConfigShape.metric,
+  ablation: discoveryConfigShape.ablation,
   positions: discoveryConfigShape.positions,
-  /** 'full': with the input and logits nodes; 'reference': the reference code's graph. */
-  graph: z.enum(['full', 'reference']).default('full'),
-  /** Prompt rows to use: one split / task, at most maxExamples rows; all rows when absent. */
-  split: z.string().optional(),
-  task: z.string().optional(),
-  maxExamples: z.number().int().positive().optional(),
-  /** Rows per forward pass (scoring and evaluation); when absent, what fits memoryBudgetMB. */
-  batchSize: z.number().int().positive().optional(),
-  /** Memory one pass may use; when absent discovery's default for the backend (1,500 MB on wasm, 6,000 MB otherwise). */
-  memoryBudgetMB: z.number().positive().optional(),
-  checkTokenizer: z.boolean().default(true),
+  graph: discoveryConfigShape.graph,
+  split: discoveryConfigShape.split,
+  task: discoveryConfigShape.task,
+  maxExamples: discoveryConfigShape.maxExamples,
+  batchSize: discoveryConfigShape.batchSize,
+  memoryBudgetMB: discoveryConfigShape.memoryBudgetMB,
+  checkTokenizer: discoveryConfigShape.checkTokenizer,
   /** How edges are ranked (as discovery's selection) and whether dangling edges are pruned. */
   selection: z
     .strictObject({

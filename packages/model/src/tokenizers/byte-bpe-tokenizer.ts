@@ -14,7 +14,7 @@ import { byteBpeTokenizerJson } from './tokenizer-json-write';
 import { AddedTokenSplitter } from './special-tokens';
 import type { AddedToken, DecodeOptions, EncodeOptions, SpecialTokenRoles, Tokenizer } from './tokenizer';
 import { formatTokenizerConfig } from './tokenizer-config';
-import { type Fail, Vocabulary } from './vocabulary';
+import { type Fail, Vocabulary, VocabularyTokenizer } from './vocabulary';
 import { writeFileAtomic } from '@circuit-tuning/runtime';
 
 export interface ByteLevelBpeSpec {
@@ -39,19 +39,11 @@ export interface SpecContext {
 // ignoreBOM: a leading U+FEFF in the text is content, not a byte-order mark to strip.
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
-export class ByteLevelBpeTokenizer implements Tokenizer {
+export class ByteLevelBpeTokenizer extends VocabularyTokenizer implements Tokenizer {
   readonly kind = 'byte-bpe' as const;
-  readonly vocabSize: number;
-  readonly bosTokenId: number | undefined;
-  readonly eosTokenId: number | undefined;
-  readonly padTokenId: number | undefined;
-  readonly unkTokenId: number | undefined;
-  readonly roles: SpecialTokenRoles;
-  readonly addedTokens: readonly AddedToken[];
   readonly merges: readonly Merge[];
   readonly addPrefixSpace: boolean;
   readonly ignoreMerges: boolean;
-  private readonly vocabulary: Vocabulary;
   private readonly bpe: BpeModel;
   private readonly splitter: AddedTokenSplitter;
 
@@ -63,14 +55,7 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
       });
     const label = context.mergeLabel ?? ((i: number) => `merge ${i + 1}`);
     validateByteLevel(spec.vocab, spec.merges, fail, label);
-    this.vocabulary = new Vocabulary(spec.vocab, spec.addedTokens ?? [], spec.roles ?? {}, fail);
-    this.vocabSize = this.vocabulary.size;
-    this.bosTokenId = this.vocabulary.bos;
-    this.eosTokenId = this.vocabulary.eos;
-    this.padTokenId = this.vocabulary.pad;
-    this.unkTokenId = this.vocabulary.unk;
-    this.roles = this.vocabulary.roles;
-    this.addedTokens = this.vocabulary.addedTokens;
+    super(new Vocabulary(spec.vocab, spec.addedTokens ?? [], spec.roles ?? {}, fail));
     this.merges = spec.merges;
     this.addPrefixSpace = spec.addPrefixSpace ?? false;
     this.ignoreMerges = spec.ignoreMerges ?? false;
@@ -111,14 +96,6 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
     }
     flush();
     return text;
-  }
-
-  tokenToId(token: string): number | undefined {
-    return this.vocabulary.tokenToId(token);
-  }
-
-  idToToken(id: number): string | undefined {
-    return this.vocabulary.idToToken(id);
   }
 
   /** Writes vocab.json + merges.txt (GPT-2's files), tokenizer.json and tokenizer_config.json. */

@@ -20,12 +20,35 @@ function addedTokensJson(tokens: readonly AddedToken[]): Record<string, unknown>
   }));
 }
 
+/** The parts in which the two kinds' files differ; the rest of the document is the same. */
+interface TokenizerJsonParts {
+  vocab: readonly (readonly [string, number])[];
+  addedTokens: readonly AddedToken[];
+  preTokenizer: unknown;
+  postProcessor: unknown;
+  decoder: unknown;
+  /** The model section, with VOCAB_PLACEHOLDER where the vocabulary goes. */
+  model: Record<string, unknown>;
+}
+
 /**
  * Serializes with the vocabulary in id order: JSON.stringify would put integer-like keys ("0", "1")
  * first, so the vocabulary object is written by hand where the placeholder stands in `model`
  * (searched from the `"model":` key, which cannot occur inside an escaped string).
  */
-function serialize(json: Record<string, unknown>, vocab: readonly (readonly [string, number])[]): string {
+function serialize(parts: TokenizerJsonParts): string {
+  const { vocab } = parts;
+  const json = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: addedTokensJson(parts.addedTokens),
+    normalizer: null,
+    pre_tokenizer: parts.preTokenizer,
+    post_processor: parts.postProcessor,
+    decoder: parts.decoder,
+    model: parts.model,
+  };
   const text = JSON.stringify(json, null, 2);
   const quoted = JSON.stringify(VOCAB_PLACEHOLDER);
   const at = text.indexOf(quoted, text.indexOf('"model":'));
@@ -54,20 +77,14 @@ export function byteBpeTokenizerJson(options: {
   if (options.ignoreMerges) model['ignore_merges'] = true;
   model['vocab'] = VOCAB_PLACEHOLDER;
   model['merges'] = options.merges.map(([a, b]) => `${a} ${b}`);
-  return serialize(
-    {
-      version: '1.0',
-      truncation: null,
-      padding: null,
-      added_tokens: addedTokensJson(options.addedTokens),
-      normalizer: null,
-      pre_tokenizer: byteLevel,
-      post_processor: { ...byteLevel, trim_offsets: false },
-      decoder: byteLevel,
-      model,
-    },
-    options.vocab,
-  );
+  return serialize({
+    vocab: options.vocab,
+    addedTokens: options.addedTokens,
+    preTokenizer: byteLevel,
+    postProcessor: { ...byteLevel, trim_offsets: false },
+    decoder: byteLevel,
+    model,
+  });
 }
 
 export function wordLevelTokenizerJson(options: {
@@ -76,20 +93,14 @@ export function wordLevelTokenizerJson(options: {
   unkToken: string | undefined;
   preTokenizer: Record<string, unknown> | null;
 }): string {
-  return serialize(
-    {
-      version: '1.0',
-      truncation: null,
-      padding: null,
-      added_tokens: addedTokensJson(options.addedTokens),
-      normalizer: null,
-      pre_tokenizer: options.preTokenizer,
-      post_processor: null,
-      // Joins with spaces and removes the space before . , ! ? (close to, not exactly, our decode).
-      decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-      // tokenizers requires unk_token; it only matters if a word is unknown, which cannot happen without one.
-      model: { type: 'WordLevel', vocab: VOCAB_PLACEHOLDER, unk_token: options.unkToken ?? '<unk>' },
-    },
-    options.vocab,
-  );
+  return serialize({
+    vocab: options.vocab,
+    addedTokens: options.addedTokens,
+    preTokenizer: options.preTokenizer,
+    postProcessor: null,
+    // Joins with spaces and removes the space before . , ! ? (close to, not exactly, our decode).
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    // tokenizers requires unk_token; it only matters if a word is unknown, which cannot happen without one.
+    model: { type: 'WordLevel', vocab: VOCAB_PLACEHOLDER, unk_token: options.unkToken ?? '<unk>' },
+  });
 }

@@ -87,3 +87,36 @@ export class Vocabulary {
     return [...this.model].sort((a, b) => a[1] - b[1]);
   }
 }
+
+/**
+ * What both tokenizer kinds take from their vocabulary: size, role ids, roles, added tokens and
+ * the token <-> id lookups. Each kind adds how text becomes tokens (./byte-bpe-tokenizer.ts,
+ * ./word-level-tokenizer.ts).
+ */
+export abstract class VocabularyTokenizer {
+  readonly vocabSize: number;
+  readonly bosTokenId: number | undefined;
+  readonly eosTokenId: number | undefined;
+  readonly padTokenId: number | undefined;
+  readonly unkTokenId: number | undefined;
+  readonly roles: SpecialTokenRoles;
+  readonly addedTokens: readonly AddedToken[];
+
+  protected constructor(protected readonly vocabulary: Vocabulary) {
+    this.vocabSize = vocabulary.size;
+    this.bosTokenId = vocabulary.bos;
+    this.eosTokenId = vocabulary.eos;
+    this.padTokenId = vocabulary.pad;
+    this.unkTokenId = vocabulary.unk;
+    this.roles = vocabulary.roles;
+    this.addedTokens = vocabulary.addedTokens;
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.vocabulary.tokenToId(token);
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.vocabulary.idToToken(id);
+  }
+}

@@ -13,7 +13,7 @@ import { AddedTokenSplitter } from './special-tokens';
 import type { AddedToken, DecodeOptions, EncodeOptions, SpecialTokenRoles, Tokenizer } from './tokenizer';
 import { formatTokenizerConfig } from './tokenizer-config';
 import { wordLevelTokenizerJson } from './tokenizer-json-write';
-import { type Fail, Vocabulary } from './vocabulary';
+import { type Fail, Vocabulary, VocabularyTokenizer } from './vocabulary';
 import { DEFAULT_WORD_SPLITTER, type WordSplitter } from './word-split';
 import { writeFileAtomic } from '@circuit-tuning/runtime';
 
@@ -39,28 +39,13 @@ export interface WordLevelOptions {
   readonly specialTokens?: { readonly [K in keyof SpecialTokenRoles]?: string | null };
 }
 
-export class WordLevelTokenizer implements Tokenizer {
+export class WordLevelTokenizer extends VocabularyTokenizer implements Tokenizer {
   readonly kind = 'word-level' as const;
-  readonly vocabSize: number;
-  readonly bosTokenId: number | undefined;
-  readonly eosTokenId: number | undefined;
-  readonly padTokenId: number | undefined;
-  readonly unkTokenId: number | undefined;
-  readonly roles: SpecialTokenRoles;
-  readonly addedTokens: readonly AddedToken[];
   readonly splitter: WordSplitter;
-  private readonly vocabulary: Vocabulary;
   private readonly addedSplitter: AddedTokenSplitter;
 
   constructor(spec: WordLevelSpec, fail: Fail = contractFail) {
-    this.vocabulary = new Vocabulary(spec.vocab, spec.addedTokens ?? [], spec.roles ?? {}, fail);
-    this.vocabSize = this.vocabulary.size;
-    this.bosTokenId = this.vocabulary.bos;
-    this.eosTokenId = this.vocabulary.eos;
-    this.padTokenId = this.vocabulary.pad;
-    this.unkTokenId = this.vocabulary.unk;
-    this.roles = this.vocabulary.roles;
-    this.addedTokens = this.vocabulary.addedTokens;
+    super(new Vocabulary(spec.vocab, spec.addedTokens ?? [], spec.roles ?? {}, fail));
     this.splitter = spec.splitter ?? DEFAULT_WORD_SPLITTER;
     this.addedSplitter = new AddedTokenSplitter(this.addedTokens);
   }
@@ -99,14 +84,6 @@ export class WordLevelTokenizer implements Tokenizer {
       previous = token;
     }
     return text;
-  }
-
-  tokenToId(token: string): number | undefined {
-    return this.vocabulary.tokenToId(token);
-  }
-
-  idToToken(id: number): string | undefined {
-    return this.vocabulary.idToToken(id);
   }
 
   /** Writes tokenizer.json (WordLevel), vocab.json and tokenizer_config.json. */

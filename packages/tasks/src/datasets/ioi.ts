@@ -15,6 +15,7 @@ import { pick } from '../world/builder';
 import type { World } from '../world/world';
 import { collectDistinct, type SplitSizes } from './collect';
 import type { PromptRow } from './rows';
+import { worldPromptRow } from './world-prompt';
 
 export const IOI_TASK = 'ioi';
 
@@ -39,21 +40,7 @@ export function buildIoiPrompts(world: World, rng: Rng, sizes: SplitSizes): Prom
       while (third === doc.io || third === doc.s) third = pick(rng, names);
       const corrupt = [...prefix];
       corrupt[doc.s2] = third;
-      const [answer, foil] = world.ids([doc.io, doc.s]).slice(1);
-      rows.push({
-        split,
-        task: IOI_TASK,
-        cleanText: renderWords(prefix),
-        cleanIds: world.ids(prefix),
-        corruptText: renderWords(corrupt),
-        corruptIds: world.ids(corrupt),
-        pos: prefix.length,
-        answer: answer!,
-        foil: foil!,
-        targetText: renderWords(doc.words),
-        condition: doc.order,
-        group: `template-${doc.template}`,
-      });
+      rows.push(worldPromptRow(world, { split, task: IOI_TASK, prefix, corrupt, answer: doc.io, foil: doc.s, sentence: doc.words, condition: doc.order, group: `template-${doc.template}` }));
     }
   }
   return rows;

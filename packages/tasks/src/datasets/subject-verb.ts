@@ -29,6 +29,7 @@ import type { GrammaticalNumber } from '../world/lexicon';
 import type { World } from '../world/world';
 import { collectDistinct, type SplitSizes } from './collect';
 import type { PromptRow, TextRow } from './rows';
+import { worldPromptRow } from './world-prompt';
 
 export const SV_AGREEMENT_TASK = 'sv-agreement';
 export const SV_DISAGREEMENT_TASK = 'sv-disagreement';
@@ -89,21 +90,7 @@ function agreementPrompt(world: World, doc: AgreementDocument, split: Split): Pr
   const corrupt = flipSubjectNumber(doc).slice(0, doc.mainVerb);
   const verb = doc.presentVerbs.find((v) => v.index === doc.mainVerb)!;
   const [agreeing, other] = verb.number === 'sg' ? [verb.sg, verb.pl] : [verb.pl, verb.sg];
-  const [answer, foil] = world.ids([agreeing, other]).slice(1);
-  return {
-    split,
-    task: SV_AGREEMENT_TASK,
-    cleanText: renderWords(prefix),
-    cleanIds: world.ids(prefix),
-    corruptText: renderWords(corrupt),
-    corruptIds: world.ids(corrupt),
-    pos: prefix.length,
-    answer: answer!,
-    foil: foil!,
-    targetText: renderWords(doc.words),
-    condition: doc.condition,
-    group: doc.subject.number,
-  };
+  return worldPromptRow(world, { split, task: SV_AGREEMENT_TASK, prefix, corrupt, answer: agreeing, foil: other, sentence: doc.words, condition: doc.condition, group: doc.subject.number });
 }
 
 /**

@@ -15,7 +15,11 @@ import type { RejectLog } from '../importers/rejects';
 import { SplitShares } from '../importers/splits';
 import { importWinoBias } from '../importers/winobias';
 
-const REJECTS_PORT = { kind: 'arrow', schema: RejectsTable, description: 'rows refused, with line, reason and fields' } as const;
+/** What every importer writes: the prompts it made and the rows it refused. */
+const IMPORT_OUTPUTS = {
+  prompts: { kind: 'arrow', schema: PromptsTable },
+  rejects: { kind: 'arrow', schema: RejectsTable, description: 'rows refused, with line, reason and fields' },
+} as const;
 /** Every importer tokenizes with the model's own tokenizer. */
 const TOKENIZER_PORT = { kind: 'model-dir', description: "the model's tokenizer files (a model directory)" } as const;
 
@@ -47,10 +51,7 @@ export const importPairsStage = defineStage({
     source: { kind: 'file', description: 'CSV, TSV or JSONL with clean, corrupted, answer, foil' },
     tokenizer: TOKENIZER_PORT,
   },
-  outputs: {
-    prompts: { kind: 'arrow', schema: PromptsTable },
-    rejects: REJECTS_PORT,
-  },
+  outputs: IMPORT_OUTPUTS,
   async run(ctx) {
     const tokenizer = await loadTokenizer(ctx.inputs.tokenizer);
     const result = await importPairs(ctx.inputs.source, { tokenizer, ...ctx.config });
@@ -76,11 +77,7 @@ export const importSubjectVerbStage = defineStage({
     source: { kind: 'file', description: 'subject-verb jsonl (clean_text, corr_text, clean_verb_pos, ...)' },
     tokenizer: TOKENIZER_PORT,
   },
-  outputs: {
-    prompts: { kind: 'arrow', schema: PromptsTable },
-    texts: { kind: 'arrow', schema: TextsTable },
-    rejects: REJECTS_PORT,
-  },
+  outputs: { prompts: IMPORT_OUTPUTS.prompts, texts: { kind: 'arrow', schema: TextsTable }, rejects: IMPORT_OUTPUTS.rejects },
   async run(ctx) {
     const tokenizer = await loadTokenizer(ctx.inputs.tokenizer);
     const result = await importReferenceSubjectVerbJsonl(ctx.inputs.source, { tokenizer, ...ctx.config });
@@ -108,10 +105,7 @@ export const importWinoBiasStage = defineStage({
     anti: { kind: 'file', description: 'anti-stereotyped jsonl (rows pair with the pro file by id)' },
     tokenizer: TOKENIZER_PORT,
   },
-  outputs: {
-    prompts: { kind: 'arrow', schema: PromptsTable },
-    rejects: REJECTS_PORT,
-  },
+  outputs: IMPORT_OUTPUTS,
   async run(ctx) {
     const tokenizer = await loadTokenizer(ctx.inputs.tokenizer);
     const result = await importWinoBias({ pro: ctx.inputs.pro, anti: ctx.inputs.anti }, { tokenizer, split: ctx.config.split });
