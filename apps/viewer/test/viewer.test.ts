@@ -131,4 +131,39 @@ describe.skipIf(!available)('view', () => {
     await page.screenshot({ path: join(dir, 'viewer.png') });
     await page.close();
   });
+
+  it('the report and the viewer fit a 1,400 px window: nothing is wider than the page, no figure is clipped', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    /** What sticks out: the page's own horizontal overflow, and every figure or drawing wider than its box or the window. */
+    const overflow = () =>
+      page.evaluate(`(() => {
+        const out = [];
+        const width = window.innerWidth;
+        if (document.documentElement.scrollWidth > width) out.push('page ' + document.documentElement.scrollWidth + ' > ' + width);
+        for (const el of document.querySelectorAll('figure, svg, .panel, .chart')) {
+          const box = el.getBoundingClientRect();
+          if (box.width === 0) continue;
+          const label = el.tagName + (el.getAttribute('data-chart') || el.getAttribute('data-circuit') || el.getAttribute('data-figure') || el.getAttribute('class') || '');
+          if (box.right > width + 0.5) out.push(label + ' ends at ' + Math.round(box.right));
+          if (el.tagName !== 'svg' && el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'auto') out.push(label + ' clips ' + el.scrollWidth + ' > ' + el.clientWidth);
+        }
+        return out;
+      })()`) as Promise<string[]>;
+
+    await page.goto(`file://${join(dir, 'run', 'report', 'report.html')}`);
+    expect(await page.locator('section#verdict p').count()).toBeGreaterThan(0);
+    expect(await page.locator('section#headline td.best').count()).toBeGreaterThan(0);
+    expect(await page.locator('figure svg').count()).toBeGreaterThan(3);
+    expect(await overflow()).toEqual([]);
+    await page.screenshot({ path: join(dir, 'report-1400.png'), fullPage: true });
+
+    await page.goto(viewer.url);
+    await page.waitForSelector('#steps li[data-step="report"]');
+    for (const step of ['discover', 'redundancy', 'circuits', 'train-full', 'compare']) {
+      await page.click(`#steps li[data-step="${step}"]`);
+      await page.waitForSelector(`main[data-step="${step}"][data-ready="1"]`);
+      expect({ step, overflow: await overflow() }).toEqual({ step, overflow: [] });
+    }
+    await page.close();
+  });
 });

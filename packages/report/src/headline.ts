@@ -11,6 +11,7 @@ import { EvaluationMetricsTable } from '@circuit-tuning/evaluation';
 import { readSafetensors, readSafetensorsHeader, WEIGHTS_FILE } from '@circuit-tuning/model';
 import { readArrowTable } from '@circuit-tuning/runtime';
 import type { FactValue, ReportBuilder, ReportSection, StepView } from './sections';
+import { type VerdictRow, verdictSentences } from './verdict';
 
 export const HEADLINE_TITLE = 'Headline: the target task, general capability and the cost of tuning';
 
@@ -131,6 +132,7 @@ export const headlineSection: ReportSection = {
     const capabilities = new Map<string, MetricValue>();
     let anyTraining = false;
     let varyingCircuit = false;
+    const verdictRows: VerdictRow[] = [];
     for (const view of evaluations) {
       const metrics = view.output('metrics');
       if (metrics === undefined) continue;
@@ -141,17 +143,21 @@ export const headlineSection: ReportSection = {
       fact(row, 'model from', producer?.step.id ?? modelRecord?.path ?? '–');
 
       const target = values.get('target');
+      const verdictRow: VerdictRow = { name: row, base: false, target: undefined, capabilities: new Map(), trainableFraction: null };
+      verdictRows.push(verdictRow);
       if (target !== undefined) {
         const dataset = [...target.values()][0]?.dataset || 'target';
         targets.add(`${dataset} (n = ${target.get('accuracy')?.n ?? '?'})`);
         fact(row, `${dataset} logit diff ↑`, target.get('logit_diff')?.value ?? null);
         fact(row, `${dataset} accuracy ↑`, target.get('accuracy')?.value ?? null);
+        verdictRow.target = { dataset, logitDiff: target.get('logit_diff')?.value ?? null, accuracy: target.get('accuracy')?.value ?? null };
       }
       for (const { task, metric, column } of CAPABILITY_COLUMNS) {
         const value = values.get(task)?.get(metric);
         if (value === undefined) continue;
         capabilities.set(task, value);
         fact(row, column, value.value);
+        verdictRow.capabilities.set(column, value.value);
       }
 
       const modelDir = producer?.output('model')?.path;
@@ -159,6 +165,8 @@ export const headlineSection: ReportSection = {
       const cost = producer === undefined ? undefined : await trainingCost(producer);
       if (cost === undefined) {
         // The model as it was loaded: nothing was trained.
+        verdictRow.base = true;
+        verdictRow.trainableFraction = 0;
         fact(row, 'trainable parameters', 0);
         fact(row, 'trainable fraction', percent(0));
         fact(row, 'entries changed', 0);
@@ -170,10 +178,12 @@ export const headlineSection: ReportSection = {
       const range = cost.minTrainable === cost.maxTrainable ? '' : ` (${cost.minTrainable}–${cost.maxTrainable})`;
       fact(row, 'trainable parameters', `${cost.meanTrainable}${range}`);
       fact(row, 'trainable fraction', total === undefined ? null : percent(cost.meanTrainable / total));
+      verdictRow.trainableFraction = total === undefined ? null : cost.meanTrainable / total;
       fact(row, 'entries changed', cost.changed === null ? null : total === undefined ? cost.changed : `${cost.changed} (${percent(cost.changed / total)})`);
       fact(row, 'training time (s)', Number(cost.seconds.toFixed(1)), true);
     }
     addNotes(report, { targets: [...targets], capabilities, anyTraining, varyingCircuit, split: evaluations[0]?.step.config.split });
+    for (const sentence of await verdictSentences(verdictRows, views)) report.verdict(sentence);
   },
 };
 

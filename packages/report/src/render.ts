@@ -27,7 +27,9 @@ h1{font-size:1.6rem;margin-bottom:.2rem}h2{border-bottom:1px solid #ddd;padding-
 table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.9rem}
 th,td{border:1px solid #ddd;padding:.25rem .6rem;text-align:right}th{background:#f5f5f5}
 td.text,th.text{text-align:left}
-figure{display:inline-block;margin:.5rem 1rem 1rem 0;vertical-align:top}figcaption{color:#555;font-size:.85rem}
+figure{display:inline-block;margin:.5rem 1rem 1rem 0;vertical-align:top;max-width:100%}figcaption{color:#555;font-size:.85rem}
+figure svg{max-width:100%;height:auto}.scroll{max-width:100%;overflow-x:auto}td.best{font-weight:bold;background:#eef6ee}
+section#verdict p{margin:.3rem 0}
 details{margin:.3rem 0}summary{cursor:pointer}pre{background:#f7f7f7;padding:.5rem;overflow:auto;font-size:.8rem}
 code{font-size:.85rem}.circuit path:hover{stroke-opacity:1}.circuit .node:hover rect{stroke-width:2}
 footer{margin-top:3rem;color:#888;font-size:.8rem}
@@ -50,25 +52,54 @@ function mdCellOf(table: ComparisonTable, column: string, value: FactValue | und
   return table.timingColumns.has(column) && value !== null && value !== undefined ? timingCell(text) : mdCell(text);
 }
 
+/**
+ * Per column whose name says its direction (↑ higher is better, ↓ lower), the rows holding its best
+ * value, when at least two rows have a number there: the renderers mark them.
+ */
+export function bestRows(table: ComparisonTable): Map<string, Set<string>> {
+  const best = new Map<string, Set<string>>();
+  for (const column of table.columns) {
+    const direction = column.includes('↑') ? 1 : column.includes('↓') ? -1 : 0;
+    if (direction === 0) continue;
+    const values = [...table.rows].flatMap(([row, cells]) => {
+      const v = cells.get(column);
+      return typeof v === 'number' && Number.isFinite(v) ? [[row, v] as const] : [];
+    });
+    if (values.length < 2) continue;
+    const top = Math.max(...values.map(([, v]) => direction * v));
+    best.set(column, new Set(values.filter(([, v]) => direction * v === top).map(([row]) => row)));
+  }
+  return best;
+}
+
 function htmlTable(name: string, table: ComparisonTable, className: string): string[] {
   const text = new Set(table.columns.filter((c) => isTextColumn(table.rows.values(), c)));
-  const out = [`<table class="${className}" data-table="${escapeXml(name)}"><thead><tr><th class="text">${escapeXml(table.rowLabel ?? 'step')}</th>`];
+  const best = bestRows(table);
+  const out = [`<div class="scroll"><table class="${className}" data-table="${escapeXml(name)}"><thead><tr><th class="text">${escapeXml(table.rowLabel ?? 'step')}</th>`];
   for (const column of table.columns) out.push(`<th class="${text.has(column) ? 'text' : ''}">${escapeXml(column)}</th>`);
   out.push('</tr></thead><tbody>');
   for (const [step, row] of table.rows) {
     out.push(`<tr><td class="text">${escapeXml(step)}</td>`);
-    for (const column of table.columns) out.push(`<td class="${text.has(column) ? 'text' : ''}">${htmlCell(table, column, row.get(column))}</td>`);
+    for (const column of table.columns) {
+      const classes = [text.has(column) ? 'text' : '', best.get(column)?.has(step) ? 'best' : ''].filter(Boolean).join(' ');
+      out.push(`<td class="${classes}">${htmlCell(table, column, row.get(column))}</td>`);
+    }
     out.push('</tr>');
   }
-  out.push('</tbody></table>');
+  out.push('</tbody></table></div>');
+  if (best.size > 0) out.push('<p class="note">The best value of each column marked ↑ (higher is better) or ↓ (lower is better) is in bold.</p>');
   for (const note of table.notes) out.push(`<p class="note">${escapeXml(note)}</p>`);
   return out;
 }
 
 function mdTable(table: ComparisonTable): string[] {
+  const best = bestRows(table);
   const lines = [`| ${table.rowLabel ?? 'step'} | ${table.columns.join(' | ')} |`, `| --- | ${table.columns.map(() => '---:').join(' | ')} |`];
-  for (const [step, row] of table.rows) lines.push(`| ${step} | ${table.columns.map((c) => mdCellOf(table, c, row.get(c))).join(' | ')} |`);
+  for (const [step, row] of table.rows) {
+    lines.push(`| ${step} | ${table.columns.map((c) => (best.get(c)?.has(step) ? `**${mdCellOf(table, c, row.get(c))}**` : mdCellOf(table, c, row.get(c)))).join(' | ')} |`);
+  }
   lines.push('');
+  if (best.size > 0) lines.push('The best value of each column marked ↑ (higher is better) or ↓ (lower is better) is in bold.', '');
   for (const note of table.notes) lines.push(note, '');
   return lines;
 }
@@ -92,8 +123,9 @@ export function renderHtml(ctx: RenderContext): string {
     `<style>${CSS}</style></head><body>`,
     `<h1>${escapeXml(ctx.title)}</h1>`,
     `<p class="meta">pipeline <b>${escapeXml(index.pipeline)}</b> · seed ${index.seed} · ${index.steps.length} steps${backends.length > 0 ? ` · backend ${escapeXml(backends.join(', '))}` : ''}</p>`,
-    `<nav>${model.headline ? '<a href="#headline">Headline</a>' : ''}<a href="#comparison">Comparison</a><a href="#curves">Curves</a><a href="#circuits">Circuits</a>${model.figures.length > 0 ? '<a href="#figures">Figures</a>' : ''}<a href="#steps">Steps</a></nav>`,
+    `<nav>${model.verdict.length > 0 ? '<a href="#verdict">Verdict</a>' : ''}${model.headline ? '<a href="#headline">Headline</a>' : ''}<a href="#comparison">Comparison</a><a href="#curves">Curves</a><a href="#circuits">Circuits</a>${model.figures.length > 0 ? '<a href="#figures">Figures</a>' : ''}<a href="#steps">Steps</a></nav>`,
   ];
+  if (model.verdict.length > 0) out.push('<section id="verdict"><h2>Verdict</h2>', ...model.verdict.map((s) => `<p>${escapeXml(s)}</p>`), '</section>');
   if (model.headline) {
     out.push(`<section id="headline"><h2>${escapeXml(model.headline.title)}</h2>`, ...htmlTable(model.headline.title, model.headline.table, 'headline'), '</section>');
   }
@@ -150,6 +182,7 @@ export function renderHtml(ctx: RenderContext): string {
 export function renderMarkdown(ctx: RenderContext): string {
   const { index, model } = ctx;
   const lines: string[] = [`# ${ctx.title}`, '', `Pipeline **${index.pipeline}**, seed ${index.seed}, ${index.steps.length} steps.`, ''];
+  if (model.verdict.length > 0) lines.push('## Verdict', '', ...model.verdict.flatMap((s) => [s, '']));
   if (model.headline) lines.push(`## ${model.headline.title}`, '', ...mdTable(model.headline.table));
   lines.push('## Comparison', '');
   if (model.comparisons.size === 0) lines.push('No step produced comparable results.', '');

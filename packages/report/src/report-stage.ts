@@ -36,7 +36,7 @@ export const reportStage = defineStage({
   slot: 'report',
   variant: 'html',
   // Version 3: circuit variants' steps with an empty circuit in the training table.
-  // Version 4: charts by viz's one line chart.
+  // Version 4: charts by viz's one line chart; the verdict; the best value of each ↑/↓ column marked.
   version: 4,
   description: 'A self-contained HTML report (and Markdown) of a run: comparison tables, curves, circuit drawings, configs and output hashes.',
   config: ReportConfig,

@@ -48,6 +48,8 @@ export interface ReportFigure {
 }
 
 export interface ReportModel {
+  /** Sentences generated from the numbers that say which variant wins on what (./verdict.ts). */
+  verdict: string[];
   /** The table the report opens with (one row per compared model), when the run has one. */
   headline?: { title: string; table: ComparisonTable };
   comparisons: Map<string, ComparisonTable>;
@@ -84,6 +86,8 @@ export interface ReportBuilder {
   /** The same as `fact`, in the table the report opens with. */
   headline(title: string, row: string, column: string, value: FactValue, options?: FactOptions): void;
   headlineNote(title: string, text: string): void;
+  /** A sentence of the verdict the report opens with. */
+  verdict(sentence: string): void;
   figure(entry: ReportFigure): void;
   /** Adds a series to a chart, creating the chart on first use. */
   series(chart: Omit<ReportChart, 'series'>, name: string, points: [number, number][]): void;
@@ -100,7 +104,7 @@ export interface ReportSection {
 }
 
 export function newReportModel(): { model: ReportModel; builder: ReportBuilder } {
-  const model: ReportModel = { comparisons: new Map(), charts: new Map(), circuits: [], figures: [], tables: [] };
+  const model: ReportModel = { verdict: [], comparisons: new Map(), charts: new Map(), circuits: [], figures: [], tables: [] };
   const comparison = (table: string): ComparisonTable => {
     let t = model.comparisons.get(table);
     if (t === undefined) {
@@ -124,6 +128,9 @@ export function newReportModel(): { model: ReportModel; builder: ReportBuilder }
     headlineNote(title, text) {
       model.headline ??= { title, table: emptyTable() };
       if (!model.headline.table.notes.includes(text)) model.headline.table.notes.push(text);
+    },
+    verdict(sentence) {
+      model.verdict.push(sentence);
     },
     figure(entry) {
       model.figures.push(entry);
