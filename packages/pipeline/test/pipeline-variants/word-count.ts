@@ -1,6 +1,6 @@
 /**
- * A user's own stage variant as a module, for the pipeline tests: `stage:
- * ../../packages/pipeline/test/pipeline-variants/word-count.ts#wordCount` in a pipeline loads it.
+ * A user's own stage variant as a module, for the pipeline tests: `stage: <this file's path>#wordCount`
+ * in a pipeline loads it (packages/pipeline/test/pipeline-spec.test.ts).
  */
 import { TextsTable } from '@circuit-tuning/contracts';
 import { defineStage, readArrowTable, writeJsonAtomic } from '@circuit-tuning/runtime';
