@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { CircuitTuningError, ConfigError, exitCodeFor } from '@circuit-tuning/contracts';
 import { writeJsonAtomic } from '@circuit-tuning/runtime';
@@ -78,8 +78,11 @@ export const workerCommand: Command = {
         env,
         signal: cancel.signal,
         ...(maxJobs === undefined ? {} : { maxJobs }),
+        // node itself runs the job (tsx as a loader, not tsx's CLI, which would put a process between):
+        // the job's watchdog must see its parent die.
         jobCommand: (jobFile) => [
-          require.resolve('tsx/cli'),
+          '--import',
+          pathToFileURL(require.resolve('tsx')).href,
           MAIN,
           'worker',
           '--run-job',

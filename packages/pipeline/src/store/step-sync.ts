@@ -53,7 +53,8 @@ export function stepSync(store: ArtifactStore, options: StepSyncOptions): StepSt
         if (await store.has(stepKey(key))) {
           await getDir(store, stepKey(key), context.stageDir, { replace: removeStageDir });
           options.info?.(`${context.step.id}: reused from the store (${store.description})`);
-          return `${store.description}: ${stepKey(key)}`;
+          // What run.json records: the entry, not the store's address (addresses stay out of run directories).
+          return `artifact store: ${stepKey(key)}`;
         }
         const state = await stageDirState(context.stageDir);
         if ((state === 'absent' || state === 'empty') && (await store.has(partialKey(key)))) {
