@@ -1,7 +1,9 @@
 /**
  * The viewer's one page: plain HTML, CSS and a small script (no build step, nothing fetched from
- * elsewhere). It lists the steps, and for the chosen one shows its circuit (hover a node or an
- * edge for its score), its curves, its training log and its outputs, all from the JSON endpoints.
+ * elsewhere). It opens on an overview (the run's report: verdict, headline and every figure) and
+ * lists the steps; for the chosen one it shows its circuit as an explorer (a top-N slider, a click
+ * on a node isolates its edges, hover for scores), its curves, its training log and its tables
+ * (paged, sorted and filtered by the server), all from the JSON endpoints.
  */
 export function viewerPage(): string {
   return `<!doctype html>
@@ -37,6 +39,10 @@ h2{margin-top:0;font-size:1.2rem}h3{font-size:1rem;margin:1.2rem 0 .4rem}
 table{border-collapse:collapse;font-size:.85rem;margin-bottom:.8rem}
 th,td{border:1px solid #ddd;padding:.2rem .5rem;text-align:right}th{background:#f5f5f5}td.text{text-align:left}
 .muted{color:#888}.panel{overflow:auto;max-width:100%}
+.controls{display:flex;gap:1rem;align-items:center;margin:.3rem 0;font-size:.85rem;flex-wrap:wrap}
+.controls input[type=search]{width:16rem}th.sortable{cursor:pointer;user-select:none}th.sortable:hover{background:#e9eef5}
+iframe.report{width:100%;height:80vh;border:1px solid #ddd}
+svg .edge.hidden{display:none}svg .node.isolated rect{stroke:#d62728;stroke-width:2.5}svg .node{cursor:pointer}
 pre{background:#f7f7f7;padding:.5rem;font-size:.8rem;overflow:auto;max-height:300px}
 #tooltip{position:fixed;pointer-events:none;background:#222;color:#fff;padding:.25rem .5rem;border-radius:4px;font-size:.8rem;z-index:10;white-space:nowrap}
 svg .edge:hover{stroke-opacity:1}svg .node:hover rect{stroke-width:2}
@@ -62,7 +68,10 @@ const fmt = (x) => {
   const a = Math.abs(x);
   return a >= 1e5 || a < 1e-3 ? x.toExponential(3) : String(Number(x.toPrecision(4)));
 };
+/** A table cell: lists show their first items and their length. */
+const cellText = (v) => Array.isArray(v) ? '[' + v.slice(0, 8).map(fmt).join(', ') + (v.length > 8 ? ', … ' + v.length + ' items' : '') + ']' : fmt(v);
 const ICON = { succeeded: '✓', failed: '✗', interrupted: '✗', running: '▶', pending: '·' };
+const OVERVIEW = 'overview';
 let run = null;
 let selected = null;
 
@@ -82,7 +91,10 @@ async function load() {
   $('#title').textContent = run.name;
   $('#meta').textContent = 'seed ' + fmt(run.seed) + ' · ' + run.status + ' · ' + run.steps.length + ' steps';
   const list = $('#steps');
-  list.replaceChildren(...run.steps.map((step) => {
+  const report = run.steps.find((s) => s.stage.startsWith('report:') && s.outputs.some((o) => o.port === 'html'));
+  const overview = el('li', { 'data-step': OVERVIEW, 'data-status': report ? 'succeeded' : 'pending' }, el('span', { class: 'status' }, '≡'), el('span', { class: 'id' }, 'Overview'));
+  overview.addEventListener('click', () => { location.hash = OVERVIEW; });
+  list.replaceChildren(overview, ...run.steps.map((step) => {
     const item = el('li', { 'data-step': step.id, 'data-status': step.status },
       el('span', { class: 'status ' + step.status, title: step.status }, ICON[step.status] || '?'),
       el('span', { class: 'id' }, step.id), el('small', {}, step.stage));
@@ -90,7 +102,7 @@ async function load() {
     return item;
   }));
   const wanted = decodeURIComponent(location.hash.slice(1));
-  const id = run.steps.some((s) => s.id === wanted) ? wanted : (run.steps[0] && run.steps[0].id);
+  const id = run.steps.some((s) => s.id === wanted) || wanted === OVERVIEW ? wanted : (report ? OVERVIEW : run.steps[0] && run.steps[0].id);
   if (id) await select(id);
   if (run.status === 'running') setTimeout(() => load().catch(show), 3000);
 }
@@ -99,13 +111,34 @@ function show(error) {
   $('#step').replaceChildren(el('p', { class: 'muted' }, String(error && error.message || error)));
 }
 
+/** The overview: the run's report as it was written (verdict, headline, every figure), in a frame sized to it. */
+function showOverview(main) {
+  const report = run.steps.find((s) => s.stage.startsWith('report:') && s.outputs.some((o) => o.port === 'html'));
+  main.append(el('h2', {}, 'Overview'));
+  if (!report) {
+    main.append(el('p', { class: 'muted' }, 'This run has no report step (yet): pick a step on the left.'));
+    main.dataset.ready = '1';
+    return;
+  }
+  main.append(el('p', { class: 'muted' }, 'The report of step ' + report.id + ': its verdict, the headline table and every figure.'));
+  const frame = el('iframe', { class: 'report', title: 'report', src: 'api/step/' + encodeURIComponent(report.id) + '/file/html' });
+  frame.addEventListener('load', () => {
+    const doc = frame.contentDocument;
+    if (doc) frame.style.height = (doc.documentElement.scrollHeight + 20) + 'px';
+    main.dataset.ready = '1';
+  });
+  main.append(frame);
+}
+
 async function select(id) {
   selected = id;
   for (const li of document.querySelectorAll('#steps li')) li.classList.toggle('selected', li.dataset.step === id);
-  const step = run.steps.find((s) => s.id === id);
   const main = $('#step');
   main.replaceChildren();
   main.dataset.step = id;
+  delete main.dataset.ready;
+  if (id === OVERVIEW) return showOverview(main);
+  const step = run.steps.find((s) => s.id === id);
   main.append(el('h2', {}, step.id + ' ', el('small', { class: 'muted' }, step.stage)));
   main.append(el('p', { class: 'muted' }, step.status + (step.durationMs !== null ? ' in ' + fmt(step.durationMs / 1000) + ' s' : '') + (step.backend ? ' · backend ' + step.backend : '') + (step.seed !== null ? ' · seed ' + step.seed : '')));
   if (step.error) main.append(el('pre', {}, step.error.message + (step.error.hint ? '\\nhint: ' + step.error.hint : '')));
@@ -116,7 +149,7 @@ async function select(id) {
   if (bySchema('ct.discovery.nodes') && bySchema('ct.discovery.edges')) {
     const box = el('div', { class: 'panel circuit-panel' }, el('p', { class: 'muted' }, 'drawing…'));
     main.append(el('h3', {}, 'Circuit'), el('p', { class: 'muted' }, 'Hover a node or an edge for its score.'), box);
-    jobs.push(getText(base + 'circuit.svg').then((svg) => { box.innerHTML = svg; }));
+    jobs.push(getText(base + 'circuit.svg').then((svg) => { box.innerHTML = svg; explore(box); }));
   }
   const curves = step.outputs.filter((o) => o.schema === 'ct.train.log' || o.schema === 'ct.discovery.faithfulness');
   if (curves.length > 0) {
@@ -134,10 +167,10 @@ async function select(id) {
     main.append(el('h3', {}, 'Training log (' + log.rows + ' steps)'), box);
     jobs.push(getJson(base + 'table/' + encodeURIComponent(log.port) + '?limit=1000').then((t) => box.append(rowsTable(t))));
   }
-  for (const o of step.outputs.filter((o) => o.kind === 'arrow' && o !== log && !['ct.discovery.nodes', 'ct.discovery.edges'].includes(o.schema))) {
-    const box = el('div', { class: 'panel' });
-    main.append(el('h3', {}, o.port + ' (' + (o.schema || 'table') + ', ' + o.rows + ' rows; first 20)'), box);
-    jobs.push(getJson(base + 'table/' + encodeURIComponent(o.port) + '?limit=20').then((t) => box.append(rowsTable(t))));
+  for (const o of step.outputs.filter((o) => o.kind === 'arrow' && o !== log)) {
+    const box = el('div', { class: 'paged', 'data-port': o.port });
+    main.append(el('h3', {}, o.port + ' (' + (o.schema || 'table') + ', ' + fmt(o.rows) + ' rows)'), box);
+    jobs.push(pagedTable(box, base + 'table/' + encodeURIComponent(o.port)));
   }
   main.append(el('h3', {}, 'Outputs'), outputsTable(step, base));
   main.append(el('h3', {}, 'Config'), el('pre', {}, JSON.stringify(step.config, null, 2)));
@@ -154,11 +187,77 @@ function factsTable(facts) {
   return el('table', { class: 'facts' }, body);
 }
 
-function rowsTable(t) {
-  const head = el('tr', {}, ...t.fields.map((f) => el('th', {}, f.name)));
+function rowsTable(t, onSort, sort) {
+  const head = el('tr', {}, ...t.fields.map((f) => {
+    const mark = sort && sort.column === f.name ? (sort.desc ? ' ▼' : ' ▲') : '';
+    const th = el('th', onSort ? { class: 'sortable', title: 'sort by ' + f.name } : {}, f.name + mark);
+    if (onSort) th.addEventListener('click', () => onSort(f.name));
+    return th;
+  }));
   const body = el('tbody');
-  for (const row of t.rows) body.append(el('tr', {}, ...row.map((v) => el('td', { class: typeof v === 'number' ? '' : 'text' }, Array.isArray(v) ? '[' + v.length + ']' : fmt(v)))));
+  for (const row of t.rows) body.append(el('tr', {}, ...row.map((v) => el('td', { class: typeof v === 'number' ? '' : 'text' }, cellText(v)))));
   return el('table', { class: 'rows', 'data-rows': String(t.rows.length) }, el('thead', {}, head), body);
+}
+
+const PAGE = 50;
+/** A table of an Arrow output, a page at a time: the server filters (any cell containing the text) and sorts the whole table. */
+async function pagedTable(box, url) {
+  const state = { offset: 0, sort: null, filter: '' };
+  const filter = el('input', { type: 'search', placeholder: 'filter rows (any cell)…' });
+  const info = el('span', { class: 'muted info' });
+  const previous = el('button', { type: 'button', class: 'previous' }, '‹ previous');
+  const next = el('button', { type: 'button', class: 'next' }, 'next ›');
+  const holder = el('div', { class: 'panel' });
+  box.replaceChildren(el('div', { class: 'controls' }, filter, previous, next, info), holder);
+  async function draw() {
+    const query = '?offset=' + state.offset + '&limit=' + PAGE + (state.sort ? '&sort=' + encodeURIComponent(state.sort.column) + (state.sort.desc ? '&desc=1' : '') : '') + (state.filter ? '&filter=' + encodeURIComponent(state.filter) : '');
+    const t = await getJson(url + query);
+    holder.replaceChildren(rowsTable(t, (column) => {
+      state.sort = state.sort && state.sort.column === column ? { column, desc: !state.sort.desc } : { column, desc: false };
+      state.offset = 0;
+      draw().catch(show);
+    }, state.sort));
+    const last = Math.min(t.matched, state.offset + t.rows.length);
+    info.textContent = t.matched === 0 ? 'no rows' : 'rows ' + (state.offset + 1) + '–' + last + ' of ' + t.matched + (t.matched !== t.numRows ? ' matching (' + t.numRows + ' in all)' : '');
+    previous.disabled = state.offset === 0;
+    next.disabled = last >= t.matched;
+    box.dataset.matched = String(t.matched);
+    box.dataset.offset = String(state.offset);
+  }
+  previous.addEventListener('click', () => { state.offset = Math.max(0, state.offset - PAGE); draw().catch(show); });
+  next.addEventListener('click', () => { state.offset += PAGE; draw().catch(show); });
+  let timer = null;
+  filter.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => { state.filter = filter.value.trim(); state.offset = 0; draw().catch(show); }, 250);
+  });
+  await draw();
+}
+
+/** The circuit explorer: show the top N edges (by rank), or, after a click on a node, only that node's edges. */
+function explore(box) {
+  const edges = [...box.querySelectorAll('path.edge')].sort((a, b) => Number(a.dataset.rank) - Number(b.dataset.rank));
+  if (edges.length === 0) return;
+  let topN = edges.length;
+  let isolated = null;
+  const slider = el('input', { type: 'range', min: 1, max: edges.length, value: edges.length, class: 'top-n' });
+  const label = el('span', { class: 'top-n-label' });
+  const apply = () => {
+    edges.forEach((edge, i) => {
+      const inTop = i < topN;
+      const touches = isolated === null || edge.dataset.writer === isolated || edge.dataset.reader === isolated;
+      edge.classList.toggle('hidden', !(inTop && touches));
+    });
+    for (const node of box.querySelectorAll('g.node')) node.classList.toggle('isolated', node.dataset.name === isolated);
+    const shown = edges.filter((e) => !e.classList.contains('hidden')).length;
+    label.textContent = 'top ' + topN + ' of ' + edges.length + ' circuit edges' + (isolated ? ' · edges of ' + isolated + ': ' + shown + ' (click it again for all)' : ' · click a node to see only its edges');
+  };
+  slider.addEventListener('input', () => { topN = Number(slider.value); apply(); });
+  for (const node of box.querySelectorAll('g.node')) {
+    node.addEventListener('click', () => { isolated = isolated === node.dataset.name ? null : node.dataset.name; apply(); });
+  }
+  box.before(el('div', { class: 'controls explorer' }, el('label', {}, 'edges ', slider), label));
+  apply();
 }
 
 function outputsTable(step, base) {

@@ -11,7 +11,8 @@
  *
  *   GET /                                 the page
  *   GET /api/run                          steps, status, configs, outputs (from the manifests)
- *   GET /api/step/ID/table/PORT?offset=&limit=   rows of an Arrow output
+ *   GET /api/step/ID/table/PORT?offset=&limit=&sort=&desc=&filter=   rows of an Arrow output:
+ *                                         filtered (any cell containing the text), sorted, one page
  *   GET /api/step/ID/circuit.svg          the circuit drawn from the step's node and edge tables
  *   GET /api/step/ID/chart/PORT.svg       the curve of a training log or faithfulness table
  *   GET /api/step/ID/file/PORT            an output file as it is (SVG, JSON, HTML, Markdown, Arrow)
@@ -139,10 +140,19 @@ async function handle(runDir: string, path: string, request: IncomingMessage, re
     const offset = intParam(url, 'offset', 0, Number.MAX_SAFE_INTEGER);
     const limit = intParam(url, 'limit', 200, 10_000);
     const names = table.fields.map((f) => f.name);
-    const end = Math.min(table.numRows, offset + limit);
-    const rows: unknown[][] = [];
-    for (let i = offset; i < end; i++) rows.push(names.map((n) => jsonValue((table.columns[n] as ArrayLike<unknown>)[i])));
-    return json(response, { schema: table.schema ?? null, producer: table.producer ?? null, fields: table.fields, numRows: table.numRows, offset, rows });
+    const cell = (row: number, name: string) => jsonValue((table.columns[name] as ArrayLike<unknown>)[row]);
+    // Filtering and sorting run over the whole table, so a page of 50 rows is a page of the answer.
+    let order = Array.from({ length: table.numRows }, (_, i) => i);
+    const filter = (url.searchParams.get('filter') ?? '').trim().toLowerCase();
+    if (filter !== '') order = order.filter((i) => names.some((n) => cellText(cell(i, n)).toLowerCase().includes(filter)));
+    const sort = url.searchParams.get('sort');
+    if (sort !== null && names.includes(sort)) {
+      const sign = url.searchParams.get('desc') === '1' ? -1 : 1;
+      const keys = new Map(order.map((i) => [i, cell(i, sort)]));
+      order.sort((a, b) => sign * compareCells(keys.get(a), keys.get(b)) || a - b);
+    }
+    const rows = order.slice(offset, offset + limit).map((i) => names.map((n) => cell(i, n)));
+    return json(response, { schema: table.schema ?? null, producer: table.producer ?? null, fields: table.fields, numRows: table.numRows, matched: order.length, offset, rows });
   }
   if (what === 'chart') {
     if (output.record.schema === TrainLogTable.name) {
@@ -209,7 +219,21 @@ function jsonValue(value: unknown): unknown {
   if (typeof value === 'bigint') return Number(value);
   if (typeof value === 'number' && !Number.isFinite(value)) return null;
   if (Array.isArray(value)) return value.map(jsonValue);
+  // A list cell read from Arrow is a typed array (token ids, a shape): sent as a JSON list.
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number | bigint>, (v) => jsonValue(v));
   return value;
+}
+
+function cellText(value: unknown): string {
+  return value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/** Numbers by value, nulls last, everything else by its text. */
+function compareCells(a: unknown, b: unknown): number {
+  if (a === null || a === undefined) return b === null || b === undefined ? 0 : 1;
+  if (b === null || b === undefined) return -1;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return cellText(a).localeCompare(cellText(b));
 }
 
 function safeParse(line: string): unknown {

@@ -84,9 +84,13 @@ describe.skipIf(!available)('view', () => {
     await page.goto(viewer.url);
     await page.waitForSelector('#steps li[data-step="report"]');
     expect(await page.locator('#steps li').allInnerTexts()).toEqual(
-      STEPS.map((id) => expect.stringContaining(id) as unknown as string),
+      ['Overview', ...STEPS].map((id) => expect.stringContaining(id) as unknown as string),
     );
-    expect(await page.locator('#steps li[data-status="succeeded"]').count()).toBe(STEPS.length);
+    expect(await page.locator('#steps li:not([data-step="overview"])[data-status="succeeded"]').count()).toBe(STEPS.length);
+    // It opens on the overview: the run's report, with its verdict.
+    await page.waitForSelector('main[data-step="overview"][data-ready="1"] iframe.report');
+    const report = page.frameLocator('iframe.report');
+    expect(await report.locator('section#verdict p').count()).toBeGreaterThan(0);
 
     await page.click('#steps li[data-step="discover"]');
     await page.waitForSelector('main[data-step="discover"][data-ready="1"] svg.circuit');
@@ -164,6 +168,69 @@ describe.skipIf(!available)('view', () => {
       await page.waitForSelector(`main[data-step="${step}"][data-ready="1"]`);
       expect({ step, overflow: await overflow() }).toEqual({ step, overflow: [] });
     }
+    await page.close();
+  });
+
+  it('explores a circuit: the top-N slider and a click on a node show the edges they select', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await page.goto(`${viewer.url}#discover`);
+    await page.waitForSelector('main[data-step="discover"][data-ready="1"] svg.circuit');
+    const visible = () => page.locator('svg.circuit path.edge:not(.hidden)').count();
+    const all = await page.locator('svg.circuit path.edge').count();
+    expect(await visible()).toBe(all);
+    await page.locator('input.top-n').fill('1');
+    expect(await visible()).toBe(1);
+    const best = await page.locator('svg.circuit path.edge:not(.hidden)').getAttribute('data-rank');
+    const ranks = await page.locator('svg.circuit path.edge').evaluateAll((paths) => paths.map((p) => Number(p.getAttribute('data-rank'))));
+    expect(Number(best)).toBe(Math.min(...ranks));
+    await page.locator('input.top-n').fill(String(all));
+    await page.locator('svg.circuit g.node[data-name="input"]').click();
+    const shown = await page.locator('svg.circuit path.edge:not(.hidden)').evaluateAll((paths) => paths.map((p) => [p.getAttribute('data-writer'), p.getAttribute('data-reader')]));
+    expect(shown.length).toBeGreaterThan(0);
+    expect(shown.every(([writer, reader]) => writer === 'input' || reader === 'input')).toBe(true);
+    await expect.poll(() => page.locator('.top-n-label').textContent()).toMatch(/edges of input: \d+/);
+    await page.locator('svg.circuit g.node[data-name="input"]').click();
+    expect(await visible()).toBe(all);
+    await page.close();
+  });
+
+  it('pages, sorts and filters a table on the server, and shows list cells with their items', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await page.goto(`${viewer.url}#discover`);
+    await page.waitForSelector('main[data-step="discover"][data-ready="1"]');
+    const edges = await readArrowTable(join(dir, 'run', 'discover', 'edges.arrow'), DiscoveryEdgesTable);
+    const box = page.locator('.paged[data-port="edges"]');
+    await expect.poll(() => box.getAttribute('data-matched')).toBe(String(edges.numRows));
+    expect(await box.locator('tbody tr').count()).toBe(Math.min(50, edges.numRows));
+
+    // Sorted by score, descending: the first row holds the largest score.
+    const headers = await box.locator('thead th').allInnerTexts();
+    const scoreColumn = headers.indexOf('score') + 1;
+    await box.locator('thead th', { hasText: /^score$/ }).click();
+    await box.locator('thead th', { hasText: /^score ▲$/ }).click();
+    await box.locator('thead th', { hasText: /^score ▼$/ }).waitFor();
+    const top = Number(await box.locator(`tbody tr:first-child td:nth-child(${scoreColumn})`).textContent());
+    const max = Math.max(...Array.from(edges.columns.score as ArrayLike<number>));
+    expect(Math.abs(top - max)).toBeLessThanOrEqual(Math.abs(max) * 1e-3);
+
+    // The next page starts at row 51.
+    if (edges.numRows > 50) {
+      await box.locator('button.next').click();
+      await expect.poll(() => box.getAttribute('data-offset')).toBe('50');
+      expect(await box.locator('.info').textContent()).toMatch(/^rows 51–/);
+    }
+
+    // Filtered on the server: the rows of edges that end in a0.h0's q input.
+    const wanted = edges.columns.name.filter((n) => (n as string).includes('a0.h0<q>')).length;
+    await box.locator('input[type=search]').fill('a0.h0<q>');
+    await expect.poll(() => box.getAttribute('data-matched')).toBe(String(wanted));
+
+    // A list cell (token ids of a prompt) shows its items, not its length.
+    await page.goto(`${viewer.url}#tasks`);
+    await page.waitForSelector('main[data-step="tasks"][data-ready="1"]');
+    const prompts = page.locator('.paged[data-port="sv_disagreement"]');
+    const idsColumn = (await prompts.locator('thead th').allInnerTexts()).indexOf('clean_ids') + 1;
+    expect(await prompts.locator(`tbody tr:first-child td:nth-child(${idsColumn})`).textContent()).toMatch(/^\[\d+, \d+, /);
     await page.close();
   });
 });

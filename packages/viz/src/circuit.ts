@@ -4,7 +4,8 @@
  * nodes.arrow and edges.arrow hold them); circuitSvg builds those rows from the model's graph and
  * a circuit. Every node and edge carries `data-name` / `data-score` and a `<title>`, so hovering
  * shows its score (a tooltip in the viewer, the browser's title elsewhere). Deterministic: the
- * same rows give the same bytes.
+ * same rows give the same bytes. Edges also carry `data-rank`, `data-writer` and `data-reader`, so a
+ * page can show the top N of them or the edges of one node (the viewer's circuit explorer).
  */
 import { type ModelGraph, parseNodeName, type QkvLetter } from '@circuit-tuning/contracts';
 import { escapeXml, formatValue } from './svg';
@@ -131,7 +132,7 @@ export function circuitDrawingSvg(nodes: readonly CircuitNodeRow[], edges: reado
     const strokeWidth = 0.6 + (maxAbs > 0 ? (4.4 * Math.abs(edge.score)) / maxAbs : 0);
     const dash = DASH[letter] === undefined ? '' : ` stroke-dasharray="${DASH[letter]}"`;
     out.push(
-      `<path class="edge" data-name="${escapeXml(edge.name)}" data-score="${edge.score}" d="M${f(x1)} ${f(y1)} C${f(x1 + dx)} ${f(y1 - bend)} ${f(x2 + dx)} ${f(y2 + bend)} ${f(x2)} ${f(y2)}" fill="none" stroke="${colour}" stroke-width="${f(strokeWidth)}" stroke-opacity="0.8"${dash}><title>${escapeXml(edge.name)}: score ${formatValue(edge.score)} (rank ${edge.rank})</title></path>`,
+      `<path class="edge" data-name="${escapeXml(edge.name)}" data-score="${edge.score}" data-rank="${edge.rank}" data-writer="${escapeXml(edge.writer)}" data-reader="${escapeXml(edge.reader)}" d="M${f(x1)} ${f(y1)} C${f(x1 + dx)} ${f(y1 - bend)} ${f(x2 + dx)} ${f(y2 + bend)} ${f(x2)} ${f(y2)}" fill="none" stroke="${colour}" stroke-width="${f(strokeWidth)}" stroke-opacity="0.8"${dash}><title>${escapeXml(edge.name)}: score ${formatValue(edge.score)} (rank ${edge.rank})</title></path>`,
     );
   }
   out.push('</g>', '<g class="nodes">');
