@@ -29,6 +29,11 @@ export interface CircuitEdgeRow {
   inCircuit: boolean;
   /** 0 = the strongest; the best-ranked `maxEdges` circuit edges are drawn. */
   rank: number;
+  /**
+   * Against an earlier circuit: 'new' edges (not in it) are drawn with a green halo, 'dropped' ones
+   * (in it, not in this one; inCircuit false) as faint grey dashes.
+   */
+  change?: 'new' | 'dropped';
 }
 
 export interface CircuitDrawingOptions {
@@ -102,6 +107,8 @@ export function circuitDrawingSvg(nodes: readonly CircuitNodeRow[], edges: reado
     .filter((e) => e.inCircuit)
     .sort((a, b) => a.rank - b.rank)
     .slice(0, options.maxEdges ?? 400);
+  const dropped = edges.filter((e) => !e.inCircuit && e.change === 'dropped');
+  const changes = dropped.length > 0 || drawn.some((e) => e.change === 'new');
   const maxAbs = drawn.reduce((m, e) => Math.max(m, Math.abs(e.score)), 0);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" class="circuit" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}">`,
@@ -111,11 +118,10 @@ export function circuitDrawingSvg(nodes: readonly CircuitNodeRow[], edges: reado
   subtitle.slice(0, 2).forEach((line, i) => {
     out.push(`<text x="${MARGIN / 2}" y="${44 + 16 * i}" font-size="11" fill="#444444">${escapeXml(line)}</text>`);
   });
-  legend(out);
+  legend(out, changes);
 
-  out.push('<g class="edges">');
-  // Weakest first, so the strongest edges are drawn on top.
-  for (const edge of [...drawn].reverse()) {
+  /** The curve of an edge: from the writer's top to the reader's port. */
+  const curve = (edge: CircuitEdgeRow): string => {
     const from = places.get(edge.writer);
     const to = places.get(edge.reader);
     if (from === undefined || to === undefined) throw new Error(`circuit drawing: edge ${edge.name} joins a node that is not in the nodes (${edge.writer}, ${edge.reader})`);
@@ -128,11 +134,25 @@ export function circuitDrawingSvg(nodes: readonly CircuitNodeRow[], edges: reado
     // Edges within the centre column (input, MLPs, logits) would lie on top of each other: a
     // longer skip arcs further out, alternating sides.
     const dx = Math.abs(x1 - x2) < 1 && y1 - y2 > ROW * 1.5 ? (edge.rank % 2 === 0 ? 1 : -1) * (10 + 0.22 * (y1 - y2)) : 0;
+    return `M${f(x1)} ${f(y1)} C${f(x1 + dx)} ${f(y1 - bend)} ${f(x2 + dx)} ${f(y2 + bend)} ${f(x2)} ${f(y2)}`;
+  };
+
+  out.push('<g class="edges">');
+  for (const edge of dropped) {
+    out.push(
+      `<path class="edge dropped" data-name="${escapeXml(edge.name)}" data-score="${edge.score}" d="${curve(edge)}" fill="none" stroke="#9a9a9a" stroke-width="1.2" stroke-opacity="0.7" stroke-dasharray="3 3"><title>${escapeXml(edge.name)}: dropped since the earlier circuit</title></path>`,
+    );
+  }
+  // Weakest first, so the strongest edges are drawn on top.
+  for (const edge of [...drawn].reverse()) {
+    const letter: QkvLetter | 'other' = edge.qkv === '' ? 'other' : edge.qkv;
     const colour = COLOURS[edge.score <= 0 ? 'negative' : 'positive'][letter];
     const strokeWidth = 0.6 + (maxAbs > 0 ? (4.4 * Math.abs(edge.score)) / maxAbs : 0);
     const dash = DASH[letter] === undefined ? '' : ` stroke-dasharray="${DASH[letter]}"`;
+    const d = curve(edge);
+    if (edge.change === 'new') out.push(`<path class="halo" d="${d}" fill="none" stroke="${NEW_HALO}" stroke-width="${f(strokeWidth + 6)}" stroke-opacity="0.35"/>`);
     out.push(
-      `<path class="edge" data-name="${escapeXml(edge.name)}" data-score="${edge.score}" data-rank="${edge.rank}" data-writer="${escapeXml(edge.writer)}" data-reader="${escapeXml(edge.reader)}" d="M${f(x1)} ${f(y1)} C${f(x1 + dx)} ${f(y1 - bend)} ${f(x2 + dx)} ${f(y2 + bend)} ${f(x2)} ${f(y2)}" fill="none" stroke="${colour}" stroke-width="${f(strokeWidth)}" stroke-opacity="0.8"${dash}><title>${escapeXml(edge.name)}: score ${formatValue(edge.score)} (rank ${edge.rank})</title></path>`,
+      `<path class="edge" data-name="${escapeXml(edge.name)}" data-score="${edge.score}" data-rank="${edge.rank}" data-writer="${escapeXml(edge.writer)}" data-reader="${escapeXml(edge.reader)}"${edge.change === 'new' ? ' data-change="new"' : ''} d="${d}" fill="none" stroke="${colour}" stroke-width="${f(strokeWidth)}" stroke-opacity="0.8"${dash}><title>${escapeXml(edge.name)}: score ${formatValue(edge.score)} (rank ${edge.rank})</title></path>`,
     );
   }
   out.push('</g>', '<g class="nodes">');
@@ -165,7 +185,7 @@ export function circuitSvg(
   graph: ModelGraph,
   scores: ArrayLike<number>,
   circuit: { keep: ArrayLike<number>; rank: ArrayLike<number>; nodes: readonly string[] },
-  options: CircuitDrawingOptions = {},
+  options: CircuitDrawingOptions & { previous?: { keep: ArrayLike<number> } } = {},
 ): string {
   const inCircuit = new Set(circuit.nodes);
   const names = [...graph.writers.map((w) => w.name), ...(graph.includeInputAndLogits ? ['logits'] : [])];
@@ -173,10 +193,23 @@ export function circuitSvg(
   const { writer, reader } = graph.edgeEndpoints();
   const edgeNames = graph.edgeNames();
   const edges: CircuitEdgeRow[] = [];
+  const before = options.previous?.keep;
   for (let e = 0; e < graph.edgeCount; e++) {
-    if (circuit.keep[e] !== 1) continue;
+    const now = circuit.keep[e] === 1;
+    const then = before !== undefined && before[e] === 1;
+    if (!now && !then) continue;
     const r = graph.readers[reader[e]!]!;
-    edges.push({ name: edgeNames[e]!, writer: graph.writers[writer[e]!]!.name, reader: r.node, qkv: r.kind === 'head' ? r.qkv : '', score: scores[e]!, inCircuit: true, rank: Number(circuit.rank[e]) });
+    const change = before === undefined || now === then ? undefined : now ? 'new' : 'dropped';
+    edges.push({
+      name: edgeNames[e]!,
+      writer: graph.writers[writer[e]!]!.name,
+      reader: r.node,
+      qkv: r.kind === 'head' ? r.qkv : '',
+      score: scores[e]!,
+      inCircuit: now,
+      rank: Number(circuit.rank[e]),
+      ...(change === undefined ? {} : { change }),
+    });
   }
   return circuitDrawingSvg(nodes, edges, options);
 }
@@ -189,19 +222,23 @@ const LEGEND: [string, keyof typeof DASH, 'negative' | 'positive'][] = [
   ['into v', 'v', 'negative'],
 ];
 const LEGEND_CHARS = LEGEND.reduce((n, [label]) => n + label.length + 8, 0);
+const NEW_HALO = '#2ca02c';
 
-/** One line of legend items under the subtitle. */
-function legend(out: string[]): void {
+/** One line of legend items under the subtitle (and, against an earlier circuit, what is new and dropped). */
+function legend(out: string[], changes: boolean): void {
   let x = MARGIN / 2;
   const y = 84;
+  const item = (label: string, line: string) => {
+    out.push(line, `<text x="${f(x + 30)}" y="${y + 4}" font-size="11" fill="#333333">${escapeXml(label)}</text>`);
+    x += 30 + label.length * CHAR_W + 20;
+  };
   for (const [label, letter, sign] of LEGEND) {
     const dash = DASH[letter];
-    out.push(
-      `<line x1="${f(x)}" y1="${y}" x2="${f(x + 24)}" y2="${y}" stroke="${COLOURS[sign][letter]}" stroke-width="2.5"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`,
-      `<text x="${f(x + 30)}" y="${y + 4}" font-size="11" fill="#333333">${escapeXml(label)}</text>`,
-    );
-    x += 30 + label.length * CHAR_W + 20;
+    item(label, `<line x1="${f(x)}" y1="${y}" x2="${f(x + 24)}" y2="${y}" stroke="${COLOURS[sign][letter]}" stroke-width="2.5"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
   }
+  if (!changes) return;
+  item('new', `<line x1="${f(x)}" y1="${y}" x2="${f(x + 24)}" y2="${y}" stroke="${NEW_HALO}" stroke-opacity="0.35" stroke-width="8"/>`);
+  item('dropped', `<line x1="${f(x)}" y1="${y}" x2="${f(x + 24)}" y2="${y}" stroke="#9a9a9a" stroke-width="1.2" stroke-dasharray="3 3"/>`);
 }
 
 const f = (x: number) => (Math.round(x * 10) / 10).toString();

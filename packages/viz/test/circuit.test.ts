@@ -86,6 +86,28 @@ describe('circuitDrawingSvg', () => {
   });
 });
 
+describe('a circuit against an earlier one', () => {
+  it('marks the edges that are new with a halo and draws the dropped ones as grey dashes, with a legend for both', () => {
+    const graph = buildGraph({ nLayers: 1, nHeads: 2 }, { includeInputAndLogits: true });
+    const names = graph.edgeNames();
+    const keepOf = (edges: number[]) => Uint8Array.from(names, (_, e) => (edges.includes(e) ? 1 : 0));
+    const rank = Int32Array.from(names, (_, e) => e);
+    const scores = Float64Array.from(names, () => 1);
+    const svg = circuitSvg(graph, scores, { keep: keepOf([0, 1]), rank, nodes: [] }, { previous: { keep: keepOf([1, 2]) } });
+    expect(svg.match(/<path class="halo"/g)).toHaveLength(1);
+    const esc = (text: string) => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+    expect(svg).toMatch(new RegExp(`data-name="${esc(names[0]!)}"[^>]*data-change="new"`));
+    expect(svg).toMatch(/data-change="new"/);
+    expect(svg.match(/<path class="edge dropped"/g)).toHaveLength(1);
+    expect(svg).toContain(`${esc(names[2]!)}: dropped since the earlier circuit`);
+    expect(svg).toContain('>new</text>');
+    expect(svg).toContain('>dropped</text>');
+    // Without an earlier circuit nothing is marked and the legend has no such items.
+    const plain = circuitSvg(graph, scores, { keep: keepOf([0, 1]), rank, nodes: [] });
+    expect(plain).not.toMatch(/halo|dropped/);
+  });
+});
+
 describe('the line chart for hovering', () => {
   it('groups each series and gives each marker its name and value', () => {
     const svg = lineChartSvg({ title: 'loss', xLabel: 'step', yLabel: 'loss', series: [{ name: 'train-full', points: [[1, 2.5], [2, 2.25]], colour: '#123456' }] });

@@ -64,7 +64,7 @@ type CircuitsContext = StageContext<CompareCircuitsConfig, typeof inputs, typeof
 export const evaluateCircuitsStage = defineStage({
   slot: 'evaluate',
   variant: 'circuits',
-  // Version 2: circuits drawn by viz's one drawer.
+  // Version 2: circuits drawn by viz's one drawer, new and dropped edges against the panel before marked.
   version: 2,
   description: 'Circuits across checkpoints side by side: shared/new/dropped nodes and edges, edges that strengthen or weaken.',
   config: CompareCircuitsConfig,
@@ -141,6 +141,8 @@ async function runCircuits(ctx: CircuitsContext) {
       const dropped = previous ? [...previous.edges].filter((e) => !c.edges.has(e)).length : 0;
       const a = arrays[i]!;
       return circuitSvg(graph, a.scores, a, {
+        // New edges (since the panel before) are drawn with a halo, dropped ones as grey dashes.
+        ...(i === 0 ? {} : { previous: arrays[i - 1]! }),
         title: `${c.label}: ${c.edges.size} edges, ${a.nodes.length} nodes`,
         subtitle: previous ? [`vs ${previous.label}: +${added} new, ${dropped} dropped edges`] : [source === 'edges' ? 'discovery on this checkpoint' : 'circuit of this training step'],
         maxEdges: config.maxEdges,
