@@ -211,6 +211,25 @@ describe('the evaluate slot', () => {
     await expect(evaluate('logit-lens', 'lens-wrong', { model: fx.baseDir, prompts: fx.texts })).rejects.toThrow(/holds table 'ct\.texts' but 'ct\.prompts'/);
   });
 
+  it('evaluate:logit-lens with the lens before tuning: before and after on one scale, after − before, and the heads that changed most', async () => {
+    const before = await evaluate('logit-lens', 'lens-before', { model: fx.baseDir, prompts: fx.agreement });
+    const after = await evaluate('logit-lens', 'lens-after', { model: fx.tunedDir, prompts: fx.agreement, before: before.outputs.table! });
+    const svg = await readFile(after.outputs.svg!, 'utf8');
+    expect(svg).toContain('Before tuning (the `before` input), on the same scale');
+    expect(svg).toContain('Logit lens after: direct logit attribution');
+    expect(svg).toContain('After − before: what tuning changed');
+    expect(svg).not.toContain('share of logit');
+    const summary = JSON.parse(await readFile(after.outputs.summary!, 'utf8'));
+    const lensOf = async (path: string) => {
+      const { columns: c } = await readArrowTable(path, LogitLensTable);
+      return new Map(c.node.flatMap((node, i) => (c.condition[i] === '' ? [[node, c.mean[i] as number] as const] : [])));
+    };
+    const [then, now] = [await lensOf(before.outputs.table!), await lensOf(after.outputs.table!)];
+    const largest = [...now.keys()].filter((n) => n.startsWith('a')).sort((a, b) => Math.abs(now.get(b)! - then.get(b)!) - Math.abs(now.get(a)! - then.get(a)!))[0]!;
+    expect(summary.changedHeads[0].node).toBe(largest);
+    expect(summary.changedHeads[0].change).toBeCloseTo(now.get(largest)! - then.get(largest)!, 9);
+  });
+
   it('every variant is deterministic and honours an abort signal', async () => {
     const base = await evaluate('tasks', 'tasks-base', tasksOf(fx.baseDir), { label: 'base' });
     const cases: [keyof typeof evaluateStages, Record<string, string>][] = [
