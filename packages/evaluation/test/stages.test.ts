@@ -191,6 +191,21 @@ describe('the evaluate slot', () => {
     const logSummary = JSON.parse(await readFile(fromLog.outputs.summary!, 'utf8'));
     expect(logSummary.source).toBe('circuit-log');
     expect(logSummary.checkpoints.map((c: { label: string }) => c.label)).toEqual(['step 0', 'step 10', 'step 20']);
+
+    // A circuit log of MLP heads (circuit-tuning with parameterMapping mlp 'heads'): the graph is
+    // built with the model's MLPs in heads of mlpHeadWidth neurons (128 / 64 = 2 here).
+    const headEdges = buildGraph({ nLayers: 2, nHeads: 4, mlpHeads: 2 }).edgeNames();
+    const headLog = join(fx.dir, 'circuit-log-heads.arrow');
+    const headRows = [0, 10].flatMap((step) => headEdges.filter((e) => e.includes('.n')).slice(step, step + 8).map((edge, rank) => ({ step, edge, score: 1 + rank / 100, rank: rank + 1 })));
+    await writeArrowTable(
+      headLog,
+      CircuitLogTable,
+      { step: Int32Array.from(headRows, (r) => r.step), edge: headRows.map((r) => r.edge), score: Float32Array.from(headRows, (r) => r.score), rank: Int32Array.from(headRows, (r) => r.rank) },
+      { producer: 'test' },
+    );
+    const fromHeads = await evaluate('circuits', 'circuits-heads', { circuit_log: headLog, model: fx.baseDir }, { draw: { png: false } });
+    expect(await readFile(fromHeads.outputs.svg!, 'utf8')).toMatch(/data-name="m0\.n1"/);
+    await expect(evaluate('circuits', 'circuits-heads-width', { circuit_log: headLog, model: fx.baseDir }, { mlpHeadWidth: 100 })).rejects.toThrow(/name MLP head 1, which MLPs of 128 neurons in heads of mlpHeadWidth 100 do not have/);
     await expect(evaluate('circuits', 'circuits-none', {})).rejects.toThrow(/needs the circuit_log input/);
     await expect(evaluate('circuits', 'circuits-wrong', { circuit_log: fx.texts })).rejects.toThrow(/holds table 'ct\.texts' but 'ct\.train\.circuit' was expected/);
   });

@@ -39,8 +39,8 @@ export async function verdictSentences(rows: readonly VerdictRow[], views: reado
     const ld = (r: VerdictRow) => r.target!.logitDiff!;
     const best = scored.reduce((a, b) => (ld(b) > ld(a) ? b : a));
     const baseText = base?.target?.logitDiff === null || base?.target?.logitDiff === undefined ? '' : `; the base model's is ${formatValue(base.target.logitDiff)}`;
-    const accuracy = best.target!.accuracy === null ? '' : ` and accuracy ${percent(best.target!.accuracy)}`;
-    out.push(`On the target task (${dataset}), ${best.name} has the highest logit diff, ${formatValue(ld(best))}${accuracy}${baseText}.`);
+    const accuracy = best.target!.accuracy === null ? '' : ` (accuracy ${percent(best.target!.accuracy)})`;
+    out.push(`On the target task (${dataset}), ${best.name} has the highest logit diff: ${formatValue(ld(best))}${accuracy}${baseText}.`);
     if (base?.target?.logitDiff !== null && base?.target?.logitDiff !== undefined && !best.base) {
       const bestGain = ld(best) - base.target.logitDiff;
       for (const row of scored) {

@@ -27,7 +27,7 @@ describe('the verdict', () => {
       row('circuit-tuning', 2.5, { trainableFraction: 0.167, capabilities: new Map([['held-out perplexity ↓', 10.5]]) }),
     ];
     const sentences = await verdictSentences(rows, []);
-    expect(sentences[0]).toBe("On the target task (sv-disagreement), full has the highest logit diff, 4 and accuracy 90 %; the base model's is -2.");
+    expect(sentences[0]).toBe("On the target task (sv-disagreement), full has the highest logit diff: 4 (accuracy 90 %); the base model's is -2.");
     // (2.5 − (−2)) / (4 − (−2)) = 75 %; (1 + 2) / 6 = 50 %.
     expect(sentences).toContain('Lora reaches 50 % of full\'s gain over the base model with 2.0 % of the parameters trainable (full: 100.0 %).');
     expect(sentences).toContain("Circuit-tuning reaches 75 % of full's gain over the base model with 16.7 % of the parameters trainable (full: 100.0 %).");
@@ -41,7 +41,7 @@ describe('the verdict', () => {
       row('full', 1, { capabilities: new Map([['IOI accuracy ↑', 0.6]]) }),
     ];
     const sentences = await verdictSentences(rows, []);
-    expect(sentences[0]).toMatch(/base has the highest logit diff, 3/);
+    expect(sentences[0]).toMatch(/base has the highest logit diff: 3/);
     expect(sentences).toContain('IOI accuracy: base model 0.5; full 0.6 (+0.1): no variant loses any.');
   });
 });

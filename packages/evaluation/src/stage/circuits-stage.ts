@@ -1,4 +1,4 @@
-import { buildGraph, CircuitLogTable, ConfigError, ContractError, type ModelGraph, parseEdgeName, parseNodeName } from '@circuit-tuning/contracts';
+import { buildGraph, CircuitLogTable, ConfigError, ContractError, type ModelGraph, ParameterMappingConfig, parseEdgeName, parseNodeName } from '@circuit-tuning/contracts';
 import { DiscoveryEdgesTable } from '@circuit-tuning/discovery';
 import { readModelConfig } from '@circuit-tuning/model';
 import { defineStage, readArrowTable, type StageContext, type StageLogger, writeArrowTable, writeJsonAtomic } from '@circuit-tuning/runtime';
@@ -43,6 +43,11 @@ export const CompareCircuitsConfig = z.strictObject({
   nHeads: z.number().int().positive().optional(),
   /** 'auto': the full graph when an edge names the input or the logits. */
   graph: z.enum(['auto', 'full', 'reference']).default('auto'),
+  /**
+   * Neurons per MLP head, when the circuits were found on a graph of MLP heads (edges naming
+   * `m2.n4`, circuit-tuning's parameterMapping mlp 'heads'): the training's setting, one source.
+   */
+  mlpHeadWidth: ParameterMappingConfig.shape.mlpHeadWidth,
   /** A change of |score| within this share of the larger |score| is 'stable'. */
   tolerance: z.number().min(0).default(0.1),
   /** Edges drawn per circuit (the best-ranked). */
@@ -160,12 +165,29 @@ async function runCircuits(ctx: CircuitsContext) {
 /** The graph the circuits live on: its shape from the model, the config, or (failing both) the edge names. */
 async function graphFor(ctx: CircuitsContext, edgeNames: readonly string[], logger: StageLogger): Promise<ModelGraph> {
   const { config } = ctx;
-  let shape: { nLayers: number; nHeads: number };
+  let shape: { nLayers: number; nHeads: number; mlpHeads?: number };
+  // The largest MLP-head index the edges name (-1: whole MLPs).
+  let lastMlpHead = -1;
+  for (const edge of edgeNames) {
+    const parsed = parseEdgeName(edge);
+    for (const node of parsed === undefined ? [] : [parsed.writer, parsed.readerNode]) {
+      const n = parseNodeName(node);
+      if (n?.kind === 'mlp' && n.mlpHead !== undefined) lastMlpHead = Math.max(lastMlpHead, n.mlpHead);
+    }
+  }
   if (ctx.inputs.model) {
     const model = await readModelConfig(ctx.inputs.model);
     shape = { nLayers: model.nLayers, nHeads: model.nHeads };
+    if (lastMlpHead >= 0) {
+      if (model.dMlp % config.mlpHeadWidth !== 0 || lastMlpHead >= model.dMlp / config.mlpHeadWidth) {
+        throw new ConfigError(`the circuits name MLP head ${lastMlpHead}, which MLPs of ${model.dMlp} neurons in heads of mlpHeadWidth ${config.mlpHeadWidth} do not have`, {
+          hint: 'set mlpHeadWidth to the training step\'s parameterMapping.mlpHeadWidth',
+        });
+      }
+      shape.mlpHeads = model.dMlp / config.mlpHeadWidth;
+    }
   } else if (config.nLayers !== undefined && config.nHeads !== undefined) {
-    shape = { nLayers: config.nLayers, nHeads: config.nHeads };
+    shape = { nLayers: config.nLayers, nHeads: config.nHeads, ...(lastMlpHead >= 0 ? { mlpHeads: lastMlpHead + 1 } : {}) };
   } else {
     let layers = 0;
     let heads = 0;
@@ -181,7 +203,7 @@ async function graphFor(ctx: CircuitsContext, edgeNames: readonly string[], logg
       }
     }
     if (layers === 0 || heads === 0) throw new ConfigError('cannot tell the graph shape from the edges', { hint: 'wire the model, or set nLayers and nHeads' });
-    shape = { nLayers: layers, nHeads: heads };
+    shape = { nLayers: layers, nHeads: heads, ...(lastMlpHead >= 0 ? { mlpHeads: lastMlpHead + 1 } : {}) };
     logger.info(`graph shape read from the edge names: ${layers} layers × ${heads} heads`, { hint: 'wire the model to be sure' });
   }
   const full = config.graph === 'auto' ? edgeNames.some((e) => e.startsWith('input->') || e.endsWith('->logits')) : config.graph === 'full';
