@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 /** The embedded world at toy sizes, a 2-layer model pre-trained for a few steps, and the curve over `grid`. */
-const pipeline = (grid: number[], curveInputs = '{ runs: { collect: [tune, full] }, model: pretrain.model, prompts: tasks.sv_disagreement }') => `name: tuning-curve-test
+const pipeline = (grid: number[], curveInputs = '{ runs: { collect: [tune, full] }, model: pretrain.model, prompts: tasks.sv_disagreement }', tuneExtra = '') => `name: tuning-curve-test
 seed: 3
 backend: cpu
 steps:
@@ -45,7 +45,7 @@ ${grid.map((n) => `      top-${n}: { topN: { start: ${n} } }`).join('\n')}
       <<: &training { steps: 6, batchSize: 4, seqLen: 32, learningRate: 0.01, checkpointEvery: 2 }
       discovery: { prompts: 4 }
       circuitLogEvery: 1
-      emptyCircuit: skip-step
+      emptyCircuit: skip-step${tuneExtra}
   full:
     stage: train:full
     inputs: { model: pretrain.model, train: tasks.sv_disagreement_train }
@@ -146,5 +146,16 @@ describe('the tuning curve in a pipeline', () => {
     expect(curve.columns.step_dir).toEqual(['', 'tune-top-10', 'full']);
     // Pre-training from scratch is a train:full step too, but not fine-tuning: ignored, and said.
     expect(await readFile(join(runDir, 'tuning-curve', 'log.jsonl'), 'utf8')).toMatch(/ignored: tasks, pretrain/);
+  });
+
+  it('runs that split MLPs into heads get their node view on the graph of MLP heads', async () => {
+    const runDir = join(dir, 'mlp-heads');
+    const result = await run(pipeline([10], undefined, '\n      parameterMapping: { mlp: heads, mlpHeadWidth: 16 }'), runDir, { display: quiet });
+    expect(result.status, JSON.stringify(result.steps.map((s) => s.error))).toBe('succeeded');
+    const nodes = await readArrowTable(result.steps.find((s) => s.id === 'tuning-curve')!.outputs.nodes!, TuningNodeStepsTable);
+    // d_model 16 → MLPs of 64 neurons → 4 heads of 16 per layer.
+    expect(nodes.columns.node).toContain('m1.n3');
+    expect(nodes.columns.node).not.toContain('m1');
+    expect(nodes.columns.step_frequency.some((f) => f > 0)).toBe(true);
   });
 });

@@ -26,6 +26,8 @@ export interface TuningRun {
   circuitLogEvery: number | null;
   /** The graph circuit-tuning discovered on ('full': with the input and logits nodes). */
   graph: 'full' | 'reference' | null;
+  /** Neurons per MLP head when the run split its MLPs into heads (parameterMapping mlp 'heads'), else null. */
+  mlpHeadWidth: number | null;
   /** The run's starting model and training texts as recorded (path and sha256), for the checks below. */
   startModel: { path: string; sha256: string } | null;
   trainTexts: { path: string; sha256: string } | null;
@@ -85,6 +87,10 @@ export function collectTuningRuns(loaded: LoadedRunIndex, source: string): Colle
   };
   differ('training texts', (r) => r.trainTexts?.path ?? null);
   differ('training steps', (r) => r.steps);
+  const graphs = new Set(tuned.map((r) => JSON.stringify([r.graph, r.mlpHeadWidth])));
+  if (graphs.size > 1) {
+    throw new ConfigError(`${source}: the circuit-tuning runs discover on different graphs (${tuned.map((r) => `${r.step}: ${r.graph}${r.mlpHeadWidth === null ? '' : `, MLP heads of ${r.mlpHeadWidth}`}`).join('; ')}); top-N means a different circuit size on each`, { hint });
+  }
   return { tuned, full: fulls[0] ?? null, ignored, warnings };
 }
 
@@ -104,7 +110,7 @@ function runOf(loaded: LoadedRunIndex, step: RunIndexStep, source: string, run: 
   };
   const steps = Number(step.config.steps);
   const common = { step: step.id, dir: step.dir, model: required('model'), trainLog: required('train_log'), steps, startModel: input('model'), trainTexts: input('train') };
-  if (run === 'full') return { run, topN: null, circuitLog: null, circuitLogEvery: null, graph: null, ...common };
+  if (run === 'full') return { run, topN: null, circuitLog: null, circuitLogEvery: null, graph: null, mlpHeadWidth: null, ...common };
   // The manifest records the parsed config; parsing again reads it with this version's types.
   const parsed = CircuitTuningConfig.safeParse(step.config);
   if (!parsed.success) throw new ConfigError(`${source}: step '${step.id}' recorded a train:circuit-tuning config this version cannot read (${parsed.error.issues[0]?.message})`);
@@ -114,5 +120,6 @@ function runOf(loaded: LoadedRunIndex, step: RunIndexStep, source: string, run: 
       hint: 'drop topN.end from the grid steps',
     });
   }
-  return { run, topN: config.topN.start, circuitLog: required('circuit_log'), circuitLogEvery: config.circuitLogEvery, graph: config.discovery.graph, ...common };
+  const mlpHeadWidth = config.parameterMapping.mlp === 'heads' ? config.parameterMapping.mlpHeadWidth : null;
+  return { run, topN: config.topN.start, circuitLog: required('circuit_log'), circuitLogEvery: config.circuitLogEvery, graph: config.discovery.graph, mlpHeadWidth, ...common };
 }

@@ -56,9 +56,9 @@ describe('collectTuningRuns', () => {
       trainStep('tune-top-10', 'circuit-tuning', { topN: { start: 10 }, circuitLogEvery: 2 }),
       trainStep('lora', 'lora', {}),
     ]);
-    expect(runs.tuned.map((r) => [r.step, r.topN, r.circuitLogEvery, r.graph])).toEqual([
-      ['tune-top-10', 10, 2, 'full'],
-      ['tune-top-30', 30, 10, 'full'],
+    expect(runs.tuned.map((r) => [r.step, r.topN, r.circuitLogEvery, r.graph, r.mlpHeadWidth])).toEqual([
+      ['tune-top-10', 10, 2, 'full', null],
+      ['tune-top-30', 30, 10, 'full', null],
     ]);
     expect(runs.tuned[0]).toMatchObject({ dir: 'tune-top-10', model: '/run/tune-top-10/model', circuitLog: '/run/tune-top-10/circuit_log.arrow', steps: 10 });
     expect(runs.full).toMatchObject({ step: 'full', topN: null, circuitLog: null });
@@ -77,6 +77,9 @@ describe('collectTuningRuns', () => {
       /start from different models/,
     );
     expect(refusal([trainStep('a', 'circuit-tuning', { topN: { start: 10 }, every: 'often' })])).toMatch(/step 'a' recorded a train:circuit-tuning config this version cannot read/);
+    expect(refusal([trainStep('a', 'circuit-tuning', { topN: { start: 10 } }), trainStep('b', 'circuit-tuning', { topN: { start: 20 }, parameterMapping: { mlp: 'heads' } })])).toMatch(
+      /discover on different graphs \(a: full; b: full, MLP heads of 64\)/,
+    );
   });
 
   it('warns when the runs differ in more than top-N', () => {

@@ -73,7 +73,11 @@ async function runTuningCurve(ctx: TuningContext) {
   const evalTable = await readArrowTable(ctx.inputs.prompts, PromptsTable);
   const evalPrompts = evalPromptsOf(evalTable.columns, { split: config.evalSplit, task: config.evalTask, limit: config.evalLimit, source: ctx.inputs.prompts });
   const modelConfig = await readModelConfig(ctx.inputs.model);
-  const graph = buildGraph({ nLayers: modelConfig.nLayers, nHeads: modelConfig.nHeads }, { includeInputAndLogits: tuned[0]!.graph === 'full' });
+  const width = tuned[0]!.mlpHeadWidth;
+  const graph = buildGraph(
+    { nLayers: modelConfig.nLayers, nHeads: modelConfig.nHeads, ...(width === null ? {} : { mlpHeads: modelConfig.dMlp / width }) },
+    { includeInputAndLogits: tuned[0]!.graph === 'full' },
+  );
   const above = tuned.filter((r) => r.topN! > graph.edgeCount).map((r) => r.topN);
   if (above.length > 0) {
     ctx.logger.warn(`top-N ${above.join(', ')} above the graph's ${graph.edgeCount} edges: those runs kept every edge`, { topN: above, edges: graph.edgeCount });
