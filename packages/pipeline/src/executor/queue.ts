@@ -60,7 +60,9 @@ export interface QueueSettings {
 export const DEFAULT_QUEUE_SETTINGS: QueueSettings = { ackWaitMs: 60_000, maxDeliver: 5 };
 
 export interface Queue {
-  settings: QueueSettings;
+  readonly settings: QueueSettings;
+  /** Rereads the consumer's settings (a sweep may have changed them). */
+  refresh(): Promise<QueueSettings>;
   enqueue(job: TrialJob): Promise<void>;
   /** The next job, or null when none came within `waitMs`. */
   take(waitMs: number): Promise<JsMsg | null>;
@@ -79,9 +81,10 @@ export function sweepIdFor(name: string): string {
 }
 
 /**
- * Opens (creating what is missing) the stream, the consumer and the state bucket. The consumer's
- * ack wait and deliveries are set by whoever creates it first; a later sweep with other settings
- * is told, not obeyed (a running worker's jobs must not change their terms).
+ * Opens (creating what is missing) the stream, the consumer and the state bucket. A caller that
+ * asks for settings (a sweep's --ack-wait, --max-deliver) gets them, the consumer updated if it
+ * had others; a caller that asks for none (a worker) takes what is there, and rereads it before
+ * each job (`refresh`), so its heartbeat follows a change.
  */
 export async function openQueue(connection: NatsConnection, asked?: QueueSettings, warn: (message: string) => void = () => undefined): Promise<Queue> {
   const wanted = asked ?? DEFAULT_QUEUE_SETTINGS;
@@ -91,7 +94,11 @@ export async function openQueue(connection: NatsConnection, asked?: QueueSetting
     manager.streams.add({ name: TRIALS_STREAM, subjects: [`${TRIALS_SUBJECT}.>`], retention: RetentionPolicy.Workqueue, storage: StorageType.File }),
   );
   const existing = await manager.consumers.info(TRIALS_STREAM, WORKERS_CONSUMER).catch(() => undefined);
-  const info =
+  const read = (config: { ack_wait?: number; max_deliver?: number }): QueueSettings => ({
+    ackWaitMs: Math.round((config.ack_wait ?? nanos(wanted.ackWaitMs)) / 1e6),
+    maxDeliver: config.max_deliver ?? wanted.maxDeliver,
+  });
+  let info =
     existing ??
     (await manager.consumers.add(TRIALS_STREAM, {
       durable_name: WORKERS_CONSUMER,
@@ -100,16 +107,24 @@ export async function openQueue(connection: NatsConnection, asked?: QueueSetting
       max_deliver: wanted.maxDeliver,
       filter_subject: `${TRIALS_SUBJECT}.>`,
     }));
-  const settings: QueueSettings = { ackWaitMs: Math.round((info.config.ack_wait ?? nanos(wanted.ackWaitMs)) / 1e6), maxDeliver: info.config.max_deliver ?? wanted.maxDeliver };
-  if (asked !== undefined && existing !== undefined && (settings.ackWaitMs !== wanted.ackWaitMs || settings.maxDeliver !== wanted.maxDeliver)) {
-    warn(`the queue keeps the settings it was created with: ack wait ${settings.ackWaitMs / 1000} s, ${settings.maxDeliver} deliveries`);
+  const found = read(info.config);
+  if (asked !== undefined && (found.ackWaitMs !== asked.ackWaitMs || found.maxDeliver !== asked.maxDeliver)) {
+    info = await manager.consumers.update(TRIALS_STREAM, WORKERS_CONSUMER, { ack_wait: nanos(asked.ackWaitMs), max_deliver: asked.maxDeliver });
+    warn(`the queue's terms changed from ack wait ${found.ackWaitMs / 1000} s, ${found.maxDeliver} deliveries to ${asked.ackWaitMs / 1000} s, ${asked.maxDeliver} (for every job on it)`);
   }
+  let settings = read(info.config);
   const states: KV = await js.views.kv(STATES_BUCKET, { history: 1 });
   let consumer: Consumer | undefined;
   const key = (sweepId: string, index: number) => `${sweepId}.${index}`;
   const decode = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)) as TrialState;
   return {
-    settings,
+    get settings() {
+      return settings;
+    },
+    async refresh() {
+      settings = read((await manager.consumers.info(TRIALS_STREAM, WORKERS_CONSUMER)).config);
+      return settings;
+    },
     async enqueue(job) {
       await js.publish(`${TRIALS_SUBJECT}.${job.sweepId}`, new TextEncoder().encode(JSON.stringify(job)));
     },

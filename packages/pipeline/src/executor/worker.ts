@@ -44,7 +44,6 @@ export async function runWorker(options: WorkerOptions): Promise<{ taken: number
   const { queue } = options;
   let taken = 0;
   const active = new Set<Promise<void>>();
-  const heartbeatMs = Math.max(500, Math.floor(queue.settings.ackWaitMs / 3));
   while (!options.signal.aborted && (options.maxJobs === undefined || taken < options.maxJobs)) {
     if (active.size >= options.concurrency) {
       await Promise.race(active);
@@ -70,20 +69,23 @@ export async function runWorker(options: WorkerOptions): Promise<{ taken: number
       }
     })();
     if (job === undefined) continue;
-    const running = handle(job, message, options, heartbeatMs).finally(() => active.delete(running));
+    const running = handle(job, message, options).finally(() => active.delete(running));
     active.add(running);
   }
   await Promise.all(active);
   return { taken };
 }
 
-async function handle(job: TrialJob, message: NonNullable<Awaited<ReturnType<Queue['take']>>>, options: WorkerOptions, heartbeatMs: number): Promise<void> {
+async function handle(job: TrialJob, message: NonNullable<Awaited<ReturnType<Queue['take']>>>, options: WorkerOptions): Promise<void> {
   const { queue } = options;
+  // Three progress signals per ack wait, as the queue has it now (a sweep may have changed it).
+  const settings = await queue.refresh().catch(() => queue.settings);
+  const heartbeatMs = Math.max(250, Math.floor(settings.ackWaitMs / 3));
   const attempt = message.info.deliveryCount;
   const base = { sweepId: job.sweepId, index: job.index, name: job.name, attempt, host: hostname(), worker: workerName() };
   const state = (s: Omit<TrialState, keyof typeof base | 'updatedAt'>) => queue.setState({ ...base, ...s, updatedAt: new Date().toISOString() }).catch(() => undefined);
   await state({ state: 'running' });
-  options.log(`${job.sweepId} ${job.name}: started (delivery ${attempt} of at most ${queue.settings.maxDeliver})`);
+  options.log(`${job.sweepId} ${job.name}: started (delivery ${attempt} of at most ${settings.maxDeliver})`);
   const jobDir = join(options.workDir, job.sweepId, '.jobs');
   await mkdir(jobDir, { recursive: true });
   const jobFile = join(jobDir, `${job.index}.json`);
@@ -119,7 +121,7 @@ async function handle(job: TrialJob, message: NonNullable<Awaited<ReturnType<Que
     await state({ state: 'failed', durationMs, error, ...backend });
     message.term('the trial failed in its config; a retry would fail the same way');
     options.log(`${job.sweepId} ${job.name}: failed in its config, not retried: ${error}`);
-  } else if (attempt >= queue.settings.maxDeliver) {
+  } else if (attempt >= settings.maxDeliver) {
     await state({ state: 'failed', durationMs, error, ...backend });
     message.term(`failed on its last allowed delivery (${attempt})`);
     options.log(`${job.sweepId} ${job.name}: failed on its last delivery (${attempt}): ${error}`);
