@@ -8,6 +8,8 @@ export interface Command {
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
   run(args: { values: Record<string, string | boolean | string[] | boolean[] | undefined>; positionals: string[] }): Promise<number>;
+  /** A help more specific than the usage, for these arguments (`stage discover:eap --help`); undefined for the usage. */
+  help?(positionals: string[]): string | undefined;
 }
 
 /** Options every command takes. */

@@ -31,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const args = parseCommandArgs(command, rest);
     if (args.values.help) {
-      process.stdout.write(commandHelp(command));
+      process.stdout.write(command.help?.(args.positionals) ?? commandHelp(command));
       return 0;
     }
     return await command.run(args);

@@ -65,5 +65,12 @@ describe('circuit-tuning CLI', () => {
   it('has help for every command', () => {
     expect(cli('--help').stdout).toMatch(/commands:\n {2}demo/);
     expect(cli('inspect', '--help').stdout).toMatch(/usage: circuit-tuning inspect MODEL_DIR TEXT/);
+    // `stage X --help` (as the README writes it) is X's own help: its ports and config, like `X --help`.
+    const stageHelp = cli('stage', 'discover:eap', '--help').stdout;
+    expect(stageHelp).toMatch(/usage: circuit-tuning discover:eap /);
+    expect(stageHelp).toMatch(/inputs:\n {2}model/);
+    expect(stageHelp).toMatch(/selection\.n/);
+    expect(stageHelp).toBe(cli('discover:eap', '--help').stdout);
+    expect(cli('stage', '--help').stdout).toMatch(/usage: circuit-tuning stage SLOT:VARIANT/);
   });
 });

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '@circuit-tuning/contracts';
-import type { Command } from '../command';
+import { type Command, commandHelp } from '../command';
 import { appVersions, backendChoice, cancelOnSignals, listOption, positiveInt, startPipelineBackend, userPath } from '../cli-support';
 import { BUILTIN_STAGES, builtinRegistry, createDisplay, indexPath, isRecord, isResolvedPipeline, parseOverride, readYamlFile, RESOLVED_FILE, stageHelp } from '@circuit-tuning/pipeline';
 import { type AnyStageDefinition, indexStep, RunIndex, type RunIndexStep, readManifest, runStage, stageId, writeRunIndex } from '@circuit-tuning/runtime';
@@ -42,6 +42,13 @@ ${OPTIONS_HELP}
 
   Every stage is also a command of its own: circuit-tuning discover:eap --help.`,
   options: stageOptions,
+  help(positionals) {
+    const [id] = positionals;
+    const registry = builtinRegistry();
+    if (id === undefined || !registry.has(id)) return undefined;
+    const definition = registry.get(id);
+    return commandHelp(stageCommands().find((c) => c.name === stageId(definition))!);
+  },
   async run({ values, positionals }) {
     const registry = builtinRegistry();
     if (values.list) {
