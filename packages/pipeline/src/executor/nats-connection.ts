@@ -51,7 +51,7 @@ export async function connectQueue(url: string, options: { name?: string; timeou
     });
   } catch (error) {
     throw new RuntimeError(`cannot reach the queue at ${describeQueue(url)}: ${(error as Error).message}`, {
-      hint: 'start it with `nats-server -js` (see the README, "Running a sweep over several machines")',
+      hint: 'check the address and the credentials (CT_QUEUE_USER, CT_QUEUE_PASSWORD, CT_QUEUE_TOKEN), and that it runs: `nats-server -js` (README, "Running a sweep over several machines")',
     });
   }
 }
