@@ -9,7 +9,8 @@ import { nextTokenLoss } from './loss';
  * the next token, so a `he` sentence and its `she` twin both push the same gap towards zero.
  */
 export const DebiasConfig = z.strictObject({
-  beta: z.number().positive().default(1),
+  /** β: the weight of the |pronoun logit difference| term. */
+  beta: z.number().positive().default(1).describe('β: weight of the |logit(male form) − logit(female form)| term'),
   /** [male form, female form] pairs, as tokens of the model's vocabulary. */
   pairs: z
     .array(z.tuple([z.string().min(1), z.string().min(1)]))
@@ -18,7 +19,8 @@ export const DebiasConfig = z.strictObject({
       ['he', 'she'],
       ['him', 'her'],
       ['his', 'her'],
-    ]),
+    ])
+    .describe("[male form, female form] pronoun pairs, as tokens of the model's vocabulary"),
 });
 export type DebiasConfig = z.output<typeof DebiasConfig>;
 

@@ -2,9 +2,12 @@ import { z } from 'zod';
 
 /** Learning rate over steps: linear warm-up, then constant, linear or cosine decay to `minFactor`. */
 export const ScheduleConfig = z.strictObject({
-  warmupSteps: z.number().int().min(0).default(0),
-  decay: z.enum(['constant', 'linear', 'cosine']).default('constant'),
-  minFactor: z.number().min(0).max(1).default(0),
+  /** Steps of linear warm-up from 0 to the learning rate. */
+  warmupSteps: z.number().int().min(0).default(0).describe('steps of linear warm-up to the learning rate'),
+  /** Shape of the decay after warm-up. */
+  decay: z.enum(['constant', 'linear', 'cosine']).default('constant').describe('the learning rate after warm-up: constant, or a linear or cosine decay to minFactor · learningRate'),
+  /** Where the decay ends, as a share of the peak learning rate. */
+  minFactor: z.number().min(0).max(1).default(0).describe('where the decay ends, as a share of learningRate (0 to 1)'),
 });
 export type ScheduleConfig = z.output<typeof ScheduleConfig>;
 

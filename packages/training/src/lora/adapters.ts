@@ -6,11 +6,16 @@ import { z } from 'zod';
 export const LORA_TARGETS = ['W_Q', 'W_K', 'W_V', 'W_O', 'W_in', 'W_gate', 'W_out'] as const;
 
 export const LoraConfig = z.strictObject({
-  rank: z.number().int().positive().default(8),
+  /** Rank r of each adapter A·B. */
+  rank: z.number().int().positive().default(8).describe('rank r of each adapter A·B'),
   /** Scale α: the update is (α / rank) · A·B. */
-  alpha: z.number().positive().default(16),
+  alpha: z.number().positive().default(16).describe('scale α: the update is (α / rank) · A·B'),
   /** Which matrices of every layer get an adapter (canonical short names). */
-  targets: z.array(z.enum(LORA_TARGETS)).nonempty().default(['W_Q', 'W_K', 'W_V', 'W_O', 'W_in', 'W_out']),
+  targets: z
+    .array(z.enum(LORA_TARGETS))
+    .nonempty()
+    .default(['W_Q', 'W_K', 'W_V', 'W_O', 'W_in', 'W_out'])
+    .describe('which matrices of every layer get an adapter (canonical short names)'),
 });
 export type LoraConfig = z.output<typeof LoraConfig>;
 

@@ -24,9 +24,13 @@ export const trainingOutputs = {
 
 /** Settings every variant shares on top of TrainConfig. */
 export const VariantConfig = TrainConfig.extend({
-  packing: z.enum(['packed', 'padded']).default('padded'),
+  /** 'padded': one text per sequence, right-padded; 'packed': windows of seqLen tokens over the concatenated texts. */
+  packing: z
+    .enum(['packed', 'padded'])
+    .default('padded')
+    .describe("'padded': one text per sequence, right-padded to seqLen; 'packed': seqLen-token windows of the concatenated texts"),
   /** Which split of the train table to train on. */
-  split: z.string().default('train'),
+  split: z.string().default('train').describe('which split of the train table to train on'),
 });
 export type VariantConfig = z.output<typeof VariantConfig>;
 

@@ -6,18 +6,18 @@ import { trainAndSave, trainingInputs, trainingOutputs, VariantConfig } from './
 
 /** How the model starts: from the input checkpoint, or from scratch with a GPT-2 shape. */
 export const InitConfig = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('pretrained') }),
+  z.strictObject({ kind: z.literal('pretrained').describe('start from the input model') }),
   z.strictObject({
-    kind: z.literal('scratch'),
-    nLayers: z.number().int().positive(),
-    nHeads: z.number().int().positive(),
-    dModel: z.number().int().positive(),
-    maxPositions: z.number().int().positive(),
+    kind: z.literal('scratch').describe('start from random weights with a GPT-2 shape (the tokenizer input gives the vocabulary)'),
+    nLayers: z.number().int().positive().describe('transformer layers'),
+    nHeads: z.number().int().positive().describe('attention heads per layer'),
+    dModel: z.number().int().positive().describe('width of the residual stream'),
+    maxPositions: z.number().int().positive().describe('longest sequence (learned position embeddings)'),
   }),
 ]);
 
 export const FullTrainingConfig = VariantConfig.extend({
-  init: InitConfig.default({ kind: 'pretrained' }),
+  init: InitConfig.default({ kind: 'pretrained' }).describe('how the model starts: from the input checkpoint, or from scratch with a GPT-2 shape'),
 });
 
 /**

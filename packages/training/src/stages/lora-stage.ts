@@ -3,7 +3,7 @@ import { defineStage } from '@circuit-tuning/runtime';
 import { LoraAdapters, LoraConfig } from '../lora/adapters';
 import { trainAndSave, trainingInputs, trainingOutputs, VariantConfig } from './common';
 
-export const LoraTrainingConfig = VariantConfig.extend({ lora: LoraConfig.prefault({}) });
+export const LoraTrainingConfig = VariantConfig.extend({ lora: LoraConfig.prefault({}).describe('the low-rank adapters') });
 
 /**
  * `train:lora`: the base model stays frozen; rank-r adapters on the chosen matrices train, and
