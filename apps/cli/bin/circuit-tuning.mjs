@@ -1,11 +1,10 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so the workspace needs no build step.
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+// The `circuit-tuning` (and `ct`) command. The workspace is TypeScript run without a build step:
+// tsx's loader is registered in this process (no second Node process, so signals and the exit
+// code are the CLI's own), then the CLI runs. `pnpm exec ct …` from the repository calls this
+// file directly and keeps the exit codes of the README's table.
+import { register } from 'tsx/esm/api';
 
-const require = createRequire(import.meta.url);
-const tsx = require.resolve('tsx/cli');
-const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const result = spawnSync(process.execPath, [tsx, main, ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+register();
+const { main } = await import(new URL('../src/main.ts', import.meta.url).href);
+process.exit(await main(process.argv.slice(2)));

@@ -9,9 +9,9 @@ import { type BackendInfo, initBackend } from '@circuit-tuning/runtime';
 import { BACKEND_CHOICES, type BackendChoice } from '@circuit-tuning/pipeline';
 
 /**
- * A path as the user meant it. `pnpm ct ...` runs the CLI inside apps/cli; pnpm passes the
- * directory it was started in as INIT_CWD, so `pnpm ct run fixtures/pipelines/default.yaml`
- * works from the repository root.
+ * A path as the user meant it: relative to the directory the user started in. pnpm runs a
+ * script (`pnpm start`, `pnpm ct`) in the repository root and passes that directory as INIT_CWD;
+ * `pnpm exec ct` and the bin called directly run where the user stands.
  */
 export function userPath(path: string): string {
   return resolve(process.env.INIT_CWD ?? process.cwd(), path);

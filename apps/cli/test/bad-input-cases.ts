@@ -236,7 +236,7 @@ const NO_MODEL_COPY = ['out/model'] as const;
 export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   {
     input: 'a `foreach` item that climbs out of the run directory (`foreach: [/../../../victim]`)',
-    command: 'pnpm ct run FILE.yaml --run-dir DIR/a/b/run',
+    command: 'pnpm exec ct run FILE.yaml --run-dir DIR/a/b/run',
     async setup(dir) {
       const text = TASKS_PIPELINE.replace('    stage: tasks:generate\n', "    stage: tasks:generate\n    foreach: ['/../../../victim']\n");
       return { args: ['run', await file(join(dir, 'climb.yaml'), text), '--run-dir', join(dir, 'a', 'b', 'run')] };
@@ -248,7 +248,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: 'a pipeline `name:` that would move the default run directory `runs/NAME` out of `runs/` (`name: ../../../x`)',
-    command: 'pnpm ct run FILE.yaml',
+    command: 'pnpm exec ct run FILE.yaml',
     async setup(dir) {
       const text = TASKS_PIPELINE.replace('name: tasks-only', 'name: ../../../x');
       const cwd = join(dir, 'a', 'b', 'c');
@@ -262,7 +262,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: '`--run-dir` a folder that circuit-tuning did not make (with a subfolder named like a step)',
-    command: 'pnpm ct run FILE.yaml --run-dir DIR',
+    command: 'pnpm exec ct run FILE.yaml --run-dir DIR',
     async setup(dir) {
       return { args: ['run', await file(join(dir, 'tasks.yaml'), TASKS_PIPELINE), '--run-dir', join(dir, 'mine')] };
     },
@@ -273,7 +273,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: 'the same with `--allow-existing-dir`: the step-named subfolder is still not touched',
-    command: 'pnpm ct run FILE.yaml --run-dir DIR --allow-existing-dir',
+    command: 'pnpm exec ct run FILE.yaml --run-dir DIR --allow-existing-dir',
     async setup(dir) {
       return { args: ['run', await file(join(dir, 'tasks.yaml'), TASKS_PIPELINE), '--run-dir', join(dir, 'mine'), '--allow-existing-dir'] };
     },
@@ -284,7 +284,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: 'a step directory in the run that is a symbolic link out of it',
-    command: 'pnpm ct run FILE.yaml --run-dir RUN --force',
+    command: 'pnpm exec ct run FILE.yaml --run-dir RUN --force',
     async setup(dir, tools) {
       const run = await finishedRun(dir, tools);
       await rm(join(run, 'tasks'), { recursive: true });
@@ -299,7 +299,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: '`ct stage --out` a folder that no stage made',
-    command: 'pnpm ct stage tasks:generate --out DIR',
+    command: 'pnpm exec ct stage tasks:generate --out DIR',
     async setup(dir) {
       return { args: ['stage', 'tasks:generate', '--out', join(dir, 'mine'), '--quiet'] };
     },
@@ -310,7 +310,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: '`ct sweep --out` a folder that holds files a sweep did not write',
-    command: 'pnpm ct sweep FILE.yaml --grid seed=1,2 --out DIR',
+    command: 'pnpm exec ct sweep FILE.yaml --grid seed=1,2 --out DIR',
     async setup(dir) {
       return { args: ['sweep', await file(join(dir, 'tasks.yaml'), TASKS_PIPELINE), '--grid', 'seed=1,2', '--out', join(dir, 'mine')] };
     },
@@ -321,7 +321,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: '`ct verify --work` the run being verified',
-    command: 'pnpm ct verify RUN --work RUN',
+    command: 'pnpm exec ct verify RUN --work RUN',
     async setup(dir, tools) {
       const run = await finishedRun(dir, tools);
       return { args: ['verify', run, '--work', run, '--quiet'] };
@@ -333,7 +333,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: '`ct verify --work` a folder that contains the run',
-    command: 'pnpm ct verify DIR/run --work DIR',
+    command: 'pnpm exec ct verify DIR/run --work DIR',
     async setup(dir, tools) {
       const run = await finishedRun(dir, tools);
       return { args: ['verify', run, '--work', dir, '--quiet'] };
@@ -345,7 +345,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: '`ct verify --work` a folder verify did not make',
-    command: 'pnpm ct verify RUN --work DIR',
+    command: 'pnpm exec ct verify RUN --work DIR',
     async setup(dir, tools) {
       const run = await finishedRun(dir, tools);
       return { args: ['verify', run, '--work', join(dir, 'mine'), '--quiet'] };
@@ -357,7 +357,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: '`--run-dir` a run directory that another live process is running in (its lock names the process and host)',
-    command: 'pnpm ct run FILE.yaml --run-dir RUN',
+    command: 'pnpm exec ct run FILE.yaml --run-dir RUN',
     async setup(dir, tools) {
       const run = await finishedRun(dir, tools);
       // The test's own process: alive, on this host.
@@ -371,7 +371,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: '`ct stage` into a stage directory another live process is running in',
-    command: 'pnpm ct stage tasks:generate --out DIR',
+    command: 'pnpm exec ct stage tasks:generate --out DIR',
     async setup(dir, tools) {
       const run = await finishedRun(dir, tools);
       await file(join(run, 'tasks', '.lock'), JSON.stringify({ pid: process.pid, host: hostname(), startedAt: 'now', purpose: 'stage tasks:generate' }));
@@ -383,7 +383,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: 'a YAML alias bomb ("billion laughs") in a pipeline file',
-    command: 'pnpm ct run FILE.yaml',
+    command: 'pnpm exec ct run FILE.yaml',
     async setup(dir) {
       const lines = ['a: &a [x, x, x, x, x, x, x, x, x]'];
       for (let i = 1; i < 9; i++) lines.push(`${'abcdefghi'[i]}: &${'abcdefghi'[i]} [${Array(9).fill(`*${'abcdefghi'[i - 1]}`).join(', ')}]`);
@@ -395,7 +395,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: 'an Arrow table a stage wrote, its body corrupted (footer intact), given to `ct stage`',
-    command: 'pnpm ct stage discover:eap --in prompts=RUN/tasks/sv_disagreement.arrow --in model=MODEL',
+    command: 'pnpm exec ct stage discover:eap --in prompts=RUN/tasks/sv_disagreement.arrow --in model=MODEL',
     async setup(dir, tools) {
       const run = await finishedRun(dir, tools);
       const table = join(run, 'tasks', 'sv_disagreement.arrow');
@@ -421,7 +421,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   ).map(
     ([input, edit, message]): BadInputCase => ({
       input: `a prompts table to train a circuit on: ${input}`,
-      command: 'pnpm ct stage train:circuit-tuning --in model=MODEL --in train=FILE --in prompts=P.arrow',
+      command: 'pnpm exec ct stage train:circuit-tuning --in model=MODEL --in train=FILE --in prompts=P.arrow',
       async setup(dir) {
         return { args: await circuitTuning(dir, await promptsTable(join(dir, 'P.arrow'), (row, i) => (i === 5 ? edit(row) : row))) };
       },
@@ -432,7 +432,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   ),
   {
     input: 'circuit-tuning with a top-N whose circuit owns no parameters (`topN.start: 1`, `emptyCircuit: error`, the default)',
-    command: 'pnpm ct stage train:circuit-tuning --in model=MODEL --in train=FILE --in prompts=FILE --set topN.start=1',
+    command: 'pnpm exec ct stage train:circuit-tuning --in model=MODEL --in train=FILE --in prompts=FILE --set topN.start=1',
     async setup(dir) {
       return { args: await circuitTuning(dir, await sharedFile(dir, 'prompts.arrow', (path) => promptsTable(path).then(() => undefined)), ['topN.start=1']) };
     },
@@ -443,7 +443,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   ...['1e6', '1e30'].map(
     (rate): BadInputCase => ({
       input: `a learning rate that makes training diverge (\`learningRate: ${rate}\`)`,
-      command: `pnpm ct stage train:full --in model=MODEL --in train=FILE --set learningRate=${rate}`,
+      command: `pnpm exec ct stage train:full --in model=MODEL --in train=FILE --set learningRate=${rate}`,
       async setup(dir) {
         const texts = await sharedFile(dir, 'texts.arrow', textsTable);
         const set = ['steps=6', 'batchSize=4', 'seqLen=16', `learningRate=${rate}`].flatMap((s) => ['--set', s]);
@@ -457,7 +457,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   ),
   {
     input: 'a model whose weights hold a NaN',
-    command: 'pnpm ct stage load:hf --in source=DIR',
+    command: 'pnpm exec ct stage load:hf --in source=DIR',
     async setup(dir) {
       return {
         args: LOAD(
@@ -477,7 +477,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: 'a config.json that says fewer layers than the weights hold (`n_layer: 1` over a 2-layer file)',
-    command: 'pnpm ct stage load:hf --in source=DIR',
+    command: 'pnpm exec ct stage load:hf --in source=DIR',
     async setup(dir) {
       return { args: LOAD(dir, await brokenModel(dir, { config: (c) => ({ ...c, n_layer: 1 }) })) };
     },
@@ -488,7 +488,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: 'a model file that lacks a tensor its config.json needs',
-    command: 'pnpm ct stage load:hf --in source=DIR',
+    command: 'pnpm exec ct stage load:hf --in source=DIR',
     async setup(dir) {
       return { args: LOAD(dir, await brokenModel(dir, { tensors: (t) => t.delete('h.1.ln_2.bias') })) };
     },
@@ -499,7 +499,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: 'a Llama config.json with a rotary scaling that is not implemented (`rope_scaling.rope_type: yarn`)',
-    command: 'pnpm ct stage load:hf --in source=DIR',
+    command: 'pnpm exec ct stage load:hf --in source=DIR',
     async setup(dir) {
       return { args: LOAD(dir, await brokenModel(dir, { config: asLlama({ rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 16 } }) })) };
     },
@@ -510,7 +510,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: 'a quantized Llama checkpoint (`quantization_config` in config.json)',
-    command: 'pnpm ct stage load:hf --in source=DIR',
+    command: 'pnpm exec ct stage load:hf --in source=DIR',
     async setup(dir) {
       return { args: LOAD(dir, await brokenModel(dir, { config: asLlama({ quantization_config: { quant_method: 'bitsandbytes' } }) })) };
     },
@@ -521,7 +521,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: 'discovery asked for a circuit of no edges (`selection.n: 0`)',
-    command: 'pnpm ct stage discover:eap --in model=MODEL --in prompts=FILE --set selection.n=0',
+    command: 'pnpm exec ct stage discover:eap --in model=MODEL --in prompts=FILE --set selection.n=0',
     async setup(dir) {
       return { args: await discovery(dir, ['selection.n=0']) };
     },
@@ -531,7 +531,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: 'discovery asked for more edges than the model has (`selection.n: 50000` on the tiny GPT-2)',
-    command: 'pnpm ct stage discover:eap --in model=MODEL --in prompts=FILE --set selection.n=50000',
+    command: 'pnpm exec ct stage discover:eap --in model=MODEL --in prompts=FILE --set selection.n=50000',
     async setup(dir) {
       return { args: await discovery(dir, ['selection.n=50000']) };
     },
@@ -541,7 +541,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: 'a CSV of prompt pairs with an unterminated quote',
-    command: 'pnpm ct stage tasks:import-pairs --in source=FILE.csv --in tokenizer=MODEL',
+    command: 'pnpm exec ct stage tasks:import-pairs --in source=FILE.csv --in tokenizer=MODEL',
     async setup(dir) {
       return { args: await importPairs(dir, 'clean,corrupted,answer,foil\nthe key near the cabinets,the keys near the cabinets,is,are\n"the key,the keys,is,are\n') };
     },
@@ -551,7 +551,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: 'a CSV row with more fields than the header',
-    command: 'pnpm ct stage tasks:import-pairs --in source=FILE.csv --in tokenizer=MODEL',
+    command: 'pnpm exec ct stage tasks:import-pairs --in source=FILE.csv --in tokenizer=MODEL',
     async setup(dir) {
       return { args: await importPairs(dir, 'clean,corrupted,answer,foil\nthe key near the cabinets,the keys near the cabinets,is,are,extra\n') };
     },
@@ -561,7 +561,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: 'a CSV of prompt pairs none of which is usable (lengths differ, a two-token answer)',
-    command: 'pnpm ct stage tasks:import-pairs --in source=FILE.csv --in tokenizer=MODEL',
+    command: 'pnpm exec ct stage tasks:import-pairs --in source=FILE.csv --in tokenizer=MODEL',
     async setup(dir) {
       return { args: await importPairs(dir, 'clean,corrupted,answer,foil\nthe key near the cabinets,the keys near the cabinets is,is,are\nthe key,the keys,is are,are\n') };
     },
@@ -571,7 +571,7 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   {
     input: 'two metrics tables of the same variant and seed given to a comparison',
-    command: 'pnpm ct stage evaluate:compare --in run_1=FILE --in run_5=FILE',
+    command: 'pnpm exec ct stage evaluate:compare --in run_1=FILE --in run_5=FILE',
     async setup(dir) {
       const { EvaluationMetricsTable } = await import('@circuit-tuning/contracts');
       const { writeArrowTable } = await import('@circuit-tuning/runtime');

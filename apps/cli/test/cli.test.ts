@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { tinyModelDir } from '../src/fixtures';
@@ -13,6 +16,36 @@ function cli(...args: string[]) {
   const result = spawnSync(process.execPath, [tsx, main, ...args], { encoding: 'utf8', env: { ...process.env, CT_BACKEND: 'wasm' } });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** The CLI as the README calls it: `pnpm exec ct …` from the repository root (the bin, not a pnpm script). */
+function readmeCli(cwd: string, ...args: string[]) {
+  // A user's shell: no node_modules/.bin on the PATH (vitest started by pnpm has the workspace's).
+  const PATH = (process.env.PATH ?? '').split(':').filter((p) => !p.includes('node_modules')).join(':');
+  const result = spawnSync('pnpm', ['exec', 'ct', ...args], { cwd, encoding: 'utf8', timeout: 60_000, env: { ...process.env, PATH, CT_BACKEND: 'wasm' } });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('the README\'s way of calling the CLI', () => {
+  it('keeps the exit codes: 2 for an unknown command, 3 for a typo in a pipeline file, 0 for help', async () => {
+    const unknown = readmeCli(repoRoot, 'nosuchcommand');
+    expect(unknown.code, unknown.stderr).toBe(2);
+    expect(unknown.stderr).toMatch(/error: unknown command 'nosuchcommand'/);
+    expect(unknown.stderr).not.toMatch(/ELIFECYCLE|ERR_PNPM/);
+    const dir = await mkdtemp(join(tmpdir(), 'ct-readme-cli-'));
+    try {
+      await writeFile(join(dir, 'typo.yaml'), 'sed: 1\nsteps: {}\n');
+      // A path relative to where the user stands (the repository root).
+      const typo = readmeCli(repoRoot, 'run', relative(repoRoot, join(dir, 'typo.yaml')), '--run-dir', join(dir, 'run'));
+      expect(typo.code, typo.stderr).toBe(3);
+      expect(typo.stderr).toMatch(/typo\.yaml:1:1: unknown key 'sed'/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(readmeCli(repoRoot, '--help').code).toBe(0);
+  });
+});
 
 describe('circuit-tuning CLI', () => {
   it('inspect --json prints one JSON document with tokens, top-k, all logits and node norms', () => {

@@ -142,7 +142,7 @@ async function worker(setup: string): Promise<void> {
   await initBackend({ backend: setup === 'native' ? 'native' : 'wasm', threads, nativeKernels: setup !== 'wasm', log: () => {} });
   const info = backendInfo();
   if (setup !== 'wasm' && info.nativeKernels === undefined) {
-    emit({ kind: 'error', what: setup, message: 'the native kernels did not load (see `pnpm ct inspect` or the backend line)' });
+    emit({ kind: 'error', what: setup, message: 'the native kernels did not load (see `pnpm exec ct inspect` or the backend line)' });
   }
   emit({ kind: 'setup', line: `${info.name}, ${info.threads} threads, fixes: ${info.kernelFixes.join(', ')}` });
   for (const n of SIZES) emit({ kind: 'matmul', n, gflops: await matmulGflops(n) });
