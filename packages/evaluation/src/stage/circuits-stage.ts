@@ -35,26 +35,40 @@ const outputs = {
 
 export const CompareCircuitsConfig = z.strictObject({
   /** 'auto': the edges tables when any is wired, else the circuit log. */
-  source: z.enum(['auto', 'circuit-log', 'edges']).default('auto'),
+  source: z
+    .enum(['auto', 'circuit-log', 'edges'])
+    .default('auto')
+    .describe("where the circuits come from: 'circuit-log', 'edges' (the edges tables), or 'auto': the edges tables when any is wired, else the circuit log"),
   /** Logged steps to compare (default: the first, the middle and the last). */
-  steps: z.array(z.number().int().nonnegative()).min(1).optional(),
+  steps: z.array(z.number().int().nonnegative()).min(1).optional().describe('logged steps to compare (default: the first, the middle and the last)'),
   /** Graph shape when no model is wired (else read from the edge names). */
-  nLayers: z.number().int().positive().optional(),
-  nHeads: z.number().int().positive().optional(),
+  nLayers: z.number().int().positive().optional().describe('layers of the graph when no model is wired (else read from the edge names)'),
+  nHeads: z.number().int().positive().optional().describe('heads per layer of the graph when no model is wired (else read from the edge names)'),
   /** 'auto': the full graph when an edge names the input or the logits. */
-  graph: z.enum(['auto', 'full', 'reference']).default('auto'),
+  graph: z
+    .enum(['auto', 'full', 'reference'])
+    .default('auto')
+    .describe("the graph the circuits live on; 'auto': the full graph when an edge names the input or the logits, else the reference one"),
   /**
    * Neurons per MLP head, when the circuits were found on a graph of MLP heads (edges naming
    * `m2.n4`, circuit-tuning's parameterMapping mlp 'heads'): the training's setting, one source.
    */
-  mlpHeadWidth: ParameterMappingConfig.shape.mlpHeadWidth,
+  mlpHeadWidth: ParameterMappingConfig.shape.mlpHeadWidth.describe(
+    "neurons per MLP head, when the circuits were found on a graph of MLP heads (circuit-tuning's parameterMapping mlp 'heads'): the training's setting",
+  ),
   /** A change of |score| within this share of the larger |score| is 'stable'. */
-  tolerance: z.number().min(0).default(0.1),
+  tolerance: z.number().min(0).default(0.1).describe("a change of |score| within this share of the larger |score| is 'stable'"),
   /** Edges drawn per circuit (the best-ranked). */
-  maxEdges: z.number().int().positive().default(200),
+  maxEdges: z.number().int().positive().default(200).describe('edges drawn per circuit (the best-ranked)'),
   /** Changes listed in the summary, each way. */
-  top: z.number().int().positive().default(10),
-  draw: z.strictObject({ svg: z.boolean().default(true), png: z.boolean().default(true) }).prefault({}),
+  top: z.number().int().positive().default(10).describe('changes listed in the summary, each way'),
+  draw: z
+    .strictObject({
+      svg: z.boolean().default(true).describe('write the circuit drawings as SVG'),
+      png: z.boolean().default(true).describe('write the circuit drawings as PNG'),
+    })
+    .prefault({})
+    .describe('which image files of the circuit drawings to write'),
 });
 export type CompareCircuitsConfig = z.output<typeof CompareCircuitsConfig>;
 

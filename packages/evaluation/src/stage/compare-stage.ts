@@ -44,13 +44,23 @@ const outputs = {
 
 export const CompareConfig = z.strictObject({
   /** Port → label, overriding the defaults (the port name, or an extra run's own label). */
-  labels: z.record(z.string(), z.string().min(1)).default({}),
+  labels: z.record(z.string(), z.string().min(1)).default({}).describe("port → label, overriding the defaults (the port name, or an extra run's own label)"),
   /** The label of the run deltas are taken against; none when it is not wired. */
-  reference: z.string().default('base'),
+  reference: z.string().default('base').describe('the label of the run deltas are taken against (no deltas when it is not wired)'),
   /** Metrics drawn (overall rows), one panel per task and metric. */
-  chartMetrics: z.array(z.string()).default(['accuracy', 'logit_diff', 'prejudice_risk', 'perplexity']),
-  title: z.string().optional(),
-  draw: z.strictObject({ svg: z.boolean().default(true), png: z.boolean().default(true) }).prefault({}),
+  chartMetrics: z
+    .array(z.string())
+    .default(['accuracy', 'logit_diff', 'prejudice_risk', 'perplexity'])
+    .describe('metrics drawn (columns of the metrics tables, overall rows), one panel per task and metric'),
+  /** Title of the table and chart; names the runs compared when absent. */
+  title: z.string().optional().describe('title of the Markdown table and the chart (default: Comparison of <the labels>)'),
+  draw: z
+    .strictObject({
+      svg: z.boolean().default(true).describe('write the bar charts as SVG'),
+      png: z.boolean().default(true).describe('write the bar charts as PNG'),
+    })
+    .prefault({})
+    .describe('which image files of the bar charts to write'),
 });
 export type CompareConfig = z.output<typeof CompareConfig>;
 

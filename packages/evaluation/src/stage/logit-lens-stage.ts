@@ -26,16 +26,25 @@ const outputs = {
 } as const;
 
 export const LogitLensConfig = z.strictObject({
-  split: z.string().default('test'),
+  /** Rows of this split of the prompts table. */
+  split: z.string().default('test').describe('use the prompt rows of this split'),
   /** Only rows of this task. */
-  task: z.string().optional(),
-  limit: z.number().int().positive().default(512),
-  batchSize: z.number().int().positive().default(32),
+  task: z.string().optional().describe('use only the prompt rows of this task (all tasks when absent)'),
+  /** At most this many prompt rows. */
+  limit: z.number().int().positive().default(512).describe('use at most this many prompt rows'),
+  /** Prompts per forward pass. */
+  batchSize: z.number().int().positive().default(32).describe('prompts per forward pass'),
   /** Also per condition (e.g. singular and plural subjects), as rows and as heat maps beside the overall one. */
-  byCondition: z.boolean().default(true),
+  byCondition: z.boolean().default(true).describe('also per condition (e.g. singular and plural subjects), as rows and as heat maps beside the overall one'),
   /** Heads listed in the summary. */
-  top: z.number().int().positive().default(8),
-  draw: z.strictObject({ svg: z.boolean().default(true), png: z.boolean().default(true) }).prefault({}),
+  top: z.number().int().positive().default(8).describe('heads listed in the summary'),
+  draw: z
+    .strictObject({
+      svg: z.boolean().default(true).describe('write the heat maps as SVG'),
+      png: z.boolean().default(true).describe('write the heat maps as PNG'),
+    })
+    .prefault({})
+    .describe('which image files of the heat maps to write'),
 });
 export type LogitLensConfig = z.output<typeof LogitLensConfig>;
 

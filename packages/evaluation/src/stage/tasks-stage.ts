@@ -40,12 +40,13 @@ export const TASK_OF_PORT: Readonly<Record<Exclude<keyof typeof inputs, 'model' 
 
 export const EvaluateTasksConfig = z.strictObject({
   /** The run's label in the table (what a comparison calls it). */
-  label: z.string().min(1).default('model'),
+  label: z.string().min(1).default('model').describe('the run\'s label in the table (what a comparison calls it)'),
   /** Rows of this split of every table. */
-  split: z.string().default('test'),
+  split: z.string().default('test').describe('use the rows of this split of every table'),
   /** At most this many rows (prompts or texts) per table. */
-  limit: z.number().int().positive().optional(),
-  batchSize: z.number().int().positive().default(32),
+  limit: z.number().int().positive().optional().describe('use at most this many rows (prompts or texts) per table (all when absent)'),
+  /** Rows per forward pass. */
+  batchSize: z.number().int().positive().default(32).describe('rows per forward pass'),
 });
 export type EvaluateTasksConfig = z.output<typeof EvaluateTasksConfig>;
 
