@@ -161,5 +161,23 @@ if (natsServerBinary() === undefined) {
       for (const f of files) if ((await readFile(join(f.parentPath, f.name), 'utf8')).includes(address)) holding.push(join(f.parentPath, f.name));
       expect(holding).toEqual([]);
     }, 120_000);
+
+    it('shares a directory as the artifact store when the sweep and its workers give the same --store', async () => {
+      for (const w of workers.splice(0)) {
+        w.child.kill('SIGTERM');
+        await w.done;
+      }
+      const shared = join(dir, 'shared-store');
+      workers.push(startCli(['worker', '--queue', server.url, '--work-dir', join(dir, 'worker-shared'), '--store', shared], { timeoutMs: 100_000 }));
+      const result = await runCli(['sweep', pipeline, '--grid', 'pretrain.config.steps=2,4', '--executor', 'queue', '--queue', server.url, '--store', shared, '--timeout', '60', '--out', join(dir, 'shared'), '--json'], {
+        timeoutMs: 90_000,
+      });
+      expect(result.code, result.stderr).toBe(0);
+      const trials = (JSON.parse(result.stdout) as SweepJson).trials;
+      expect(trials.map((t) => t.metrics['pretrain.steps'])).toEqual([2, 4]);
+      // One tasks step (both trials share it) and two pretrain steps, as files in the directory.
+      expect((await readdir(join(shared, 'steps'))).filter((n) => n.endsWith('.pack'))).toHaveLength(3);
+      expect(await readdir(join(shared, 'runs'))).toHaveLength(1);
+    }, 100_000);
   });
 }

@@ -32,7 +32,7 @@ export {
   writeSweepFiles,
 } from './sweep';
 // Sweeps over several machines: a shared artifact store (a directory or the NATS object store)
-export { type ArtifactStore, checkKey, getDir, packDir, putDir, readPack, runKey, unpackDir } from './store/artifact-store';
+export { type ArtifactStore, checkKey, getDir, packDir, putDir, readPack, runKey, storeIdentity, unpackDir } from './store/artifact-store';
 export { openDirStore } from './store/dir-store';
 export { INDEX_BUCKET, OBJECT_BUCKET, openNatsStore } from './store/nats-store';
 export { partialKey, stepKey, stepSync } from './store/step-sync';

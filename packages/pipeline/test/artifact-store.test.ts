@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ArtifactStore, connectQueue, getDir, openDirStore, openNatsStore, putDir } from '../src/index';
+import { type ArtifactStore, connectQueue, getDir, openDirStore, openNatsStore, putDir, storeIdentity } from '../src/index';
 import { NATS_MISSING, type NatsServer, natsServerBinary, startNatsServer } from './nats-server';
 
 let dir: string;
@@ -76,13 +76,26 @@ function storeContract(name: string, open: () => Promise<ArtifactStore>) {
       }
     });
 
+    it('has one identity, whoever asks first', async () => {
+      const [first, second] = [await open(), await open()];
+      try {
+        const [a, b] = await Promise.all([storeIdentity(first), storeIdentity(second)]);
+        expect(a).toMatch(/^[0-9a-f]{24}$/);
+        expect(b).toBe(a);
+        expect(await storeIdentity(first)).toBe(a);
+      } finally {
+        await first.close();
+        await second.close();
+      }
+    });
+
     it('refuses an entry whose bytes do not hash as recorded, and a key outside its rules', async () => {
       const store = await open();
       try {
         const source = await sampleDir(`${name}-bad`, 'b');
         const { packDir } = await import('../src/index');
         const packed = Buffer.from(await packDir(source));
-        packed[packed.length - 1] ^= 1;
+        packed.writeUInt8(packed.readUInt8(packed.length - 1) ^ 1, packed.length - 1);
         await store.put('steps/damaged', packed);
         await expect(getDir(store, 'steps/damaged', join(dir, `${name}-bad-out`))).rejects.toThrow(/does not hash as recorded/);
         expect(existsSync(join(dir, `${name}-bad-out`))).toBe(false);

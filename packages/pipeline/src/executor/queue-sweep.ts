@@ -12,7 +12,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { RuntimeError } from '@circuit-tuning/contracts';
 import { runDirState } from '../run-dir';
-import { type ArtifactStore, getDir, runKey } from '../store/artifact-store';
+import { type ArtifactStore, getDir, runKey, storeIdentity } from '../store/artifact-store';
 import { collectMetrics, type Trial, type TrialResult } from '../sweep';
 import type { Queue, TrialJob, TrialState, TrialStateName } from './queue';
 
@@ -37,8 +37,9 @@ export interface QueueSweepOptions {
 
 const FINAL: readonly TrialStateName[] = ['succeeded', 'failed'];
 
-export async function enqueueTrials(trials: readonly Trial[], options: Pick<QueueSweepOptions, 'queue' | 'sweepId' | 'pipeline' | 'set'>): Promise<void> {
+export async function enqueueTrials(trials: readonly Trial[], options: Pick<QueueSweepOptions, 'queue' | 'store' | 'sweepId' | 'pipeline' | 'set'>): Promise<void> {
   const text = await readFile(options.pipeline, 'utf8');
+  const storeId = await storeIdentity(options.store);
   for (const [index, trial] of trials.entries()) {
     const job: TrialJob = {
       format: 'ct-trial-job/1',
@@ -48,6 +49,7 @@ export async function enqueueTrials(trials: readonly Trial[], options: Pick<Queu
       pipeline: { path: options.pipeline, text },
       set: [...options.set, ...Object.entries(trial.values).map(([k, v]) => `${k}=${JSON.stringify(v)}`)],
       values: trial.values,
+      storeId,
     };
     await options.queue.setState({ sweepId: options.sweepId, index, name: trial.name, state: 'queued', attempt: 0, updatedAt: new Date().toISOString() });
     await options.queue.enqueue(job);

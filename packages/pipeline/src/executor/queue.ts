@@ -31,6 +31,8 @@ export interface TrialJob {
   /** Every override, the sweep's and the trial's grid values, as `run --set` takes them. */
   set: string[];
   values: Record<string, unknown>;
+  /** The identity of the artifact store the sweep collects from (store/artifact-store.ts's storeIdentity). */
+  storeId: string;
 }
 
 export type TrialStateName = 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed';
@@ -177,7 +179,7 @@ export function parseJob(message: JsMsg): TrialJob {
   } catch {
     throw new ConfigError(`job ${message.seq} on ${message.subject} is not JSON`);
   }
-  if (job.format !== 'ct-trial-job/1' || typeof job.sweepId !== 'string' || typeof job.index !== 'number' || typeof job.name !== 'string' || typeof job.pipeline?.text !== 'string' || !Array.isArray(job.set)) {
+  if (job.format !== 'ct-trial-job/1' || typeof job.sweepId !== 'string' || typeof job.index !== 'number' || typeof job.name !== 'string' || typeof job.pipeline?.text !== 'string' || !Array.isArray(job.set) || typeof job.storeId !== 'string') {
     throw new ConfigError(`job ${message.seq} on ${message.subject} is not a circuit-tuning trial (format ct-trial-job/1)`);
   }
   return job as TrialJob;

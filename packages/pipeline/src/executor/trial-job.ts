@@ -12,13 +12,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { RuntimeError } from '@circuit-tuning/contracts';
 import { writeFileAtomic } from '@circuit-tuning/runtime';
 import { parseOverride } from '../overrides';
 import { loadPipeline } from '../resolve';
 import { type PipelineDisplay, type PipelineRunResult, runPipeline } from '../runner';
 import type { BackendChoice } from '../spec';
 import { builtinRegistry } from '../stages';
-import { type ArtifactStore, putDir, runKey } from '../store/artifact-store';
+import { type ArtifactStore, putDir, runKey, storeIdentity } from '../store/artifact-store';
 import { stepSync } from '../store/step-sync';
 import type { TrialJob } from './queue';
 
@@ -61,6 +62,12 @@ export interface TrialJobOutcome {
 }
 
 export async function runTrialJob(job: TrialJob, options: TrialJobOptions): Promise<TrialJobOutcome> {
+  const ownStore = await storeIdentity(options.store);
+  if (ownStore !== job.storeId) {
+    throw new RuntimeError(`this worker's artifact store (${options.store.description}, id ${ownStore}) is not the one sweep ${job.sweepId} collects from (id ${job.storeId})`, {
+      hint: 'give the worker the sweep\'s --store (the same shared directory, or none for the queue server\'s object store)',
+    });
+  }
   const file = await pipelineFile(job, options.workDir);
   const plan = await loadPipeline(file, { registry: builtinRegistry(), overrides: job.set.map(parseOverride), ...(options.backend === undefined ? {} : { backend: options.backend }) });
   const info = await options.startBackend(plan.pipeline.backend, plan.pipeline.threads);

@@ -50,6 +50,25 @@ export function checkKey(key: string): string {
 /** The key of a trial's finished run directory (by its index: a trial's name may hold any grid value). */
 export const runKey = (sweepId: string, trialIndex: number) => checkKey(`runs/${sweepId}/${trialIndex}`);
 
+const STORE_ID_KEY = 'store-id';
+
+/**
+ * A store's identity: a random id written into it on first use (create-if-absent, so every user
+ * reads the same one). A job names the store its sweep collects from by this id, never by its
+ * address, and a worker whose own store has another id refuses the job instead of computing a
+ * trial whose results the sweep would never see.
+ */
+export async function storeIdentity(store: ArtifactStore): Promise<string> {
+  const read = async () => {
+    const bytes = await store.get(STORE_ID_KEY);
+    return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
+  };
+  const existing = await read();
+  if (existing !== undefined) return existing;
+  await store.put(STORE_ID_KEY, new TextEncoder().encode(createHash('sha256').update(`${Date.now()}:${Math.random()}:${process.pid}`).digest('hex').slice(0, 24)));
+  return (await read()) as string;
+}
+
 const PACK_FORMAT = 'ct-dir/1';
 interface PackedFile {
   path: string;
