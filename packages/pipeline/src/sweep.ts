@@ -236,16 +236,19 @@ export interface SweepTable {
   rows: (string | number | boolean | null)[][];
 }
 
-/** One row per trial: its name, grid values, status, time, where it ran (host, backend) and the chosen metrics. */
-export function sweepTable(results: readonly TrialResult[], grid: readonly GridAxis[], metrics: readonly string[]): SweepTable {
-  const columns = ['trial', ...grid.map((g) => g.key), 'status', 'seconds', 'host', 'backend', ...metrics];
+/**
+ * One row per trial: its name, grid values, status, time, where it ran (host, backend; unless
+ * `where` is false, as in the terminal's table of a local sweep) and the chosen metrics.
+ */
+export function sweepTable(results: readonly TrialResult[], grid: readonly GridAxis[], metrics: readonly string[], options: { where?: boolean } = {}): SweepTable {
+  const where = options.where !== false;
+  const columns = ['trial', ...grid.map((g) => g.key), 'status', 'seconds', ...(where ? ['host', 'backend'] : []), ...metrics];
   const rows = results.map((r) => [
     r.name,
     ...grid.map((g) => (r.values[g.key] === undefined ? null : typeof r.values[g.key] === 'object' ? JSON.stringify(r.values[g.key]) : (r.values[g.key] as string | number | boolean))),
     r.status,
     Math.round(r.durationMs / 100) / 10,
-    r.host ?? null,
-    r.backend ?? null,
+    ...(where ? [r.host ?? null, r.backend ?? null] : []),
     ...metrics.map((m) => r.metrics[m] ?? null),
   ]);
   return { columns, rows };

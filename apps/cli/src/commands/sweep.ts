@@ -166,7 +166,8 @@ export const sweepCommand: Command = {
     if (values.json) process.stdout.write(`${JSON.stringify({ sweepDir, trials: results }, null, 2)}\n`);
     else {
       const shown = results.length > 1 ? varyingMetrics(results, metrics) : metrics;
-      process.stdout.write(`${tableMarkdown(sweepTable(results, grid, shown))}\n`);
+      // Where each trial ran is news only when trials run on several machines; the files always say it.
+      process.stdout.write(`${tableMarkdown(sweepTable(results, grid, shown, { where: executorName === 'queue' }))}\n`);
       process.stderr.write(`full table: ${join(sweepDir, 'sweep.md')} (and sweep.tsv, sweep.json)\n`);
     }
     if (cancel.signal.aborted) return EXIT_CANCELLED;
