@@ -29,7 +29,7 @@ const figure = (fileName: string, description: string) => ({ kind: 'file', fileN
 
 export const ReportConfig = z.strictObject({
   /** The page title; defaults to "Report: <pipeline name>". */
-  title: z.string().optional(),
+  title: z.string().optional().describe('the page title (default: "Report: <pipeline name>")'),
 });
 
 export const reportStage = defineStage({

@@ -22,13 +22,16 @@ export const exportMibStage = defineStage({
   description: "Write a discovery run's edge scores as MIB's circuit-localization submission folder (<task>_<model>/importances.json, or nine circuits at 0.1-50 % of the edges).",
   config: z.strictObject({
     /** MIB's task name (ioi, mcqa, arithmetic-addition, arc-easy, …) or your own. */
-    task: MibName,
+    task: MibName.describe("MIB's task name (ioi, mcqa, arithmetic-addition, arc-easy, …) or your own; letters, digits, '.' and '-'"),
     /** MIB's model name (gpt2, qwen2.5, gemma2, llama3) or your own. */
-    model: MibName,
+    model: MibName.describe("MIB's model name (gpt2, qwen2.5, gemma2, llama3) or your own; letters, digits, '.' and '-'"),
     /** `importances`: one file of scores. `circuits`: nine binary circuits at MIB's edge budgets. */
-    kind: z.enum(['importances', 'circuits']).default('importances'),
+    kind: z
+      .enum(['importances', 'circuits'])
+      .default('importances')
+      .describe("'importances': one file of scores; 'circuits': nine binary circuits at MIB's edge budgets"),
     /** Rank edges by |score| (MIB's choice) or by the signed score, for `circuits`. */
-    absolute: z.boolean().default(true),
+    absolute: z.boolean().default(true).describe("rank edges by |score| (MIB's choice) or by the signed score, for 'circuits'"),
   }),
   inputs: {
     edges: { kind: 'arrow', schema: DiscoveryEdgesTable, description: "a discover step's edges table (discovered on the full graph)" },

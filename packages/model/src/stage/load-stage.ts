@@ -18,13 +18,18 @@ export const loadModelStage = defineStage({
   version: 1,
   description: 'Load a Hugging Face-layout model directory (GPT-2 or Llama) and describe its parameters and nodes.',
   config: z.strictObject({
-    tokenizer: z.enum(['required', 'optional']).default('required'),
-    dtype: z.enum(['F32', 'F16', 'BF16']).default('F32'),
+    /** Whether the source directory must hold tokenizer files. */
+    tokenizer: z.enum(['required', 'optional']).default('required').describe('whether the source directory must hold tokenizer files'),
+    /** The dtype of the weights written to the output copy. */
+    dtype: z.enum(['F32', 'F16', 'BF16']).default('F32').describe('the dtype of the weights written to the output copy'),
     /** Weights above this size are written as shards with an index (transformers' max_shard_size). */
     maxShardSize: z
       .union([z.number().int().positive(), z.string()])
       .default(DEFAULT_MAX_SHARD_SIZE)
-      .refine((v) => isShardSize(v), { message: 'a size such as "5GB", "500MB", "2GiB", or a byte count' }),
+      .refine((v) => isShardSize(v), { message: 'a size such as "5GB", "500MB", "2GiB", or a byte count' })
+      .describe(
+        'weights above this size are written as shards with an index (transformers\' max_shard_size): a size such as "5GB", "500MB", "2GiB", or a byte count',
+      ),
   }),
   inputs: { source: { kind: 'model-dir' } },
   outputs: {

@@ -47,7 +47,13 @@ const size = (value: number) => z.number().int().min(0).max(1_000_000).default(v
 
 /** Examples per split; each field has its own default so a config may give only one. */
 export function splitSizes(train: number, dev: number, test: number) {
-  return z.strictObject({ train: size(train), dev: size(dev), test: size(test) }).prefault({});
+  return z
+    .strictObject({
+      train: size(train).describe('examples in the train split'),
+      dev: size(dev).describe('examples in the dev split'),
+      test: size(test).describe('examples in the test split'),
+    })
+    .prefault({});
 }
 
 export type SplitSizes = Readonly<Record<Split, number>>;

@@ -23,23 +23,24 @@ export type TaskName = (typeof TASK_NAMES)[number];
 
 export const DatasetSizes = z.strictObject({
   /** Prompts (sv-agreement and sv-disagreement share them). */
-  svAgreement: splitSizes(3000, 300, 900),
+  svAgreement: splitSizes(3000, 300, 900).describe('subject-verb prompts (sv-agreement and sv-disagreement share them)'),
   /** Flipped sentences for disagreement fine-tuning. */
-  svDisagreementTrain: splitSizes(2000, 200, 200),
+  svDisagreementTrain: splitSizes(2000, 200, 200).describe('flipped sentences for disagreement fine-tuning'),
   /** Prompts; each occupation prompt gives a `pro` and an `anti` row, each neutral one a `neutral` row. */
-  genderBiasEval: splitSizes(400, 150, 300),
+  genderBiasEval: splitSizes(400, 150, 300).describe("gender prompts; each occupation prompt gives a 'pro' and an 'anti' row, each neutral one a 'neutral' row"),
   /** Sentences, half with he-forms and half with she-forms. */
-  genderBiasTrain: splitSizes(2000, 200, 200),
-  ioi: splitSizes(2000, 200, 500),
+  genderBiasTrain: splitSizes(2000, 200, 200).describe('de-biasing sentences, half with he-forms and half with she-forms'),
+  /** Indirect object identification prompts. */
+  ioi: splitSizes(2000, 200, 500).describe('indirect object identification prompts'),
   /** Narrative documents. */
-  generalText: splitSizes(500, 200, 500),
+  generalText: splitSizes(500, 200, 500).describe('narrative documents (held-out perplexity)'),
 });
 
 export const CorpusOptions = z.strictObject({
   /** Training tokens (BOS included); the embedded model trains on ~4–6 M (docs/method.md §6). */
-  tokens: z.number().int().min(0).default(5_000_000),
+  tokens: z.number().int().min(0).default(5_000_000).describe('training tokens (BOS included); the embedded model trains on ~4–6 M (docs/method.md §6)'),
   /** Documents of the corpus's dev split. */
-  devDocuments: z.number().int().min(0).default(2000),
+  devDocuments: z.number().int().min(0).default(2000).describe("documents of the corpus's dev split"),
 });
 
 export const TaskSuiteConfig = z.strictObject({

@@ -30,17 +30,17 @@ import { bosOf, ENCODE_DATA } from './tokenize';
 
 /** Which column holds what; the optional ones are read when the file has them. */
 export const PairColumns = z.strictObject({
-  clean: z.string().min(1).default('clean'),
-  corrupted: z.string().min(1).default('corrupted'),
-  answer: z.string().min(1).default('answer'),
-  foil: z.string().min(1).default('foil'),
+  clean: z.string().min(1).default('clean').describe("the column of the clean prompt"),
+  corrupted: z.string().min(1).default('corrupted').describe('the column of the corrupted prompt'),
+  answer: z.string().min(1).default('answer').describe('the column of the answer (the expected next token)'),
+  foil: z.string().min(1).default('foil').describe('the column of the foil (the competing next token)'),
   /** Optional: train | dev | test per row (rows without one are split by a hash of the clean prompt). */
-  split: z.string().min(1).default('split'),
+  split: z.string().min(1).default('split').describe('optional column: train | dev | test per row (rows without one are split by a hash of the clean prompt)'),
   /** Optional: the `task` column per row (default: the `task` option). */
-  task: z.string().min(1).default('task'),
+  task: z.string().min(1).default('task').describe("optional column: the row's task (default: the task option)"),
   /** Optional: a condition (e.g. 'attractor') and a group (e.g. an occupation) for per-group metrics. */
-  condition: z.string().min(1).default('condition'),
-  group: z.string().min(1).default('group'),
+  condition: z.string().min(1).default('condition').describe("optional column: a condition (e.g. 'attractor') for per-condition metrics"),
+  group: z.string().min(1).default('group').describe('optional column: a group (e.g. an occupation) for per-group metrics'),
 });
 export type PairColumns = z.output<typeof PairColumns>;
 

@@ -8,7 +8,11 @@ import { hash01, type Split } from '../world/held-out';
 
 /** Shares of train, dev and test (normalised); `{ train: 0, dev: 0, test: 1 }` puts everything in test. */
 export const SplitShares = z
-  .strictObject({ train: z.number().min(0).default(0), dev: z.number().min(0).default(0), test: z.number().min(0).default(0) })
+  .strictObject({
+    train: z.number().min(0).default(0).describe('share of the rows in the train split'),
+    dev: z.number().min(0).default(0).describe('share of the rows in the dev split'),
+    test: z.number().min(0).default(0).describe('share of the rows in the test split'),
+  })
   .refine((s) => s.train + s.dev + s.test > 0, { message: 'at least one split share must be positive' });
 
 export type SplitShares = z.output<typeof SplitShares>;

@@ -31,10 +31,13 @@ export const generateTasksStage = defineStage({
   version: 1,
   description: 'Generate the embedded world: its tokenizer, the LM training corpus, and the task datasets with train/dev/test splits.',
   config: z.strictObject({
-    world: WorldConfig.omit({ seed: true }).prefault({}),
-    tasks: z.array(z.enum(TASK_NAMES)).default([...TASK_NAMES]),
-    sizes: DatasetSizes.prefault({}),
-    corpus: CorpusOptions.prefault({}),
+    // The world's seed is the step's seed (run below).
+    world: WorldConfig.omit({ seed: true })
+      .prefault({})
+      .describe('everything that decides the generated language and its corpus (the seed is the step\'s seed)'),
+    tasks: z.array(z.enum(TASK_NAMES)).default([...TASK_NAMES]).describe('the task datasets to generate'),
+    sizes: DatasetSizes.prefault({}).describe('examples per split of each dataset'),
+    corpus: CorpusOptions.prefault({}).describe('the LM training corpus'),
   }),
   inputs: {},
   outputs: {

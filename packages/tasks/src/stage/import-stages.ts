@@ -37,15 +37,18 @@ export const importPairsStage = defineStage({
   description: 'Import clean/corrupted prompt pairs with answer and foil (CSV, TSV or JSONL; text or token ids) as a prompts table, one row per pair.',
   config: z.strictObject({
     /** `auto`: by the file's extension (.csv, .tsv, .jsonl). */
-    format: z.enum(PAIR_FORMATS).default('auto'),
+    format: z.enum(PAIR_FORMATS).default('auto').describe("the source's format; 'auto': by the file's extension (.csv, .tsv, .jsonl)"),
     /** The file's column names for clean, corrupted, answer, foil (and optional split, task, condition, group). */
-    columns: PairColumns.prefault({}),
+    columns: PairColumns.prefault({}).describe("the file's column names for clean, corrupted, answer, foil (and optional split, task, condition, group)"),
     /** `text`: tokenized with the model's tokenizer, BOS first. `ids`: token ids used as they are. */
-    tokens: z.enum(['text', 'ids']).default('text'),
+    tokens: z
+      .enum(['text', 'ids'])
+      .default('text')
+      .describe("'text': tokenized with the model's tokenizer, BOS first; 'ids': token ids used as they are"),
     /** The `task` of rows without a task column. */
-    task: z.string().min(1).default('pairs'),
+    task: z.string().min(1).default('pairs').describe('the task of rows without a task column'),
     /** Shares of rows without a split column (split by a hash of the clean prompt). */
-    splits: SplitShares.default({ train: 0.8, dev: 0.1, test: 0.1 }),
+    splits: SplitShares.default({ train: 0.8, dev: 0.1, test: 0.1 }).describe('shares of rows without a split column (split by a hash of the clean prompt)'),
   }),
   inputs: {
     source: { kind: 'file', description: 'CSV, TSV or JSONL with clean, corrupted, answer, foil' },
@@ -68,10 +71,22 @@ export const importSubjectVerbStage = defineStage({
   version: 2,
   description: "Import the reference code's subject-verb jsonl as disagreement (or agreement) prompts and fine-tuning texts.",
   config: z.strictObject({
-    target: z.enum(['disagreement', 'agreement']).default('disagreement'),
-    verbs: z.enum(['all', 'first']).default('all'),
-    positions: z.enum(['auto', 'file', 'search']).default('auto'),
-    splits: SplitShares.default({ train: 0.8, dev: 0.1, test: 0.1 }),
+    /** `disagreement` (the paper's task): answer = flipped verb. `agreement`: answer = clean verb. */
+    target: z
+      .enum(['disagreement', 'agreement'])
+      .default('disagreement')
+      .describe("'disagreement' (the paper's task): answer = the flipped verb; 'agreement': answer = the clean verb"),
+    /** One prompt per verb (`all`) or only the first verb of each row. */
+    verbs: z.enum(['all', 'first']).default('all').describe("one prompt per verb ('all') or only for the first verb of each row"),
+    /** Where the verbs are (importers/reference-sv.ts): the file's positions, a search of the text, or `auto`. */
+    positions: z
+      .enum(['auto', 'file', 'search'])
+      .default('auto')
+      .describe(
+        "where the verbs are: 'file' uses the file's GPT-2 positions and ids, 'search' finds the verbs in the text (another tokenizer), 'auto' uses 'file' when the tokenizer reproduces the file's verb ids on most rows",
+      ),
+    /** Rows split by a hash of clean_text (all prompts of a row in one split). */
+    splits: SplitShares.default({ train: 0.8, dev: 0.1, test: 0.1 }).describe('shares of the splits; rows split by a hash of clean_text (all prompts of a row in one split)'),
   }),
   inputs: {
     source: { kind: 'file', description: 'subject-verb jsonl (clean_text, corr_text, clean_verb_pos, ...)' },
@@ -98,7 +113,7 @@ export const importWinoBiasStage = defineStage({
   version: 2,
   description: 'Import WinoBias-style pro/anti-stereotyped jsonl as gender-bias prompts (answer = male form, foil = female form).',
   config: z.strictObject({
-    split: z.enum(['train', 'dev', 'test']).default('test'),
+    split: z.enum(['train', 'dev', 'test']).default('test').describe('the split every imported prompt is in'),
   }),
   inputs: {
     pro: { kind: 'file', description: 'pro-stereotyped jsonl' },
