@@ -41,3 +41,5 @@ export { EXECUTORS, type ExecutorName, executorChoice, localExecutor, openShared
 export { DEFAULT_QUEUE_SETTINGS, openQueue, type Queue, type QueueSettings, type TrialJob, type TrialState } from './executor/queue';
 export { runTrialJob, trialRunDir } from './executor/trial-job';
 export { type JobOutcomeFile, runWorker, workerName } from './executor/worker';
+// A run's table as CSV, JSON, JSON lines or Parquet (`ct export`)
+export { EXPORT_FORMATS, type ExportFormat, exportSource, exportTable, writeExport } from './export-table';

@@ -1,5 +1,6 @@
 import type { Command } from '../command';
 import { demoCommand } from './demo';
+import { exportCommand } from './export';
 import { inspectCommand } from './inspect';
 import { loadCommand } from './load';
 import { runCommand } from './run';
@@ -11,4 +12,4 @@ import { trainEmbeddedCommand } from './train-embedded';
 import { workerCommand } from './worker';
 
 /** Every command of the CLI, in the order `--help` lists them. */
-export const commands: Command[] = [demoCommand, inspectCommand, loadCommand, trainEmbeddedCommand, runCommand, verifyCommand, sweepCommand, workerCommand, viewCommand, stageCommand, ...stageCommands()];
+export const commands: Command[] = [demoCommand, inspectCommand, loadCommand, trainEmbeddedCommand, runCommand, verifyCommand, sweepCommand, workerCommand, viewCommand, exportCommand, stageCommand, ...stageCommands()];
