@@ -2,7 +2,7 @@
 // Builds the optional OpenBLAS addon at install time. It never fails the install: when something
 // is missing it says what and how to add it, and the runtime keeps using the wasm kernels.
 //
-//   CT_NATIVE_BLAS=off          skip the build (the runtime then uses wasm alone)
+//   CT_NATIVE=off               skip the build (the runtime then uses wasm alone; CT_NATIVE_BLAS=off, its former name, too)
 //   CT_NATIVE_INSTALL_DEPS=no   never install the Debian library, even as root
 //   --force                     rebuild even when an addon is already built
 import { spawnSync } from 'node:child_process';
@@ -17,7 +17,8 @@ const DEBIAN_PACKAGE = 'libopenblas0-pthread';
 const say = (line) => process.stderr.write(`native: ${line}\n`);
 
 function main() {
-  if (process.env.CT_NATIVE_BLAS === 'off') return say('CT_NATIVE_BLAS=off: not building; the runtime uses wasm kernels');
+  const off = ['CT_NATIVE', 'CT_NATIVE_BLAS'].find((name) => process.env[name] === 'off');
+  if (off) return say(`${off}=off: not building; the runtime uses wasm kernels`);
   if (upToDate() && !process.argv.includes('--force')) return ensureLibrary();
   let built = build([]);
   if (!built.ok) {

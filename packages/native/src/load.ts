@@ -3,8 +3,15 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** `off` disables the native kernels; anything else (or unset) uses them when they load. */
-export const NATIVE_BLAS_ENV = 'CT_NATIVE_BLAS';
+/** `off` disables the native addon (its kernels and the `native` backend); anything else (or unset) uses it when it loads. */
+export const NATIVE_ADDON_ENV = 'CT_NATIVE';
+/** The same switch's first name, from when the addon only computed products; still honoured. */
+const FORMER_NATIVE_ADDON_ENV = 'CT_NATIVE_BLAS';
+
+/** The variable that turns the addon off (`CT_NATIVE=off`, or the former `CT_NATIVE_BLAS=off`), if one does. */
+export function nativeAddonOff(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return [NATIVE_ADDON_ENV, FORMER_NATIVE_ADDON_ENV].find((name) => env[name] === 'off');
+}
 /** A BLAS shared library to open instead of the default candidates (a path or a soname). */
 export const BLAS_LIBRARY_ENV = 'CT_BLAS_LIBRARY';
 
@@ -125,8 +132,9 @@ let addon: Addon | undefined;
  * per process; later calls only change the thread count.
  */
 export function loadNativeAddon(options: { threads: number }): NativeAddonLoad {
-  if (process.env[NATIVE_BLAS_ENV] === 'off') {
-    return { ok: false, reason: `${NATIVE_BLAS_ENV}=off`, hint: `unset ${NATIVE_BLAS_ENV} to use the native kernels` };
+  const off = nativeAddonOff();
+  if (off !== undefined) {
+    return { ok: false, reason: `${off}=off`, hint: `unset ${off} to use the native kernels` };
   }
   if (!existsSync(ADDON)) {
     return {

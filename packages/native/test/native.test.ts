@@ -3,11 +3,11 @@ import { loadNativeAddon } from '../src/index';
 
 /**
  * The addon against a plain loop. CI installs OpenBLAS and builds the addon, and sets
- * CT_REQUIRE_NATIVE_BLAS=1 so that a broken build fails there instead of being skipped.
+ * CT_REQUIRE_NATIVE=1 so that a broken build fails there instead of being skipped.
  */
 
 const loaded = loadNativeAddon({ threads: 2 });
-const required = process.env.CT_REQUIRE_NATIVE_BLAS === '1';
+const required = process.env.CT_REQUIRE_NATIVE === '1' || process.env.CT_REQUIRE_NATIVE_BLAS === '1';
 
 function reference(a: Float32Array, b: Float32Array, m: number, n: number, k: number, ta: boolean, tb: boolean): Float32Array {
   const c = new Float32Array(m * n);
@@ -211,16 +211,18 @@ describe('loading', () => {
     expect(result.hint).toMatch(/libopenblas0-pthread|native build/);
   });
 
-  it('is off when CT_NATIVE_BLAS=off', () => {
-    const previous = process.env.CT_NATIVE_BLAS;
-    process.env.CT_NATIVE_BLAS = 'off';
-    try {
-      const result = loadNativeAddon({ threads: 1 });
-      expect(result.ok).toBe(false);
-      if (!result.ok) expect(result.reason).toMatch(/CT_NATIVE_BLAS=off/);
-    } finally {
-      if (previous === undefined) delete process.env.CT_NATIVE_BLAS;
-      else process.env.CT_NATIVE_BLAS = previous;
+  it('is off when CT_NATIVE=off, or its former name CT_NATIVE_BLAS=off', () => {
+    for (const name of ['CT_NATIVE', 'CT_NATIVE_BLAS']) {
+      const previous = process.env[name];
+      process.env[name] = 'off';
+      try {
+        const result = loadNativeAddon({ threads: 1 });
+        expect(result.ok).toBe(false);
+        if (!result.ok) expect(result.reason).toBe(`${name}=off`);
+      } finally {
+        if (previous === undefined) delete process.env[name];
+        else process.env[name] = previous;
+      }
     }
   });
 });

@@ -18,7 +18,7 @@ import { tf } from './tf';
 
 const available = applyNativeKernels(2);
 if (available.ok) removeNativeKernels();
-const requireNative = process.env.CT_REQUIRE_NATIVE_BLAS === '1';
+const requireNative = process.env.CT_REQUIRE_NATIVE === '1' || process.env.CT_REQUIRE_NATIVE_BLAS === '1';
 
 type FusedActivation = Parameters<typeof tf.fused.matMul>[0]['activation'];
 

@@ -56,7 +56,7 @@ let addon: NativeAddon | undefined;
 
 /**
  * Registers the native kernels for `backend` with `threads` BLAS threads. Returns why they could
- * not be used (addon not built, no BLAS library, CT_NATIVE_BLAS=off) instead of throwing: the
+ * not be used (addon not built, no BLAS library, CT_NATIVE=off) instead of throwing: the
  * stock kernels then stay.
  */
 export function applyNativeKernels(

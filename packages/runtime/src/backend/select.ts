@@ -23,7 +23,7 @@ export interface InitBackendOptions {
   threads?: number;
   /**
    * Whether wasm's matrix products run in OpenBLAS when the native addon and the library are
-   * there (default true; CT_NATIVE_BLAS=off also turns them off). When they cannot load, the log
+   * there (default true; CT_NATIVE=off also turns them off). When they cannot load, the log
    * says why once and the wasm kernels run.
    */
   nativeKernels?: boolean;

@@ -10,7 +10,7 @@ import { adam } from './index';
 
 afterAll(() => shutdownBackend());
 
-const requireNative = process.env.CT_REQUIRE_NATIVE_BLAS === '1';
+const requireNative = process.env.CT_REQUIRE_NATIVE === '1' || process.env.CT_REQUIRE_NATIVE_BLAS === '1';
 
 async function history(native: boolean, decoupled: boolean): Promise<number[][]> {
   const info = await initBackend({ backend: 'wasm', threads: 2, nativeKernels: native, log: () => {} });
@@ -38,7 +38,7 @@ describe('fused native Adam', () => {
   it('steps in place when the optimizer holds the only references, and never under a snapshot', async () => {
     const info = await initBackend({ backend: 'wasm', threads: 2, nativeKernels: true, log: () => {} });
     if (!info.kernelFixes.includes('native-adam')) {
-      expect(requireNative, 'CT_REQUIRE_NATIVE_BLAS=1 but the native kernels did not load').toBe(false);
+      expect(requireNative, 'CT_REQUIRE_NATIVE=1 but the native kernels did not load').toBe(false);
       return;
     }
     const optimizer = adam({ beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0, decoupled: true });
@@ -63,7 +63,7 @@ describe('fused native Adam', () => {
       const want = await history(false, decoupled);
       const got = await history(true, decoupled);
       if (got.length === 0) {
-        expect(requireNative, 'CT_REQUIRE_NATIVE_BLAS=1 but the native kernels did not load').toBe(false);
+        expect(requireNative, 'CT_REQUIRE_NATIVE=1 but the native kernels did not load').toBe(false);
         return;
       }
       expect(got.length).toBe(want.length);
