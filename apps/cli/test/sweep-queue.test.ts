@@ -42,6 +42,19 @@ if (natsServerBinary() === undefined) {
     workers.push(worker);
     return worker;
   };
+  /** Resolves once the worker says it is taking jobs (so a busy machine cannot leave one worker to take them all). */
+  const ready = (worker: { child: ChildProcess }) =>
+    new Promise<void>((resolve, reject) => {
+      let seen = '';
+      const timer = setTimeout(() => reject(new Error(`worker not ready after 60 s:\n${seen}`)), 60_000);
+      worker.child.stderr?.on('data', (chunk: Buffer | string) => {
+        seen += String(chunk);
+        if (seen.includes('taking trials from')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ct-sweep-queue-'));
@@ -62,7 +75,7 @@ if (natsServerBinary() === undefined) {
     it('runs 6 trials over 3 workers with the results of the local executor; racing workers leave one entry per step', async () => {
       // The first sweep on this server sets the queue's terms: a silent worker's job returns after 3 s.
       const queued = (async () => {
-        for (const name of ['worker-a', 'worker-b', 'worker-c']) startWorker(name);
+        await Promise.all(['worker-a', 'worker-b', 'worker-c'].map((name) => ready(startWorker(name))));
         return runCli(['sweep', pipeline, ...GRID, '--executor', 'queue', '--queue', server.url, '--ack-wait', '3', '--max-deliver', '3', '--timeout', '120', '--out', join(dir, 'queued'), '--json'], {
           timeoutMs: 150_000,
         });
