@@ -175,22 +175,42 @@ if (natsServerBinary() === undefined) {
       expect(holding).toEqual([]);
     }, 120_000);
 
-    it('shares a directory as the artifact store when the sweep and its workers give the same --store', async () => {
+    it('shares a directory as the artifact store; a worker with another store fails the trial, which is retried on the right one', async () => {
       for (const w of workers.splice(0)) {
         w.child.kill('SIGTERM');
         await w.done;
       }
       const shared = join(dir, 'shared-store');
-      workers.push(startCli(['worker', '--queue', server.url, '--work-dir', join(dir, 'worker-shared'), '--store', shared], { timeoutMs: 100_000 }));
-      const result = await runCli(['sweep', pipeline, '--grid', 'pretrain.config.steps=2,4', '--executor', 'queue', '--queue', server.url, '--store', shared, '--timeout', '60', '--out', join(dir, 'shared'), '--json'], {
-        timeoutMs: 90_000,
+      // This worker uses the queue server's object store, not the sweep's directory: it must refuse.
+      const wrong = startWorker('worker-wrong-store');
+      await ready(wrong);
+      const sweep = startCli(
+        ['sweep', pipeline, '--grid', 'pretrain.config.steps=2,4', '--executor', 'queue', '--queue', server.url, '--store', shared, '--max-deliver', '6', '--timeout', '80', '--out', join(dir, 'shared'), '--json'],
+        { timeoutMs: 100_000 },
+      );
+      let said = '';
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no trial was queued again within 40 s:\n${said}`)), 40_000);
+        sweep.child.stderr?.on('data', (chunk: Buffer | string) => {
+          said += String(chunk);
+          if (said.includes('queued again')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
       });
+      expect(said).toMatch(/failed on \S+, queued again: .*is not the one sweep \S+ collects from/);
+      wrong.child.kill('SIGTERM');
+      await wrong.done;
+      workers.push(startCli(['worker', '--queue', server.url, '--work-dir', join(dir, 'worker-shared'), '--store', shared], { timeoutMs: 100_000 }));
+      const result = await sweep.done;
       expect(result.code, result.stderr).toBe(0);
       const trials = (JSON.parse(result.stdout) as SweepJson).trials;
       expect(trials.map((t) => t.metrics['pretrain.steps'])).toEqual([2, 4]);
+      expect(Math.max(...trials.map((t) => t.attempts ?? 0))).toBeGreaterThanOrEqual(2);
       // One tasks step (both trials share it) and two pretrain steps, as files in the directory.
       expect((await readdir(join(shared, 'steps'))).filter((n) => n.endsWith('.pack'))).toHaveLength(3);
       expect(await readdir(join(shared, 'runs'))).toHaveLength(1);
-    }, 100_000);
+    }, 120_000);
   });
 }

@@ -154,6 +154,7 @@ export const sweepCommand: Command = {
           process.stderr.write(
             `[${i + 1}/${trials.length}] ${result.name} ${result.status} in ${(result.durationMs / 1000).toFixed(1)} s${executorName === 'queue' && result.host !== undefined ? ` on ${result.host} (${result.backend ?? '?'})` : ''}${result.error ? `: ${result.error}` : ''}\n`,
           ),
+        onRetry: (trial, i, where, error) => process.stderr.write(`[${i + 1}/${trials.length}] ${trial.name} failed on ${where}, queued again: ${error}\n`),
         onProgress: (counts) => process.stderr.write(`sweep: ${Object.entries(counts).map(([state, n]) => `${n} ${state}`).join(', ')}\n`),
       });
     } finally {

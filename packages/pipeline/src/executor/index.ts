@@ -31,6 +31,8 @@ export function executorChoice(value: unknown): ExecutorName {
 export interface TrialHooks {
   onStart?(trial: Trial, index: number, where?: string): void;
   onEnd?(result: TrialResult, index: number): void;
+  /** A trial failed on some worker and goes back on the queue (queue executor). */
+  onRetry?(trial: Trial, index: number, where: string, error: string): void;
   onProgress?(counts: Record<string, number>): void;
 }
 
@@ -102,7 +104,9 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Tria
           ...(options.progressEveryMs === undefined ? {} : { progressEveryMs: options.progressEveryMs }),
           ...(options.signal === undefined ? {} : { signal: options.signal }),
           onState: (trial, state, index) => {
-            if (state.state === 'running') hooks.onStart?.(trial, index, `on ${state.worker ?? state.host ?? 'a worker'}${state.attempt > 1 ? ` (delivery ${state.attempt})` : ''}`);
+            const where = state.worker ?? state.host ?? 'a worker';
+            if (state.state === 'running') hooks.onStart?.(trial, index, `on ${where}${state.attempt > 1 ? ` (delivery ${state.attempt})` : ''}`);
+            if (state.state === 'retrying') hooks.onRetry?.(trial, index, where, state.error ?? 'failed');
           },
           ...(hooks.onEnd === undefined ? {} : { onEnd: hooks.onEnd }),
           ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
