@@ -57,7 +57,7 @@ describe('the discover slot', () => {
         const graph = model.graph();
         expect(edges.numRows).toBe(graph.edgeCount);
         expect(edges.columns.name).toEqual(graph.edgeNames());
-        expect(edges.metadata.producer).toBe(`discover:${variant}@3`);
+        expect(edges.metadata.producer).toBe(`discover:${variant}@4`);
         expect(edges.metadata.extra['ct.discovery.method']).toBe(variant);
         const inCircuit = edges.columns.in_circuit.filter(Boolean).length;
         expect(inCircuit).toBeGreaterThan(0);

@@ -101,5 +101,6 @@ export async function readPromptSet(path: string, model: TransformerModel, optio
   const { vocabSize, maxPositions, positions } = model.config;
   const needCorrupt = options.ablation === 'corrupted';
   validatePrompts(rows, { vocabSize, maxPositions, learnedPositions: positions === 'learned' }, { needCorrupt, source: path });
-  return { rows, prompts: batchPrompts(rows, 64, { withCorrupt: needCorrupt }) };
+  // Padded: prompts of many lengths (the reference data) take a few passes, not one per length.
+  return { rows, prompts: batchPrompts(rows, 64, { withCorrupt: needCorrupt, pad: true }) };
 }

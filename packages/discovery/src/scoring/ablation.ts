@@ -1,7 +1,7 @@
 import { ContractError } from '@circuit-tuning/contracts';
 import { disposeWriters, type TransformerModel, type WriterOutputs } from '@circuit-tuning/model';
 import { tf } from '@circuit-tuning/runtime';
-import { type PromptBatch, type PromptSet, splitBatch } from '../prompts/prompt-set';
+import { isPadded, type PromptBatch, type PromptSet, splitBatch } from '../prompts/prompt-set';
 
 /**
  * What an ablated writer contributes (docs/method.md §2.3):
@@ -149,16 +149,21 @@ async function writerMeans(
   for (const batch of passes) {
     options.signal?.throwIfAborted();
     const { size, seq } = batch;
+    const padded = isPadded(batch);
     const next = tf.tidy(() => {
       const ids = tf.tensor2d(batch.clean, [size, seq], 'int32');
       const writers = model.forward(ids, { captureWriters: true, ...(k === undefined ? {} : { mlpHeads: k }) }).writers!;
+      // Padding after a row's end is no prompt's output: zeroed before the sums (and not counted).
+      const realTokens = padded ? tf.tensor2d(Float32Array.from({ length: size * seq }, (_, i) => (i % seq < batch.lengths[Math.floor(i / seq)]! ? 1 : 0)), [size * seq, 1]) : undefined;
+      const real2 = (t: tf.Tensor2D) => (realTokens === undefined ? t : (tf.mul(t, realTokens) as tf.Tensor2D));
+      const real3 = (t: tf.Tensor3D) => (realTokens === undefined ? t : (tf.mul(t, tf.reshape(realTokens, [1, size * seq, 1])) as tf.Tensor3D));
       // [size·seq, D] → per position [seq, D] padded to [maxLen, D], or summed to [1, D].
       const reduce2 = (t: tf.Tensor2D) =>
-        positional ? tf.pad(tf.sum(tf.reshape(t, [size, seq, dModel]), 0), [[0, maxLen - seq], [0, 0]]) : tf.sum(t, 0, true);
+        positional ? tf.pad(tf.sum(tf.reshape(real2(t), [size, seq, dModel]), 0), [[0, maxLen - seq], [0, 0]]) : tf.sum(real2(t), 0, true);
       const reduce3 = (t: tf.Tensor3D) =>
         positional
-          ? tf.pad(tf.sum(tf.reshape(t, [t.shape[0], size, seq, dModel]), 1), [[0, 0], [0, maxLen - seq], [0, 0]])
-          : tf.sum(t, 1, true);
+          ? tf.pad(tf.sum(tf.reshape(real3(t), [t.shape[0], size, seq, dModel]), 1), [[0, 0], [0, maxLen - seq], [0, 0]])
+          : tf.sum(real3(t), 1, true);
       return {
         input: tf.add(sums.input, reduce2(writers.input)) as tf.Tensor2D,
         heads: writers.heads.map((h, l) => tf.add(sums.heads[l]!, reduce3(h)) as tf.Tensor3D),
@@ -168,8 +173,11 @@ async function writerMeans(
     });
     disposeWriters(sums);
     sums = next;
-    if (positional) for (let t = 0; t < seq; t++) counts[t]! += size;
-    else counts[0]! += size * seq;
+    // Real tokens only: a row counts at the positions it has.
+    for (const n of batch.lengths) {
+      if (positional) for (let t = 0; t < n; t++) counts[t]! += 1;
+      else counts[0]! += n;
+    }
     await tf.nextFrame();
   }
   const inverse = Float32Array.from(counts, (c) => (c > 0 ? 1 / c : 0));

@@ -3,7 +3,7 @@ import { disposeWriters, type ReaderProbes, type TransformerModel, type WriterOu
 import { matMul, tf } from '@circuit-tuning/runtime';
 import { metricPerExample, type MetricTargets } from '../metrics/positions';
 import type { MetricDefinition } from '../metrics/registry';
-import type { PromptBatch } from '../prompts/prompt-set';
+import { isPadded, type PromptBatch } from '../prompts/prompt-set';
 import type { Ablation } from './ablation';
 
 /** Where the activation difference is summed: each row's prediction position, or every position. */
@@ -146,7 +146,15 @@ function probeGradients(
 
 /** Token rows whose activation differences count: [S] int32, or undefined for every row. */
 function scoredTokenRows(batch: PromptBatch, positions: ScoredPositions): tf.Tensor1D | undefined {
-  if (positions === 'all') return undefined;
+  if (positions === 'all') {
+    if (!isPadded(batch)) return undefined;
+    // Every real token, none of the padding (whose gradients are zero anyway: nothing reads them).
+    const rows: number[] = [];
+    batch.lengths.forEach((n, b) => {
+      for (let t = 0; t < n; t++) rows.push(b * batch.seq + t);
+    });
+    return tf.tensor1d(rows, 'int32');
+  }
   return tf.tensor1d(
     Array.from(batch.pos, (p, b) => b * batch.seq + p),
     'int32',

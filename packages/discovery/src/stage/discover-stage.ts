@@ -85,7 +85,8 @@ export const discoverEap = defineStage({
   slot: 'discover',
   variant: 'eap',
   // Version 3: the circuit drawing is viz's one drawer (hover names and scores, arcs in the centre column).
-  version: 3,
+  // Version 4: prompts of different lengths scored in padded batches (same scores to float rounding).
+  version: 4,
   description: description('EAP (edge attribution patching)'),
   config: eapConfig,
   inputs,
@@ -98,7 +99,8 @@ export const discoverEapIg = defineStage({
   slot: 'discover',
   variant: 'eap-ig',
   // Version 3: the circuit drawing is viz's one drawer (hover names and scores, arcs in the centre column).
-  version: 3,
+  // Version 4: prompts of different lengths scored in padded batches (same scores to float rounding).
+  version: 4,
   description: description('EAP-IG (integrated gradients over input embeddings)'),
   config: eapIgConfig,
   inputs,
@@ -111,7 +113,8 @@ export const discoverExact = defineStage({
   slot: 'discover',
   variant: 'exact',
   // Version 3: the circuit drawing is viz's one drawer (hover names and scores, arcs in the centre column).
-  version: 3,
+  // Version 4: prompts of different lengths scored in padded batches (same scores to float rounding).
+  version: 4,
   description: description('exact activation patching (for validation and small models)'),
   config: exactConfig,
   inputs,
@@ -124,7 +127,8 @@ export const discoverRandom = defineStage({
   slot: 'discover',
   variant: 'random',
   // Version 3: the circuit drawing is viz's one drawer (hover names and scores, arcs in the centre column).
-  version: 3,
+  // Version 4: prompts of different lengths scored in padded batches (same scores to float rounding).
+  version: 4,
   description: description('random scores (a baseline)'),
   config: randomConfig,
   inputs,

@@ -60,7 +60,8 @@ export const redundancyCurvesStage = defineStage({
   // Version 2: circuits are evaluated in passes that fit memoryBudgetMB, not 16 rows (sums over
   // the examples may differ in their last bits).
   // Version 3: figures by viz's one line chart and circuit drawer (hover names and scores).
-  version: 3,
+  // Version 4: prompts of different lengths in padded batches (same scores to float rounding).
+  version: 4,
   description: 'Faithfulness curves in edges and nodes with a random baseline; N*, redundancy ratio, CPR, CMD; per-node frequencies.',
   config: CurvesConfig,
   inputs,

@@ -168,7 +168,8 @@ export class CircuitPlanner implements PlanState {
     const { discovery } = this.config;
     const method = this.source === 'random' ? 'random' : discovery.method;
     const needsCorrupt = discovery.ablation === 'corrupted' && method !== 'random';
-    const scores = await scoreEdges(this.model, batchPrompts(chosen, chosen.length, { withCorrupt: needsCorrupt }), {
+    // One padded batch: the step's prompts in one pass (split only by memory), whatever their lengths.
+    const scores = await scoreEdges(this.model, batchPrompts(chosen, chosen.length, { withCorrupt: needsCorrupt, pad: true }), {
       method,
       graph: this.graph,
       metric: discovery.metric,

@@ -118,12 +118,14 @@ class CircuitLogFile {
 // then ct.train.log version 2 (empty_circuit), the emptyCircuit policy, the divergence guard and
 // exact resume (circuit-tuning, fixed-circuit 3; random-circuit 4); then parameterMapping, whose
 // defaults train an MLP by role (writer W_out/b_out, reader W_in/b_in) and b_O with its layer's
-// heads (circuit-tuning, fixed-circuit 4; random-circuit 5).
+// heads (circuit-tuning, fixed-circuit 4; random-circuit 5); then a step's prompts scored in one
+// padded batch whatever their lengths, same scores to float rounding (circuit-tuning, fixed-circuit
+// 5; random-circuit 6).
 export const circuitTuningStage = circuitStage(
   'circuit-tuning',
   'discover',
   'Circuit-tuning: every k steps find the top-N circuit on the task prompts and update only its exact parameter slices.',
-  4,
+  5,
 );
-export const randomCircuitStage = circuitStage('random-circuit', 'random', 'Baseline: update the slices of a random circuit of the same size each step.', 5);
-export const fixedCircuitStage = circuitStage('fixed-circuit', 'fixed', 'Baseline: find the circuit once before training and update only it.', 4);
+export const randomCircuitStage = circuitStage('random-circuit', 'random', 'Baseline: update the slices of a random circuit of the same size each step.', 6);
+export const fixedCircuitStage = circuitStage('fixed-circuit', 'fixed', 'Baseline: find the circuit once before training and update only it.', 5);
