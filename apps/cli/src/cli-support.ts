@@ -84,7 +84,5 @@ export function appVersions(backend?: BackendInfo): Record<string, string> {
   return { '@circuit-tuning/cli': cliVersion, ...(backend === undefined ? {} : { '@tensorflow/tfjs-core': backend.tfjsVersion }) };
 }
 
-/** Exit status of a run that did not succeed: the error kind's code, 130 when cancelled. */
-export const EXIT_CANCELLED = 130;
-/** `verify` found outputs that differ. */
-export const EXIT_NOT_REPRODUCED = 7;
+// Declared beside the commands' info (they appear in its usage texts), used by the commands.
+export { EXIT_CANCELLED, EXIT_NOT_REPRODUCED } from './command';

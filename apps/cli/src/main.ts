@@ -1,17 +1,17 @@
 import { CircuitTuningError, exitCodeFor } from '@circuit-tuning/contracts';
-import { shutdownBackend } from '@circuit-tuning/runtime';
-import { type Command, commandHelp, parseCommandArgs } from './command';
-import { commands } from './commands/index';
+import { commandHelp, parseCommandArgs } from './command';
+import { allCommandNames, commandInfos, isCommandName, loadCommand } from './commands/index';
 
 function usage(): string {
-  const width = Math.max(...commands.map((c) => c.name.length));
+  const width = Math.max(...commandInfos.map((c) => c.name.length), 'SLOT:VARIANT'.length);
   return [
     'circuit-tuning: find the circuit a transformer uses for a task, measure its redundancy, tune only it.',
     '',
     'usage: circuit-tuning COMMAND [options]   (circuit-tuning COMMAND --help for its options)',
     '',
     'commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...commandInfos.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    `  ${'SLOT:VARIANT'.padEnd(width)}  every stage is a command of its own: discover:eap --help (stage --list names them)`,
     '',
   ].join('\n');
 }
@@ -23,17 +23,29 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return name ? 0 : 2;
   }
-  const command: Command | undefined = commands.find((c) => c.name === name);
-  if (!command) {
-    process.stderr.write(`error: unknown command '${name}'\nvalid commands: ${commands.map((c) => c.name).join(', ')}\n`);
-    return 2;
-  }
+  let ran = false;
   try {
+    // A command's help comes from its info alone (./commands/catalog.ts): nothing heavy is loaded
+    // for it. A stage's own help, and `stage X --help`, need the stage registry.
+    if (isCommandName(name) && name !== 'stage') {
+      const info = commandInfos.find((c) => c.name === name)!;
+      const args = parseCommandArgs(info, rest);
+      if (args.values.help) {
+        process.stdout.write(commandHelp(info));
+        return 0;
+      }
+    }
+    const command = await loadCommand(name);
+    if (!command) {
+      process.stderr.write(`error: unknown command '${name}'\nvalid commands: ${(await allCommandNames()).join(', ')}\n`);
+      return 2;
+    }
     const args = parseCommandArgs(command, rest);
     if (args.values.help) {
       process.stdout.write(command.help?.(args.positionals) ?? commandHelp(command));
       return 0;
     }
+    ran = true;
     return await command.run(args);
   } catch (error) {
     if (error instanceof CircuitTuningError) {
@@ -44,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   } finally {
     // Threaded wasm keeps Node alive until its workers are stopped.
-    await shutdownBackend();
+    if (ran) await (await import('@circuit-tuning/runtime')).shutdownBackend();
   }
 }
 

@@ -19,7 +19,7 @@ import pl from 'nodejs-polars';
 import { runCli, startCli } from './cli-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandHelp } from '../src/command';
-import { commands } from '../src/commands/index';
+import { allCommandNames, loadCommand } from '../src/commands/index';
 import { maskTimings } from '@circuit-tuning/report';
 
 const tiny = fileURLToPath(new URL('../../../fixtures/pipelines/tiny.yaml', import.meta.url));
@@ -313,9 +313,12 @@ describe('sweep', () => {
 
 describe('help', () => {
   it('every command has help with its usage', async () => {
-    const names = commands.map((c) => c.name);
-    for (const name of ['run', 'verify', 'sweep', 'view', 'stage', 'discover:eap', 'train:lora', 'report:html']) expect(names).toContain(name);
-    for (const command of commands) expect(commandHelp(command)).toMatch(new RegExp(`usage: circuit-tuning ${command.name.replace(/[.:-]/g, '\\$&')}`));
+    const names = await allCommandNames();
+    for (const name of ['run', 'verify', 'sweep', 'view', 'export', 'stage', 'discover:eap', 'train:lora', 'report:html']) expect(names).toContain(name);
+    for (const name of names) {
+      const command = (await loadCommand(name))!;
+      expect(commandHelp(command)).toMatch(new RegExp(`usage: circuit-tuning ${command.name.replace(/[.:-]/g, '\\$&')}`));
+    }
     const result = await cli('discover:eap-ig', '--help');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/inputs:\n {2}model {2}model-dir/);

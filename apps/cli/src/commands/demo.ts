@@ -1,16 +1,14 @@
 import { ConfigError } from '@circuit-tuning/contracts';
 import { generate, loadModel } from '@circuit-tuning/model';
 import type { Command } from '../command';
+import { COMMAND_INFO } from './catalog';
 import { startBackend } from '../backend-options';
 import { defaultModelDir } from '../fixtures';
 import { formatInspect, inspectText } from './inspect';
 
 /** The README's main job, until the pipeline app exists: load the embedded model, generate, inspect. */
 export const demoCommand: Command = {
-  name: 'demo',
-  summary: 'Load the embedded default model, print a generation and its per-node summary.',
-  usage: 'demo [MODEL_DIR] [--prompt TEXT] [--tokens N]',
-  options: { prompt: { type: 'string' }, tokens: { type: 'string' } },
+  ...COMMAND_INFO['demo'],
   async run({ values, positionals }) {
     const dir = positionals[0] ?? defaultModelDir;
     const newTokens = Number(values.tokens ?? 12);

@@ -1,23 +1,12 @@
 import { ConfigError } from '@circuit-tuning/contracts';
 import { EXPORT_FORMATS, type ExportFormat, exportSource, exportTable, writeExport } from '@circuit-tuning/pipeline';
 import type { Command } from '../command';
+import { COMMAND_INFO } from './catalog';
 import { userPath } from '../cli-support';
 
 /** A run's Arrow table as CSV, JSON, JSON lines or Parquet; see `circuit-tuning export --help`. */
 export const exportCommand: Command = {
-  name: 'export',
-  summary: 'Write one of a run\'s tables as CSV, JSON, JSON lines or Parquet (for tools that do not read Arrow).',
-  usage: `export TABLE.arrow [--format csv|json|jsonl|parquet] [--out FILE] [--force]
-       export RUN_DIR STEP.PORT [...]
-
-  --format F   csv (default), json (one document: schema, producer, rows), jsonl (a row per
-               line) or parquet
-  --out FILE   where to write (text formats: stdout when absent; parquet needs it)
-  --force      replace --out when it exists
-
-  CSV writes lists (token ids) as JSON arrays and nulls as empty fields; JSON writes NaN and
-  ±Infinity as null. Example: circuit-tuning export runs/default discover.edges --out edges.csv`,
-  options: { format: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' } },
+  ...COMMAND_INFO['export'],
   async run({ values, positionals }) {
     const [table, portRef, extra] = positionals;
     if (table === undefined) throw new ConfigError('export needs a table', { hint: 'ct export runs/default discover.edges, or ct export FILE.arrow' });

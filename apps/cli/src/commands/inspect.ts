@@ -2,6 +2,7 @@ import { ConfigError } from '@circuit-tuning/contracts';
 import { loadModel, type TransformerModel, topKIndices } from '@circuit-tuning/model';
 import { type backendInfo, tf } from '@circuit-tuning/runtime';
 import type { Command } from '../command';
+import { COMMAND_INFO } from './catalog';
 import { startBackend } from '../backend-options';
 
 export interface InspectReport {
@@ -68,10 +69,7 @@ export function formatInspect(report: InspectReport): string {
 }
 
 export const inspectCommand: Command = {
-  name: 'inspect',
-  summary: 'Print the tokens of a text, the top-k next-token predictions and each node\'s output norm at the last position.',
-  usage: 'inspect MODEL_DIR TEXT [--top-k N] [--json]',
-  options: { 'top-k': { type: 'string' }, json: { type: 'boolean' } },
+  ...COMMAND_INFO['inspect'],
   async run({ values, positionals }) {
     const [dir, text] = positionals;
     if (!dir || text === undefined) throw new ConfigError('inspect needs a model directory and a text', { hint: `usage: circuit-tuning ${this.usage}` });

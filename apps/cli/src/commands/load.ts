@@ -2,20 +2,12 @@ import { ConfigError } from '@circuit-tuning/contracts';
 import { loadModelStage } from '@circuit-tuning/model/stages';
 import { runStage, stderrReporter } from '@circuit-tuning/runtime';
 import type { Command } from '../command';
+import { COMMAND_INFO } from './catalog';
 import { startBackend } from '../backend-options';
 
 /** Runs the load stage alone: a model directory in, a checked canonical copy and its tables out. */
 export const loadCommand: Command = {
-  name: 'load',
-  summary: 'Run the load stage: check a model directory and write its canonical copy, parameter and node tables, and a manifest.',
-  usage: 'load MODEL_DIR --out STAGE_DIR [--tokenizer required|optional] [--dtype F32|F16|BF16] [--force] [--allow-existing-dir]',
-  options: {
-    out: { type: 'string' },
-    tokenizer: { type: 'string' },
-    dtype: { type: 'string' },
-    force: { type: 'boolean' },
-    'allow-existing-dir': { type: 'boolean' },
-  },
+  ...COMMAND_INFO['load'],
   async run({ values, positionals }) {
     const [source] = positionals;
     const out = values.out as string | undefined;

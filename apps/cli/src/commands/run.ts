@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { CircuitTuningError, exitCodeFor } from '@circuit-tuning/contracts';
 import type { Command } from '../command';
+import { COMMAND_INFO } from './catalog';
 import { fixturesDir } from '../fixtures';
 import { appVersions, backendChoice, cancelOnSignals, csvOption, EXIT_CANCELLED, listOption, positiveInt, startPipelineBackend, userPath } from '../cli-support';
 import { builtinRegistry, createDisplay, loadPipeline, parseOverride, type PipelineRunResult, runPipeline } from '@circuit-tuning/pipeline';
@@ -11,45 +12,7 @@ export const DEFAULT_PIPELINE = join(fixturesDir, 'pipelines', 'default.yaml');
 
 /** Runs a whole pipeline file; see `circuit-tuning run --help`. */
 export const runCommand: Command = {
-  name: 'run',
-  summary: 'Run a pipeline file (YAML) reproducibly in a run directory; unchanged steps are reused, a killed run resumes.',
-  usage: `run [PIPELINE.yaml] [--run-dir DIR] [--set KEY=VALUE]... [--seed N] [--force] [--rerun STEP,...] [--only STEP,...]
-                     [--reuse-from DIR]... [--allow-existing-dir] [--dry-run] [--json] [--quiet] [--verbose]
-
-  PIPELINE.yaml     default: fixtures/pipelines/default.yaml (the embedded model, subject-verb
-                    disagreement: circuit discovery, node redundancy, fine-tuning variants,
-                    their evaluation, then the report)
-  --run-dir DIR     where outputs go (default runs/<pipeline name>)
-  --set KEY=VALUE   change the pipeline without editing it: seed=3, discover.variant=eap-ig,
-                    discover.config.selection.n=100, train-lora.config.steps=50 (values are YAML)
-  --seed N          the same as --set seed=N
-  --force           rerun every step even when its config and inputs are unchanged
-  --rerun STEPS     rerun these steps (what depends on them reruns when their outputs change)
-  --only STEPS      run these steps and the steps they need, nothing else
-  --reuse-from DIR  copy finished steps that match exactly from another run directory (or a folder of them)
-  --allow-existing-dir  use a --run-dir that exists and was not made by circuit-tuning: the run
-                    writes beside its files and refuses to overwrite or delete any of them
-  --dry-run         check and resolve the pipeline, print it as JSON, run nothing
-  --json            print the run's result as JSON on stdout
-  --quiet           no progress on stderr;  --verbose: the stages' debug lines too
-
-  A run directory holds pipeline.yaml, pipeline.resolved.json, run.json, log.jsonl and one
-  directory per step (outputs, manifest.json, log.jsonl). Exit status: 0 when every step
-  succeeded, 3-6 for the failing step's error kind, ${EXIT_CANCELLED} when cancelled.`,
-  options: {
-    'run-dir': { type: 'string' },
-    set: { type: 'string', multiple: true },
-    seed: { type: 'string' },
-    force: { type: 'boolean' },
-    rerun: { type: 'string', multiple: true },
-    only: { type: 'string', multiple: true },
-    'reuse-from': { type: 'string', multiple: true },
-    'allow-existing-dir': { type: 'boolean' },
-    'dry-run': { type: 'boolean' },
-    json: { type: 'boolean' },
-    quiet: { type: 'boolean' },
-    verbose: { type: 'boolean' },
-  },
+  ...COMMAND_INFO['run'],
   async run({ values, positionals }) {
     const [file, ...extra] = positionals;
     if (extra.length > 0) throw new CircuitTuningError('config', 'run takes one pipeline file', { hint: `usage: circuit-tuning ${this.usage.split('\n')[0]}` });

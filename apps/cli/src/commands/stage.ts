@@ -2,46 +2,17 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '@circuit-tuning/contracts';
 import { type Command, commandHelp } from '../command';
+import { COMMAND_INFO, STAGE_OPTIONS, STAGE_OPTIONS_HELP, STAGE_USAGE } from './catalog';
 import { appVersions, backendChoice, cancelOnSignals, listOption, positiveInt, startPipelineBackend, userPath } from '../cli-support';
 import { BUILTIN_STAGES, builtinRegistry, createDisplay, indexPath, isRecord, isResolvedPipeline, parseOverride, readYamlFile, RESOLVED_FILE, stageHelp } from '@circuit-tuning/pipeline';
 import { type AnyStageDefinition, indexStep, RunIndex, type RunIndexStep, readManifest, runStage, stageId, writeRunIndex } from '@circuit-tuning/runtime';
 import { readFile } from 'node:fs/promises';
 
-const USAGE = '[--in PORT=PATH]... [--config FILE] [--set KEY=VALUE]... [--out DIR] [--allow-existing-dir] [--seed N] [--force] [--json] [--quiet]';
-const OPTIONS_HELP = `  --in PORT=PATH    an input (repeat for each); a run-index input also takes a run directory
-  --config FILE     the stage's config as YAML or JSON
-  --set KEY=VALUE   one config value (dotted keys, YAML values), after --config
-  --out DIR         the stage directory (default runs/<slot>-<variant>)
-  --allow-existing-dir  use an --out that exists and was not made by a stage: outputs are
-                    written beside its files, none of which is overwritten or deleted
-  --seed N          the run's seed (default 0)
-  --force           run even when a matching succeeded run is in --out
-  --json            print the manifest as JSON on stdout`;
 
-const stageOptions = {
-  in: { type: 'string', multiple: true },
-  config: { type: 'string' },
-  set: { type: 'string', multiple: true },
-  out: { type: 'string' },
-  'allow-existing-dir': { type: 'boolean' },
-  seed: { type: 'string' },
-  force: { type: 'boolean' },
-  json: { type: 'boolean' },
-  quiet: { type: 'boolean' },
-  list: { type: 'boolean' },
-} as const;
 
 /** `stage SLOT:VARIANT ...`: any registered stage, alone. `stage --list` lists them. */
 export const stageCommand: Command = {
-  name: 'stage',
-  summary: 'Run one registered stage alone (stage --list shows them all; stage SLOT:VARIANT --help its ports and config).',
-  usage: `stage SLOT:VARIANT ${USAGE}
-       stage --list
-
-${OPTIONS_HELP}
-
-  Every stage is also a command of its own: circuit-tuning discover:eap --help.`,
-  options: stageOptions,
+  ...COMMAND_INFO['stage'],
   help(positionals) {
     const [id] = positionals;
     const registry = builtinRegistry();
@@ -71,8 +42,8 @@ export function stageCommands(): Command[] {
   return BUILTIN_STAGES.map((definition) => ({
     name: stageId(definition),
     summary: definition.description,
-    usage: `${stageId(definition)} ${USAGE}\n\n${OPTIONS_HELP}\n\n${stageHelp(definition)}`,
-    options: stageOptions,
+    usage: `${stageId(definition)} ${STAGE_USAGE}\n\n${STAGE_OPTIONS_HELP}\n\n${stageHelp(definition)}`,
+    options: STAGE_OPTIONS,
     run: ({ values, positionals }) => runOneStage(definition, values, positionals),
   }));
 }

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@circuit-tuning/contracts';
 import type { Command } from '../command';
+import { COMMAND_INFO } from './catalog';
 import { cancelOnSignals, csvOption, EXIT_CANCELLED, listOption, positiveInt, userPath } from '../cli-support';
 import {
   checkSweepDir,
@@ -35,57 +36,7 @@ const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
 
 /** Runs a grid of pipeline variations; see `circuit-tuning sweep --help`. */
 export const sweepCommand: Command = {
-  name: 'sweep',
-  summary: 'Run a pipeline over a grid of settings (e.g. top-N × seed × variant), each trial in its own run directory, summarised in one table.',
-  usage: `sweep SWEEP.yaml [--out DIR] [--concurrency N] [--json]
-       sweep PIPELINE.yaml --grid KEY=V1,V2,... [--grid ...] [--set KEY=VALUE]... [--concurrency N] [--metrics PATTERNS] [--out DIR]
-       sweep SWEEP.yaml --executor queue --queue nats://HOST:4222 [--store DIR] [--timeout SECONDS]
-       sweep --status --queue nats://HOST:4222 [--sweep ID]
-
-  --grid KEY=VALUES   one axis of the grid; KEY as for run --set (seed, discover.variant,
-                      discover.config.selection.n); VALUES comma-separated, read as YAML
-  --set KEY=VALUE     a setting every trial gets
-  --concurrency N     trials run at once, each its own process (default 1; the first trial
-                      always runs alone, and the others reuse the steps they share with it)
-  --metrics LIST      which step summaries to tabulate, as step.key patterns with *
-                      (default: every one; the terminal shows those that vary)
-  --reuse-from DIR    also copy matching finished steps from this run directory (or folder of them)
-  --out DIR           the sweep directory (default runs/<name>-sweep): one run directory per
-                      trial, and sweep.md, sweep.tsv, sweep.json
-  --json              print the results as JSON on stdout
-
-  --executor NAME     local (default): trials run here as child processes; queue: one job per
-                      trial on a NATS JetStream queue, run by \`ct worker\` on any machines
-  --queue URL         the queue's server (or CT_QUEUE_URL); credentials in the URL
-                      (nats://user:password@host:4222) or CT_QUEUE_USER/CT_QUEUE_PASSWORD/
-                      CT_QUEUE_TOKEN, never written anywhere
-  --store DIR         the artifact store the workers share: a directory every machine mounts
-                      (or CT_STORE); default: the object store in the queue's server
-  --timeout SECONDS   how long the sweep waits for its trials (default 86400); they stay queued after
-  --ack-wait SECONDS  a job whose worker went silent this long is delivered again (default 60;
-                      set when the queue is first used)
-  --max-deliver N     deliveries of a job at most, first and retries (default 5; likewise)
-  --status            the queue's jobs by state (of one --sweep ID, or of every sweep)
-
-  A sweep file has 'pipeline' (its path), 'grid' (KEY: [values]), and optionally 'set',
-  'concurrency' and 'metrics'.`,
-  options: {
-    grid: { type: 'string', multiple: true },
-    set: { type: 'string', multiple: true },
-    concurrency: { type: 'string' },
-    metrics: { type: 'string', multiple: true },
-    out: { type: 'string' },
-    'reuse-from': { type: 'string', multiple: true },
-    json: { type: 'boolean' },
-    executor: { type: 'string' },
-    queue: { type: 'string' },
-    store: { type: 'string' },
-    timeout: { type: 'string' },
-    'ack-wait': { type: 'string' },
-    'max-deliver': { type: 'string' },
-    status: { type: 'boolean' },
-    sweep: { type: 'string' },
-  },
+  ...COMMAND_INFO['sweep'],
   async run({ values, positionals }) {
     if (values.status) return showStatus(queueUrl(values.queue as string | undefined), values.sweep as string | undefined, values.json === true);
     const executorName = executorChoice(values.executor);

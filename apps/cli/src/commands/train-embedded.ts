@@ -4,15 +4,13 @@ import { loadModel } from '@circuit-tuning/model';
 import { cardMarkdown, makeEmbeddedModel, type ModelCard, readRecipe } from '@circuit-tuning/pipeline';
 import { stderrReporter, writeDirAtomic, writeFileAtomic } from '@circuit-tuning/runtime';
 import type { Command } from '../command';
+import { COMMAND_INFO } from './catalog';
 import { startBackend } from '../backend-options';
 import { fixturesDir } from '../fixtures';
 
 /** Reproduces the embedded default model from its recipe and writes it, with its card, to fixtures/. */
 export const trainEmbeddedCommand: Command = {
-  name: 'train-embedded',
-  summary: 'Train the embedded default model from its recipe (resumable) and write it with its card.',
-  usage: 'train-embedded [--recipe FILE] [--run-dir DIR] [--out DIR] [--force]',
-  options: { recipe: { type: 'string' }, 'run-dir': { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' } },
+  ...COMMAND_INFO['train-embedded'],
   async run({ values }) {
     const recipePath = (values.recipe as string | undefined) ?? join(fixturesDir, 'embedded', 'recipe.json');
     const runDir = (values['run-dir'] as string | undefined) ?? 'runs/embedded';

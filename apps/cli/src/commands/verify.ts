@@ -4,25 +4,13 @@ import { join } from 'node:path';
 import { ArtifactError, ConfigError, type StageManifest } from '@circuit-tuning/contracts';
 import { readManifest } from '@circuit-tuning/runtime';
 import type { Command } from '../command';
+import { COMMAND_INFO } from './catalog';
 import { appVersions, backendChoice, cancelOnSignals, EXIT_CANCELLED, EXIT_NOT_REPRODUCED, positiveInt, startPipelineBackend, userPath } from '../cli-support';
 import { type BackendChoice, builtinRegistry, compareRuns, createDisplay, formatComparison, isResolvedPipeline, planFromResolved, prepareVerifyDir, RESOLVED_FILE, runPipeline, stepDir } from '@circuit-tuning/pipeline';
 
 /** Reruns a finished run and compares output hashes; see `circuit-tuning verify --help`. */
 export const verifyCommand: Command = {
-  name: 'verify',
-  summary: 'Rerun a finished run from its pipeline.resolved.json in a scratch directory and compare every output hash.',
-  usage: `verify RUN_DIR [--work DIR] [--keep] [--json] [--quiet]
-
-  --work DIR   where the rerun goes (default RUN_DIR.verify); a previous rerun there is replaced,
-               anything else (the run itself, a folder verify did not make) is refused
-  --keep       keep the rerun directory (it is always kept when something differs)
-  --json       print the comparison as JSON on stdout
-
-  The rerun uses the backend the run used (pass --backend to override). Tables that differ are
-  compared column by column; a column that holds wall-clock times (the training log's step_ms)
-  is reported as timing-only. Exit status: 0 when every output is reproduced, ${EXIT_NOT_REPRODUCED} when one
-  differs, 3-6 when the rerun fails.`,
-  options: { work: { type: 'string' }, keep: { type: 'boolean' }, json: { type: 'boolean' }, quiet: { type: 'boolean' } },
+  ...COMMAND_INFO['verify'],
   async run({ values, positionals }) {
     const [dir] = positionals;
     if (dir === undefined) throw new ConfigError('verify needs a run directory', { hint: 'usage: circuit-tuning verify RUN_DIR' });

@@ -1,20 +1,13 @@
 import { existsSync } from 'node:fs';
 import { ConfigError } from '@circuit-tuning/contracts';
 import type { Command } from '../command';
+import { COMMAND_INFO } from './catalog';
 import { positiveInt, userPath } from '../cli-support';
 import { startViewer } from '@circuit-tuning/viewer';
 
 /** Serves a page that shows a run directory; see `circuit-tuning view --help`. */
 export const viewCommand: Command = {
-  name: 'view',
-  summary: 'Serve a web page on localhost that shows a run: steps, the circuit (hover for scores), curves and the training log.',
-  usage: `view RUN_DIR [--port N] [--host ADDRESS]
-
-  --port N        the port (default: a free one); the address is printed on stdout
-  --host ADDRESS  where to listen (default 127.0.0.1: this machine only)
-
-  Reads the run directory on every request, so a run in progress can be watched. Ctrl-C stops.`,
-  options: { port: { type: 'string' }, host: { type: 'string' } },
+  ...COMMAND_INFO['view'],
   async run({ values, positionals }) {
     const [dir] = positionals;
     if (dir === undefined) throw new ConfigError('view needs a run directory', { hint: 'usage: circuit-tuning view RUN_DIR [--port N]' });

@@ -18,6 +18,7 @@ import {
   type TrialJob,
 } from '@circuit-tuning/pipeline';
 import type { Command } from '../command';
+import { COMMAND_INFO } from './catalog';
 import { appVersions, backendChoice, cancelOnSignals, EXIT_CANCELLED, positiveInt, startPipelineBackend, userPath } from '../cli-support';
 
 const require = createRequire(import.meta.url);
@@ -26,33 +27,7 @@ const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
 
 /** Takes sweep trials from a queue and runs them; see `circuit-tuning worker --help`. */
 export const workerCommand: Command = {
-  name: 'worker',
-  summary: 'Run the trials of sweeps queued with `sweep --executor queue`, on this machine, sharing steps through the artifact store.',
-  usage: `worker --queue nats://HOST:4222 [--concurrency N] [--backend NAME] [--work-dir DIR] [--store DIR] [--max-jobs N]
-
-  --queue URL        the queue's server (or CT_QUEUE_URL); credentials in the URL or
-                     CT_QUEUE_USER/CT_QUEUE_PASSWORD/CT_QUEUE_TOKEN, never written anywhere
-  --concurrency N    trials at once, each its own process (default 1)
-  --backend NAME     what computes, for every trial this worker runs (default: each pipeline's)
-  --work-dir DIR     where trials run, one run directory each: DIR/<sweep>/<trial>
-                     (default runs/worker)
-  --store DIR        the shared artifact store, a directory every machine mounts (or CT_STORE);
-                     default: the object store in the queue's server. Must be the sweep's.
-  --max-jobs N       stop after taking N jobs (default: run until Ctrl-C)
-
-  A trial whose config is wrong (exit 3) is not retried; any other failure is retried after 1, 2,
-  4 ... s, on whichever worker takes it, up to the queue's deliveries. A worker that dies has its
-  trial delivered again after the queue's ack wait; the next worker resumes from the checkpoints
-  the store keeps.`,
-  options: {
-    queue: { type: 'string' },
-    concurrency: { type: 'string' },
-    'work-dir': { type: 'string' },
-    store: { type: 'string' },
-    'max-jobs': { type: 'string' },
-    'run-job': { type: 'string' },
-    outcome: { type: 'string' },
-  },
+  ...COMMAND_INFO['worker'],
   async run({ values }) {
     const url = queueUrl(values.queue as string | undefined);
     const workDir = userPath((values['work-dir'] as string | undefined) ?? join('runs', 'worker'));
