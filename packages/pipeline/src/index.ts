@@ -19,6 +19,8 @@ export { compareRuns, formatComparison, prepareVerifyDir } from './verify';
 export {
   checkSweepDir,
   expandGrid,
+  trialSets,
+  validateTrials,
   type GridAxis,
   isSweepDocument,
   parseGridOption,

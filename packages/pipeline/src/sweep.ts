@@ -11,9 +11,10 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@circuit-tuning/contracts';
-import { isTempName, readManifest, writeFileAtomic, writeJsonAtomic } from '@circuit-tuning/runtime';
+import { isTempName, readManifest, type StageRegistry, writeFileAtomic, writeJsonAtomic } from '@circuit-tuning/runtime';
 import { parse as parseYamlValue } from 'yaml';
-import { isResolvedPipeline, RESOLVED_FILE } from './resolve';
+import { parseOverride } from './overrides';
+import { isResolvedPipeline, loadPipeline, RESOLVED_FILE } from './resolve';
 import { runDirState } from './run-dir';
 import { RUN_STATUS_FILE } from './runner';
 import { isRecord } from './spec';
@@ -150,8 +151,36 @@ export async function runTrials(trials: readonly Trial[], options: RunTrialsOpti
   return results.filter((r) => r !== undefined);
 }
 
+/** The `--set` overrides of a trial: the sweep's, then its grid values (later ones win). */
+export function trialSets(set: readonly string[], trial: Trial): string[] {
+  return [...set, ...Object.entries(trial.values).map(([k, v]) => `${k}=${JSON.stringify(v)}`)];
+}
+
+/**
+ * Resolves every trial's pipeline (its overrides applied, every step checked against the stage
+ * registry) before any trial runs, so that a sweep with a bad grid key or value fails at once,
+ * with each problem in full and the trials it concerns, instead of after the first trial.
+ */
+export async function validateTrials(pipeline: string, set: readonly string[], trials: readonly Trial[], registry: StageRegistry): Promise<void> {
+  const problems = new Map<string, string[]>();
+  for (const trial of trials) {
+    try {
+      await loadPipeline(pipeline, { registry, overrides: trialSets(set, trial).map(parseOverride) });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      const text = `${error.message}${error.hint ? `\n  hint: ${error.hint}` : ''}`;
+      problems.set(text, [...(problems.get(text) ?? []), trial.name]);
+    }
+  }
+  if (problems.size === 0) return;
+  const lines = [...problems].map(([text, names]) => `trial${names.length > 1 ? 's' : ''} ${names.join(', ')}: ${text}`);
+  throw new ConfigError(`${problems.size === 1 && trials.length > 1 ? 'the sweep\'s trials do' : 'the sweep does'} not resolve; nothing was run:\n${lines.join('\n')}`, {
+    hint: 'grid keys are written as for run --set (step.config.key, step.variant, seed); see `ct run PIPELINE --dry-run`',
+  });
+}
+
 async function runTrial(trial: Trial, options: RunTrialsOptions): Promise<TrialResult> {
-  const sets = [...options.set, ...Object.entries(trial.values).map(([k, v]) => `${k}=${JSON.stringify(v)}`)];
+  const sets = trialSets(options.set, trial);
   const args = [
     ...options.command,
     'run',

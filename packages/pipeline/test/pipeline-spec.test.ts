@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, RuntimeError, TextsTable } from '@circuit-tuning/contracts';
 import { readArrowTable, readManifest } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { builtinRegistry, loadPipeline, parseOverride, runPipeline } from '../src/index';
+import { builtinRegistry, expandGrid, loadPipeline, parseOverride, runPipeline, validateTrials } from '../src/index';
 
 const variants = fileURLToPath(new URL('./pipeline-variants/', import.meta.url));
 let dir: string;
@@ -170,5 +170,25 @@ ${TASKS}  texts:
     expect(result.steps.map((s) => s.status)).toEqual(['succeeded', 'failed', 'skipped']);
     expect((await readManifest(join(runDir, 'texts')))?.status).toBe('failed');
     expect(existsSync(join(runDir, 'count'))).toBe(false);
+  });
+});
+
+describe('a sweep', () => {
+  it('resolves every trial before any runs, and names the problems and the trials they concern', async () => {
+    const path = await pipelineFile('sweepable.yaml', `seed: 1\nsteps:\n${TASKS}`);
+    const good = expandGrid([{ key: 'tasks.config.corpus.tokens', values: [2000, 3000] }], join(dir, 'sweep'));
+    await expect(validateTrials(path, [], good, builtinRegistry())).resolves.toBeUndefined();
+    const bad = expandGrid(
+      [
+        { key: 'tasks.config.corpus.tokenz', values: [1] },
+        { key: 'seed', values: [1, 2] },
+      ],
+      join(dir, 'sweep'),
+    );
+    const error = await validateTrials(path, ['tasks.config.corpus.devDocuments=5'], bad, builtinRegistry()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect(message).toMatch(/^the sweep's trials do not resolve; nothing was run:/);
+    expect(message).toMatch(/trials 1-tokenz=1_seed=1, 2-tokenz=1_seed=2: .*sweepable\.yaml:\d+:\d+: .*unknown config key 'corpus.tokenz' \(valid: tokens, devDocuments\)/s);
   });
 });

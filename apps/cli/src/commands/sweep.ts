@@ -6,6 +6,7 @@ import type { Command } from '../command';
 import { COMMAND_INFO } from './catalog';
 import { cancelOnSignals, csvOption, EXIT_CANCELLED, listOption, positiveInt, userPath } from '../cli-support';
 import {
+  builtinRegistry,
   checkSweepDir,
   connectQueue,
   DEFAULT_QUEUE_SETTINGS,
@@ -26,6 +27,7 @@ import {
   sweepTable,
   type TrialExecutor,
   tableMarkdown,
+  validateTrials,
   varyingMetrics,
   writeSweepFiles,
 } from '@circuit-tuning/pipeline';
@@ -57,8 +59,10 @@ export const sweepCommand: Command = {
     const concurrency = positiveInt(values.concurrency, '--concurrency') ?? spec.concurrency;
     await checkSweepDir(sweepDir);
     const trials = expandGrid(grid, sweepDir);
-    const cancel = cancelOnSignals();
     const set = [...spec.set, ...listOption(values.set)];
+    // Every trial's pipeline resolves before any runs: a bad grid key fails here, in full.
+    await validateTrials(spec.pipeline, set, trials, builtinRegistry());
+    const cancel = cancelOnSignals();
     let executor: TrialExecutor;
     if (executorName === 'queue') {
       for (const flag of ['backend', 'threads', 'reuse-from', 'concurrency'] as const) {

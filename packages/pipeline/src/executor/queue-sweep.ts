@@ -13,7 +13,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { RuntimeError } from '@circuit-tuning/contracts';
 import { runDirState } from '../run-dir';
 import { type ArtifactStore, getDir, runKey, storeIdentity } from '../store/artifact-store';
-import { collectMetrics, type Trial, type TrialResult } from '../sweep';
+import { collectMetrics, type Trial, type TrialResult, trialSets } from '../sweep';
 import type { Queue, TrialJob, TrialState, TrialStateName } from './queue';
 
 export interface QueueSweepOptions {
@@ -47,7 +47,7 @@ export async function enqueueTrials(trials: readonly Trial[], options: Pick<Queu
       index,
       name: trial.name,
       pipeline: { path: options.pipeline, text },
-      set: [...options.set, ...Object.entries(trial.values).map(([k, v]) => `${k}=${JSON.stringify(v)}`)],
+      set: trialSets(options.set, trial),
       values: trial.values,
       storeId,
     };
