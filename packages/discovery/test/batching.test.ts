@@ -110,7 +110,7 @@ describe('prompts of different lengths', () => {
       const plain = await evaluateCircuits(model, batchPrompts(mixed, 64, { withCorrupt: true }), graph, masks, { ablation });
       const padded = await evaluateCircuits(model, batchPrompts(mixed, 64, { withCorrupt: true, pad: true }), graph, masks, { ablation });
       expect(padded.full).toBeCloseTo(plain.full, 5);
-      padded.circuits.forEach((c, i) => expect(c).toBeCloseTo(plain.circuits[i]!, 4));
+      for (const [i, c] of padded.circuits.entries()) expect(c).toBeCloseTo(plain.circuits[i]!, 4);
     }
   });
 });
