@@ -153,14 +153,16 @@ if (natsServerBinary() === undefined) {
 
     it('does not retry a trial whose config is wrong, shows states with --status, and writes the queue address nowhere', async () => {
       const bad = await runCli(
-        ['sweep', pipeline, '--grid', 'pretrain.config.batchSize=-1', '--executor', 'queue', '--queue', server.url, '--timeout', '60', '--out', join(dir, 'bad'), '--json'],
+        // A config that resolves (the sweep checks every trial before queueing) but fails when the
+        // step runs: a sequence longer than the model's 16 positions.
+        ['sweep', pipeline, '--grid', 'pretrain.config.seqLen=64', '--executor', 'queue', '--queue', server.url, '--timeout', '60', '--out', join(dir, 'bad'), '--json'],
         { timeoutMs: 90_000 },
       );
       expect(bad.code).toBe(1);
       const [trial] = (JSON.parse(bad.stdout) as SweepJson).trials;
       expect(trial?.status).toBe('failed');
       expect(trial?.attempts).toBe(1);
-      expect(trial?.error).toMatch(/batchSize/);
+      expect(trial?.error).toMatch(/seqLen 64 is longer than the model's 16 positions/);
 
       const status = await runCli(['sweep', '--status', '--queue', server.url], { timeoutMs: 30_000 });
       expect(status.code, status.stderr).toBe(0);

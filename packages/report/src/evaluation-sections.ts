@@ -10,7 +10,7 @@ import { EvaluationComparisonTable } from '@circuit-tuning/evaluation';
 import { RedundancySummary } from '@circuit-tuning/redundancy';
 import { readArrowTable } from '@circuit-tuning/runtime';
 import { formatValue } from '@circuit-tuning/viz';
-import type { ReportSection } from './sections';
+import { FAITHFULNESS_DEFINITIONS, type ReportSection } from './sections';
 
 async function readJson(path: string): Promise<unknown> {
   return JSON.parse(await readFile(path, 'utf8')) as unknown;
@@ -80,6 +80,7 @@ const redundancySection: ReportSection = {
       report.fact(table, row, 'random: CPR', k.random.cpr);
     }
     report.note(table, `N*: the smallest top-N circuit whose faithfulness reaches τ; random: the same for random circuits of the same sizes (seeds ${s.randomSeeds.join(', ')}). Nodes of the N* edge circuit: ${s.nStarNodes.join(', ') || 'none'}.`);
+    report.note(table, `Total: edges of the graph (edges rows) or its heads and MLPs (nodes rows, the input and logits always kept). ${FAITHFULNESS_DEFINITIONS}`);
     return ['summary', 'curves', 'node_frequency', 'edges_png', 'nodes_png', 'frequency_png', 'circuit_png'];
   },
 };

@@ -229,6 +229,10 @@ const trainingSection: ReportSection = {
   },
 };
 
+/** What the faithfulness columns mean (docs/method.md §2.6), written under each table that has them. */
+export const FAITHFULNESS_DEFINITIONS =
+  'Faithfulness = (m(circuit) − m(∅)) / (m(model) − m(∅)), with m the task metric when every edge outside the circuit is ablated (m(∅): all of them); 1 is the whole model. CPR (circuit performance ratio) is the area under the faithfulness curve over the share of edges kept, CMD (circuit-model difference) the area between that curve and 1 (docs/method.md §2.6): higher CPR and lower CMD mean a smaller circuit that does what the model does.';
+
 const discoverySection: ReportSection = {
   name: 'discovery',
   async add(view, report) {
@@ -250,6 +254,11 @@ const discoverySection: ReportSection = {
         report.fact(table, id, 'faithfulness', s.circuit.faithfulness);
         report.fact(table, id, 'CPR', s.curve?.cpr ?? null);
         report.fact(table, id, 'CMD', s.curve?.cmd ?? null);
+        report.note(table, FAITHFULNESS_DEFINITIONS);
+        report.note(
+          table,
+          'Circuit nodes: the heads and MLPs (and the input and logits) that a kept edge joins, after pruning edges that reach neither the input nor the logits; edges in graph: every writer → reader edge of the model (docs/method.md §1).',
+        );
       }
     }
     for (const { record, path } of view.outputsWithSchema(FaithfulnessCurveTable.name)) {

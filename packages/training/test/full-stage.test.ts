@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TrainLogTable } from '@circuit-tuning/contracts';
 import { loadModel } from '@circuit-tuning/model';
@@ -48,5 +49,21 @@ describe('train:full stage', () => {
         reporter: silentReporter,
       }),
     ).rejects.toThrow(/needs a tokenizer input/);
+  });
+
+  it("refuses a seqLen longer than the model's positions instead of cutting it, and fits the default to the model", async () => {
+    const { dir, tokenizerDir, texts } = await fixture();
+    const run = (name: string, extra: Record<string, unknown>) =>
+      runStage(fullTrainingStage, {
+        stageDir: join(dir, name),
+        inputs: { tokenizer: tokenizerDir, train: texts },
+        config: { init: { kind: 'scratch', nLayers: 1, nHeads: 2, dModel: 16, maxPositions: 8 }, packing: 'packed', steps: 1, batchSize: 2, ...extra },
+        reporter: silentReporter,
+      });
+    await expect(run('too-long', { seqLen: 16 })).rejects.toThrow(/seqLen 16 is longer than the model's 8 positions/);
+    // Left out, seqLen is the default (64) or the model's positions if fewer: 8 here.
+    const fitted = await run('fitted', {});
+    expect(fitted.manifest.status).toBe('succeeded');
+    expect(await readFile(join(dir, 'fitted', 'log.jsonl'), 'utf8')).toMatch(/"seq":8/);
   });
 });

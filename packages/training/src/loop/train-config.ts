@@ -15,13 +15,25 @@ export const DivergenceConfig = z.strictObject({
 export type DivergenceConfig = z.output<typeof DivergenceConfig>;
 
 /** Settings every training variant shares (the variant adds its own). */
+/** Tokens per training sequence when a config gives none (or the model's positions, if fewer). */
+export const DEFAULT_SEQ_LEN = 64;
+
 export const TrainConfig = z.strictObject({
   /** Optimizer steps. */
   steps: z.number().int().positive().default(200).describe('optimizer steps'),
   /** Sequences per step. */
   batchSize: z.number().int().positive().default(16).describe('sequences per step'),
   /** Tokens per sequence (texts longer than this are refused unless packed). */
-  seqLen: z.number().int().positive().default(64).describe('tokens per sequence (padded texts longer than this are refused; packed ones are cut into windows)'),
+  /**
+   * Tokens per sequence. When absent, DEFAULT_SEQ_LEN or the model's positions if it has fewer; a
+   * seqLen longer than the model's positions is an error, not cut silently (common.ts).
+   */
+  seqLen: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe(`tokens per sequence (padded texts longer than this are refused; packed ones are cut into windows); default ${DEFAULT_SEQ_LEN}, or the model's positions if fewer`),
   /** Peak learning rate (the schedule scales it). */
   learningRate: z.number().positive().default(1e-3).describe('peak learning rate (the schedule scales it)'),
   schedule: ScheduleConfig.default({ warmupSteps: 0, decay: 'constant', minFactor: 0 }).describe(

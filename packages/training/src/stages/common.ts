@@ -1,13 +1,13 @@
 import { copyFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { TextsTable, TrainLogTable } from '@circuit-tuning/contracts';
+import { ConfigError, TextsTable, TrainLogTable } from '@circuit-tuning/contracts';
 import { type ParameterSource, saveModel, type TransformerModel } from '@circuit-tuning/model';
 import type { ProgressHandle, StageLogger, tf } from '@circuit-tuning/runtime';
 import { z } from 'zod';
 import type { TokenBatch } from '../data/batches';
 import { readTexts, textDataset } from '../data/texts';
 import { runTraining } from '../loop/run-training';
-import { TrainConfig } from '../loop/train-config';
+import { DEFAULT_SEQ_LEN, TrainConfig } from '../loop/train-config';
 import type { LogRow, PlanState, StepPlan } from '../loop/train-loop';
 
 /** Ports every training variant shares: a model and texts in; a model and its log out. */
@@ -65,9 +65,13 @@ export async function trainAndSave(
   const { config } = ctx;
   const tokenizer = model.tokenizer;
   const separatorId = tokenizer?.eosTokenId ?? model.config.eosTokenId ?? 0;
+  const { maxPositions } = model.config;
+  if (config.seqLen !== undefined && config.seqLen > maxPositions) {
+    throw new ConfigError(`seqLen ${config.seqLen} is longer than the model's ${maxPositions} positions`, { hint: `set seqLen to ${maxPositions} or less (or leave it out: the default fits the model)` });
+  }
   const datasetOptions = {
     packing: config.packing,
-    seqLen: Math.min(config.seqLen, model.config.maxPositions),
+    seqLen: config.seqLen ?? Math.min(DEFAULT_SEQ_LEN, maxPositions),
     separatorId,
     padId: tokenizer?.padTokenId ?? separatorId,
     ...(config.targetWeight === undefined ? {} : { targetWeight: config.targetWeight }),
