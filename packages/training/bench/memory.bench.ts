@@ -17,7 +17,7 @@ import { readPrompts } from '@circuit-tuning/discovery';
 import { loadModel } from '@circuit-tuning/model';
 import { initBackend, runStage, shutdownBackend, tf } from '@circuit-tuning/runtime';
 import { generateTasksStage } from '@circuit-tuning/tasks/stages';
-import { CircuitPlanner, CircuitTuningConfig, createOptimizer, readTexts, textDataset, trainLoop } from '../src/index';
+import { CircuitPlanner, CircuitTuningConfig, createOptimizer, DEFAULT_SEQ_LEN, readTexts, textDataset, trainLoop } from '../src/index';
 
 const { values } = parseArgs({
   options: {
@@ -52,7 +52,7 @@ const dataDir = values.data === undefined ? await generateData(join(runDir, 'tas
 const prompts = await readPrompts(join(dataDir, 'sv_disagreement.arrow'), { split: 'train' });
 const texts = await readTexts(join(dataDir, 'sv_disagreement_train.arrow'), 'train');
 const separatorId = model.tokenizer?.eosTokenId ?? 0;
-const dataset = textDataset(texts, { packing: 'padded', seqLen: config.seqLen, separatorId, padId: model.tokenizer?.padTokenId ?? separatorId });
+const dataset = textDataset(texts, { packing: 'padded', seqLen: config.seqLen ?? Math.min(DEFAULT_SEQ_LEN, model.config.maxPositions), separatorId, padId: model.tokenizer?.padTokenId ?? separatorId });
 const planner = new CircuitPlanner(model, config, prompts, 'discover', 1);
 const optimizer = createOptimizer(config.optimizer);
 

@@ -10,7 +10,7 @@ export { clipFactor, nextTokenLoss } from './loop/loss';
 export { DebiasConfig, debiasObjective, type Objective, pronounPairIds } from './loop/debias';
 export { type RunTrainingOptions, runTraining } from './loop/run-training';
 export { learningRateAt, ScheduleConfig } from './loop/schedule';
-export { DivergenceConfig, TrainConfig, type TrainConfigInput } from './loop/train-config';
+export { DEFAULT_SEQ_LEN, DivergenceConfig, TrainConfig, type TrainConfigInput } from './loop/train-config';
 export { type LogRow, type PlanState, type StepPlan, trainLoop } from './loop/train-loop';
 // The variants' texts and configs (the stage definitions: src/stages.ts)
 export { readTexts, type TextRows, textDataset } from './data/texts';
