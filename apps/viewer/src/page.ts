@@ -151,6 +151,11 @@ async function select(id) {
     main.append(el('h3', {}, 'Circuit'), el('p', { class: 'muted' }, 'Hover a node or an edge for its score.'), box);
     jobs.push(getText(base + 'circuit.svg').then((svg) => { box.innerHTML = svg; explore(box); }));
   }
+  if (bySchema('ct.train.circuit') && step.outputs.some((o) => o.kind === 'model-dir')) {
+    const box = el('div', { class: 'panel circuit-diff' }, el('p', { class: 'muted' }, 'drawing…'));
+    main.append(el('h3', {}, 'Circuit across training'), el('p', { class: 'muted' }, 'Two logged circuits as one: the later in colour, the edges it gained with a green halo, the edges it lost as grey dashes.'), box);
+    jobs.push(circuitAcrossTraining(box, base));
+  }
   const curves = step.outputs.filter((o) => o.schema === 'ct.train.log' || o.schema === 'ct.discovery.faithfulness');
   if (curves.length > 0) {
     const box = el('div', { class: 'charts' });
@@ -231,6 +236,25 @@ async function pagedTable(box, url) {
     clearTimeout(timer);
     timer = setTimeout(() => { state.filter = filter.value.trim(); state.offset = 0; draw().catch(show); }, 250);
   });
+  await draw();
+}
+
+/** Two logged steps of a training run's circuit log, chosen in two lists, drawn as one circuit (first and last at first). */
+async function circuitAcrossTraining(box, base) {
+  const { steps } = await getJson(base + 'circuit-log');
+  if (steps.length === 0) { box.replaceChildren(el('p', { class: 'muted' }, 'no circuit was logged')); return; }
+  const choose = (name, value) => el('select', { class: name }, ...steps.map((s) => { const o = el('option', { value: String(s) }, 'step ' + s); if (s === value) o.selected = true; return o; }));
+  const from = choose('from', steps[0]);
+  const to = choose('to', steps[steps.length - 1]);
+  const drawing = el('div');
+  async function draw() {
+    drawing.innerHTML = await getText(base + 'circuit-diff.svg?from=' + from.value + '&to=' + to.value);
+    box.dataset.from = from.value;
+    box.dataset.to = to.value;
+  }
+  from.addEventListener('change', () => draw().catch(show));
+  to.addEventListener('change', () => draw().catch(show));
+  box.replaceChildren(el('div', { class: 'controls' }, el('label', {}, 'from ', from), el('label', {}, 'to ', to)), drawing);
   await draw();
 }
 

@@ -14,6 +14,8 @@
  *   GET /api/step/ID/table/PORT?offset=&limit=&sort=&desc=&filter=   rows of an Arrow output:
  *                                         filtered (any cell containing the text), sorted, one page
  *   GET /api/step/ID/circuit.svg          the circuit drawn from the step's node and edge tables
+ *   GET /api/step/ID/circuit-log          the logged steps of a training step's circuit log
+ *   GET /api/step/ID/circuit-diff.svg?from=&to=   two logged circuits as one: new and dropped edges marked
  *   GET /api/step/ID/chart/PORT.svg       the curve of a training log or faithfulness table
  *   GET /api/step/ID/file/PORT            an output file as it is (SVG, JSON, HTML, Markdown, Arrow)
  *   GET /api/step/ID/log?limit=           the last lines of the step's log.jsonl
@@ -24,9 +26,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type AddressInfo, isIP } from 'node:net';
 import { join } from 'node:path';
 import { FaithfulnessCurveTable, DiscoveryEdgesTable, DiscoveryNodesTable } from '@circuit-tuning/discovery';
-import { TrainLogTable } from '@circuit-tuning/contracts';
+import { CircuitLogTable, TrainLogTable } from '@circuit-tuning/contracts';
 import { LOG_FILE, readArrowTable, readArrowTableAny } from '@circuit-tuning/runtime';
-import { circuitFromTables } from '@circuit-tuning/report';
+import { circuitFromTables, circuitLogDiff, circuitLogSteps } from '@circuit-tuning/report';
+import { readModelConfig } from '@circuit-tuning/model';
 import { downsample, lineChartSvg } from '@circuit-tuning/viz';
 import { isInside, STEP_ID } from '@circuit-tuning/pipeline';
 import { viewerPage } from './page';
@@ -126,6 +129,26 @@ async function handle(runDir: string, path: string, request: IncomingMessage, re
     const svg = await circuitFromTables(paths[0]?.path as string, paths[1]?.path as string, { title: `${stepId}: ${step.stage}` });
     return send(response, 200, 'image/svg+xml', svg);
   }
+  if (rest === 'circuit-log' || rest === 'circuit-diff.svg') {
+    // A training run's circuits: the logged steps, or two of them drawn as one (new and dropped edges marked).
+    const record = (step.manifest?.outputs ?? []).find((o) => o.schema === CircuitLogTable.name);
+    const log = record === undefined ? undefined : outputOf(run, stepId, record.port);
+    if (log === undefined || !isInside(run.runDir, log.path)) return notFound(response, `step '${stepId}' has no circuit log in the run directory`);
+    if (rest === 'circuit-log') return json(response, { steps: await circuitLogSteps(log.path) });
+    const shape = await circuitShape(run, stepId);
+    if (shape === undefined) return notFound(response, `step '${stepId}' has no model to take the graph's shape from`);
+    const stepParam = (name: string) => (url.searchParams.has(name) ? Number(url.searchParams.get(name)) : undefined);
+    try {
+      const { svg } = await circuitLogDiff(log.path, shape, {
+        ...(stepParam('from') === undefined ? {} : { from: stepParam('from')! }),
+        ...(stepParam('to') === undefined ? {} : { to: stepParam('to')! }),
+        title: `${stepId}: the circuit across training`,
+      });
+      return send(response, 200, 'image/svg+xml', svg);
+    } catch (error) {
+      return notFound(response, (error as Error).message);
+    }
+  }
   const portMatch = /^(table|chart|file)\/([^/]+?)(\.svg)?$/.exec(rest);
   if (portMatch === null) return notFound(response, 'no such page');
   const [, what, rawPort] = portMatch as unknown as [string, string, string];
@@ -180,6 +203,15 @@ async function handle(runDir: string, path: string, request: IncomingMessage, re
   if (output.record.kind === 'model-dir') return notFound(response, `output '${port}' is a model directory`);
   const bytes = await readFile(output.path);
   return send(response, 200, contentType(output.path), bytes);
+}
+
+/** Layers and heads of the model a step trained (its model output), for drawing its circuits. */
+async function circuitShape(run: ViewerRun, stepId: string): Promise<{ nLayers: number; nHeads: number } | undefined> {
+  const model = (run.steps.find((s) => s.id === stepId)?.manifest?.outputs ?? []).find((o) => o.kind === 'model-dir');
+  const dir = model === undefined ? undefined : outputOf(run, stepId, model.port);
+  if (dir === undefined || !isInside(run.runDir, dir.path)) return undefined;
+  const config = await readModelConfig(dir.path);
+  return { nLayers: config.nLayers, nHeads: config.nHeads };
 }
 
 function runSummary(run: ViewerRun) {

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TrainLogTable } from '@circuit-tuning/contracts';
+import { CircuitLogTable, TrainLogTable } from '@circuit-tuning/contracts';
 import { DiscoveryEdgesTable } from '@circuit-tuning/discovery';
 import { initBackend, readArrowTable, shutdownBackend } from '@circuit-tuning/runtime';
 import { type Browser, chromium } from 'playwright-core';
@@ -163,7 +163,7 @@ describe.skipIf(!available)('view', () => {
 
     await page.goto(viewer.url);
     await page.waitForSelector('#steps li[data-step="report"]');
-    for (const step of ['discover', 'redundancy', 'circuits', 'train-full', 'compare']) {
+    for (const step of ['discover', 'redundancy', 'circuits', 'train-full', 'circuit-tuning', 'compare']) {
       await page.click(`#steps li[data-step="${step}"]`);
       await page.waitForSelector(`main[data-step="${step}"][data-ready="1"]`);
       expect({ step, overflow: await overflow() }).toEqual({ step, overflow: [] });
@@ -231,6 +231,30 @@ describe.skipIf(!available)('view', () => {
     const prompts = page.locator('.paged[data-port="sv_disagreement"]');
     const idsColumn = (await prompts.locator('thead th').allInnerTexts()).indexOf('clean_ids') + 1;
     expect(await prompts.locator(`tbody tr:first-child td:nth-child(${idsColumn})`).textContent()).toMatch(/^\[\d+, \d+, /);
+    await page.close();
+  });
+
+  it('draws two logged circuits of circuit-tuning as one: the edges gained and lost, as the circuit log says', async () => {
+    const log = await readArrowTable(join(dir, 'run', 'circuit-tuning', 'circuit_log.arrow'), CircuitLogTable);
+    const steps = [...new Set(Array.from(log.columns.step as ArrayLike<number>))].sort((a, b) => a - b);
+    expect(steps.length).toBeGreaterThan(1);
+    const edgesAt = (step: number) => new Set(log.columns.edge.filter((_, i) => log.columns.step[i] === step) as string[]);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await page.goto(`${viewer.url}#circuit-tuning`);
+    await page.waitForSelector('main[data-step="circuit-tuning"][data-ready="1"] .circuit-diff svg.circuit');
+    const check = async (from: number, to: number) => {
+      const [then, now] = [edgesAt(from), edgesAt(to)];
+      const diff = page.locator('.circuit-diff svg.circuit');
+      expect(await diff.locator('path.edge[data-change="new"]').count()).toBe([...now].filter((e) => !then.has(e)).length);
+      expect(await diff.locator('path.edge.dropped').count()).toBe([...then].filter((e) => !now.has(e)).length);
+      expect(await diff.locator('path.edge:not(.dropped)').count()).toBe(now.size);
+    };
+    expect(await page.locator('.circuit-diff').getAttribute('data-to')).toBe(String(steps.at(-1)));
+    await check(steps[0]!, steps.at(-1)!);
+    await page.locator('.circuit-diff select.from').selectOption(String(steps[1]));
+    await expect.poll(() => page.locator('.circuit-diff').getAttribute('data-from')).toBe(String(steps[1]));
+    await check(steps[1]!, steps.at(-1)!);
+    expect((await fetch(`${viewer.url}api/step/circuit-tuning/circuit-diff.svg?from=99999`)).status).toBe(404);
     await page.close();
   });
 });

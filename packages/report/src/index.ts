@@ -3,3 +3,4 @@
 export { hasTimings, maskTimings } from './timing';
 // What the run viewer draws the same way as the report.
 export { circuitFromTables } from './sections';
+export { circuitLogDiff, circuitLogSteps } from './circuit-log-diff';
