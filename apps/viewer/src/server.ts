@@ -29,7 +29,7 @@ import { FaithfulnessCurveTable, DiscoveryEdgesTable, DiscoveryNodesTable } from
 import { CircuitLogTable, TrainLogTable } from '@circuit-tuning/contracts';
 import { LOG_FILE, readArrowTable, readArrowTableAny } from '@circuit-tuning/runtime';
 import { circuitFromTables, circuitLogDiff, circuitLogSteps } from '@circuit-tuning/report';
-import { readModelConfig } from '@circuit-tuning/model';
+import { loadTokenizer, readModelConfig, type Tokenizer } from '@circuit-tuning/model';
 import { downsample, lineChartSvg } from '@circuit-tuning/viz';
 import { isInside, STEP_ID } from '@circuit-tuning/pipeline';
 import { viewerPage } from './page';
@@ -174,8 +174,19 @@ async function handle(runDir: string, path: string, request: IncomingMessage, re
       const keys = new Map(order.map((i) => [i, cell(i, sort)]));
       order.sort((a, b) => sign * compareCells(keys.get(a), keys.get(b)) || a - b);
     }
-    const rows = order.slice(offset, offset + limit).map((i) => names.map((n) => cell(i, n)));
-    return json(response, { schema: table.schema ?? null, producer: table.producer ?? null, fields: table.fields, numRows: table.numRows, matched: order.length, offset, rows });
+    let fields = table.fields;
+    let rows = order.slice(offset, offset + limit).map((i) => names.map((n) => cell(i, n)));
+    // Token ids read as text: each `*_ids` list column gets a `*_tokens` column beside it, decoded
+    // by the tokenizer of the run's model (the first step output that holds one).
+    const idColumns = table.fields.flatMap((f, k) => (f.name.endsWith('_ids') && f.type.startsWith('list') ? [k] : []));
+    const tokenizer = idColumns.length > 0 ? await runTokenizer(run) : undefined;
+    if (tokenizer !== undefined) {
+      fields = table.fields.flatMap((f, k) => (idColumns.includes(k) ? [f, { name: f.name.replace(/_ids$/, '_tokens'), type: 'list<utf8>', nullable: true }] : [f]));
+      rows = rows.map((row) =>
+        row.flatMap((value, k) => (idColumns.includes(k) ? [value, Array.isArray(value) ? value.map((id) => tokenizer.idToToken(Number(id)) ?? `<${id}>`) : null] : [value])),
+      );
+    }
+    return json(response, { schema: table.schema ?? null, producer: table.producer ?? null, fields, numRows: table.numRows, matched: order.length, offset, rows });
   }
   if (what === 'chart') {
     if (output.record.schema === TrainLogTable.name) {
@@ -203,6 +214,26 @@ async function handle(runDir: string, path: string, request: IncomingMessage, re
   if (output.record.kind === 'model-dir') return notFound(response, `output '${port}' is a model directory`);
   const bytes = await readFile(output.path);
   return send(response, 200, contentType(output.path), bytes);
+}
+
+/** Tokenizers by model directory: a run's is loaded once. */
+const tokenizers = new Map<string, Promise<Tokenizer | undefined>>();
+
+/** The tokenizer of the run's model: the first model directory a step wrote that holds one. */
+async function runTokenizer(run: ViewerRun): Promise<Tokenizer | undefined> {
+  for (const step of run.steps) {
+    for (const output of step.manifest?.outputs ?? []) {
+      if (output.kind !== 'model-dir') continue;
+      const dir = outputOf(run, step.id, output.port);
+      if (dir === undefined || !isInside(run.runDir, dir.path)) continue;
+      // By content as well as path: a rerun that writes another model there is read afresh.
+      const key = `${dir.path}:${output.sha256}`;
+      if (!tokenizers.has(key)) tokenizers.set(key, loadTokenizer(dir.path).catch(() => undefined));
+      const tokenizer = await tokenizers.get(key);
+      if (tokenizer !== undefined) return tokenizer;
+    }
+  }
+  return undefined;
 }
 
 /** Layers and heads of the model a step trained (its model output), for drawing its circuits. */

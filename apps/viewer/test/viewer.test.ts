@@ -231,6 +231,15 @@ describe.skipIf(!available)('view', () => {
     const prompts = page.locator('.paged[data-port="sv_disagreement"]');
     const idsColumn = (await prompts.locator('thead th').allInnerTexts()).indexOf('clean_ids') + 1;
     expect(await prompts.locator(`tbody tr:first-child td:nth-child(${idsColumn})`).textContent()).toMatch(/^\[\d+, \d+, /);
+    // Token ids come with their tokens, decoded by the run's tokenizer: the prompt's text again.
+    expect(await prompts.locator('thead th').allInnerTexts()).toContain('clean_tokens');
+    const api = (await (await fetch(`${viewer.url}api/step/tasks/table/sv_disagreement?limit=3`)).json()) as { fields: { name: string }[]; rows: unknown[][] };
+    const column = (name: string) => api.fields.findIndex((f) => f.name === name);
+    for (const row of api.rows) {
+      const tokens = row[column('clean_tokens')] as string[];
+      expect(tokens).toHaveLength((row[column('clean_ids')] as number[]).length);
+      expect(tokens.slice(1).join(' ').replace(/ ([,.!?])/g, '$1')).toBe(row[column('clean_text')]);
+    }
     await page.close();
   });
 
