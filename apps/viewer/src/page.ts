@@ -156,6 +156,12 @@ async function select(id) {
     main.append(el('h3', {}, 'Circuit across training'), el('p', { class: 'muted' }, 'Two logged circuits as one: the later in colour, the edges it gained with a green halo, the edges it lost as grey dashes.'), box);
     jobs.push(circuitAcrossTraining(box, base));
   }
+  if (step.status === 'running' && step.stage.startsWith('train:')) {
+    // Redrawn with the step at every poll of a running run (load, every 3 s).
+    const holder = el('div', { class: 'chart live' });
+    main.append(el('h3', {}, 'Training loss so far'), holder);
+    jobs.push(getText(base + 'live.svg').then((svg) => { holder.innerHTML = svg; }, () => { holder.replaceChildren(el('p', { class: 'muted' }, 'no step logged yet')); }));
+  }
   const curves = step.outputs.filter((o) => o.schema === 'ct.train.log' || o.schema === 'ct.discovery.faithfulness');
   if (curves.length > 0) {
     const box = el('div', { class: 'charts' });

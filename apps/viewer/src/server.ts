@@ -14,6 +14,7 @@
  *   GET /api/step/ID/table/PORT?offset=&limit=&sort=&desc=&filter=   rows of an Arrow output:
  *                                         filtered (any cell containing the text), sorted, one page
  *   GET /api/step/ID/circuit.svg          the circuit drawn from the step's node and edge tables
+ *   GET /api/step/ID/live.svg             a running training step's loss so far (from its log's progress lines)
  *   GET /api/step/ID/circuit-log          the logged steps of a training step's circuit log
  *   GET /api/step/ID/circuit-diff.svg?from=&to=   two logged circuits as one: new and dropped edges marked
  *   GET /api/step/ID/chart/PORT.svg       the curve of a training log or faithfulness table
@@ -128,6 +129,28 @@ async function handle(runDir: string, path: string, request: IncomingMessage, re
     if (paths.some((p) => p === undefined || !isInside(run.runDir, p.path))) return notFound(response, `step '${stepId}' has no circuit tables in the run directory`);
     const svg = await circuitFromTables(paths[0]?.path as string, paths[1]?.path as string, { title: `${stepId}: ${step.stage}` });
     return send(response, 200, 'image/svg+xml', svg);
+  }
+  if (rest === 'live.svg') {
+    // A training step while it runs: its loss so far, from the progress lines of its log (the
+    // train_log table is written when the step ends).
+    const logPath = join(run.runDir, stepId, LOG_FILE);
+    const text = isInside(run.runDir, logPath) ? await readFile(logPath, 'utf8').catch(() => '') : '';
+    const points: [number, number][] = [];
+    let total: number | undefined;
+    for (const line of text.split('\n')) {
+      const event = safeParse(line) as { type?: string; label?: string; completed?: number; total?: number; fields?: { loss?: unknown } };
+      if (event.type !== 'progress' || event.label !== 'steps' || typeof event.fields?.loss !== 'number' || typeof event.completed !== 'number') continue;
+      points.push([event.completed, event.fields.loss]);
+      total = event.total;
+    }
+    if (points.length === 0) return notFound(response, `step '${stepId}' has logged no training loss yet`);
+    const last = points.at(-1)!;
+    return send(
+      response,
+      200,
+      'image/svg+xml',
+      lineChartSvg({ title: `${stepId}: training loss so far (step ${last[0]}${total === undefined ? '' : ` of ${total}`})`, xLabel: 'step', yLabel: 'loss', series: [{ name: 'training loss', points }] }),
+    );
   }
   if (rest === 'circuit-log' || rest === 'circuit-diff.svg') {
     // A training run's circuits: the logged steps, or two of them drawn as one (new and dropped edges marked).
