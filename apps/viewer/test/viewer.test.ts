@@ -158,6 +158,10 @@ describe.skipIf(!available)('view', () => {
     expect(await page.locator('section#verdict p').count()).toBeGreaterThan(0);
     expect(await page.locator('section#headline td.best').count()).toBeGreaterThan(0);
     expect(await page.locator('figure svg').count()).toBeGreaterThan(3);
+    // A stage's drawing is captioned by what it shows (its title), the file name only beside it.
+    const captions = await page.locator('figure[data-figure] figcaption').allInnerTexts();
+    expect(captions.length).toBeGreaterThan(0);
+    for (const caption of captions) expect(caption).toMatch(/^[\w-]+: .*[A-Za-z]{4,}.* \([^()/]+\.svg\)$/);
     expect(await overflow()).toEqual([]);
     await page.screenshot({ path: join(dir, 'report-1400.png'), fullPage: true });
 

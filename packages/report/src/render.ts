@@ -2,6 +2,7 @@
  * A report model as a self-contained HTML page (inline CSS and SVG, no script, nothing fetched)
  * and as Markdown (tables, with the figures as SVG files beside it).
  */
+import { basename } from 'node:path';
 import type { RunIndex } from '@circuit-tuning/runtime';
 import { escapeXml, formatValue, lineChartSvg } from '@circuit-tuning/viz';
 import type { ComparisonTable, FactValue, ReportChart, ReportModel } from './sections';
@@ -146,7 +147,7 @@ export function renderHtml(ctx: RenderContext): string {
   if (model.figures.length > 0) {
     out.push('<section id="figures"><h2>Figures</h2>');
     for (const figure of model.figures) {
-      out.push(`<figure data-figure="${escapeXml(`${figure.step}:${figure.file}`)}">${figure.svg}<figcaption>${escapeXml(figure.title)} (${escapeXml(figure.file)})</figcaption></figure>`);
+      out.push(`<figure data-figure="${escapeXml(`${figure.step}:${figure.file}`)}">${figure.svg}<figcaption>${escapeXml(figure.title)} <span class="file">(${escapeXml(basename(figure.file))})</span></figcaption></figure>`);
     }
     out.push('</section>');
   }

@@ -281,6 +281,13 @@ const discoverySection: ReportSection = {
   },
 };
 
+/** What a drawing says it shows: its first bold text (viz writes a drawing's title so), unescaped. */
+function drawingTitle(svg: string): string | undefined {
+  const text = /<text\b[^>]*font-weight="bold"[^>]*>([^<]+)<\/text>/.exec(svg)?.[1];
+  if (text === undefined) return undefined;
+  return text.replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&quot;', '"').replaceAll('&apos;', "'").replaceAll('&amp;', '&');
+}
+
 /** The drawing of a discovery run's circuit, from its node and edge tables. */
 export async function circuitFromTables(nodesPath: string, edgesPath: string, options: { title: string; maxEdges?: number }): Promise<string> {
   const n = (await readArrowTable(nodesPath, DiscoveryNodesTable)).columns;
@@ -334,7 +341,7 @@ const genericSection: ReportSection = {
       } else if (record.kind === 'file' && record.path.endsWith('.svg')) {
         // A stage's own drawing, shown as it is (and linked from the Markdown).
         const svg = await readFile(output.path, 'utf8');
-        report.figure({ step: view.step.id, title: `${view.step.id}: ${basename(record.path)}`, svg: svg.replace(/^<\?xml[^>]*>\s*/, ''), file: record.path });
+        report.figure({ step: view.step.id, title: `${view.step.id}: ${drawingTitle(svg) ?? basename(record.path)}`, svg: svg.replace(/^<\?xml[^>]*>\s*/, ''), file: record.path });
       } else if (record.kind === 'json' && record.bytes <= 2048) {
         const value = JSON.parse(await readFile(output.path, 'utf8')) as unknown;
         for (const [key, v] of flatten(value)) report.fact(`${view.step.stage.slot} results`, view.step.id, `${record.port}.${key}`, v);
