@@ -1,6 +1,6 @@
 import { ensureBackend, tf } from '@circuit-tuning/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { nextTokenLoss } from './loss';
+import { clipFactor, nextTokenLoss } from './loss';
 
 beforeAll(() => ensureBackend());
 
@@ -35,5 +35,19 @@ describe('nextTokenLoss', () => {
     }
     // The last position predicts nothing: no gradient reaches its logits.
     expect(Array.from(grad.slice((seq - 1) * vocab, seq * vocab)).every((g) => g === 0)).toBe(true);
+  });
+});
+
+describe('clipFactor', () => {
+  it('measures the norm over the entries a step updates: a mask leaves the rest out', () => {
+    const grads = [tf.tensor1d([3, 4]), tf.tensor2d([[12, 100], [0, 0]])];
+    const whole = clipFactor(grads, undefined);
+    expect(whole.norm.dataSync()[0]).toBeCloseTo(Math.sqrt(9 + 16 + 144 + 10000), 3);
+    // The second parameter trains only its first entry (a circuit's slice): 3² + 4² + 12² = 13².
+    const mask = tf.tensor2d([[1, 0], [0, 0]]);
+    const masked = clipFactor(grads, 6.5, [undefined, mask]);
+    expect(masked.norm.dataSync()[0]).toBeCloseTo(13, 4);
+    expect(masked.factor.dataSync()[0]).toBeCloseTo(0.5, 4);
+    tf.dispose([...grads, mask, whole.norm, whole.factor, masked.norm, masked.factor]);
   });
 });

@@ -14,9 +14,16 @@ export function nextTokenLoss(logits: tf.Tensor3D, ids: tf.Tensor2D, weights: tf
 }
 
 /** Global L2 norm of a set of gradients, and the factor that clips it to maxNorm (1 when under). */
-export function clipFactor(grads: readonly tf.Tensor[], maxNorm: number | undefined): { norm: tf.Scalar; factor: tf.Scalar } {
+export function clipFactor(
+  grads: readonly tf.Tensor[],
+  maxNorm: number | undefined,
+  masks: readonly (tf.Tensor | undefined)[] = [],
+): { norm: tf.Scalar; factor: tf.Scalar } {
   return tf.tidy(() => {
-    const squares = grads.map((g) => tf.sum(tf.square(g)));
+    // Only the entries a step updates count: a circuit's masked-out entries are not trained, so
+    // their gradients must neither shrink the update by clipping nor show in the logged norm (the
+    // reference code zeroes them before clip_grad_norm_).
+    const squares = grads.map((g, i) => tf.sum(tf.square(masks[i] === undefined ? g : tf.mul(g, masks[i]!))));
     const norm = tf.sqrt(squares.length > 0 ? tf.addN(squares) : tf.scalar(0)) as tf.Scalar;
     const factor = maxNorm === undefined ? tf.scalar(1) : (tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6))) as tf.Scalar);
     return { norm, factor: factor as tf.Scalar };

@@ -126,7 +126,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRo
         ? tf.variableGrads(() => lossFn(ids, weights), variables)
         : { value: tf.tidy(() => lossFn(ids, weights)), grads: {} as Record<string, tf.Tensor> };
     const gradList = variables.map((v) => grads[v.name]!);
-    const { norm, factor } = clipFactor(gradList, options.settings.clipNorm);
+    const { norm, factor } = clipFactor(gradList, options.settings.clipNorm, plan.trainable.map((t) => t.mask));
     const [lossValue, normValue] = [(await value.data())[0]!, (await norm.data())[0]!];
     const diverged = divergence(lossValue, normValue, state.log, options.settings.divergence);
     if (diverged !== undefined) {

@@ -120,12 +120,13 @@ class CircuitLogFile {
 // defaults train an MLP by role (writer W_out/b_out, reader W_in/b_in) and b_O with its layer's
 // heads (circuit-tuning, fixed-circuit 4; random-circuit 5); then a step's prompts scored in one
 // padded batch whatever their lengths, same scores to float rounding (circuit-tuning, fixed-circuit
-// 5; random-circuit 6).
+// 5; random-circuit 6); then the gradient norm (clipping, the divergence guard, the log) over the
+// entries a step updates only (circuit-tuning, fixed-circuit 6; random-circuit 7).
 export const circuitTuningStage = circuitStage(
   'circuit-tuning',
   'discover',
   'Circuit-tuning: every k steps find the top-N circuit on the task prompts and update only its exact parameter slices.',
-  5,
+  6,
 );
-export const randomCircuitStage = circuitStage('random-circuit', 'random', 'Baseline: update the slices of a random circuit of the same size each step.', 6);
-export const fixedCircuitStage = circuitStage('fixed-circuit', 'fixed', 'Baseline: find the circuit once before training and update only it.', 5);
+export const randomCircuitStage = circuitStage('random-circuit', 'random', 'Baseline: update the slices of a random circuit of the same size each step.', 7);
+export const fixedCircuitStage = circuitStage('fixed-circuit', 'fixed', 'Baseline: find the circuit once before training and update only it.', 6);
