@@ -209,15 +209,25 @@ export class CircuitPlanner implements PlanState {
   }
 }
 
-/** Mean of every writer's output over the batch and positions: the ablation of edge-ablated training. */
-function meanWriters(model: TransformerModel, batch: TokenBatch): WriterOutputs {
+/**
+ * Mean of every writer's output over the batch's real tokens: the ablation of edge-ablated
+ * training. Padding after a text's end is no token of it and stays out of the mean (it used to be
+ * averaged in). A position is real when it predicts (its loss weight is non-zero) or follows one
+ * that does (a text's last token); packed batches have no padding.
+ */
+export function meanWriters(model: TransformerModel, batch: TokenBatch): WriterOutputs {
+  const real = Float32Array.from(batch.weights, (w, i) => (w > 0 || (i % batch.seq > 0 && batch.weights[i - 1]! > 0) ? 1 : 0));
+  const count = real.reduce((a, b) => a + b, 0);
   return tf.tidy(() => {
     const ids = tf.tensor2d(batch.ids, [batch.batch, batch.seq], 'int32');
     const w = model.forward(ids, { captureWriters: true }).writers!;
+    const mask2 = tf.tensor2d(real, [real.length, 1]); // [tokens, 1]
+    const mask3 = tf.reshape(mask2, [1, real.length, 1]);
+    const mean = <T extends tf.Tensor>(t: T, mask: tf.Tensor, axis: number): T => tf.div(tf.sum(tf.mul(t, mask), axis, true), Math.max(count, 1)) as T;
     return {
-      input: tf.mean(w.input, 0, true) as tf.Tensor2D, // [1, dModel]
-      heads: w.heads.map((h) => tf.mean(h, 1, true) as tf.Tensor3D), // [nHeads, 1, dModel]
-      mlps: w.mlps.map((m) => tf.mean(m, 0, true) as tf.Tensor2D), // [1, dModel]
+      input: mean(w.input, mask2, 0), // [1, dModel]
+      heads: w.heads.map((h) => mean(h, mask3, 1)), // [nHeads, 1, dModel]
+      mlps: w.mlps.map((m) => mean(m, mask2, 0)), // [1, dModel]
     };
   });
 }

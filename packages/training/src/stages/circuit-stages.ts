@@ -121,7 +121,8 @@ class CircuitLogFile {
 // heads (circuit-tuning, fixed-circuit 4; random-circuit 5); then a step's prompts scored in one
 // padded batch whatever their lengths, same scores to float rounding (circuit-tuning, fixed-circuit
 // 5; random-circuit 6); then the gradient norm (clipping, the divergence guard, the log) over the
-// entries a step updates only (circuit-tuning, fixed-circuit 6; random-circuit 7).
+// entries a step updates only, and edge-ablated means over real tokens only (circuit-tuning,
+// fixed-circuit 6; random-circuit 7).
 export const circuitTuningStage = circuitStage(
   'circuit-tuning',
   'discover',
