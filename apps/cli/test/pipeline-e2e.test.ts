@@ -95,8 +95,9 @@ describe('run', () => {
     expect(markdown).toMatch(/!\[Training loss\]\(training-loss\.svg\)/);
     expect(markdown).toMatch(/!\[discover \(discover:eap\)\]\(\.\.\/discover\/circuit\.svg\)/);
     // The stages' own drawings are figures; evaluation and redundancy have their tables.
-    expect(markdown).toMatch(/!\[compare: comparison\.svg\]\(\.\.\/compare\/comparison\.svg\)/);
-    expect(markdown).toMatch(/!\[circuits: circuits\.svg\]\(\.\.\/circuits\/circuits\.svg\)/);
+    // A stage drawing is captioned by its title (what it shows), and linked by its path.
+    expect(markdown).toMatch(/!\[compare: [^\]]*[A-Za-z]{4,}[^\]]*\]\(\.\.\/compare\/comparison\.svg\)/);
+    expect(markdown).toMatch(/!\[circuits: [^\]]*[A-Za-z]{4,}[^\]]*\]\(\.\.\/circuits\/circuits\.svg\)/);
     expect(markdown).toMatch(/### Node redundancy\n\n\| step \| method \| total \| N\* \(τ = 0\.9\) \|/);
     expect(markdown).toMatch(/### Evaluation \(compare\): target\n\n\| metric \| base \| circuit-tuning \| full \| lora \|/);
     expect(html).toMatch(/<figure data-figure="redundancy:redundancy\/curve-edges\.svg"><svg/);
