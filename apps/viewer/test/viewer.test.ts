@@ -158,6 +158,8 @@ describe.skipIf(!available)('view', () => {
     expect(await page.locator('section#verdict p').count()).toBeGreaterThan(0);
     expect(await page.locator('section#headline td.best').count()).toBeGreaterThan(0);
     expect(await page.locator('figure svg').count()).toBeGreaterThan(3);
+    // The discovery steps' faithfulness curves carry the τ of the run's redundancy step.
+    expect(await page.locator('figure[data-chart="faithfulness"] svg').textContent()).toContain('τ = 0.9');
     // A stage's drawing is captioned by what it shows (its title), the file name only beside it.
     const captions = await page.locator('figure[data-figure] figcaption').allInnerTexts();
     expect(captions.length).toBeGreaterThan(0);

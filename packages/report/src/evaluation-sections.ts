@@ -79,6 +79,8 @@ const redundancySection: ReportSection = {
       report.fact(table, row, 'random: N*', k.random.nStar);
       report.fact(table, row, 'random: CPR', k.random.cpr);
     }
+    // The faithfulness curves of the discovery steps (drawn before) get this τ, as the redundancy figure has it.
+    report.chartLine('faithfulness', { value: s.tau, label: `τ = ${s.tau}` });
     report.note(table, `N*: the smallest top-N circuit whose faithfulness reaches τ; random: the same for random circuits of the same sizes (seeds ${s.randomSeeds.join(', ')}). Nodes of the N* edge circuit: ${s.nStarNodes.join(', ') || 'none'}.`);
     report.note(table, `Total: edges of the graph (edges rows) or its heads and MLPs (nodes rows, the input and logits always kept). ${FAITHFULNESS_DEFINITIONS}`);
     return ['summary', 'curves', 'node_frequency', 'edges_png', 'nodes_png', 'frequency_png', 'circuit_png'];

@@ -231,5 +231,6 @@ export function chartSvg(chart: ReportChart, colourOf: (name: string, index: num
     xLabel: chart.xLabel,
     yLabel: chart.yLabel,
     series: chart.series.map((s, i) => ({ name: s.name, points: s.points, colour: colourOf(s.name, i) })),
+    ...(chart.hLines === undefined ? {} : { hLines: chart.hLines }),
   });
 }

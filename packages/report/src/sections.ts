@@ -25,6 +25,8 @@ export interface ReportChart {
   xLabel: string;
   yLabel: string;
   series: { name: string; points: [number, number][] }[];
+  /** Horizontal reference lines (τ on a faithfulness chart), each once. */
+  hLines?: { value: number; label: string }[];
 }
 
 export interface ComparisonTable {
@@ -91,6 +93,8 @@ export interface ReportBuilder {
   figure(entry: ReportFigure): void;
   /** Adds a series to a chart, creating the chart on first use. */
   series(chart: Omit<ReportChart, 'series'>, name: string, points: [number, number][]): void;
+  /** A horizontal reference line on a chart, when the chart exists (τ on the faithfulness curves). */
+  chartLine(chartId: string, line: { value: number; label: string }): void;
   circuit(step: string, title: string, svg: string, file?: string): void;
   table(entry: ReportModel['tables'][number]): void;
 }
@@ -142,6 +146,12 @@ export function newReportModel(): { model: ReportModel; builder: ReportBuilder }
         model.charts.set(chart.id, c);
       }
       c.series.push({ name, points });
+    },
+    chartLine(chartId, line) {
+      const c = model.charts.get(chartId);
+      if (c === undefined) return;
+      c.hLines ??= [];
+      if (!c.hLines.some((l) => l.value === line.value && l.label === line.label)) c.hLines.push(line);
     },
     circuit(step, title, svg, file) {
       model.circuits.push({ step, title, svg, ...(file === undefined ? {} : { file }) });
