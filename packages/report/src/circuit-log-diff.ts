@@ -4,7 +4,7 @@
  * lost drawn as dropped (viz's circuit drawer, packages/viz/src/circuit.ts). The viewer's
  * "circuit across training" shows it.
  */
-import { buildGraph, CircuitLogTable, ContractError, parseEdgeName, parseNodeName } from '@circuit-tuning/contracts';
+import { buildGraph, CircuitLogTable, ContractError, edgeNamesShape, parseEdgeName } from '@circuit-tuning/contracts';
 import { readArrowTable } from '@circuit-tuning/runtime';
 import { type CircuitEdgeRow, circuitDrawingSvg } from '@circuit-tuning/viz';
 
@@ -38,15 +38,10 @@ export async function circuitLogDiff(
     return edges;
   };
   const [before, after] = [at(from), at(to)];
-  let lastMlpHead = -1;
   const rows: CircuitEdgeRow[] = [];
   for (const name of new Set([...before.keys(), ...after.keys()])) {
     const parsed = parseEdgeName(name);
     if (parsed === undefined) throw new ContractError(`${path}: '${name}' is not an edge name`);
-    for (const node of [parsed.writer, parsed.readerNode]) {
-      const n = parseNodeName(node);
-      if (n?.kind === 'mlp' && n.mlpHead !== undefined) lastMlpHead = Math.max(lastMlpHead, n.mlpHead);
-    }
     const now = after.get(name);
     const then = before.get(name);
     const entry = (now ?? then)!;
@@ -63,7 +58,8 @@ export async function circuitLogDiff(
     });
   }
   // Every node of the model's graph, so that two drawings of one model line up.
-  const graph = buildGraph({ ...shape, ...(lastMlpHead >= 0 ? { mlpHeads: lastMlpHead + 1 } : {}) }, { includeInputAndLogits: true });
+  const { mlpHeads } = edgeNamesShape(rows.map((r) => r.name));
+  const graph = buildGraph({ ...shape, ...(mlpHeads > 0 ? { mlpHeads } : {}) }, { includeInputAndLogits: true });
   const touched = new Set(rows.filter((r) => r.inCircuit).flatMap((r) => [r.writer, r.reader]));
   const nodes = [...graph.writers.map((w) => w.name), 'logits'].map((name) => ({ name, inCircuit: touched.has(name) }));
   const added = rows.filter((r) => r.change === 'new').length;

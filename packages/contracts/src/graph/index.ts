@@ -1,5 +1,6 @@
 export {
   edgeName,
+  edgeNamesShape,
   headName,
   headReaderName,
   mlpHeadName,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildGraph, nodeCount } from './model-graph';
-import { parseEdgeName, parseNodeName } from './names';
+import { edgeNamesShape, parseEdgeName, parseNodeName } from './names';
 
 const golden = JSON.parse(
   readFileSync(new URL('../../../../fixtures/reference/gpt2-tiny/golden.json', import.meta.url), 'utf8'),
@@ -71,5 +71,13 @@ describe('buildGraph', () => {
     expect(parseNodeName('m2.n5')).toEqual({ kind: 'mlp', layer: 2, mlpHead: 5 });
     expect(parseNodeName('logits')).toEqual({ kind: 'logits' });
     expect(parseNodeName('a3')).toBeUndefined();
+  });
+});
+
+describe('edgeNamesShape', () => {
+  it('reads the layers, heads and MLP heads a set of edge names shows, skipping names that are no edge', () => {
+    expect(edgeNamesShape(['input->a1.h3<q>', 'a0.h0->m2', 'not an edge'])).toEqual({ layers: 3, heads: 4, mlpHeads: 0 });
+    expect(edgeNamesShape(buildGraph({ nLayers: 2, nHeads: 3, mlpHeads: 4 }).edgeNames())).toEqual({ layers: 2, heads: 3, mlpHeads: 4 });
+    expect(edgeNamesShape([])).toEqual({ layers: 0, heads: 0, mlpHeads: 0 });
   });
 });

@@ -54,3 +54,30 @@ export function parseEdgeName(
   if (!match) return undefined;
   return { writer: match[1]!, readerNode: match[2]!, qkv: match[3] as QkvLetter | undefined };
 }
+
+/**
+ * What edge names say of the graph they come from: at least this many layers, attention heads
+ * and MLP heads per MLP (0: whole MLPs), as the nodes they name show. Names that are no edge are
+ * skipped (the caller says what is wrong with them). For circuits read without their model:
+ * evaluate:circuits, the viewer's circuit across training.
+ */
+export function edgeNamesShape(edges: Iterable<string>): { layers: number; heads: number; mlpHeads: number } {
+  let layers = 0;
+  let heads = 0;
+  let mlpHeads = 0;
+  for (const edge of edges) {
+    const parsed = parseEdgeName(edge);
+    if (parsed === undefined) continue;
+    for (const node of [parsed.writer, parsed.readerNode]) {
+      const n = parseNodeName(node);
+      if (n?.kind === 'head') {
+        layers = Math.max(layers, n.layer + 1);
+        heads = Math.max(heads, n.head + 1);
+      } else if (n?.kind === 'mlp') {
+        layers = Math.max(layers, n.layer + 1);
+        if (n.mlpHead !== undefined) mlpHeads = Math.max(mlpHeads, n.mlpHead + 1);
+      }
+    }
+  }
+  return { layers, heads, mlpHeads };
+}

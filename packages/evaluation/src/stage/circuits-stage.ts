@@ -1,4 +1,4 @@
-import { buildGraph, CircuitLogTable, ConfigError, ContractError, type ModelGraph, ParameterMappingConfig, parseEdgeName, parseNodeName } from '@circuit-tuning/contracts';
+import { buildGraph, CircuitLogTable, ConfigError, ContractError, edgeNamesShape, type ModelGraph, ParameterMappingConfig, parseEdgeName } from '@circuit-tuning/contracts';
 import { DiscoveryEdgesTable } from '@circuit-tuning/discovery';
 import { readModelConfig } from '@circuit-tuning/model';
 import { defineStage, readArrowTable, type StageContext, type StageLogger, writeArrowTable, writeJsonAtomic } from '@circuit-tuning/runtime';
@@ -180,15 +180,8 @@ async function runCircuits(ctx: CircuitsContext) {
 async function graphFor(ctx: CircuitsContext, edgeNames: readonly string[], logger: StageLogger): Promise<ModelGraph> {
   const { config } = ctx;
   let shape: { nLayers: number; nHeads: number; mlpHeads?: number };
-  // The largest MLP-head index the edges name (-1: whole MLPs).
-  let lastMlpHead = -1;
-  for (const edge of edgeNames) {
-    const parsed = parseEdgeName(edge);
-    for (const node of parsed === undefined ? [] : [parsed.writer, parsed.readerNode]) {
-      const n = parseNodeName(node);
-      if (n?.kind === 'mlp' && n.mlpHead !== undefined) lastMlpHead = Math.max(lastMlpHead, n.mlpHead);
-    }
-  }
+  const named = edgeNamesShape(edgeNames);
+  const lastMlpHead = named.mlpHeads - 1; // -1: whole MLPs
   if (ctx.inputs.model) {
     const model = await readModelConfig(ctx.inputs.model);
     shape = { nLayers: model.nLayers, nHeads: model.nHeads };
@@ -203,19 +196,9 @@ async function graphFor(ctx: CircuitsContext, edgeNames: readonly string[], logg
   } else if (config.nLayers !== undefined && config.nHeads !== undefined) {
     shape = { nLayers: config.nLayers, nHeads: config.nHeads, ...(lastMlpHead >= 0 ? { mlpHeads: lastMlpHead + 1 } : {}) };
   } else {
-    let layers = 0;
-    let heads = 0;
-    for (const edge of edgeNames) {
-      const parsed = parseEdgeName(edge);
-      if (parsed === undefined) throw new ContractError(`'${edge}' is not an edge name`, { hint: "edges are named like 'a0.h1->a2.h3<q>'" });
-      for (const node of [parsed.writer, parsed.readerNode]) {
-        const n = parseNodeName(node);
-        if (n?.kind === 'head') {
-          layers = Math.max(layers, n.layer + 1);
-          heads = Math.max(heads, n.head + 1);
-        } else if (n?.kind === 'mlp') layers = Math.max(layers, n.layer + 1);
-      }
-    }
+    const invalid = edgeNames.find((edge) => parseEdgeName(edge) === undefined);
+    if (invalid !== undefined) throw new ContractError(`'${invalid}' is not an edge name`, { hint: "edges are named like 'a0.h1->a2.h3<q>'" });
+    const { layers, heads } = named;
     if (layers === 0 || heads === 0) throw new ConfigError('cannot tell the graph shape from the edges', { hint: 'wire the model, or set nLayers and nHeads' });
     shape = { nLayers: layers, nHeads: heads, ...(lastMlpHead >= 0 ? { mlpHeads: lastMlpHead + 1 } : {}) };
     logger.info(`graph shape read from the edge names: ${layers} layers × ${heads} heads`, { hint: 'wire the model to be sure' });
