@@ -1,5 +1,6 @@
 import { CircuitTuningError, exitCodeFor } from '@circuit-tuning/contracts';
 import { commandHelp, parseCommandArgs } from './command';
+import { COMMAND_INFO } from './commands/catalog';
 import { allCommandNames, commandInfos, isCommandName, loadCommand } from './commands/index';
 
 function usage(): string {
@@ -25,22 +26,20 @@ export async function main(argv: string[]): Promise<number> {
   }
   let ran = false;
   try {
-    // A command's help comes from its info alone (./commands/catalog.ts): nothing heavy is loaded
-    // for it. A stage's own help, and `stage X --help`, need the stage registry.
-    if (isCommandName(name) && name !== 'stage') {
-      const info = commandInfos.find((c) => c.name === name)!;
-      const args = parseCommandArgs(info, rest);
-      if (args.values.help) {
-        process.stdout.write(commandHelp(info));
-        return 0;
-      }
+    // A catalog command's arguments and help come from its info alone (./commands/catalog.ts):
+    // nothing heavy is loaded for them. A stage's own help, and `stage X --help`, need the registry.
+    const info = isCommandName(name) ? COMMAND_INFO[name] : undefined;
+    const parsed = info === undefined ? undefined : parseCommandArgs(info, rest);
+    if (info !== undefined && parsed?.values.help && name !== 'stage') {
+      process.stdout.write(commandHelp(info));
+      return 0;
     }
     const command = await loadCommand(name);
     if (!command) {
       process.stderr.write(`error: unknown command '${name}'\nvalid commands: ${(await allCommandNames()).join(', ')}\n`);
       return 2;
     }
-    const args = parseCommandArgs(command, rest);
+    const args = parsed ?? parseCommandArgs(command, rest);
     if (args.values.help) {
       process.stdout.write(command.help?.(args.positionals) ?? commandHelp(command));
       return 0;

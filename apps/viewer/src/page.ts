@@ -86,12 +86,15 @@ async function getText(url) {
   return response.text();
 }
 
+/** The run's report step, when it has written its page. */
+const reportStep = () => run.steps.find((s) => s.stage.startsWith('report:') && s.outputs.some((o) => o.port === 'html'));
+
 async function load() {
   run = await getJson('api/run');
   $('#title').textContent = run.name;
   $('#meta').textContent = 'seed ' + fmt(run.seed) + ' · ' + run.status + ' · ' + run.steps.length + ' steps';
   const list = $('#steps');
-  const report = run.steps.find((s) => s.stage.startsWith('report:') && s.outputs.some((o) => o.port === 'html'));
+  const report = reportStep();
   const overview = el('li', { 'data-step': OVERVIEW, 'data-status': report ? 'succeeded' : 'pending' }, el('span', { class: 'status' }, '≡'), el('span', { class: 'id' }, 'Overview'));
   overview.addEventListener('click', () => { location.hash = OVERVIEW; });
   list.replaceChildren(overview, ...run.steps.map((step) => {
@@ -113,7 +116,7 @@ function show(error) {
 
 /** The overview: the run's report as it was written (verdict, headline, every figure), in a frame sized to it. */
 function showOverview(main) {
-  const report = run.steps.find((s) => s.stage.startsWith('report:') && s.outputs.some((o) => o.port === 'html'));
+  const report = reportStep();
   main.append(el('h2', {}, 'Overview'));
   if (!report) {
     main.append(el('p', { class: 'muted' }, 'This run has no report step (yet): pick a step on the left.'));

@@ -32,7 +32,7 @@ import { LOG_FILE, readArrowTable, readArrowTableAny } from '@circuit-tuning/run
 import { circuitFromTables, circuitLogDiff, circuitLogSteps } from '@circuit-tuning/report';
 import { loadTokenizer, readModelConfig, type Tokenizer } from '@circuit-tuning/model';
 import { downsample, lineChartSvg } from '@circuit-tuning/viz';
-import { isInside, STEP_ID } from '@circuit-tuning/pipeline';
+import { isInside, jsonCell, STEP_ID } from '@circuit-tuning/pipeline';
 import { viewerPage } from './page';
 import { outputOf, readRun, type ViewerRun } from './run-data';
 
@@ -115,8 +115,7 @@ async function handle(runDir: string, path: string, request: IncomingMessage, re
 
   if (rest === 'log') {
     const limit = intParam(url, 'limit', 200, 5000);
-    const logPath = join(run.runDir, stepId, LOG_FILE);
-    const text = isInside(run.runDir, logPath) ? await readFile(logPath, 'utf8').catch(() => '') : '';
+    const text = await stepLog(run, stepId);
     const lines = text.split('\n').filter((l) => l.trim() !== '');
     return json(response, { lines: lines.slice(-limit).map((l) => safeParse(l)) });
   }
@@ -133,8 +132,7 @@ async function handle(runDir: string, path: string, request: IncomingMessage, re
   if (rest === 'live.svg') {
     // A training step while it runs: its loss so far, from the progress lines of its log (the
     // train_log table is written when the step ends).
-    const logPath = join(run.runDir, stepId, LOG_FILE);
-    const text = isInside(run.runDir, logPath) ? await readFile(logPath, 'utf8').catch(() => '') : '';
+    const text = await stepLog(run, stepId);
     const points: [number, number][] = [];
     let total: number | undefined;
     for (const line of text.split('\n')) {
@@ -186,7 +184,7 @@ async function handle(runDir: string, path: string, request: IncomingMessage, re
     const offset = intParam(url, 'offset', 0, Number.MAX_SAFE_INTEGER);
     const limit = intParam(url, 'limit', 200, 10_000);
     const names = table.fields.map((f) => f.name);
-    const cell = (row: number, name: string) => jsonValue((table.columns[name] as ArrayLike<unknown>)[row]);
+    const cell = (row: number, name: string) => jsonCell((table.columns[name] as ArrayLike<unknown>)[row]);
     // Filtering and sorting run over the whole table, so a page of 50 rows is a page of the answer.
     let order = Array.from({ length: table.numRows }, (_, i) => i);
     const filter = (url.searchParams.get('filter') ?? '').trim().toLowerCase();
@@ -237,6 +235,12 @@ async function handle(runDir: string, path: string, request: IncomingMessage, re
   if (output.record.kind === 'model-dir') return notFound(response, `output '${port}' is a model directory`);
   const bytes = await readFile(output.path);
   return send(response, 200, contentType(output.path), bytes);
+}
+
+/** A step's log.jsonl as text ('' when it has none, or when it would lie outside the run). */
+async function stepLog(run: ViewerRun, stepId: string): Promise<string> {
+  const path = join(run.runDir, stepId, LOG_FILE);
+  return isInside(run.runDir, path) ? await readFile(path, 'utf8').catch(() => '') : '';
 }
 
 /** Tokenizers by model directory: a run's is loaded once. */
@@ -299,15 +303,6 @@ function contentType(path: string): string {
   if (path.endsWith('.md')) return 'text/markdown; charset=utf-8';
   if (path.endsWith('.arrow')) return 'application/vnd.apache.arrow.file';
   return 'application/octet-stream';
-}
-
-function jsonValue(value: unknown): unknown {
-  if (typeof value === 'bigint') return Number(value);
-  if (typeof value === 'number' && !Number.isFinite(value)) return null;
-  if (Array.isArray(value)) return value.map(jsonValue);
-  // A list cell read from Arrow is a typed array (token ids, a shape): sent as a JSON list.
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number | bigint>, (v) => jsonValue(v));
-  return value;
 }
 
 function cellText(value: unknown): string {

@@ -50,7 +50,7 @@ export async function exportTable(path: string, format: ExportFormat): Promise<{
     for (let i = 0; i < rows; i++) lines.push(names.map((n) => csvField(csvValue(cell(n, i)))).join(','));
     return { rows, data: `${lines.join('\n')}\n` };
   }
-  const objects = Array.from({ length: rows }, (_, i) => Object.fromEntries(names.map((n) => [n, jsonValue(cell(n, i))])));
+  const objects = Array.from({ length: rows }, (_, i) => Object.fromEntries(names.map((n) => [n, jsonCell(cell(n, i))])));
   if (format === 'jsonl') return { rows, data: objects.map((o) => `${JSON.stringify(o)}\n`).join('') };
   return { rows, data: `${JSON.stringify({ schema: table.schema ?? null, producer: table.producer ?? null, rows: objects })}\n` };
 }
@@ -74,12 +74,16 @@ async function parquetOf(path: string): Promise<Uint8Array> {
   return parquet.writeParquet(parquet.Table.fromIPCStream(stream));
 }
 
-/** JSON has no NaN or ±Infinity: they become null (the CSV keeps them as text). */
-function jsonValue(value: unknown): unknown {
+/**
+ * A table cell as JSON: JSON has no NaN or ±Infinity, so they become null (the CSV keeps them as
+ * text); 64-bit integers become numbers and list cells (typed arrays) lists. The viewer sends
+ * cells so too (apps/viewer/src/server.ts).
+ */
+export function jsonCell(value: unknown): unknown {
   if (typeof value === 'bigint') return Number(value);
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<unknown>, jsonValue);
-  if (Array.isArray(value)) return value.map(jsonValue);
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<unknown>, jsonCell);
+  if (Array.isArray(value)) return value.map(jsonCell);
   return value ?? null;
 }
 
@@ -88,7 +92,7 @@ function csvValue(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(jsonValue(value));
+  return JSON.stringify(jsonCell(value));
 }
 
 function csvField(text: string): string {

@@ -44,4 +44,4 @@ export { DEFAULT_QUEUE_SETTINGS, openQueue, type Queue, type QueueSettings, type
 export { runTrialJob, trialRunDir } from './executor/trial-job';
 export { type JobOutcomeFile, runWorker, workerName } from './executor/worker';
 // A run's table as CSV, JSON, JSON lines or Parquet (`ct export`)
-export { EXPORT_FORMATS, type ExportFormat, exportSource, exportTable, writeExport } from './export-table';
+export { EXPORT_FORMATS, type ExportFormat, exportSource, exportTable, jsonCell, writeExport } from './export-table';
