@@ -11,7 +11,7 @@ import { EvaluationMetricsTable } from '@circuit-tuning/evaluation';
 import { readSafetensors, readSafetensorsHeader, WEIGHTS_FILE } from '@circuit-tuning/model';
 import { readArrowTable } from '@circuit-tuning/runtime';
 import type { FactValue, ReportBuilder, ReportSection, StepView } from './sections';
-import { type VerdictRow, verdictSentences } from './verdict';
+import { formatShare, type VerdictRow, verdictSentences } from './verdict';
 
 export const HEADLINE_TITLE = 'Headline: the target task, general capability and the cost of tuning';
 
@@ -73,7 +73,6 @@ export async function changedEntries(beforeDir: string, afterDir: string): Promi
   return changed;
 }
 
-const percent = (x: number): string => `${(100 * x).toFixed(x > 0 && x < 0.001 ? 3 : 1)} %`;
 
 interface TrainingCost {
   step: string;
@@ -168,7 +167,7 @@ export const headlineSection: ReportSection = {
         verdictRow.base = true;
         verdictRow.trainableFraction = 0;
         fact(row, 'trainable parameters', 0);
-        fact(row, 'trainable fraction', percent(0));
+        fact(row, 'trainable fraction', formatShare(0));
         fact(row, 'entries changed', 0);
         fact(row, 'training time (s)', null, true);
         continue;
@@ -177,9 +176,9 @@ export const headlineSection: ReportSection = {
       if (cost.minTrainable !== cost.maxTrainable) varyingCircuit = true;
       const range = cost.minTrainable === cost.maxTrainable ? '' : ` (${cost.minTrainable}–${cost.maxTrainable})`;
       fact(row, 'trainable parameters', `${cost.meanTrainable}${range}`);
-      fact(row, 'trainable fraction', total === undefined ? null : percent(cost.meanTrainable / total));
+      fact(row, 'trainable fraction', total === undefined ? null : formatShare(cost.meanTrainable / total));
       verdictRow.trainableFraction = total === undefined ? null : cost.meanTrainable / total;
-      fact(row, 'entries changed', cost.changed === null ? null : total === undefined ? cost.changed : `${cost.changed} (${percent(cost.changed / total)})`);
+      fact(row, 'entries changed', cost.changed === null ? null : total === undefined ? cost.changed : `${cost.changed} (${formatShare(cost.changed / total)})`);
       fact(row, 'training time (s)', Number(cost.seconds.toFixed(1)), true);
     }
     addNotes(report, { targets: [...targets], capabilities, anyTraining, varyingCircuit, split: evaluations[0]?.step.config.split });

@@ -98,7 +98,8 @@ async function seedSentences(views: readonly StepView[]): Promise<string[]> {
   ];
 }
 
-function formatShare(x: number): string {
+/** A share of parameters as the headline table writes it: one decimal, three below 0.1 %. */
+export function formatShare(x: number): string {
   return `${(100 * x).toFixed(x > 0 && x < 0.001 ? 3 : 1)} %`;
 }
 
