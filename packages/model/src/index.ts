@@ -24,6 +24,8 @@ export {
   parameterSlicesOf,
   readerSlicesOf,
   readSlice,
+  sliceAxisMasks,
+  type SliceMask,
   sliceMasks,
   sliceParameterCount,
   writeSlice,

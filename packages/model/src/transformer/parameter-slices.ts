@@ -157,27 +157,68 @@ export interface ParameterShapes {
 
 /** Number of scalars in a set of slices, counting overlapping slices once. */
 export function sliceParameterCount(params: ParameterShapes, slices: readonly ParameterSlice[]): number {
-  const masks = sliceMasks(params, slices);
   let total = 0;
-  for (const mask of masks.values()) for (const v of mask.values) total += v;
+  for (const mask of sliceAxisMasks(params, slices).values()) total += mask.count;
   return total;
 }
 
-/** 0/1 masks (as typed arrays with their shapes) of the parameters the slices touch. */
-export function sliceMasks(params: ParameterShapes, slices: readonly ParameterSlice[]): Map<string, { shape: number[]; values: Uint8Array }> {
-  const masks = new Map<string, { shape: number[]; values: Uint8Array }>();
+/**
+ * A 0/1 mask of the entries a set of slices owns in one parameter, kept along the axis the slices
+ * cut: a slice takes whole rows or whole columns, so a matrix's mask is [rows, 1] or [1, cols]
+ * (it broadcasts to the parameter) and costs a vector, not a copy of the parameter. Only slices
+ * along both axes of one matrix (no mapping makes them today) give a full [rows, cols] mask.
+ * Full-size masks were 3.7 GB of Llama-3.2-1B's circuit-tuning step (issue 13).
+ */
+export interface SliceMask {
+  /** The mask's shape: the parameter's, with 1 along every axis the slices do not cut. */
+  shape: number[];
+  values: Uint8Array;
+  /** Entries of the parameter the mask owns. */
+  count: number;
+}
+
+/** The slices' masks, one per parameter they touch, in the compact form of {@link SliceMask}. */
+export function sliceAxisMasks(params: ParameterShapes, slices: readonly ParameterSlice[]): Map<string, SliceMask> {
+  const byParam = new Map<string, ParameterSlice[]>();
   for (const slice of slices) {
-    const shape = params.get(slice.param).shape;
-    let mask = masks.get(slice.param);
-    if (!mask) {
-      mask = { shape, values: new Uint8Array(shape.reduce((a, b) => a * b, 1)) };
-      masks.set(slice.param, mask);
-    }
-    markSlice(mask.values, shape, slice);
+    const list = byParam.get(slice.param);
+    if (list) list.push(slice);
+    else byParam.set(slice.param, [slice]);
+  }
+  const masks = new Map<string, SliceMask>();
+  for (const [name, list] of byParam) {
+    const full = params.get(name).shape;
+    const axes = new Set(list.map((s) => s.axis));
+    const axis = full.length === 1 ? 0 : axes.size === 1 ? list[0]!.axis : undefined;
+    const shape = axis === undefined ? full : full.map((n, a) => (a === axis ? n : 1));
+    const values = new Uint8Array(shape.reduce((a, b) => a * b, 1));
+    for (const slice of list) markSlice(values, shape, slice);
+    let owned = 0;
+    for (const v of values) owned += v;
+    const size = full.reduce((a, b) => a * b, 1);
+    masks.set(name, { shape, values, count: (owned * size) / values.length });
   }
   return masks;
 }
 
+/** 0/1 masks of the parameters the slices touch, entry by entry (the parameter's full shape). */
+export function sliceMasks(params: ParameterShapes, slices: readonly ParameterSlice[]): Map<string, { shape: number[]; values: Uint8Array }> {
+  const masks = new Map<string, { shape: number[]; values: Uint8Array }>();
+  for (const [name, compact] of sliceAxisMasks(params, slices)) {
+    const shape = params.get(name).shape;
+    if (compact.values.length === shape.reduce((a, b) => a * b, 1)) {
+      masks.set(name, { shape, values: compact.values });
+      continue;
+    }
+    const [rows, cols] = shape as [number, number];
+    const values = new Uint8Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) values[r * cols + c] = compact.values[compact.shape[0] === 1 ? c : r]!;
+    masks.set(name, { shape, values });
+  }
+  return masks;
+}
+
+/** Marks a slice in a mask of `shape` (the parameter's, or its compact form with 1 along the uncut axis). */
 function markSlice(values: Uint8Array, shape: number[], slice: ParameterSlice): void {
   if (shape.length === 1) {
     values.fill(1, slice.start, slice.start + slice.size);

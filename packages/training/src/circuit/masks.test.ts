@@ -56,6 +56,10 @@ describe('circuit → parameter masks', () => {
     const wK = masks.get('blocks.1.attn.W_K')!.arraySync() as number[][];
     expect(wK[0]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0]);
     expect(count).toBe(4 * 16 + 16 * 4 + 4);
+    // Rows or columns, not copies of the parameters: a mask is a vector that broadcasts.
+    expect(masks.get('blocks.0.attn.W_O')!.shape).toEqual([16, 1]);
+    expect(masks.get('blocks.1.attn.W_K')!.shape).toEqual([1, 16]);
+    expect(masks.get('blocks.1.attn.b_K')!.shape).toEqual([16]);
     tf.dispose([...masks.values()].filter((m) => m !== undefined));
 
     const withBias = new CircuitParameterMap(config, graph, ParameterMappingConfig.parse({}));

@@ -1,5 +1,5 @@
 import { type ModelGraph, type ParameterMappingConfig, parseEdgeName } from '@circuit-tuning/contracts';
-import { type ModelConfig, type ParameterSlice, readerSlicesOf, sliceMasks, type TransformerModel, writerSlicesOf } from '@circuit-tuning/model';
+import { type ModelConfig, type ParameterSlice, readerSlicesOf, sliceAxisMasks, type TransformerModel, writerSlicesOf } from '@circuit-tuning/model';
 import { tf } from '@circuit-tuning/runtime';
 
 /**
@@ -90,7 +90,8 @@ export class CircuitParameterMap {
 /** Masks of exactly the entries a set of nodes owns, as tensors, with their exact count. */
 export interface CircuitMasks {
   /**
-   * Parameter name → 0/1 mask of its shape, or undefined when the circuit owns every entry;
+   * Parameter name → 0/1 mask that broadcasts to its shape ([rows, 1] or [1, cols] for a matrix
+   * cut along one axis: model's SliceMask), or undefined when the circuit owns every entry;
    * parameters absent here are frozen entirely (no gradient is even computed for them).
    */
   masks: Map<string, tf.Tensor | undefined>;
@@ -104,14 +105,11 @@ export interface CircuitMasks {
  * mask tensors.
  */
 export function circuitMasks(model: TransformerModel, circuit: CircuitSlices): CircuitMasks {
-  const byParam = sliceMasks(model.params, circuit.slices);
   const masks = new Map<string, tf.Tensor | undefined>();
   let count = 0;
-  for (const [name, { shape, values }] of byParam) {
-    let owned = 0;
-    for (const v of values) owned += v;
-    count += owned;
-    masks.set(name, owned === values.length ? undefined : tf.tensor(Float32Array.from(values), shape));
+  for (const [name, mask] of sliceAxisMasks(model.params, circuit.slices)) {
+    count += mask.count;
+    masks.set(name, mask.count === model.params.get(name).size ? undefined : tf.tensor(Float32Array.from(mask.values), mask.shape));
   }
   return { masks, count, nodes: circuit.nodes };
 }

@@ -19,13 +19,16 @@ export function clipFactor(
   maxNorm: number | undefined,
   masks: readonly (tf.Tensor | undefined)[] = [],
 ): { norm: tf.Scalar; factor: tf.Scalar } {
-  return tf.tidy(() => {
-    // Only the entries a step updates count: a circuit's masked-out entries are not trained, so
-    // their gradients must neither shrink the update by clipping nor show in the logged norm (the
-    // reference code zeroes them before clip_grad_norm_).
-    const squares = grads.map((g, i) => tf.sum(tf.square(masks[i] === undefined ? g : tf.mul(g, masks[i]!))));
+  // Only the entries a step updates count: a circuit's masked-out entries are not trained, so
+  // their gradients must neither shrink the update by clipping nor show in the logged norm (the
+  // reference code zeroes them before clip_grad_norm_). One tidy per gradient: its masked square
+  // is parameter-sized, and one tidy around all of them held every one until the end.
+  const squares = grads.map((g, i) => tf.tidy(() => tf.sum(tf.square(masks[i] === undefined ? g : tf.mul(g, masks[i]!)))));
+  const result = tf.tidy(() => {
     const norm = tf.sqrt(squares.length > 0 ? tf.addN(squares) : tf.scalar(0)) as tf.Scalar;
     const factor = maxNorm === undefined ? tf.scalar(1) : (tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6))) as tf.Scalar);
     return { norm, factor: factor as tf.Scalar };
   });
+  tf.dispose(squares);
+  return result;
 }

@@ -25,10 +25,14 @@ export function adam(options: AdamSettings): Optimizer {
         if (mask !== undefined && t.rank === 0 && variable.rank > 0) {
           t = slots.replace('step', name, tf.tidy(() => tf.add(tf.zerosLike(variable), t)));
         }
+        // The fused kernel reads a mask entry by entry: a compact one (a circuit's rows or columns)
+        // is expanded for this parameter only.
+        const fullMask = mask === undefined || mask.size === variable.size ? mask : tf.broadcastTo(mask, variable.shape);
         const fused = fusedAdamStep(
-          { param: variable, grad, m, v, t, ...(mask === undefined ? {} : { mask }) },
+          { param: variable, grad, m, v, t, ...(fullMask === undefined ? {} : { mask: fullMask }) },
           { learningRate, beta1, beta2, epsilon, weightDecay, decoupled },
         );
+        if (fullMask !== mask) fullMask?.dispose();
         if (fused !== undefined) {
           m.assign(fused.m);
           v.assign(fused.v);

@@ -5,7 +5,10 @@ export interface ParameterUpdate {
   name: string;
   variable: tf.Variable;
   grad: tf.Tensor;
-  /** Same shape as the variable; 0 freezes an entry completely. Absent: every entry is free. */
+  /**
+   * 0/1, broadcast to the variable's shape ([rows, 1] or [1, cols] for a circuit's rows or columns);
+   * 0 freezes an entry completely. Absent: every entry is free.
+   */
   mask?: tf.Tensor;
 }
 
