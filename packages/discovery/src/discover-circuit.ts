@@ -1,6 +1,6 @@
 import { ConfigError } from '@circuit-tuning/contracts';
 import type { TransformerModel } from '@circuit-tuning/model';
-import { type CurvePoint, curveAreas, topCircuits } from './circuit/curve';
+import { type CurveAreas, type CurvePoint, curveAreas, edgeAreaPoints, topCircuits } from './circuit/curve';
 import { evaluateCircuits, faithfulness } from './circuit/evaluate';
 import { type Circuit, selectCircuit } from './circuit/selection';
 import { DEFAULT_TOP_N, type DiscoveryConfig } from './config';
@@ -27,7 +27,7 @@ export interface DiscoveryResult {
   circuit: Circuit;
   evaluation: CircuitEvaluation;
   /** The faithfulness curve and MIB's areas, when enabled. */
-  curve: { points: CurvePoint[]; cpr: number; cmd: number; average: number } | undefined;
+  curve: ({ points: CurvePoint[] } & CurveAreas) | undefined;
 }
 
 /**
@@ -102,7 +102,7 @@ export async function discoverCircuit(
       const metric = measured.circuits[i + 2]!;
       return { fraction, requested, edges: c.edges, nodes: c.nodes.length, metric, faithfulness: faithfulness(metric, measured.full, metricEmpty) };
     });
-    curve = { points, ...curveAreas(points) };
+    curve = { points, ...curveAreas(edgeAreaPoints(points, graph.edgeCount)) };
   }
   return { scores, circuit, evaluation, curve };
 }

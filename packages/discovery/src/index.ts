@@ -44,7 +44,18 @@ export {
 export { pruneDangling } from './circuit/prune';
 export { nodeScores } from './circuit/node-scores';
 export { type CircuitMetrics, type EvaluateOptions, evaluateCircuits, faithfulness } from './circuit/evaluate';
-export { type CurveOptions, type CurvePoint, curveAreas, type FaithfulnessCurve, faithfulnessCurve, MIB_FRACTIONS, topCircuits } from './circuit/curve';
+export {
+  type AreaPoint,
+  type CurveAreas,
+  type CurveOptions,
+  type CurvePoint,
+  curveAreas,
+  edgeAreaPoints,
+  type FaithfulnessCurve,
+  faithfulnessCurve,
+  MIB_FRACTIONS,
+  topCircuits,
+} from './circuit/curve';
 export { compareWithRandomCircuits, type RandomComparison } from './circuit/random-baseline';
 // The whole discovery in memory
 export { type CircuitEvaluation, type DiscoveryResult, type DiscoveryRunOptions, discoverCircuit } from './discover-circuit';

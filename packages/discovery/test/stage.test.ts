@@ -57,7 +57,7 @@ describe('the discover slot', () => {
         const graph = model.graph();
         expect(edges.numRows).toBe(graph.edgeCount);
         expect(edges.columns.name).toEqual(graph.edgeNames());
-        expect(edges.metadata.producer).toBe(`discover:${variant}@4`);
+        expect(edges.metadata.producer).toBe(`discover:${variant}@${definition.version}`);
         expect(edges.metadata.extra['ct.discovery.method']).toBe(variant);
         const inCircuit = edges.columns.in_circuit.filter(Boolean).length;
         expect(inCircuit).toBeGreaterThan(0);
@@ -72,6 +72,14 @@ describe('the discover slot', () => {
         const summary = DiscoverySummary.parse(JSON.parse(await readFile(result.outputs.summary!, 'utf8')));
         expect(summary.examples).toBe(8);
         expect(summary.circuit.edges).toBe(inCircuit);
+        // CPR/CMD over the share of edges each curve circuit keeps after pruning (MIB's x), the
+        // nominal pair over the requested fractions; both from the curve table's own columns.
+        const share = Array.from(curve.columns.edges, (k) => k / summary.edgesTotal);
+        const f = Array.from(curve.columns.faithfulness);
+        const trapezoids = (x: number[], y: number[]) => x.slice(1).reduce((sum, xi, i) => sum + ((xi - x[i]!) * (y[i]! + y[i + 1]!)) / 2, 0);
+        expect(summary.curve!.cpr).toBeCloseTo(trapezoids(share, f), 10);
+        expect(summary.curve!.cmd).toBeCloseTo(trapezoids(share, f.map((v) => Math.abs(1 - v))), 10);
+        expect(summary.curve!.cprNominal).toBeCloseTo(trapezoids([0.1, 0.5, 1], f), 10);
         // The EAP-IG JSON holds the same scores and circuit.
         const back = fromEapIgJson(graph, JSON.parse(await readFile(result.outputs.circuit!, 'utf8')));
         expect(Array.from(back.keep, Boolean)).toEqual(edges.columns.in_circuit);

@@ -1,6 +1,7 @@
 import { ConfigError, type ModelGraph } from '@circuit-tuning/contracts';
 import {
   type AblationKind,
+  type AreaPoint,
   type Circuit,
   circuitFromMask,
   curveAreas,
@@ -48,10 +49,14 @@ export interface KindSummary {
   ratio: number | null;
   /** The N* circuit: edges kept, component nodes, faithfulness. */
   atNStar: { edges: number; nodes: number; faithfulness: number } | null;
-  /** MIB's areas over the grid (x = N / total, trapezoids): CPR (higher is better) and CMD (lower). */
+  /**
+   * MIB's areas over the grid (trapezoids, discovery's `curveAreas`) with x the share of the graph
+   * in each circuit after pruning (edges kept / total edges, or component nodes kept / total
+   * nodes): CPR (higher is better) and CMD (lower).
+   */
   cpr: number;
   cmd: number;
-  /** The same for the random baseline, on the mean faithfulness over seeds. */
+  /** The same for the random baseline, on the mean faithfulness and mean share kept over seeds. */
   random: { nStar: number | null; ratio: number | null; cpr: number; cmd: number };
 }
 
@@ -227,19 +232,36 @@ const order = (p: RedundancyPoint): number => (p.kind === 'edges' ? 0 : 2) + (p.
 
 const orNull = <T>(x: T | undefined): T | null => (x === undefined ? null : x);
 
-/** Mean faithfulness over random seeds at each grid size. */
-export function randomMeanCurve(points: readonly RedundancyPoint[], kind: CurveKind): { size: number; fraction: number; faithfulness: number; low: number; high: number }[] {
+/** Mean faithfulness (with its range) and mean edges and nodes kept over random seeds at each grid size. */
+export function randomMeanCurve(
+  points: readonly RedundancyPoint[],
+  kind: CurveKind,
+): { size: number; fraction: number; edges: number; nodes: number; faithfulness: number; low: number; high: number }[] {
   const bySize = new Map<number, RedundancyPoint[]>();
   for (const p of points) {
     if (p.kind !== kind || p.seed === -1) continue;
     bySize.set(p.size, [...(bySize.get(p.size) ?? []), p]);
   }
+  const mean = (values: readonly number[]) => values.reduce((s, v) => s + v, 0) / values.length;
   return [...bySize.entries()]
     .sort(([a], [b]) => a - b)
     .map(([size, ps]) => {
       const values = ps.map((p) => p.faithfulness);
-      return { size, fraction: ps[0]!.fraction, faithfulness: values.reduce((s, v) => s + v, 0) / values.length, low: Math.min(...values), high: Math.max(...values) };
+      return {
+        size,
+        fraction: ps[0]!.fraction,
+        edges: mean(ps.map((p) => p.edges)),
+        nodes: mean(ps.map((p) => p.nodes)),
+        faithfulness: mean(values),
+        low: Math.min(...values),
+        high: Math.max(...values),
+      };
     });
+}
+
+/** A curve's points for MIB's areas: x is the share of the kind kept after pruning (edges or component nodes). */
+function areaPoints(points: readonly Pick<RedundancyPoint, 'fraction' | 'edges' | 'nodes' | 'faithfulness'>[], kind: CurveKind, total: number): AreaPoint[] {
+  return points.map((p) => ({ nominal: p.fraction, share: (kind === 'edges' ? p.edges : p.nodes) / total, faithfulness: p.faithfulness }));
 }
 
 function summarizeKind(points: readonly RedundancyPoint[], kind: CurveKind, total: number, tau: number): KindSummary {
@@ -247,10 +269,10 @@ function summarizeKind(points: readonly RedundancyPoint[], kind: CurveKind, tota
   const star = nStar(own, tau);
   const at = own.find((p) => p.size === star);
   const grid = own.filter((p) => p.onGrid);
-  const areas = curveAreas(grid);
+  const areas = curveAreas(areaPoints(grid, kind, total));
   const random = randomMeanCurve(points, kind);
   const randomStar = nStar(random, tau);
-  const randomAreas = curveAreas(random);
+  const randomAreas = curveAreas(areaPoints(random, kind, total));
   return {
     total,
     nStar: orNull(star),

@@ -49,7 +49,16 @@ describe('redundancy:curves', () => {
     );
     const curves = await readArrowTable(result.outputs.curves!, RedundancyCurveTable);
     const c = curves.columns;
-    const rows = Array.from({ length: curves.numRows }, (_, i) => ({ kind: c.kind[i]!, method: c.method[i]!, seed: c.seed[i]!, size: c.size[i]!, f: c.faithfulness[i]!, onGrid: c.on_grid[i]! }));
+    const rows = Array.from({ length: curves.numRows }, (_, i) => ({
+      kind: c.kind[i]!,
+      method: c.method[i]!,
+      seed: c.seed[i]!,
+      size: c.size[i]!,
+      kept: c.kind[i] === 'edges' ? c.edges[i]! : c.nodes[i]!,
+      f: c.faithfulness[i]!,
+      onGrid: c.on_grid[i]!,
+    }));
+    const trapezoids = (x: number[], y: number[]) => x.slice(1).reduce((sum, xi, i) => sum + ((xi - x[i]!) * (y[i]! + y[i + 1]!)) / 2, 0);
     const summary = RedundancySummary.parse(JSON.parse(await readFile(result.outputs.summary!, 'utf8')));
     expect(summary.edges.total).toBe(110);
     expect(summary.nodes.total).toBe(10);
@@ -66,6 +75,11 @@ describe('redundancy:curves', () => {
       const reaching = own.filter((r) => r.f >= 0.9).map((r) => r.size);
       expect(summary[kind].nStar).toBe(Math.min(...reaching));
       expect(summary[kind].ratio).toBeCloseTo(1 - summary[kind].nStar! / total, 12);
+      // CPR/CMD over the grid, x = the share kept after pruning (MIB's x), not N / total.
+      const grid = own.filter((r) => r.onGrid);
+      const share = grid.map((r) => r.kept / total);
+      expect(summary[kind].cpr).toBeCloseTo(trapezoids(share, grid.map((r) => r.f)), 10);
+      expect(summary[kind].cmd).toBeCloseTo(trapezoids(share, grid.map((r) => Math.abs(1 - r.f))), 10);
       // Refined sizes lie between grid points, below N*'s grid point.
       for (const r of own.filter((x) => !x.onGrid)) expect(r.size).toBeLessThan(Math.min(...own.filter((x) => x.onGrid && x.f >= 0.9).map((x) => x.size)));
     }

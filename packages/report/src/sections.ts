@@ -241,7 +241,7 @@ const trainingSection: ReportSection = {
 
 /** What the faithfulness columns mean (docs/method.md §2.6), written under each table that has them. */
 export const FAITHFULNESS_DEFINITIONS =
-  'Faithfulness = (m(circuit) − m(∅)) / (m(model) − m(∅)), with m the task metric when every edge outside the circuit is ablated (m(∅): all of them); 1 is the whole model. CPR (circuit performance ratio) is the area under the faithfulness curve over the share of edges kept, CMD (circuit-model difference) the area between that curve and 1 (docs/method.md §2.6): higher CPR and lower CMD mean a smaller circuit that does what the model does.';
+  'Faithfulness = (m(circuit) − m(∅)) / (m(model) − m(∅)), with m the task metric when every edge outside the circuit is ablated (m(∅): all of them); 1 is the whole model. CPR (circuit performance ratio) is the area under the faithfulness curve, by trapezoids over x = the share of the graph in each circuit after pruning (edges kept / edges in graph; heads and MLPs kept / all of them for node curves), from the smallest measured circuit to the largest, as MIB defines it; CMD (circuit-model difference) is the area between that curve and 1 over the same x, ∫ |1 − f| (docs/method.md §2.6). Higher CPR and lower CMD mean a smaller circuit that does what the model does.';
 
 const discoverySection: ReportSection = {
   name: 'discovery',

@@ -18,16 +18,39 @@ export interface CurvePoint {
   faithfulness: number;
 }
 
-export interface FaithfulnessCurve {
+export interface FaithfulnessCurve extends CurveAreas {
   points: CurvePoint[];
   metricFull: number;
   metricEmpty: number;
-  /** Area under the faithfulness curve (MIB's CPR; higher is better). */
+}
+
+/**
+ * MIB's two areas of a faithfulness curve (Mueller et al. 2025, circuit-localization track), and
+ * the same areas over the nominal grid for comparison with numbers from MIB's released code.
+ */
+export interface CurveAreas {
+  /** Area under the faithfulness curve over the share of edges in the circuit (MIB's CPR; higher is better). */
   cpr: number;
-  /** Area between the curve and 1, ∫ |1 − f| (MIB's CMD; lower is better). */
+  /** Area between the curve and 1, ∫ |1 − f| over the same x (MIB's CMD; lower is better). */
   cmd: number;
   /** Mean faithfulness over the grid points. */
   average: number;
+  /**
+   * CPR and CMD with x the nominal fraction p requested (floor(p · E) edges before pruning), as
+   * MIB's released evaluation code integrates (`evaluate_area_under_curve` in
+   * MIB_circuit_track/evaluation.py); equal to cpr/cmd when pruning removes nothing.
+   */
+  cprNominal: number;
+  cmdNominal: number;
+}
+
+/** One point of a curve for its areas: the nominal fraction, the share kept after pruning, f. */
+export interface AreaPoint {
+  /** The fraction p of the graph requested (N = floor(p · total) before pruning). */
+  nominal: number;
+  /** The share of the graph actually in the circuit: kept after pruning / total. */
+  share: number;
+  faithfulness: number;
 }
 
 export interface CurveOptions extends EvaluateOptions {
@@ -61,27 +84,39 @@ export async function faithfulnessCurve(
     const metric = measured.circuits[i + 1]!;
     return { fraction, requested, edges: circuit.edges, nodes: circuit.nodes.length, metric, faithfulness: faithfulness(metric, measured.full, metricEmpty) };
   });
-  return { points, metricFull: measured.full, metricEmpty, ...curveAreas(points) };
+  return { points, metricFull: measured.full, metricEmpty, ...curveAreas(edgeAreaPoints(points, graph.edgeCount)) };
 }
 
 /**
- * MIB's areas (Mueller et al. 2025, circuit-localization track), by the trapezoidal rule over the
- * fractions themselves (linear x, from the first grid point to the last; no point at 0):
- *   CPR = Σ_i (p_{i+1} − p_i) · (f_i + f_{i+1}) / 2
- *   CMD = Σ_i (p_{i+1} − p_i) · (|1 − f_i| + |1 − f_{i+1}|) / 2
+ * MIB's areas (Mueller et al. 2025, circuit-localization track) by the trapezoidal rule over the
+ * grid points in order, x the share of edges in the circuit after pruning (s_i = kept_i / E):
+ *   CPR = Σ_i (s_{i+1} − s_i) · (f_i + f_{i+1}) / 2
+ *   CMD = Σ_i (s_{i+1} − s_i) · (|1 − f_i| + |1 − f_{i+1}|) / 2
+ * Linear x, from the first point to the last, no point added at 0 or 1, f neither clipped nor
+ * rescaled. `cprNominal`/`cmdNominal` are the same sums over the nominal fractions p_i. The
+ * circuits of a grid are nested (top-N of one ranking), so s_i never decreases (docs/method.md §2.6).
  */
-export function curveAreas(points: readonly Pick<CurvePoint, 'fraction' | 'faithfulness'>[]): { cpr: number; cmd: number; average: number } {
-  let cpr = 0;
-  let cmd = 0;
-  for (let i = 0; i + 1 < points.length; i++) {
-    const a = points[i]!;
-    const b = points[i + 1]!;
-    const width = b.fraction - a.fraction;
-    cpr += (width * (a.faithfulness + b.faithfulness)) / 2;
-    cmd += (width * (Math.abs(1 - a.faithfulness) + Math.abs(1 - b.faithfulness))) / 2;
-  }
+export function curveAreas(points: readonly AreaPoint[]): CurveAreas {
+  const area = (x: (p: AreaPoint) => number, y: (p: AreaPoint) => number) => {
+    let sum = 0;
+    for (let i = 0; i + 1 < points.length; i++) {
+      const a = points[i]!;
+      const b = points[i + 1]!;
+      sum += ((x(b) - x(a)) * (y(a) + y(b))) / 2;
+    }
+    return sum;
+  };
+  const f = (p: AreaPoint) => p.faithfulness;
+  const gap = (p: AreaPoint) => Math.abs(1 - p.faithfulness);
+  const share = (p: AreaPoint) => p.share;
+  const nominal = (p: AreaPoint) => p.nominal;
   const average = points.length === 0 ? Number.NaN : points.reduce((s, p) => s + p.faithfulness, 0) / points.length;
-  return { cpr, cmd, average };
+  return { cpr: area(share, f), cmd: area(share, gap), average, cprNominal: area(nominal, f), cmdNominal: area(nominal, gap) };
+}
+
+/** The area points of a discovery curve: nominal p, share = edges kept / edge count. */
+export function edgeAreaPoints(points: readonly Pick<CurvePoint, 'fraction' | 'edges' | 'faithfulness'>[], edgeCount: number): AreaPoint[] {
+  return points.map((p) => ({ nominal: p.fraction, share: p.edges / edgeCount, faithfulness: p.faithfulness }));
 }
 
 /** The top-N circuits for N = floor(p · E), p in `fractions` (pruned unless `prune: false`). */

@@ -86,7 +86,9 @@ export const discoverEap = defineStage({
   variant: 'eap',
   // Version 3: the circuit drawing is viz's one drawer (hover names and scores, arcs in the centre column).
   // Version 4: prompts of different lengths scored in padded batches (same scores to float rounding).
-  version: 4,
+  // Version 5: CPR/CMD integrate over the share of edges kept after pruning, as MIB defines them
+  // (they were over the nominal fractions, now cprNominal/cmdNominal beside them).
+  version: 5,
   description: description('EAP (edge attribution patching)'),
   config: eapConfig,
   inputs,
@@ -100,7 +102,9 @@ export const discoverEapIg = defineStage({
   variant: 'eap-ig',
   // Version 3: the circuit drawing is viz's one drawer (hover names and scores, arcs in the centre column).
   // Version 4: prompts of different lengths scored in padded batches (same scores to float rounding).
-  version: 4,
+  // Version 5: CPR/CMD integrate over the share of edges kept after pruning, as MIB defines them
+  // (they were over the nominal fractions, now cprNominal/cmdNominal beside them).
+  version: 5,
   description: description('EAP-IG (integrated gradients over input embeddings)'),
   config: eapIgConfig,
   inputs,
@@ -114,7 +118,9 @@ export const discoverExact = defineStage({
   variant: 'exact',
   // Version 3: the circuit drawing is viz's one drawer (hover names and scores, arcs in the centre column).
   // Version 4: prompts of different lengths scored in padded batches (same scores to float rounding).
-  version: 4,
+  // Version 5: CPR/CMD integrate over the share of edges kept after pruning, as MIB defines them
+  // (they were over the nominal fractions, now cprNominal/cmdNominal beside them).
+  version: 5,
   description: description('exact activation patching (for validation and small models)'),
   config: exactConfig,
   inputs,
@@ -128,7 +134,9 @@ export const discoverRandom = defineStage({
   variant: 'random',
   // Version 3: the circuit drawing is viz's one drawer (hover names and scores, arcs in the centre column).
   // Version 4: prompts of different lengths scored in padded batches (same scores to float rounding).
-  version: 4,
+  // Version 5: CPR/CMD integrate over the share of edges kept after pruning, as MIB defines them
+  // (they were over the nominal fractions, now cprNominal/cmdNominal beside them).
+  version: 5,
   description: description('random scores (a baseline)'),
   config: randomConfig,
   inputs,

@@ -28,7 +28,19 @@ export const DiscoverySummary = z.strictObject({
     metric: z.number(),
     faithfulness: z.number().nullable(),
   }),
-  curve: z.strictObject({ cpr: z.number().nullable(), cmd: z.number().nullable(), average: z.number().nullable(), points: z.number().int() }).nullable(),
+  // cpr/cmd over the share of edges in each circuit after pruning (MIB's definition); the nominal
+  // pair over the requested fractions, as MIB's released code integrates (docs/method.md §2.6).
+  // Summaries of stage version ≤ 4 have no nominal pair.
+  curve: z
+    .strictObject({
+      cpr: z.number().nullable(),
+      cmd: z.number().nullable(),
+      cprNominal: z.number().nullable().optional(),
+      cmdNominal: z.number().nullable().optional(),
+      average: z.number().nullable(),
+      points: z.number().int(),
+    })
+    .nullable(),
 });
 export type DiscoverySummary = z.infer<typeof DiscoverySummary>;
 
@@ -56,7 +68,16 @@ export function summarize(result: DiscoveryResult, config: DiscoveryConfig): Dis
       metric: evaluation.metricCircuit,
       faithfulness: finite(evaluation.faithfulness),
     },
-    curve: curve ? { cpr: finite(curve.cpr), cmd: finite(curve.cmd), average: finite(curve.average), points: curve.points.length } : null,
+    curve: curve
+      ? {
+          cpr: finite(curve.cpr),
+          cmd: finite(curve.cmd),
+          cprNominal: finite(curve.cprNominal),
+          cmdNominal: finite(curve.cmdNominal),
+          average: finite(curve.average),
+          points: curve.points.length,
+        }
+      : null,
   };
 }
 
@@ -103,7 +124,16 @@ export async function writeDiscoveryOutputs(
         metric: p.map((x) => x.metric),
         faithfulness: p.map((x) => x.faithfulness),
       },
-      { producer: meta.producer, extra: { ...extra, 'ct.discovery.cpr': String(curve.cpr), 'ct.discovery.cmd': String(curve.cmd) } },
+      {
+        producer: meta.producer,
+        extra: {
+          ...extra,
+          'ct.discovery.cpr': String(curve.cpr),
+          'ct.discovery.cmd': String(curve.cmd),
+          'ct.discovery.cpr-nominal': String(curve.cprNominal),
+          'ct.discovery.cmd-nominal': String(curve.cmdNominal),
+        },
+      },
     );
   }
   await writeJsonAtomic(paths.circuit, toEapIgJson(graph, scores.scores, circuit, { dModel: model.config.dModel, nodeFormat: config.eapIgNodeFormat }));

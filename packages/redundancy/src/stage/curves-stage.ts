@@ -61,7 +61,9 @@ export const redundancyCurvesStage = defineStage({
   // the examples may differ in their last bits).
   // Version 3: figures by viz's one line chart and circuit drawer (hover names and scores).
   // Version 4: prompts of different lengths in padded batches (same scores to float rounding).
-  version: 4,
+  // Version 5: CPR/CMD integrate over the share kept after pruning (edges or component nodes), as
+  // MIB defines them, not over N / total.
+  version: 5,
   description: 'Faithfulness curves in edges and nodes with a random baseline; N*, redundancy ratio, CPR, CMD; per-node frequencies.',
   config: CurvesConfig,
   inputs,
