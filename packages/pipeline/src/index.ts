@@ -8,7 +8,17 @@ export { isResolvedPipeline, loadPipeline, type PipelinePlan, planFromResolved, 
 export { BUILTIN_STAGES, builtinRegistry } from './stages';
 export { stageHelp } from './describe';
 // Running: run directories, caching and resume, progress display
-export { type PipelineDisplay, type PipelineRunOptions, type PipelineRunResult, runPipeline, type StepResult, type StepStatus } from './runner';
+export {
+  type DispatchedStep,
+  type DispatchOutcome,
+  type PipelineDisplay,
+  type PipelineRunOptions,
+  type PipelineRunResult,
+  runPipeline,
+  type StepDispatcher,
+  type StepResult,
+  type StepStatus,
+} from './runner';
 export { INDEX_DIR, indexPath, isInside, RUN_LOCK_FILE, RUN_STATUS_FILE, stepDir } from './run-dir';
 export { createDisplay } from './display';
 // The embedded default model: its recipe (fixtures/embedded/recipe.json) run as stages, and its card
@@ -37,9 +47,10 @@ export {
 export { type ArtifactStore, checkKey, getDir, packDir, putDir, readPack, runKey, storeIdentity, unpackDir } from './store/artifact-store';
 export { openDirStore } from './store/dir-store';
 export { INDEX_BUCKET, OBJECT_BUCKET, openNatsStore } from './store/nats-store';
-export { partialKey, stepKey, stepSync } from './store/step-sync';
+export { partialKey, stepKey, type StepSync, stepSync } from './store/step-sync';
 export { connectQueue, describeQueue, queueUrl } from './executor/nats-connection';
-export { EXECUTORS, type ExecutorName, executorChoice, localExecutor, openSharedStore, queueExecutor, type TrialExecutor } from './executor/index';
+export { EXECUTORS, type ExecutorName, executorChoice, localExecutor, openSharedStore, queueExecutor, type QueueExecutorOptions, type StepHooks, type TrialExecutor } from './executor/index';
+export { queueStepDispatcher, runJobsId } from './executor/step-jobs';
 export { DEFAULT_QUEUE_SETTINGS, openQueue, type Queue, type QueueSettings, type TrialJob, type TrialState } from './executor/queue';
 export { runTrialJob, trialRunDir } from './executor/trial-job';
 export { type JobOutcomeFile, runWorker, workerName } from './executor/worker';

@@ -15,11 +15,17 @@
  * tool made (or the caller allows another), every step directory stays inside it, and none was
  * made by someone else. Then the run is locked (`.pipeline/lock`), and what a killed run left
  * behind (its lock, temp files) is removed and said.
+ *
+ * With a dispatcher (`dispatch`, executor/step-jobs.ts: `ct run --executor queue`) the members of
+ * foreach groups are computed elsewhere: when the runner reaches one, every foreach member whose
+ * upstream steps have finished is handed over at once, by its content key, and the runner waits;
+ * then each is taken from the step store as any cached step, so the run directory ends up as a
+ * local run's. The other steps run here.
  */
 import { appendFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ConfigError, type StageManifest } from '@circuit-tuning/contracts';
+import { type CircuitTuningError, ConfigError, type StageManifest } from '@circuit-tuning/contracts';
 import {
   acquireLock,
   type AnyStageDefinition,
@@ -35,7 +41,7 @@ import {
 } from '@circuit-tuning/runtime';
 import { assertInsideRun, checkRunDir, PIPELINE_COPY, RUN_LOCK_FILE, RUN_LOG, RUN_STATUS_FILE, stepDir, INDEX_DIR, indexPath } from './run-dir';
 import { type PipelinePlan, RESOLVED_FILE, type ResolvedPipeline, type ResolvedStep } from './resolve';
-import { clearStaleState, reuseFromOtherRun } from './step-cache';
+import { clearStaleState, ownStepMatches, reuseFromOtherRun, stepContentKey } from './step-cache';
 
 export { PIPELINE_COPY, RUN_LOG, RUN_STATUS_FILE } from './run-dir';
 
@@ -52,6 +58,8 @@ export interface StepResult {
   durationMs?: number;
   /** Where a reused run came from, when it was copied from another run directory. */
   reusedFrom?: string;
+  /** Which worker computed the step, when a dispatcher sent it away (a queue job). */
+  ranOn?: string;
   error?: { kind: string; message: string; hint?: string };
 }
 
@@ -93,6 +101,28 @@ export interface PipelineRunOptions {
   allowExistingDir?: boolean;
   /** A store of steps shared between machines (store/step-sync.ts), consulted before each step and given each step that ends. */
   stepStore?: StepStoreHook;
+  /** Computes foreach members elsewhere, leaving them in `stepStore` (which it needs). */
+  dispatch?: StepDispatcher;
+}
+
+/** A step handed to a dispatcher: ready to run (its upstream steps finished), named by its content key. */
+export interface DispatchedStep {
+  step: ResolvedStep;
+  /** Its position in the pipeline's steps. */
+  index: number;
+  /** step-cache.ts's stepContentKey: the key the step store holds it under once computed. */
+  contentKey: string;
+}
+
+export type DispatchOutcome = { status: 'succeeded'; ranOn?: string } | { status: 'failed'; error: CircuitTuningError };
+
+/**
+ * Runs steps somewhere else (executor/step-jobs.ts) and leaves the finished ones in the step store.
+ * A step it has no outcome for (it found the step computed already) runs as any other: the step
+ * store's copy makes it a cached step.
+ */
+export interface StepDispatcher {
+  run(steps: readonly DispatchedStep[], context: { pipeline: ResolvedPipeline; runDir: string; signal?: AbortSignal }): Promise<ReadonlyMap<string, DispatchOutcome>>;
 }
 
 /** What the runner tells a shared step store; see store/step-sync.ts. */
@@ -113,6 +143,7 @@ export interface StepStoreContext {
 
 export async function runPipeline(plan: PipelinePlan, options: PipelineRunOptions): Promise<PipelineRunResult> {
   const { pipeline } = plan;
+  if (options.dispatch !== undefined && options.stepStore === undefined) throw new ConfigError('a run that dispatches steps needs a step store to collect them from');
   const runDir = resolve(options.runDir);
   await checkRunDir(
     runDir,
@@ -142,6 +173,8 @@ export async function runPipeline(plan: PipelinePlan, options: PipelineRunOption
     await status('running');
     const runLog = join(runDir, RUN_LOG);
     let failure: unknown;
+    const forced = (step: ResolvedStep) => options.force === true || (Array.isArray(options.force) && options.force.includes(step.id));
+    const dispatched = new Map<string, DispatchOutcome | 'here'>();
     for (const [index, step] of pipeline.steps.entries()) {
       const result = results.get(step.id) as StepResult;
       if (failure !== undefined || (needed !== undefined && !needed.has(step.id))) {
@@ -158,8 +191,13 @@ export async function runPipeline(plan: PipelinePlan, options: PipelineRunOption
       const clock = performance.now();
       let storeContext: StepStoreContext | undefined;
       try {
+        if (options.dispatch !== undefined && step.group !== undefined && !forced(step) && !dispatched.has(step.id)) {
+          await dispatchReady(plan, index, results, needed, forced, dispatched, { runDir, dispatch: options.dispatch, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+        }
+        const remote = dispatched.get(step.id);
+        if (remote !== undefined && remote !== 'here' && remote.status === 'failed') throw remote.error;
         const inputs = await stepInputs(step, results, pipeline, runDir);
-        const force = options.force === true || (Array.isArray(options.force) && options.force.includes(step.id));
+        const force = forced(step);
         await clearStaleState(definition, step, inputs, runDir, force);
         if (!force && options.reuseFrom !== undefined) {
           const from = await reuseFromOtherRun(definition, step, inputs, runDir, options.reuseFrom);
@@ -186,6 +224,12 @@ export async function runPipeline(plan: PipelinePlan, options: PipelineRunOption
           },
         });
         result.status = run.cached ? 'cached' : 'succeeded';
+        if (remote !== undefined && remote !== 'here' && run.cached) {
+          // Computed for this run by a worker, then fetched: what a local run would have computed here.
+          result.status = 'succeeded';
+          delete result.reusedFrom;
+          if (remote.ranOn !== undefined) result.ranOn = remote.ranOn;
+        }
         result.manifest = run.manifest;
         await options.stepStore?.after(storeContext, { manifest: run.manifest, cached: run.cached });
         result.outputs = Object.fromEntries(Object.entries(run.outputs).filter((e): e is [string, string] => e[1] !== undefined));
@@ -208,6 +252,41 @@ export async function runPipeline(plan: PipelinePlan, options: PipelineRunOption
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * Hands every foreach member that is ready — needed, not forced, its upstream steps finished, not
+ * finished in this run directory already — to the dispatcher in one batch, and records each
+ * outcome; members it did not take are marked to run here.
+ */
+async function dispatchReady(
+  plan: PipelinePlan,
+  from: number,
+  results: ReadonlyMap<string, StepResult>,
+  needed: ReadonlySet<string> | undefined,
+  forced: (step: ResolvedStep) => boolean,
+  dispatched: Map<string, DispatchOutcome | 'here'>,
+  options: { runDir: string; dispatch: StepDispatcher; signal?: AbortSignal },
+): Promise<void> {
+  const { pipeline } = plan;
+  const done = (id: string) => ['succeeded', 'cached'].includes(results.get(id)?.status ?? '');
+  const batch: DispatchedStep[] = [];
+  for (const [index, step] of pipeline.steps.entries()) {
+    if (index < from || step.group === undefined || dispatched.has(step.id) || forced(step)) continue;
+    if (needed !== undefined && !needed.has(step.id)) continue;
+    if (!step.dependsOn.every(done)) continue;
+    const definition = plan.definitions.get(step.id);
+    if (definition === undefined) continue;
+    const inputs = await stepInputs(step, results, pipeline, options.runDir);
+    if (await ownStepMatches(definition, step, inputs, options.runDir)) {
+      dispatched.set(step.id, 'here');
+      continue;
+    }
+    batch.push({ step, index, contentKey: await stepContentKey(definition, step, inputs, options.runDir) });
+  }
+  if (batch.length === 0) return;
+  const outcomes = await options.dispatch.run(batch, { pipeline, runDir: options.runDir, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+  for (const { step } of batch) dispatched.set(step.id, outcomes.get(step.id) ?? 'here');
 }
 
 /** Absolute input paths of a step; collected steps get a run index written for them. */

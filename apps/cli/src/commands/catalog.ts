@@ -67,6 +67,7 @@ export const COMMAND_INFO = {
     summary: 'Run a pipeline file (YAML) reproducibly in a run directory; unchanged steps are reused, a killed run resumes.',
     usage: `run [PIPELINE.yaml] [--run-dir DIR] [--set KEY=VALUE]... [--seed N] [--force] [--rerun STEP,...] [--only STEP,...]
                        [--reuse-from DIR]... [--allow-existing-dir] [--dry-run] [--json] [--quiet] [--verbose]
+         run PIPELINE.yaml --executor queue --queue nats://HOST:4222 [--store DIR] [--timeout SECONDS] [...]
 
     PIPELINE.yaml     default: fixtures/pipelines/default.yaml (the embedded model, subject-verb
                       disagreement: circuit discovery, node redundancy, fine-tuning variants,
@@ -85,6 +86,19 @@ export const COMMAND_INFO = {
     --json            print the run's result as JSON on stdout
     --quiet           no progress on stderr;  --verbose: the stages' debug lines too
 
+    --executor NAME   local (default): every step runs here; queue: the members of foreach groups
+                      go as jobs to \`ct worker\` processes on any machines (the queue \`sweep\`
+                      uses), and come back through the shared artifact store; the other steps
+                      run here. The run directory ends up as a local run's. A killed run rerun
+                      with the same command reuses the steps that finished and waits for those
+                      still queued; a step whose config is wrong is not retried and fails the run.
+    --queue URL       the queue's server (or CT_QUEUE_URL); credentials in the URL or
+                      CT_QUEUE_USER/CT_QUEUE_PASSWORD/CT_QUEUE_TOKEN, never written anywhere
+    --store DIR       the artifact store the workers share (or CT_STORE); default: the object
+                      store in the queue's server. Must be the workers'.
+    --timeout SECONDS how long the run waits for one batch of steps (default 86400)
+    --ack-wait SECONDS, --max-deliver N   the queue's terms, as for \`sweep\`
+
     A run directory holds pipeline.yaml, pipeline.resolved.json, run.json, log.jsonl and one
     directory per step (outputs, manifest.json, log.jsonl). Exit status: 0 when every step
     succeeded, 3-6 for the failing step's error kind, ${EXIT_CANCELLED} when cancelled.`,
@@ -101,6 +115,12 @@ export const COMMAND_INFO = {
       json: { type: 'boolean' },
       quiet: { type: 'boolean' },
       verbose: { type: 'boolean' },
+      executor: { type: 'string' },
+      queue: { type: 'string' },
+      store: { type: 'string' },
+      timeout: { type: 'string' },
+      'ack-wait': { type: 'string' },
+      'max-deliver': { type: 'string' },
     },
   },
   verify: {

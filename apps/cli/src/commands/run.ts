@@ -5,7 +5,8 @@ import type { Command } from '../command';
 import { COMMAND_INFO } from './catalog';
 import { fixturesDir } from '../fixtures';
 import { appVersions, backendChoice, cancelOnSignals, csvOption, EXIT_CANCELLED, listOption, positiveInt, startPipelineBackend, userPath } from '../cli-support';
-import { builtinRegistry, createDisplay, loadPipeline, parseOverride, type PipelineRunResult, runPipeline } from '@circuit-tuning/pipeline';
+import { builtinRegistry, createDisplay, describeQueue, executorChoice, loadPipeline, parseOverride, type PipelineRunResult, queueExecutor, runPipeline } from '@circuit-tuning/pipeline';
+import { queueFlags, refuseQueueFlags } from '../queue-options';
 
 /** What `circuit-tuning run` runs without a file (and `pnpm start`). */
 export const DEFAULT_PIPELINE = join(fixturesDir, 'pipelines', 'default.yaml');
@@ -27,11 +28,27 @@ export const runCommand: Command = {
       process.stdout.write(`${JSON.stringify(pipeline, null, 2)}\n`);
       return 0;
     }
+    const executorName = executorChoice(values.executor);
+    if (executorName === 'local') refuseQueueFlags(values);
+    const queue = executorName === 'queue' ? queueFlags(values) : undefined;
     const threads = positiveInt(values.threads, '--threads') ?? pipeline.threads;
     const info = await startPipelineBackend(pipeline.backend, threads);
     const runDir = userPath((values['run-dir'] as string | undefined) ?? join('runs', pipeline.name));
     const cancel = cancelOnSignals();
     const rerun = csvOption(values.rerun);
+    const say = (message: string) => {
+      if (values.quiet !== true) process.stderr.write(`${message}\n`);
+    };
+    // The foreach members go to the workers; the run takes them back through the store (README: "Running a sweep over several machines").
+    const executor =
+      queue === undefined
+        ? undefined
+        : await queueExecutor({ ...queue, sweepName: pipeline.name, pipeline: path, set: [], signal: cancel.signal, warn: (message) => process.stderr.write(`warning: ${message}\n`) });
+    const remote = executor?.steps({
+      log: say,
+      onState: (step, state) => say(`queue: ${step} ${state.state}${state.worker === undefined ? '' : ` on ${state.worker}`}${state.attempt > 1 ? ` (delivery ${state.attempt})` : ''}${state.error === undefined ? '' : `: ${state.error}`}`),
+    });
+    if (queue !== undefined) say(`run: the members of foreach steps go to the workers of the queue at ${describeQueue(queue.queueUrl)}`);
     let result: PipelineRunResult;
     try {
       result = await runPipeline(plan, {
@@ -45,9 +62,12 @@ export const runCommand: Command = {
         reuseFrom: listOption(values['reuse-from']).map(userPath),
         sourceText: await readFile(path, 'utf8'),
         allowExistingDir: values['allow-existing-dir'] === true,
+        ...(remote === undefined ? {} : { dispatch: remote.dispatch, stepStore: remote.stepStore }),
       });
     } finally {
       cancel.dispose();
+      await remote?.stepStore.flush();
+      await executor?.close();
     }
     const report = result.steps.find((s) => s.outputs.html !== undefined && s.status !== 'failed')?.outputs.html;
     if (values.json) {

@@ -4,12 +4,12 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@circuit-tuning/contracts';
 import type { Command } from '../command';
 import { COMMAND_INFO } from './catalog';
+import { queueFlags, refuseQueueFlags } from '../queue-options';
 import { cancelOnSignals, csvOption, EXIT_CANCELLED, listOption, positiveInt, userPath } from '../cli-support';
 import {
   builtinRegistry,
   checkSweepDir,
   connectQueue,
-  DEFAULT_QUEUE_SETTINGS,
   describeQueue,
   executorChoice,
   expandGrid,
@@ -69,23 +69,15 @@ export const sweepCommand: Command = {
         if (values[flag] !== undefined) throw new ConfigError(`--${flag} is for the local executor; with --executor queue each \`ct worker\` takes its own`, { hint: 'ct worker --queue URL --concurrency N --backend NAME' });
       }
       executor = await queueExecutor({
-        queueUrl: queueUrl(values.queue as string | undefined),
-        ...(values.store === undefined && process.env.CT_STORE === undefined ? {} : { store: userPath((values.store as string | undefined) ?? (process.env.CT_STORE as string)) }),
-        settings: {
-          ackWaitMs: (positiveInt(values['ack-wait'], '--ack-wait') ?? DEFAULT_QUEUE_SETTINGS.ackWaitMs / 1000) * 1000,
-          maxDeliver: positiveInt(values['max-deliver'], '--max-deliver') ?? DEFAULT_QUEUE_SETTINGS.maxDeliver,
-        },
+        ...queueFlags(values),
         sweepName: name,
         pipeline: spec.pipeline,
         set,
-        timeoutMs: (positiveInt(values.timeout, '--timeout') ?? 86_400) * 1000,
         signal: cancel.signal,
         warn: (message) => process.stderr.write(`warning: ${message}\n`),
       });
     } else {
-      for (const flag of ['queue', 'store', 'timeout', 'ack-wait', 'max-deliver'] as const) {
-        if (values[flag] !== undefined) throw new ConfigError(`--${flag} is for --executor queue`, { hint: 'add --executor queue, or drop it' });
-      }
+      refuseQueueFlags(values);
       executor = localExecutor({
         pipeline: spec.pipeline,
         set,

@@ -118,6 +118,7 @@ async function runOneJob(
       status: result.status,
       backend,
       ...(error === undefined ? {} : { error: error instanceof Error ? error.message : String(error) }),
+      ...(error instanceof CircuitTuningError ? { kind: error.kind } : {}),
     });
     if (result.status === 'succeeded') return 0;
     if (result.status === 'aborted') return EXIT_CANCELLED;
@@ -128,8 +129,9 @@ async function runOneJob(
     process.stderr.write(`internal error: ${(error as Error | undefined)?.stack ?? String(error)}\n`);
     return 1;
   } catch (error) {
-    // Loading the pipeline failed (a ConfigError: exit 3, not retried), or the store did.
-    await outcome({ status: 'failed', error: (error as Error).message }).catch(() => undefined);
+    // Loading the pipeline failed (a ConfigError: exit 3, not retried), or the store did, or a
+    // step job's step is not the one it was sent for.
+    await outcome({ status: 'failed', error: (error as Error).message, ...(error instanceof CircuitTuningError ? { kind: error.kind } : {}) }).catch(() => undefined);
     if (error instanceof ConfigError) {
       process.stderr.write(`error: ${error.message}\n`);
       return exitCodeFor.config;

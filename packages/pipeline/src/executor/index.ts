@@ -1,23 +1,28 @@
 /**
- * The executor seam of sweeps: what runs a sweep's trials.
+ * The executor seam: what runs a sweep's trials, and a run's foreach steps.
  *
  *   local   each trial a child process on this machine, `concurrency` at a time (sweep.ts's
- *           runTrials, unchanged)
- *   queue   each trial a job on a NATS JetStream work queue (queue.ts), run by `ct worker`
- *           processes on any machines (worker.ts, trial-job.ts) that share an artifact store
- *           (store/); the sweep collects each result from the store as it ends (queue-sweep.ts)
+ *           runTrials, unchanged); a run computes every step itself, one after another
+ *   queue   each trial, or each foreach member of a run, a job on a NATS JetStream work queue
+ *           (queue.ts), run by `ct worker` processes on any machines (worker.ts, trial-job.ts)
+ *           that share an artifact store (store/); the sweep collects each trial from the store
+ *           as it ends (queue-sweep.ts), the run each step (step-jobs.ts), both waiting in one
+ *           loop (await-jobs.ts)
  *
- * Both give the same TrialResult for the same trial: the queue only changes where it ran.
+ * Either gives the same results: the queue only changes where a trial or a step ran.
  */
 import { ConfigError } from '@circuit-tuning/contracts';
 import type { NatsConnection } from 'nats';
 import type { ArtifactStore } from '../store/artifact-store';
 import { openDirStore } from '../store/dir-store';
 import { openNatsStore } from '../store/nats-store';
+import type { StepDispatcher } from '../runner';
+import { type StepSync, stepSync } from '../store/step-sync';
 import { type RunTrialsOptions, runTrials, type Trial, type TrialResult } from '../sweep';
 import { connectQueue, describeQueue } from './nats-connection';
-import { openQueue, type QueueSettings, sweepIdFor } from './queue';
+import { openQueue, type QueueSettings, sweepIdFor, type TrialState } from './queue';
 import { runTrialsOnQueue } from './queue-sweep';
+import { queueStepDispatcher } from './step-jobs';
 
 export const EXECUTORS = ['local', 'queue'] as const;
 export type ExecutorName = (typeof EXECUTORS)[number];
@@ -36,11 +41,24 @@ export interface TrialHooks {
   onProgress?(counts: Record<string, number>): void;
 }
 
+/** What a run (`ct run --executor queue`) is told about the steps it sent away. */
+export interface StepHooks {
+  onState?(step: string, state: TrialState): void;
+  log?(message: string): void;
+  onProgress?(counts: Record<string, number>): void;
+}
+
 export interface TrialExecutor {
   readonly name: ExecutorName;
-  /** Where trials run, for the sweep's first line. */
+  /** Where trials (or steps) run, for the first line. */
   readonly description: string;
+  /** A sweep's trials, each a whole pipeline in its own run directory. */
   run(trials: readonly Trial[], hooks: TrialHooks): Promise<TrialResult[]>;
+  /**
+   * What a single run hands its foreach members to (runner.ts's `dispatch`) and the step store it
+   * then takes them from (its `stepStore`); undefined where the runner computes every step itself.
+   */
+  steps(hooks: StepHooks): { dispatch: StepDispatcher; stepStore: StepSync } | undefined;
   close(): Promise<void>;
 }
 
@@ -54,6 +72,7 @@ export function localExecutor(options: Omit<RunTrialsOptions, 'onStart' | 'onEnd
         ...(hooks.onStart === undefined ? {} : { onStart: hooks.onStart }),
         ...(hooks.onEnd === undefined ? {} : { onEnd: hooks.onEnd }),
       }),
+    steps: () => undefined,
     async close() {},
   };
 }
@@ -71,10 +90,11 @@ export interface QueueExecutorOptions {
   queueUrl: string;
   store?: string;
   settings: QueueSettings;
-  /** The sweep's name, the start of its id. */
+  /** The sweep's name (the start of its id), its pipeline file and overrides; a single run's are in its plan. */
   sweepName: string;
   pipeline: string;
   set: readonly string[];
+  /** How long a sweep waits for its trials, or a run for one batch of steps. */
   timeoutMs: number;
   progressEveryMs?: number;
   pollMs?: number;
@@ -111,6 +131,20 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Tria
           ...(hooks.onEnd === undefined ? {} : { onEnd: hooks.onEnd }),
           ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
         }),
+      steps: (hooks) => ({
+        dispatch: queueStepDispatcher({
+          queue,
+          store,
+          timeoutMs: options.timeoutMs,
+          ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+          ...(options.progressEveryMs === undefined ? {} : { progressEveryMs: options.progressEveryMs }),
+          ...(hooks.onState === undefined ? {} : { onState: hooks.onState }),
+          ...(hooks.log === undefined ? {} : { log: hooks.log }),
+          ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
+        }),
+        // The run's own steps go to the store too: the workers take its upstream steps from there.
+        stepStore: stepSync(store, { warn: options.warn, ...(hooks.log === undefined ? {} : { info: hooks.log }) }),
+      }),
       async close() {
         await store.close();
         await connection.drain();

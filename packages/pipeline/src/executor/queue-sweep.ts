@@ -14,6 +14,7 @@ import { RuntimeError } from '@circuit-tuning/contracts';
 import { runDirState } from '../run-dir';
 import { type ArtifactStore, getDir, runKey, storeIdentity } from '../store/artifact-store';
 import { collectMetrics, type Trial, type TrialResult, trialSets } from '../sweep';
+import { awaitJobs } from './await-jobs';
 import type { Queue, TrialJob, TrialState, TrialStateName } from './queue';
 
 export interface QueueSweepOptions {
@@ -37,9 +38,10 @@ export interface QueueSweepOptions {
 
 const FINAL: readonly TrialStateName[] = ['succeeded', 'failed'];
 
-export async function enqueueTrials(trials: readonly Trial[], options: Pick<QueueSweepOptions, 'queue' | 'store' | 'sweepId' | 'pipeline' | 'set'>): Promise<void> {
+export async function enqueueTrials(trials: readonly Trial[], options: Pick<QueueSweepOptions, 'queue' | 'store' | 'sweepId' | 'pipeline' | 'set'>): Promise<TrialJob[]> {
   const text = await readFile(options.pipeline, 'utf8');
   const storeId = await storeIdentity(options.store);
+  const jobs: TrialJob[] = [];
   for (const [index, trial] of trials.entries()) {
     const job: TrialJob = {
       format: 'ct-trial-job/1',
@@ -53,53 +55,27 @@ export async function enqueueTrials(trials: readonly Trial[], options: Pick<Queu
     };
     await options.queue.setState({ sweepId: options.sweepId, index, name: trial.name, state: 'queued', attempt: 0, updatedAt: new Date().toISOString() });
     await options.queue.enqueue(job);
+    jobs.push(job);
   }
+  return jobs;
 }
 
 export async function runTrialsOnQueue(trials: readonly Trial[], options: QueueSweepOptions): Promise<TrialResult[]> {
-  await enqueueTrials(trials, options);
-  const results: (TrialResult | undefined)[] = new Array(trials.length).fill(undefined);
-  const seen = new Map<number, string>();
-  const started = Date.now();
-  let lastProgress = Date.now();
-  const pollMs = options.pollMs ?? 500;
-  while (results.some((r) => r === undefined)) {
-    if (options.signal?.aborted) break;
-    if (Date.now() - started > options.timeoutMs) {
-      throw new RuntimeError(`the sweep waited ${Math.round(options.timeoutMs / 1000)} s and ${results.filter((r) => r === undefined).length} of ${trials.length} trials have not ended`, {
-        hint: `they stay queued: \`ct sweep --status --queue URL\` shows them (sweep ${options.sweepId}); is a \`ct worker\` running?`,
-      });
-    }
-    const states = new Map<number, TrialState>();
-    for (const index of trials.keys()) {
-      if (results[index] !== undefined) continue;
-      const state = await options.queue.state(options.sweepId, index);
-      if (state !== undefined) states.set(index, state);
-    }
-    for (const [index, trial] of trials.entries()) {
-      const state = states.get(index);
-      if (state === undefined || results[index] !== undefined) continue;
-      const fingerprint = `${state.state}:${state.attempt}:${state.worker ?? ''}`;
-      if (seen.get(index) !== fingerprint) {
-        seen.set(index, fingerprint);
-        options.onState?.(trial, state, index);
-      }
-      if (!FINAL.includes(state.state)) continue;
-      const result = await collect(trial, index, state, options);
-      results[index] = result;
-      options.onEnd?.(result, index);
-    }
-    if (options.onProgress !== undefined && Date.now() - lastProgress >= (options.progressEveryMs ?? 10_000)) {
-      lastProgress = Date.now();
-      const counts: Record<string, number> = {};
-      for (const index of trials.keys()) {
-        const name = results[index]?.status ?? states.get(index)?.state ?? 'queued';
-        counts[name] = (counts[name] ?? 0) + 1;
-      }
-      options.onProgress(counts);
-    }
-    if (results.some((r) => r === undefined)) await new Promise((r) => setTimeout(r, pollMs));
-  }
+  const jobs = await enqueueTrials(trials, options);
+  const trialOf = (job: TrialJob) => trials[job.index] as Trial;
+  const results = await awaitJobs(jobs, {
+    queue: options.queue,
+    timeoutMs: options.timeoutMs,
+    timeoutHint: `the trials stay queued: \`ct sweep --status --queue URL\` shows them (sweep ${options.sweepId}); is a \`ct worker\` running?`,
+    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+    ...(options.progressEveryMs === undefined ? {} : { progressEveryMs: options.progressEveryMs }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    finished: async (job, state) => (state === undefined || !FINAL.includes(state.state) ? undefined : collect(trialOf(job), job.index, state, options)),
+    onState: (job, state) => options.onState?.(trialOf(job), state, job.index),
+    onResult: (job, result) => options.onEnd?.(result, job.index),
+    countAs: (result) => result.status,
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+  });
   return results.filter((r): r is TrialResult => r !== undefined);
 }
 

@@ -13,8 +13,13 @@
  * A job carries what the trial needs and nothing of the machine that queued it: the pipeline
  * file's text (and path, used where the same file exists), its overrides and the trial's name.
  * No address or credential goes into a job or a state.
+ *
+ * Two kinds of job travel the same way and are run by the same workers: a sweep's trial (a whole
+ * pipeline in its own run directory, collected from `runs/<sweep>/<index>`) and one step of a
+ * `ct run --executor queue` (`step` set: a foreach member, run alone with its upstream steps taken
+ * from the store, left in the store under `steps/<content key>`; step-jobs.ts).
  */
-import { ConfigError } from '@circuit-tuning/contracts';
+import { ConfigError, type ErrorKind } from '@circuit-tuning/contracts';
 import { AckPolicy, type Consumer, type JsMsg, type KV, type NatsConnection, nanos, RetentionPolicy, StorageType } from 'nats';
 
 export const TRIALS_STREAM = 'CT_TRIALS';
@@ -33,6 +38,11 @@ export interface TrialJob {
   values: Record<string, unknown>;
   /** The identity of the artifact store the sweep collects from (store/artifact-store.ts's storeIdentity). */
   storeId: string;
+  /**
+   * A step job: run only this step of the pipeline (the runner's `only`), and leave it in the store
+   * under `steps/<contentKey>`, the key the coordinator computed from its inputs.
+   */
+  step?: { id: string; contentKey: string };
 }
 
 export type TrialStateName = 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed';
@@ -49,6 +59,10 @@ export interface TrialState {
   backend?: string;
   durationMs?: number;
   error?: string;
+  /** The kind of the error (config: not retried), as the job's process reported it. */
+  errorKind?: ErrorKind;
+  /** A step job's content key: which computation this state is about (a rerun may queue another). */
+  key?: string;
   updatedAt: string;
 }
 
@@ -179,7 +193,8 @@ export function parseJob(message: JsMsg): TrialJob {
   } catch {
     throw new ConfigError(`job ${message.seq} on ${message.subject} is not JSON`);
   }
-  if (job.format !== 'ct-trial-job/1' || typeof job.sweepId !== 'string' || typeof job.index !== 'number' || typeof job.name !== 'string' || typeof job.pipeline?.text !== 'string' || !Array.isArray(job.set) || typeof job.storeId !== 'string') {
+  const stepOk = job.step === undefined || (typeof job.step.id === 'string' && typeof job.step.contentKey === 'string' && /^[0-9a-f]{16,64}$/.test(job.step.contentKey));
+  if (job.format !== 'ct-trial-job/1' || typeof job.sweepId !== 'string' || typeof job.index !== 'number' || typeof job.name !== 'string' || typeof job.pipeline?.text !== 'string' || !Array.isArray(job.set) || typeof job.storeId !== 'string' || !stepOk) {
     throw new ConfigError(`job ${message.seq} on ${message.subject} is not a circuit-tuning trial (format ct-trial-job/1)`);
   }
   return job as TrialJob;

@@ -5,6 +5,12 @@
  * in the store, and a trial another worker started resumes from them. When it succeeds, its whole
  * run directory goes to the store (`runs/<sweep>/<index>`) for the sweep to collect.
  *
+ * A step job (a foreach member of a `ct run --executor queue`, step-jobs.ts) runs the same way
+ * with the runner's `only`: its upstream steps come from the store (the coordinator stored them),
+ * and the step itself goes to the store under its content key, which must be the key the
+ * coordinator sent: a step whose inputs differ here (a file the pipeline names by path that this
+ * machine has in another version) would be a computation the coordinator never collects.
+ *
  * This runs in a child process of `ct worker` (apps/cli/src/commands/worker.ts), so a crash stays
  * in its trial and the worker can report it; the child ends itself when its worker is gone.
  */
@@ -12,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RuntimeError } from '@circuit-tuning/contracts';
+import { ConfigError, RuntimeError } from '@circuit-tuning/contracts';
 import { writeFileAtomic } from '@circuit-tuning/runtime';
 import { parseOverride } from '../overrides';
 import { loadPipeline } from '../resolve';
@@ -20,7 +26,7 @@ import { type PipelineDisplay, type PipelineRunResult, runPipeline } from '../ru
 import type { BackendChoice } from '../spec';
 import { builtinRegistry } from '../stages';
 import { type ArtifactStore, putDir, runKey, storeIdentity } from '../store/artifact-store';
-import { stepSync } from '../store/step-sync';
+import { stepKey, stepSync } from '../store/step-sync';
 import type { TrialJob } from './queue';
 
 export interface TrialJobOptions {
@@ -70,6 +76,9 @@ export async function runTrialJob(job: TrialJob, options: TrialJobOptions): Prom
   }
   const file = await pipelineFile(job, options.workDir);
   const plan = await loadPipeline(file, { registry: builtinRegistry(), overrides: job.set.map(parseOverride), ...(options.backend === undefined ? {} : { backend: options.backend }) });
+  if (job.step !== undefined && !plan.pipeline.steps.some((s) => s.id === job.step?.id)) {
+    throw new ConfigError(`step job ${job.sweepId} ${job.name}: pipeline ${job.pipeline.path} has no step '${job.step.id}'`);
+  }
   const info = await options.startBackend(plan.pipeline.backend, plan.pipeline.threads);
   const runDir = trialRunDir(options.workDir, job);
   const sync = stepSync(options.store, { warn: options.warn, info: options.info, ...(options.snapshotEveryMs === undefined ? {} : { snapshotEveryMs: options.snapshotEveryMs }) });
@@ -81,12 +90,23 @@ export async function runTrialJob(job: TrialJob, options: TrialJobOptions): Prom
       versions: options.versions(info),
       sourceText: job.pipeline.text,
       stepStore: sync,
+      ...(job.step === undefined ? {} : { only: [job.step.id] }),
       ...(options.display === undefined ? {} : { display: options.display }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
   } finally {
     await sync.flush();
   }
-  if (result.status === 'succeeded') await putDir(options.store, runKey(job.sweepId, job.index), runDir, { replace: true });
+  if (result.status !== 'succeeded') return { result, backend: info.name };
+  if (job.step === undefined) await putDir(options.store, runKey(job.sweepId, job.index), runDir, { replace: true });
+  else {
+    const computed = sync.contentKeyOf(job.step.id);
+    if (computed !== job.step.contentKey) {
+      throw new RuntimeError(`step '${job.step.id}' has content key ${computed ?? '(none)'} on this worker, not ${job.step.contentKey} as where it was queued: its inputs differ here`, {
+        hint: 'a file the pipeline names by path differs between the machines; give the workers the same checkout',
+      });
+    }
+    if (!(await options.store.has(stepKey(job.step.contentKey)))) throw new RuntimeError(`step '${job.step.id}' ran but is not in the store (${options.store.description})`);
+  }
   return { result, backend: info.name };
 }

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { exitCodeFor } from '@circuit-tuning/contracts';
+import { type ErrorKind, exitCodeFor } from '@circuit-tuning/contracts';
 import { writeJsonAtomic } from '@circuit-tuning/runtime';
 import { parseJob, type Queue, type TrialJob, type TrialState } from './queue';
 
@@ -36,6 +36,8 @@ export interface JobOutcomeFile {
   status: string;
   backend?: string;
   error?: string;
+  /** The error's kind (contracts' ErrorKind), which the coordinator of a step job fails with. */
+  kind?: ErrorKind;
 }
 
 export const workerName = () => `${hostname()}:${process.pid}`;
@@ -82,7 +84,7 @@ async function handle(job: TrialJob, message: NonNullable<Awaited<ReturnType<Que
   const settings = await queue.refresh().catch(() => queue.settings);
   const heartbeatMs = Math.max(250, Math.floor(settings.ackWaitMs / 3));
   const attempt = message.info.deliveryCount;
-  const base = { sweepId: job.sweepId, index: job.index, name: job.name, attempt, host: hostname(), worker: workerName() };
+  const base = { sweepId: job.sweepId, index: job.index, name: job.name, attempt, host: hostname(), worker: workerName(), ...(job.step === undefined ? {} : { key: job.step.contentKey }) };
   const state = (s: Omit<TrialState, keyof typeof base | 'updatedAt'>) => queue.setState({ ...base, ...s, updatedAt: new Date().toISOString() }).catch(() => undefined);
   await state({ state: 'running' });
   options.log(`${job.sweepId} ${job.name}: started (delivery ${attempt} of at most ${settings.maxDeliver})`);
@@ -113,21 +115,22 @@ async function handle(job: TrialJob, message: NonNullable<Awaited<ReturnType<Que
     .catch(() => undefined);
   const error = outcome?.error ?? stderr.trim().split('\n').filter((l) => l.startsWith('error:')).pop() ?? stderr.trim().split('\n').pop() ?? `exit ${code}`;
   const backend = outcome?.backend === undefined ? {} : { backend: outcome.backend };
+  const errorKind: ErrorKind = code === exitCodeFor.config ? 'config' : (outcome?.kind ?? 'runtime');
   if (code === 0) {
     await state({ state: 'succeeded', durationMs, ...backend });
     await message.ackAck().catch(() => message.ack());
     options.log(`${job.sweepId} ${job.name}: succeeded in ${(durationMs / 1000).toFixed(1)} s`);
   } else if (code === exitCodeFor.config) {
-    await state({ state: 'failed', durationMs, error, ...backend });
+    await state({ state: 'failed', durationMs, error, errorKind, ...backend });
     message.term('the trial failed in its config; a retry would fail the same way');
     options.log(`${job.sweepId} ${job.name}: failed in its config, not retried: ${error}`);
   } else if (attempt >= settings.maxDeliver) {
-    await state({ state: 'failed', durationMs, error, ...backend });
+    await state({ state: 'failed', durationMs, error, errorKind, ...backend });
     message.term(`failed on its last allowed delivery (${attempt})`);
     options.log(`${job.sweepId} ${job.name}: failed on its last delivery (${attempt}): ${error}`);
   } else {
     const delayMs = Math.min(60_000, 1000 * 2 ** (attempt - 1));
-    await state({ state: 'retrying', durationMs, error, ...backend });
+    await state({ state: 'retrying', durationMs, error, errorKind, ...backend });
     message.nak(delayMs);
     options.log(`${job.sweepId} ${job.name}: failed (exit ${code}), retried in ${delayMs / 1000} s: ${error}`);
   }

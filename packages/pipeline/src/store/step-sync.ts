@@ -35,14 +35,23 @@ export interface StepSyncOptions {
   info?(message: string): void;
 }
 
-export function stepSync(store: ArtifactStore, options: StepSyncOptions): StepStoreHook & { flush(): Promise<void> } {
+export interface StepSync extends StepStoreHook {
+  /** Stops the snapshots of steps still running (after the run ended). */
+  flush(): Promise<void>;
+  /** The content key a step of this run was looked up under (a step job checks it is the one it was sent for). */
+  contentKeyOf(stepId: string): string | undefined;
+}
+
+export function stepSync(store: ArtifactStore, options: StepSyncOptions): StepSync {
   const running = new Map<string, { stop(): Promise<void> }>();
   const keys = new Map<string, string>();
+  const byStep = new Map<string, string>();
   const keyOf = async (context: StepStoreContext) => {
     const cached = keys.get(context.stageDir);
     if (cached !== undefined) return cached;
     const key = await stepContentKey(context.definition, context.step, context.inputs, context.runDir);
     keys.set(context.stageDir, key);
+    byStep.set(context.step.id, key);
     return key;
   };
   return {
@@ -89,6 +98,7 @@ export function stepSync(store: ArtifactStore, options: StepSyncOptions): StepSt
       for (const s of running.values()) await s.stop();
       running.clear();
     },
+    contentKeyOf: (stepId) => byStep.get(stepId),
   };
 }
 

@@ -1,0 +1,162 @@
+/**
+ * A single run whose foreach members go to workers (`ct run --executor queue`), as users run it:
+ * the real nats-server on a free loopback port (packages/pipeline/test/nats-server.ts), two
+ * `ct worker` processes with their own working directories, and a tiny tuning curve
+ * (pipelines/foreach-tiny.yaml: a foreach of three circuit-tuning steps, a full fine-tuning beside
+ * them, the curve collecting all four).
+ *
+ *   - the members run on the workers, the rest here, and the run directory holds what a local run
+ *     of the same pipeline holds (every output's hash, timing columns aside); `ct verify` passes
+ *   - a coordinator SIGKILLed while its steps are out is rerun with the same command: nothing is
+ *     queued twice, the finished steps are taken from the store, the run completes
+ *   - a member whose config is wrong fails on its worker once, is not retried, and fails the run
+ *     with exit 3 naming the step
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectQueue, openQueue, runJobsId } from '@circuit-tuning/pipeline';
+import { NATS_MISSING, type NatsServer, natsServerBinary, startNatsServer } from '../../../packages/pipeline/test/nats-server';
+import { type CliResult, runCli, startCli } from './cli-process';
+
+const pipeline = fileURLToPath(new URL('./pipelines/foreach-tiny.yaml', import.meta.url));
+const STEPS = ['tasks', 'pretrain', 'tune-top-4', 'tune-top-8', 'tune-top-16', 'full', 'tuning-curve'];
+const MEMBERS = ['tune-top-4', 'tune-top-8', 'tune-top-16'];
+
+interface RunJson {
+  status: string;
+  steps: { id: string; status: string; ranOn?: string; reusedFrom?: string; error?: { kind: string; message: string } }[];
+}
+interface Manifest {
+  configHash: string;
+  outputs: { port: string; sha256: string }[];
+}
+
+const readJson = async <T>(path: string) => JSON.parse(await readFile(path, 'utf8')) as T;
+
+if (natsServerBinary() === undefined) {
+  describe.skip(NATS_MISSING, () => undefined);
+} else {
+  let dir: string;
+  let server: NatsServer;
+  const workers: { name: string; child: ChildProcess; done: Promise<CliResult> }[] = [];
+  const queued = (extra: readonly string[], runDir: string, timeoutMs = 120_000) =>
+    startCli(['run', pipeline, '--run-dir', runDir, '--executor', 'queue', '--queue', server.url, '--timeout', '100', ...extra], { timeoutMs });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ct-run-queue-'));
+    server = await startNatsServer();
+    for (const name of ['worker-a', 'worker-b']) workers.push({ name, ...startCli(['worker', '--queue', server.url, '--work-dir', join(dir, name)], { timeoutMs: 280_000 }) });
+    // Both take jobs before the first run queues any (a busy machine could leave one to take them all).
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            let seen = '';
+            const timer = setTimeout(() => reject(new Error(`${w.name} not ready after 60 s:\n${seen}`)), 60_000);
+            w.child.stderr?.on('data', (chunk: Buffer | string) => {
+              seen += String(chunk);
+              if (seen.includes('taking trials from')) {
+                clearTimeout(timer);
+                resolve();
+              }
+            });
+          }),
+      ),
+    );
+  }, 90_000);
+  afterAll(async () => {
+    for (const w of workers) w.child.kill('SIGKILL');
+    await Promise.all(workers.map((w) => w.done));
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  describe('ct run --executor queue', () => {
+    it('runs the foreach members on the workers and ends with the run directory of a local run; ct verify passes', async () => {
+      const local = await runCli(['run', pipeline, '--run-dir', join(dir, 'local'), '--quiet'], { timeoutMs: 120_000 });
+      expect(local.code, local.stderr).toBe(0);
+      const remote = await queued([], join(dir, 'queued')).done;
+      expect(remote.code, remote.stderr).toBe(0);
+      expect(remote.stderr).toMatch(/queued for the workers \(jobs foreach-tiny-[0-9a-f]{12}\): tune-top-4, tune-top-8, tune-top-16/);
+
+      const run = await readJson<RunJson>(join(dir, 'queued', 'run.json'));
+      expect(run.status).toBe('succeeded');
+      expect(run.steps.map((s) => s.id)).toEqual(STEPS);
+      expect(run.steps.map((s) => s.status)).toEqual(Array(STEPS.length).fill('succeeded'));
+      const names = new Set(workers.map((w) => `${w.child.pid}`));
+      for (const step of run.steps) {
+        // The members ran on a worker (host:pid of a `ct worker`'s job), the other steps here.
+        if (MEMBERS.includes(step.id)) expect(names.has(step.ranOn?.split(':').pop() ?? ''), `${step.id} ran on ${step.ranOn}`).toBe(true);
+        else expect(step.ranOn, step.id).toBeUndefined();
+      }
+      // The same steps, configs and outputs as the local run: every hash equal, except the training
+      // logs, whose step_ms column is wall-clock time (and the curve's run index, which lists their hashes).
+      for (const id of STEPS) {
+        const [a, b] = await Promise.all([readJson<Manifest>(join(dir, 'local', id, 'manifest.json')), readJson<Manifest>(join(dir, 'queued', id, 'manifest.json'))]);
+        expect(b.configHash, id).toBe(a.configHash);
+        const hashes = (m: Manifest) => m.outputs.filter((o) => o.port !== 'train_log').map((o) => `${o.port}:${o.sha256}`);
+        expect(hashes(b), id).toEqual(hashes(a));
+        expect(b.outputs.map((o) => o.port), id).toEqual(a.outputs.map((o) => o.port));
+      }
+
+      const verify = await runCli(['verify', join(dir, 'queued'), '--work', join(dir, 'verify'), '--json', '--quiet'], { timeoutMs: 120_000 });
+      expect(verify.code, verify.stderr + verify.stdout).toBe(0);
+      expect((JSON.parse(verify.stdout) as { reproduced: boolean }).reproduced).toBe(true);
+
+      // The queue's address is in no file of the run directory.
+      const files = (await readdir(join(dir, 'queued'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile() && !/\.(arrow|safetensors)$/.test(e.name));
+      for (const f of files) expect(await readFile(join(f.parentPath, f.name), 'utf8'), join(f.parentPath, f.name)).not.toContain(`127.0.0.1:${server.port}`);
+    }, 280_000);
+
+    it('reruns a SIGKILLed coordinator without queueing a step twice: finished steps come from the store', async () => {
+      // Another seed: steps of their own, none in the store yet.
+      const runDir = join(dir, 'killed');
+      const first = queued(['--seed', '11'], runDir);
+      await new Promise<void>((resolve, reject) => {
+        let said = '';
+        const timer = setTimeout(() => reject(new Error(`the run queued nothing within 60 s:\n${said}`)), 60_000);
+        first.child.stderr?.on('data', (chunk: Buffer | string) => {
+          said += String(chunk);
+          if (said.includes('queued for the workers')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      first.child.kill('SIGKILL');
+      await first.done;
+      const rerun = await queued(['--seed', '11'], runDir).done;
+      expect(rerun.code, rerun.stderr).toBe(0);
+      // Each member was either finished (in the store) or still out (waited for); none queued again.
+      expect(rerun.stderr).not.toMatch(/queued for the workers/);
+      expect(rerun.stderr).toMatch(/in the store already: |waited for: /);
+      const run = await readJson<RunJson>(join(runDir, 'run.json'));
+      // What the killed run had finished is reused; the members were computed for this run, by its jobs.
+      expect(run.steps.map((s) => s.status)).toEqual(['cached', 'cached', 'succeeded', 'succeeded', 'succeeded', 'succeeded', 'succeeded']);
+      for (const id of MEMBERS) expect(run.steps.find((s) => s.id === id)?.ranOn, id).toMatch(/:\d+$/);
+      // Every job of the run was delivered once.
+      const connection = await connectQueue(server.url);
+      try {
+        const states = await (await openQueue(connection)).states(runJobsId('foreach-tiny', runDir));
+        expect(states.map((s) => [s.name, s.state, s.attempt])).toEqual(MEMBERS.map((m) => [m, 'succeeded', 1]));
+      } finally {
+        await connection.drain();
+      }
+    }, 200_000);
+
+    it('fails the run naming the member whose config is wrong, which is not retried (exit 3)', async () => {
+      // Resolves (seqLen is a valid setting) but fails when the step runs: the model has 32 positions.
+      const bad = await queued(['--set', 'tune-top-8.config.seqLen=64', '--seed', '12'], join(dir, 'bad')).done;
+      expect(bad.code, bad.stderr).toBe(3);
+      expect(bad.stderr).toMatch(/error: step 'tune-top-8' failed on \S+ \(delivery 1\): .*seqLen 64 is longer than the model's 32 positions/);
+      const run = await readJson<RunJson>(join(dir, 'bad', 'run.json'));
+      const status = Object.fromEntries(run.steps.map((s) => [s.id, s.status]));
+      expect(status).toMatchObject({ tasks: 'succeeded', pretrain: 'succeeded', 'tune-top-4': 'succeeded', 'tune-top-8': 'failed', full: 'skipped', 'tuning-curve': 'skipped' });
+      expect(run.steps.find((s) => s.id === 'tune-top-8')?.error?.kind).toBe('config');
+    }, 150_000);
+  });
+}
