@@ -12,8 +12,8 @@ export const KERNEL_FIXES = {
   'shared-identity': 'Identity (clones, tensors saved for gradients) shares the input by reference count',
   /** wasm's GatherV2 computes each element's source in a scalar loop. */
   'gather-rows': 'GatherV2 copies whole slices (embedding rows) from a view of the wasm heap',
-  /** On `native`, tfjs-backend-cpu's Slice and GatherV2 index element by element, and return contiguous boxes as views. */
-  'copy-slices': 'Slice, Unpack, SplitV and GatherV2 copy contiguous runs of the input',
+  /** On `native`, tfjs-backend-cpu's Slice, GatherV2 and Tile index element by element; its Slice returns contiguous boxes as views. */
+  'copy-slices': 'Slice, Unpack, SplitV, GatherV2 and Tile copy contiguous runs of the input',
   /** On `native`, tfjs-backend-cpu's binary ops compute every element's positions when shapes broadcast. */
   'broadcast-binary': 'float32 Add, Sub, Multiply and RealDiv that broadcast run as merged-axis loops',
   /** On `native`, tfjs-backend-cpu's ScatterNd indexes every element into a fresh array. */

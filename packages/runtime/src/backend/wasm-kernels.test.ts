@@ -78,6 +78,26 @@ function scatterCases(): Case[] {
   return out;
 }
 
+/** Tiles of every rank the tape differentiates (≤ 4) and beyond, with repeats on any axes. */
+function tileCases(): Case[] {
+  const rand = rng(13);
+  const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+  const out: Case[] = [];
+  for (const dtype of ['float32', 'int32', 'bool'] as const) {
+    for (let c = 0; c < 30; c++) {
+      const shape = Array.from({ length: int(1, 5) }, () => int(1, 4));
+      const reps = shape.map(() => (rand() < 0.5 ? 1 : int(1, 3)));
+      const n = shape.reduce((a, b) => a * b, 1);
+      const values = Array.from({ length: n }, () => (dtype === 'float32' ? rand() * 2 - 1 : int(0, dtype === 'bool' ? 1 : 99)));
+      out.push({ name: `tile ${dtype} [${shape}] by [${reps}]`, run: () => [tf.tile(tf.tensor(values, shape, dtype), reps)] });
+    }
+  }
+  // The grouped-query pattern of the model's forward: [kv heads, 1, d, dHead] by [1, group, 1, 1].
+  out.push({ name: 'tile k/v heads over their query heads', run: () => [tf.tile(tf.reshape(tf.range(0, 2 * 3 * 4), [2, 1, 3, 4]), [1, 4, 1, 1])] });
+  out.push({ name: 'tile of nothing', run: () => [tf.tile(tf.zeros([0, 3]), [2, 2])] });
+  return out;
+}
+
 function evaluate(all: Case[]): Map<string, { shape: number[]; values: number[] }[]> {
   const results = new Map<string, { shape: number[]; values: number[] }[]>();
   for (const c of all) {
@@ -172,8 +192,8 @@ describe.skipIf(!applyNativeKernels(1, 'native').ok)('copy-slices kernels on the
     await initBackend({ backend: 'native', threads: 1, log: () => {} });
   });
 
-  it('give the cpu kernels’ results for slices, unstacks, splits, gathers, clones and scatters', async () => {
-    const all = [...cases(), ...scatterCases()];
+  it('give the cpu kernels’ results for slices, unstacks, splits, gathers, clones, scatters and tiles', async () => {
+    const all = [...cases(), ...scatterCases(), ...tileCases()];
     await initBackend({ backend: 'cpu', log: () => {} });
     const stock = evaluate(all);
     await initBackend({ backend: 'native', threads: 1, log: () => {} });
