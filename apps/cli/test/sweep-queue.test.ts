@@ -104,7 +104,7 @@ if (natsServerBinary() === undefined) {
       // One entry per distinct step: tasks for 2 seeds, pretrain for 6 trials; each unpacks whole.
       const steps = await store.list('steps/');
       expect(steps).toHaveLength(8);
-      for (const key of steps) readPack((await store.get(key)) as Uint8Array, key);
+      for (const key of steps) await readPack((await store.get(key)) as Uint8Array, key);
       expect(await store.list('partial/')).toEqual([]);
       // Whether a trial computed its tasks step or took it from the store, its outputs are the same bytes.
       const seed1 = b.trials.filter((t) => t.name.includes('seed=1'));
@@ -128,7 +128,7 @@ if (natsServerBinary() === undefined) {
         if (Date.now() > deadline) throw new Error('no checkpoint of the running trial reached the store within 60 s');
         const keys = await store.list('partial/');
         for (const key of keys) {
-          const pack = readPack((await store.get(key)) as Uint8Array, key);
+          const pack = await readPack((await store.get(key)) as Uint8Array, key);
           if (pack.files.some((f) => /checkpoints\/step-00000(1[0-9]|[2-9][0-9])\//.test(f.path))) partial = key;
         }
         await new Promise((r) => setTimeout(r, 200));

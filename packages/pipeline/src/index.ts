@@ -44,9 +44,10 @@ export {
   writeSweepFiles,
 } from './sweep';
 // Sweeps over several machines: a shared artifact store (a directory or the NATS object store)
-export { type ArtifactStore, checkKey, getDir, packDir, putDir, readPack, runKey, storeIdentity, unpackDir } from './store/artifact-store';
+export { type ArtifactStore, checkKey, type EntryData, getDir, putDir, runKey, type StoreEntry, storeIdentity } from './store/artifact-store';
+export { chunksOf, collect, PACK_FORMAT, packStream, readPack, unpackStream } from './store/pack';
 export { openDirStore } from './store/dir-store';
-export { INDEX_BUCKET, OBJECT_BUCKET, openNatsStore } from './store/nats-store';
+export { INDEX_BUCKET, OBJECT_BUCKET, openNatsStore, PART_BYTES } from './store/nats-store';
 export { partialKey, stepKey, type StepSync, stepSync } from './store/step-sync';
 export { connectQueue, describeQueue, queueUrl } from './executor/nats-connection';
 export { EXECUTORS, type ExecutorName, executorChoice, localExecutor, openSharedStore, queueExecutor, type QueueExecutorOptions, type StepHooks, type TrialExecutor } from './executor/index';

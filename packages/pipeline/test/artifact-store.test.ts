@@ -2,15 +2,17 @@
  * The two artifact stores (src/store): the shared directory on a temporary directory, the NATS
  * object store against the real nats-server on loopback. Both must publish atomically, keep the
  * first of two racing writers of one key (and drop the other's temp), replace when asked, list by
- * prefix, and refuse an entry whose bytes do not hash as recorded.
+ * prefix, refuse an entry whose bytes do not hash as recorded, and move a directory of 256 MB in
+ * and out with the process's memory growing by a small fraction of that (entries are streamed).
  */
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ArtifactStore, connectQueue, getDir, openDirStore, openNatsStore, putDir, storeIdentity } from '../src/index';
+import { type ArtifactStore, collect, connectQueue, getDir, openDirStore, openNatsStore, packStream, putDir, storeIdentity } from '../src/index';
 import { NATS_MISSING, type NatsServer, natsServerBinary, startNatsServer } from './nats-server';
 
 let dir: string;
@@ -27,6 +29,40 @@ async function sampleDir(name: string, content: string): Promise<string> {
   await writeFile(join(path, 'manifest.json'), `{"content":"${content}"}`);
   await writeFile(join(path, 'model', 'weights.bin'), Buffer.alloc(200_000, content));
   return path;
+}
+
+/** A directory of `files` files of `megabytes` MB each, written a megabyte at a time (so making it costs no memory). */
+async function bigDir(name: string, files: number, megabytes: number): Promise<string> {
+  const path = join(dir, name);
+  await mkdir(join(path, 'checkpoints'), { recursive: true });
+  for (let f = 0; f < files; f += 1) {
+    const handle = await open(join(path, 'checkpoints', `part-${f}.bin`), 'w');
+    for (let m = 0; m < megabytes; m += 1) await handle.write(createHash('sha256').update(`${f}:${m}`).digest().toString('hex').repeat(16384));
+    await handle.close();
+  }
+  return path;
+}
+
+async function fileHash(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Runs `work` while sampling the resident set size; how far it rose above where it started. */
+async function rssGrowth(work: () => Promise<void>): Promise<number> {
+  (globalThis as { gc?: () => void }).gc?.();
+  const start = process.memoryUsage().rss;
+  let peak = start;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 10);
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  return Math.max(peak, process.memoryUsage().rss) - start;
 }
 
 function storeContract(name: string, open: () => Promise<ArtifactStore>) {
@@ -76,6 +112,28 @@ function storeContract(name: string, open: () => Promise<ArtifactStore>) {
       }
     });
 
+    it('streams a 256 MB directory in and out: the process grows by a small fraction of it', async () => {
+      const store = await open();
+      const source = await bigDir(`${name}-big`, 4, 64);
+      const out = join(dir, `${name}-big-out`);
+      try {
+        const growth = await rssGrowth(async () => {
+          expect(await putDir(store, 'steps/big', source)).toBe('stored');
+          expect(await getDir(store, 'steps/big', out)).toBe(true);
+        });
+        const size = (await store.entries('steps/big'))[0]?.bytes ?? 0;
+        expect(size).toBeGreaterThan(256 * 2 ** 20);
+        for (let f = 0; f < 4; f += 1) expect(await fileHash(join(out, 'checkpoints', `part-${f}.bin`))).toBe(await fileHash(join(source, 'checkpoints', `part-${f}.bin`)));
+        process.stderr.write(`${name}: 256 MB stored and fetched, resident set grew by ${(growth / 2 ** 20).toFixed(1)} MB\n`);
+        expect(growth).toBeLessThan(64 * 2 ** 20);
+      } finally {
+        await store.remove('steps/big');
+        await rm(source, { recursive: true, force: true });
+        await rm(out, { recursive: true, force: true });
+        await store.close();
+      }
+    }, 120_000);
+
     it('has one identity, whoever asks first', async () => {
       const [first, second] = [await open(), await open()];
       try {
@@ -93,9 +151,10 @@ function storeContract(name: string, open: () => Promise<ArtifactStore>) {
       const store = await open();
       try {
         const source = await sampleDir(`${name}-bad`, 'b');
-        const { packDir } = await import('../src/index');
-        const packed = Buffer.from(await packDir(source));
-        packed.writeUInt8(packed.readUInt8(packed.length - 1) ^ 1, packed.length - 1);
+        const packed = Buffer.from(await collect(packStream(source)));
+        // The last byte of the last file (its trailer and the end record follow it).
+        const last = packed.lastIndexOf('{"sha256"') - 1;
+        packed.writeUInt8(packed.readUInt8(last) ^ 1, last);
         await store.put('steps/damaged', packed);
         await expect(getDir(store, 'steps/damaged', join(dir, `${name}-bad-out`))).rejects.toThrow(/does not hash as recorded/);
         expect(existsSync(join(dir, `${name}-bad-out`))).toBe(false);

@@ -8,32 +8,50 @@
  * blob goes under a temp name first and is then published under its key (dir-store.ts: link or
  * rename; nats-store.ts: a key-value entry created only if absent), so a reader sees a whole entry
  * or none, and of two workers storing the same content-addressed step the first stands and the
- * second is dropped. Directories travel packed (packDir below) with every file's sha256, so an
- * entry damaged in transit or on disk is refused, never unpacked.
+ * second is dropped. Directories travel packed (pack.ts) with every file's sha256, so an entry
+ * damaged in transit or on disk is refused, never unpacked, and they travel as streams: neither
+ * store holds a whole entry in memory, whatever its size.
  */
 import { createHash } from 'node:crypto';
-import type { Dirent } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
-import { ArtifactError, ConfigError } from '@circuit-tuning/contracts';
-import { isTempName, STAGE_LOCK_FILE, writeDirAtomic } from '@circuit-tuning/runtime';
+import { ConfigError } from '@circuit-tuning/contracts';
+import { packStream, unpackStream } from './pack';
+
+/** An entry's bytes, as `put` takes them: whole (small entries) or as a stream of chunks. */
+export type EntryData = Uint8Array | AsyncIterable<Uint8Array>;
+
+/** An entry, or a temp of a write (in progress or abandoned), with what store gc (gc.ts) weighs. */
+export interface StoreEntry {
+  key: string;
+  bytes: number;
+  /** When it was last written. */
+  modified: Date;
+}
 
 export interface ArtifactStore {
   /** Where it is, for messages: a directory, or a server address without its credentials. */
   readonly description: string;
   /**
-   * Stores `data` under `key`. Without `replace`, an entry already there stands and the result is
-   * 'exists' (content-addressed keys: both are the same step); with it, the new entry replaces it.
+   * Stores `data` under `key`, streamed (the store holds a bounded part of it at a time). Without
+   * `replace`, an entry already there stands and the result is 'exists' (content-addressed keys:
+   * both are the same step); with it, the new entry replaces it.
    */
-  put(key: string, data: Uint8Array, options?: { replace?: boolean }): Promise<'stored' | 'exists'>;
-  /** The entry, or undefined when there is none. */
+  put(key: string, data: EntryData, options?: { replace?: boolean }): Promise<'stored' | 'exists'>;
+  /** The entry as a stream of chunks, or undefined when there is none. */
+  read(key: string): Promise<AsyncIterable<Uint8Array> | undefined>;
+  /** The entry whole, or undefined (small entries: the store's id, a reference list). */
   get(key: string): Promise<Uint8Array | undefined>;
   has(key: string): Promise<boolean>;
   remove(key: string): Promise<void>;
   /** Keys under a prefix (`steps/`), sorted. */
   list(prefix: string): Promise<string[]>;
+  /** The entries under a prefix with their sizes and times, sorted by key. */
+  entries(prefix: string): Promise<StoreEntry[]>;
+  /** The temps of writes not published (in progress, or left by a writer that died); `key` names the temp. */
+  temps(): Promise<StoreEntry[]>;
+  removeTemp(key: string): Promise<void>;
   close(): Promise<void>;
 }
+
 
 const SEGMENT = /^[A-Za-z0-9=_-][A-Za-z0-9=._-]*$/;
 
@@ -69,112 +87,16 @@ export async function storeIdentity(store: ArtifactStore): Promise<string> {
   return (await read()) as string;
 }
 
-const PACK_FORMAT = 'ct-dir/1';
-interface PackedFile {
-  path: string;
-  bytes: number;
-  sha256: string;
-}
-
-/** What never travels: lock files and the temps of writes in progress (runtime's temp-names.ts). */
-function travels(name: string): boolean {
-  return name !== STAGE_LOCK_FILE && name !== 'lock' && !isTempName(name);
-}
-
-/**
- * The files under `dir` (those `include` accepts, by path relative to `dir`) as one blob: a
- * header line with each file's path, size and sha256, then their bytes. A file that vanishes
- * while it is read (a checkpoint pruned by the trainer) is left out.
- */
-export async function packDir(dir: string, include: (relativePath: string) => boolean = () => true): Promise<Uint8Array> {
-  const files: PackedFile[] = [];
-  const chunks: Uint8Array[] = [];
-  const walk = async (at: string) => {
-    let entries: Dirent[];
-    try {
-      entries = await readdir(at, { withFileTypes: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
-    }
-    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (!travels(entry.name)) continue;
-      const path = join(at, entry.name);
-      const rel = relative(dir, path).split(sep).join('/');
-      if (entry.isDirectory()) {
-        if (include(`${rel}/`)) await walk(path);
-      } else if (entry.isFile() && include(rel)) {
-        let bytes: Buffer;
-        try {
-          bytes = await readFile(path);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-          throw error;
-        }
-        files.push({ path: rel, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
-        chunks.push(bytes);
-      }
-    }
-  };
-  await walk(dir);
-  const header = Buffer.from(`${JSON.stringify({ format: PACK_FORMAT, files })}\n`);
-  return Buffer.concat([header, ...chunks]);
-}
-
-/** The header of a packed directory, checked: every file's bytes are there and hash as recorded. */
-export function readPack(data: Uint8Array, where: string): { files: PackedFile[]; body: (file: PackedFile) => Uint8Array } {
-  const buffer = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const newline = buffer.indexOf(10);
-  let header: { format?: unknown; files?: unknown };
-  try {
-    header = JSON.parse(buffer.subarray(0, newline).toString('utf8')) as typeof header;
-  } catch {
-    throw new ArtifactError(where, 'is not a packed directory (its header is not JSON)');
-  }
-  if (header.format !== PACK_FORMAT || !Array.isArray(header.files)) throw new ArtifactError(where, `is not a packed directory of format ${PACK_FORMAT}`);
-  const files = header.files as PackedFile[];
-  const offsets = new Map<PackedFile, number>();
-  let offset = newline + 1;
-  for (const file of files) {
-    if (typeof file.path !== 'string' || file.path.split('/').some((s) => s === '..' || s === '') || file.path.startsWith('/')) throw new ArtifactError(where, `holds a file outside its directory ('${String(file.path)}')`);
-    offsets.set(file, offset);
-    offset += file.bytes;
-  }
-  if (offset !== buffer.length) throw new ArtifactError(where, `is truncated or padded (${buffer.length} bytes, the header accounts for ${offset})`);
-  const body = (file: PackedFile) => buffer.subarray(offsets.get(file) as number, (offsets.get(file) as number) + file.bytes);
-  for (const file of files) {
-    if (createHash('sha256').update(body(file)).digest('hex') !== file.sha256) throw new ArtifactError(where, `file '${file.path}' does not hash as recorded`);
-  }
-  return { files, body };
-}
-
-/** Unpacks a checked blob into `dir`, which is assembled under a temp name and renamed in (runtime's writeDirAtomic). */
-export async function unpackDir(data: Uint8Array, dir: string, where: string, options: { replace?: (path: string) => Promise<void> } = {}): Promise<void> {
-  const pack = readPack(data, where);
-  await writeDirAtomic(
-    dir,
-    async (temp) => {
-      for (const file of pack.files) {
-        const path = join(temp, ...file.path.split('/'));
-        await mkdir(dirname(path), { recursive: true });
-        await writeFile(path, pack.body(file));
-      }
-    },
-    options.replace === undefined ? {} : { replace: options.replace },
-  );
-}
-
-/** Packs `dir` and stores it under `key`. */
+/** Packs `dir` (pack.ts, streamed) and stores it under `key`. */
 export async function putDir(store: ArtifactStore, key: string, dir: string, options: { replace?: boolean; include?: (relativePath: string) => boolean } = {}): Promise<'stored' | 'exists'> {
   if (!options.replace && (await store.has(checkKey(key)))) return 'exists';
-  const data = await packDir(dir, options.include);
-  return store.put(key, data, { replace: options.replace === true });
+  return store.put(key, packStream(dir, options.include), { replace: options.replace === true });
 }
 
-/** Fetches `key` into `dir` (absent, or replaced by `replace`); false when the store has no such entry. */
+/** Fetches `key` into `dir` (absent, or replaced by `replace`), streamed; false when the store has no such entry. */
 export async function getDir(store: ArtifactStore, key: string, dir: string, options: { replace?: (path: string) => Promise<void> } = {}): Promise<boolean> {
-  const data = await store.get(checkKey(key));
+  const data = await store.read(checkKey(key));
   if (data === undefined) return false;
-  await unpackDir(data, dir, `${store.description}: ${key}`, options);
+  await unpackStream(data, dir, `${store.description}: ${key}`, options);
   return true;
 }

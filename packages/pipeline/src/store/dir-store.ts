@@ -4,14 +4,16 @@
  * name beside it (the runtime's temp form, so it is recognised as a temp and never read) and then
  * published: with link(2) when the entry must not be replaced — link fails when the name exists,
  * which is the atomic "create if absent" that POSIX and NFS both give — or with rename(2) when it
- * replaces (a running step's checkpoints).
+ * replaces (a running step's checkpoints). Entries are written and read as streams, a chunk at a
+ * time (pack.ts), so a multi-GB step never sits in memory.
  */
-import { type Dirent, existsSync } from 'node:fs';
-import { link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { basename, dirname, join, resolve } from 'node:path';
+import { type Dirent, existsSync } from 'node:fs';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { isTempName } from '@circuit-tuning/runtime';
-import { type ArtifactStore, checkKey } from './artifact-store';
+import { type ArtifactStore, checkKey, type StoreEntry } from './artifact-store';
+import { chunksOf } from './pack';
 
 const SUFFIX = '.pack';
 
@@ -21,6 +23,32 @@ const tempPathFor = (path: string) => join(dirname(path), `.${basename(path)}.${
 export function openDirStore(root: string): ArtifactStore {
   const base = resolve(root);
   const pathOf = (key: string) => join(base, ...checkKey(key).split('/')) + SUFFIX;
+  /** Every file under the root, temps apart from entries, with its size and time. */
+  const walk = async (): Promise<{ entries: StoreEntry[]; temps: StoreEntry[] }> => {
+    const entries: StoreEntry[] = [];
+    const temps: StoreEntry[] = [];
+    const visit = async (dir: string, at: string) => {
+      let found: Dirent[];
+      try {
+        found = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const entry of found) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) {
+          await visit(path, `${at}${entry.name}/`);
+          continue;
+        }
+        const info = await stat(path).catch(() => undefined);
+        if (info === undefined) continue;
+        if (isTempName(entry.name)) temps.push({ key: relative(base, path).split(sep).join('/'), bytes: info.size, modified: info.mtime });
+        else if (entry.name.endsWith(SUFFIX)) entries.push({ key: `${at}${entry.name.slice(0, -SUFFIX.length)}`, bytes: info.size, modified: info.mtime });
+      }
+    };
+    await visit(base, '');
+    return { entries: entries.sort((a, b) => (a.key < b.key ? -1 : 1)), temps };
+  };
   return {
     description: base,
     async put(key, data, options = {}) {
@@ -28,7 +56,16 @@ export function openDirStore(root: string): ArtifactStore {
       await mkdir(dirname(path), { recursive: true });
       const temp = tempPathFor(path);
       try {
-        await writeFile(temp, data, { flush: true });
+        const handle = await open(temp, 'w');
+        try {
+          for await (const chunk of chunksOf(data)) {
+            let offset = 0;
+            while (offset < chunk.length) offset += (await handle.write(chunk, offset, chunk.length - offset)).bytesWritten;
+          }
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
         if (options.replace) {
           await rename(temp, path);
           return 'stored';
@@ -43,6 +80,15 @@ export function openDirStore(root: string): ArtifactStore {
       } finally {
         await rm(temp, { force: true });
       }
+    },
+    async read(key) {
+      // Opened here, so that a missing entry is `undefined` and not an error in the middle of a stream.
+      const handle = await open(pathOf(key), 'r').catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return undefined;
+        throw error;
+      });
+      if (handle === undefined) return undefined;
+      return handle.createReadStream({ highWaterMark: 1 << 20 });
     },
     async get(key) {
       try {
@@ -59,22 +105,18 @@ export function openDirStore(root: string): ArtifactStore {
       await rm(pathOf(key), { force: true });
     },
     async list(prefix) {
-      const keys: string[] = [];
-      const walk = async (dir: string, at: string) => {
-        let entries: Dirent[];
-        try {
-          entries = await readdir(dir, { withFileTypes: true });
-        } catch {
-          return;
-        }
-        for (const entry of entries) {
-          if (isTempName(entry.name)) continue;
-          if (entry.isDirectory()) await walk(join(dir, entry.name), `${at}${entry.name}/`);
-          else if (entry.name.endsWith(SUFFIX)) keys.push(`${at}${entry.name.slice(0, -SUFFIX.length)}`);
-        }
-      };
-      await walk(base, '');
-      return keys.filter((k) => k.startsWith(prefix)).sort();
+      return (await walk()).entries.map((e) => e.key).filter((k) => k.startsWith(prefix));
+    },
+    async entries(prefix) {
+      return (await walk()).entries.filter((e) => e.key.startsWith(prefix));
+    },
+    async temps() {
+      return (await walk()).temps;
+    },
+    async removeTemp(key) {
+      const path = resolve(base, key);
+      if (!isTempName(basename(path)) || !path.startsWith(`${base}${sep}`)) throw new Error(`${key} is not a temp of the store at ${base}`);
+      await rm(path, { force: true });
     },
     async close() {},
   };
