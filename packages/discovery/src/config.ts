@@ -67,6 +67,17 @@ export const discoveryConfigShape = {
     .enum(['full', 'reference'])
     .default('full')
     .describe("'full': with the input and logits nodes (EAP-IG's graph); 'reference': without (the reference code's)"),
+  /**
+   * k/v readers of grouped-query attention (Llama: fewer k/v heads than query heads): 'heads' (the
+   * default, EAP-IG's ungrouped graph, what MIB scores Llama on) gives each query head its own k
+   * and v reader `a3.h5<k>`; 'groups' gives one k and one v reader per kv group `a3.g1<k>` (the
+   * reference code's graph: the group's heads share one k/v input). Without grouped attention both
+   * have one k/v reader per head, only named differently.
+   */
+  kvReaders: z
+    .enum(['heads', 'groups'])
+    .default('heads')
+    .describe("grouped-query attention: a k and a v reader per query head ('heads', EAP-IG's and MIB's graph) or per kv group ('groups', the reference code's)"),
   /** The task metric M that edges are scored on (a name in metrics/registry.ts). */
   metric: z
     .string()

@@ -42,7 +42,7 @@ export async function discoverCircuit(
   config: DiscoveryConfig,
   options: DiscoveryRunOptions = {},
 ): Promise<DiscoveryResult> {
-  const graph = model.graph({ includeInputAndLogits: config.graph === 'full' });
+  const graph = model.graph({ includeInputAndLogits: config.graph === 'full', kvReaders: config.kvReaders });
   const { selection } = config;
   // Checked before scoring (which can take long): asking for more edges than the graph has would
   // silently select the whole graph, and a researcher who asked for top-50,000 should be told.

@@ -16,7 +16,7 @@ export { type RandomCheckpointOptions, writeRandomCheckpoint } from './checkpoin
 export type { CircuitRun, ForwardOptions, ForwardResult, ParameterSource } from './transformer/forward';
 export { argMax, type GenerateOptions, generate, topKIndices } from './transformer/generate';
 export { TransformerModel } from './transformer/model';
-export { attentionReaderSlot, disposeWriters, type ReaderProbes, type WriterOutputs } from './transformer/node-tensors';
+export { attentionReaderIndices, attentionReaderSlot, disposeWriters, type ReaderProbes, type WriterOutputs } from './transformer/node-tensors';
 export { type ParameterSpec, parameterSpecs } from './transformer/parameter-names';
 export {
   type ParameterShapes,

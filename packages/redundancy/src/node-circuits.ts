@@ -1,4 +1,4 @@
-import type { ModelGraph } from '@circuit-tuning/contracts';
+import { headName, type ModelGraph } from '@circuit-tuning/contracts';
 import { allNodeNames, edgeOrder, nodeScores } from '@circuit-tuning/discovery';
 import type { Rng } from '@circuit-tuning/runtime';
 
@@ -46,7 +46,8 @@ export function nodeCircuitMask(graph: ModelGraph, kept: ReadonlySet<string>): U
     const w = graph.writers[writer[e]!]!;
     const r = graph.readers[reader[e]!]!;
     const from = w.kind === 'input' || kept.has(w.name);
-    const to = r.kind === 'logits' || kept.has(r.node);
+    // A kv group's k/v reader belongs to every head of its group (grouped-query attention).
+    const to = r.kind === 'logits' || (r.kind === 'kv' ? r.heads.some((head) => kept.has(headName(r.layer, head))) : kept.has(r.node));
     if (from && to) mask[e] = 1;
   }
   return mask;

@@ -99,8 +99,18 @@ export function circuitDrawingSvg(nodes: readonly CircuitNodeRow[], edges: reado
     if (at.kind === 'input') places.set(node.name, { x: centre, y: bottom, boxW: BOX_W });
     else if (at.kind === 'logits') places.set(node.name, { x: centre, y: bottom - (rows - 1) * ROW, boxW: BOX_W });
     else if (at.kind === 'head') places.set(node.name, { x: centre + (at.head - (nHeads - 1) / 2) * COL, y: bottom - (2 * at.layer + 1) * ROW, boxW: BOX_W });
+    else if (at.kind === 'kv') continue; // a reader only: placed below, from the edges
     else if (at.mlpHead === undefined) places.set(node.name, { x: centre, y: bottom - (2 * at.layer + 2) * ROW, boxW: BOX_W });
     else places.set(node.name, { x: centre + (at.mlpHead - (nMlpHeads - 1) / 2) * MLP_HEAD_COL, y: bottom - (2 * at.layer + 2) * ROW, boxW: MLP_HEAD_COL - 4 });
+  }
+
+  // The k/v readers of kv groups (`a3.g1`, grouped-query attention) are no boxes: their edges end
+  // on the k or v port at the middle of the group's heads.
+  const kvGroups = edges.map((e) => parseNodeName(e.reader)).filter((at) => at?.kind === 'kv') as { kind: 'kv'; layer: number; group: number }[];
+  const nKvGroups = Math.max(0, ...kvGroups.map((at) => at.group + 1));
+  for (const at of kvGroups) {
+    const size = nHeads / nKvGroups;
+    places.set(`a${at.layer}.g${at.group}`, { x: centre + ((at.group + 0.5) * size - 0.5 - (nHeads - 1) / 2) * COL, y: bottom - (2 * at.layer + 1) * ROW, boxW: BOX_W });
   }
 
   const drawn = edges
@@ -204,7 +214,7 @@ export function circuitSvg(
       name: edgeNames[e]!,
       writer: graph.writers[writer[e]!]!.name,
       reader: r.node,
-      qkv: r.kind === 'head' ? r.qkv : '',
+      qkv: r.kind === 'head' || r.kind === 'kv' ? r.qkv : '',
       score: scores[e]!,
       inCircuit: now,
       rank: Number(circuit.rank[e]),

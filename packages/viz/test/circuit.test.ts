@@ -87,6 +87,22 @@ describe('circuitDrawingSvg', () => {
 });
 
 describe('a circuit against an earlier one', () => {
+  it('draws an edge into a kv group (grouped-query attention) to its k/v port between the group’s heads, with no box for the group', () => {
+    const graph = buildGraph({ nLayers: 2, nHeads: 4, kvGroups: 2 });
+    const keep = new Uint8Array(graph.edgeCount);
+    keep[graph.edgeIndex('input', 'a1.g1<k>')] = 1;
+    keep[graph.edgeIndex('a1.h3', 'logits')] = 1;
+    const rank = Int32Array.from({ length: graph.edgeCount }, (_, i) => i + 1);
+    const svg = circuitSvg(graph, new Float64Array(graph.edgeCount).fill(0.5), { keep, rank, nodes: ['input', 'a1.h2', 'a1.h3', 'logits'] }, { title: 'kv' });
+    expect(svg.match(/<path class="edge"/g)).toHaveLength(2);
+    expect(svg).toContain('data-reader="a1.g1"');
+    expect(svg).not.toContain('data-name="a1.g1"'); // a reader only: no node box
+    const path = /data-name="input-&gt;a1\.g1&lt;k&gt;"[^>]* d="([^"]+)"/.exec(svg)![1]!;
+    const end = path.trim().split(/[ ,]+/).slice(-2).map(Number) as [number, number];
+    // It ends on the k port (centre x) halfway between a1.h2 and a1.h3.
+    expect(end[0]).toBeCloseTo((nodeCentre(svg, 'a1.h2').x + nodeCentre(svg, 'a1.h3').x) / 2, 5);
+  });
+
   it('marks the edges that are new with a halo and draws the dropped ones as grey dashes, with a legend for both', () => {
     const graph = buildGraph({ nLayers: 1, nHeads: 2 }, { includeInputAndLogits: true });
     const names = graph.edgeNames();

@@ -3,6 +3,8 @@ export {
   edgeNamesShape,
   headName,
   headReaderName,
+  kvGroupName,
+  kvReaderName,
   mlpHeadName,
   mlpName,
   parseEdgeName,

@@ -74,10 +74,42 @@ describe('buildGraph', () => {
   });
 });
 
+describe('k/v readers per kv group (grouped-query attention)', () => {
+  it("Llama-3.1-8B's shape: 1,592,881 edges per query head (MIB's count), 805,681 with one k and one v reader per kv group", () => {
+    const [L, H, G] = [32, 32, 8];
+    expect(buildGraph({ nLayers: L, nHeads: H }).edgeCount).toBe(1_592_881);
+    const grouped = buildGraph({ nLayers: L, nHeads: H, kvGroups: G });
+    // Layer l: H q readers and 2G k/v readers of 1 + l(H + 1) writers each, the MLP reading the
+    // layer's heads too; the logits read every writer.
+    let edges = 1 + L * (H + 1);
+    for (let l = 0; l < L; l++) edges += (H + 2 * G) * (1 + l * (H + 1)) + (1 + l * (H + 1) + H);
+    expect(grouped.edgeCount).toBe(edges);
+    expect(edges).toBe(805_681);
+    expect(grouped.readers).toHaveLength(L * (H + 2 * G + 1) + 1);
+  });
+
+  it('a small Llama: exact counts, names and the order of the readers', () => {
+    const graph = buildGraph({ nLayers: 2, nHeads: 4, kvGroups: 2 });
+    // Writers 1 + 2·5 = 11; layer 0: 8 attention readers × 1 writer + the MLP's 5; layer 1: 8 × 6 + 10; logits 11.
+    expect([graph.writers.length, graph.readers.length, graph.edgeCount]).toEqual([11, 19, 8 + 5 + 48 + 10 + 11]);
+    expect(buildGraph({ nLayers: 2, nHeads: 4 }).edgeCount - graph.edgeCount).toBe(4 * (1 + 6)); // 12 − 8 readers fewer per layer
+    expect(graph.readers.slice(9, 18).map((r) => r.name)).toEqual(['a1.h0<q>', 'a1.h1<q>', 'a1.h2<q>', 'a1.h3<q>', 'a1.g0<k>', 'a1.g1<k>', 'a1.g0<v>', 'a1.g1<v>', 'm1']);
+    const k1 = graph.readers[graph.readerIndex('a1.g1<k>')]!;
+    expect(k1).toMatchObject({ kind: 'kv', node: 'a1.g1', layer: 1, group: 1, heads: [2, 3], qkv: 'k' });
+    expect(graph.edgeNames()[graph.edgeIndex('a0.h3', 'a1.g1<v>')]).toBe('a0.h3->a1.g1<v>');
+    expect(() => graph.readerIndex('a1.h2<k>')).toThrow(/unknown reader/);
+    expect(nodeCount(graph)).toBe(11 + 2 * 2 + 1); // writers, the kv groups (readers only), the logits
+    expect(parseNodeName('a1.g1')).toEqual({ kind: 'kv', layer: 1, group: 1 });
+    expect(parseEdgeName('a0.h3->a1.g1<v>')).toEqual({ writer: 'a0.h3', readerNode: 'a1.g1', qkv: 'v' });
+    expect(edgeNamesShape(graph.edgeNames())).toEqual({ layers: 2, heads: 4, mlpHeads: 0, kvGroups: 2 });
+    expect(() => buildGraph({ nLayers: 1, nHeads: 4, kvGroups: 3 })).toThrow(/kv groups must divide/);
+  });
+});
+
 describe('edgeNamesShape', () => {
   it('reads the layers, heads and MLP heads a set of edge names shows, skipping names that are no edge', () => {
-    expect(edgeNamesShape(['input->a1.h3<q>', 'a0.h0->m2', 'not an edge'])).toEqual({ layers: 3, heads: 4, mlpHeads: 0 });
-    expect(edgeNamesShape(buildGraph({ nLayers: 2, nHeads: 3, mlpHeads: 4 }).edgeNames())).toEqual({ layers: 2, heads: 3, mlpHeads: 4 });
-    expect(edgeNamesShape([])).toEqual({ layers: 0, heads: 0, mlpHeads: 0 });
+    expect(edgeNamesShape(['input->a1.h3<q>', 'a0.h0->m2', 'not an edge'])).toEqual({ layers: 3, heads: 4, mlpHeads: 0, kvGroups: 0 });
+    expect(edgeNamesShape(buildGraph({ nLayers: 2, nHeads: 3, mlpHeads: 4 }).edgeNames())).toEqual({ layers: 2, heads: 3, mlpHeads: 4, kvGroups: 0 });
+    expect(edgeNamesShape([])).toEqual({ layers: 0, heads: 0, mlpHeads: 0, kvGroups: 0 });
   });
 });

@@ -3,6 +3,8 @@ import {
   edgeName,
   headName,
   headReaderName,
+  kvGroupName,
+  kvReaderName,
   mlpHeadName,
   mlpName,
   qkvLetters,
@@ -19,6 +21,13 @@ export interface GraphShape {
    * d_mlp / mlpHeads neurons, each a writer and a reader. Absent: one node `m2` per MLP.
    */
   mlpHeads?: number;
+  /**
+   * kv groups per layer (grouped-query attention: the model's k/v heads, docs/method.md §1): the k
+   * and v inputs are one reader each per group, `a3.g1<k>` / `a3.g1<v>`, shared by the group's
+   * nHeads / kvGroups query heads (as the reference code reads Llama). Absent: k and v readers per
+   * query head, `a3.h5<k>` (EAP-IG's ungrouped graph).
+   */
+  kvGroups?: number;
 }
 
 export interface GraphOptions {
@@ -33,7 +42,8 @@ export interface GraphOptions {
 /**
  * The computational graph of docs/method.md §1. Writers are ordered as the model computes them
  * (input, then per layer its heads and its MLP); readers likewise (per layer each head's q, k, v,
- * then the MLP input; last the logits). Edge index e = readerOffset[r] + position of the writer
+ * then the MLP input; last the logits; with kv groups, per layer every head's q, then each
+ * group's k, then each group's v, then the MLP input). Edge index e = readerOffset[r] + position of the writer
  * among that reader's upstream writers, and this order is EAP-IG's: reader by reader, each
  * reader's writers in computation order.
  */
@@ -59,12 +69,15 @@ export interface ModelGraph {
 }
 
 export function buildGraph(shape: GraphShape, options: GraphOptions = {}): ModelGraph {
-  const { nLayers, nHeads, mlpHeads } = shape;
+  const { nLayers, nHeads, mlpHeads, kvGroups } = shape;
   if (!Number.isInteger(nLayers) || nLayers < 1 || !Number.isInteger(nHeads) || nHeads < 1) {
     throw new ContractError(`a graph needs at least one layer and one head, got ${nLayers} × ${nHeads}`);
   }
   if (mlpHeads !== undefined && (!Number.isInteger(mlpHeads) || mlpHeads < 1)) {
     throw new ContractError(`a graph needs a whole positive number of MLP heads per MLP, got ${mlpHeads}`);
+  }
+  if (kvGroups !== undefined && (!Number.isInteger(kvGroups) || kvGroups < 1 || nHeads % kvGroups !== 0)) {
+    throw new ContractError(`kv groups must divide the ${nHeads} heads of a layer, got ${kvGroups}`);
   }
   // One MLP node, or mlpHeads of them: [name, head index or undefined].
   const mlpNodes = (layer: number): [string, number | undefined][] =>
@@ -85,10 +98,25 @@ export function buildGraph(shape: GraphShape, options: GraphOptions = {}): Model
   const upstream: number[] = [];
   for (let layer = 0; layer < nLayers; layer++) {
     const beforeLayer = firstHeadWriter[layer]!;
-    for (let head = 0; head < nHeads; head++) {
-      for (const qkv of qkvLetters) {
-        readers.push({ kind: 'head', name: headReaderName(layer, head, qkv), node: headName(layer, head), layer, head, qkv });
+    if (kvGroups === undefined) {
+      for (let head = 0; head < nHeads; head++) {
+        for (const qkv of qkvLetters) {
+          readers.push({ kind: 'head', name: headReaderName(layer, head, qkv), node: headName(layer, head), layer, head, qkv });
+          upstream.push(beforeLayer);
+        }
+      }
+    } else {
+      for (let head = 0; head < nHeads; head++) {
+        readers.push({ kind: 'head', name: headReaderName(layer, head, 'q'), node: headName(layer, head), layer, head, qkv: 'q' });
         upstream.push(beforeLayer);
+      }
+      const size = nHeads / kvGroups;
+      for (const qkv of ['k', 'v'] as const) {
+        for (let group = 0; group < kvGroups; group++) {
+          const heads = Array.from({ length: size }, (_, i) => group * size + i);
+          readers.push({ kind: 'kv', name: kvReaderName(layer, group, qkv), node: kvGroupName(layer, group), layer, group, heads, qkv });
+          upstream.push(beforeLayer);
+        }
       }
     }
     // An MLP (each of its heads) reads everything before it, its own layer's heads included.
@@ -120,7 +148,7 @@ export function buildGraph(shape: GraphShape, options: GraphOptions = {}): Model
   };
 
   return {
-    shape: mlpHeads === undefined ? { nLayers, nHeads } : { nLayers, nHeads, mlpHeads },
+    shape: { nLayers, nHeads, ...(mlpHeads === undefined ? {} : { mlpHeads }), ...(kvGroups === undefined ? {} : { kvGroups }) },
     includeInputAndLogits: full,
     writers,
     readers,

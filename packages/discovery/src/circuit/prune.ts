@@ -7,7 +7,7 @@ import type { ModelGraph } from '@circuit-tuning/contracts';
  * computation order reach the same fixed point).
  *
  * - Forward: `input` is alive; any other node is alive when a kept edge from an alive node enters
- *   one of its inputs. A head whose q, k and v inputs are all ablated computes only on ablated
+ *   one of its inputs (a kv group's k/v reader is an input of every head of its group). A head whose q, k and v inputs are all ablated computes only on ablated
  *   values, so its output edges carry nothing of the clean run.
  * - Backward: the logits are useful; a node is useful when a kept edge leads from it to an alive,
  *   useful node.
@@ -19,13 +19,13 @@ export function pruneDangling(graph: ModelGraph, mask: ArrayLike<number>): Uint8
   const kept = Uint8Array.from(mask, (m) => (m ? 1 : 0));
   if (!graph.includeInputAndLogits) return kept;
   const nWriters = graph.writers.length;
-  const readerNode = readerNodeIndex(graph); // writer index of each reader's node; nWriters = logits
+  const readerNodes = readerNodeIndices(graph); // writer indices each reader feeds; nWriters = logits
 
   // Forward sweep: writers are in computation order and every edge goes from a lower writer index.
   const alive = new Uint8Array(nWriters + 1);
   alive[0] = 1; // input
   const readersOf: number[][] = Array.from({ length: nWriters + 1 }, () => []);
-  for (let r = 0; r < graph.readers.length; r++) readersOf[readerNode[r]!]!.push(r);
+  for (let r = 0; r < graph.readers.length; r++) for (const node of readerNodes[r]!) readersOf[node]!.push(r);
   for (let w = 1; w <= nWriters; w++) {
     alive[w] = readersOf[w]!.some((r) => {
       const offset = graph.edgeOffset[r]!;
@@ -35,34 +35,33 @@ export function pruneDangling(graph: ModelGraph, mask: ArrayLike<number>): Uint8
       ? 1
       : 0;
   }
-  // Backward sweep over writers in reverse computation order.
+  // Backward sweep over writers in reverse computation order. A kv group's reader feeds each head
+  // of its group: it leads somewhere useful when one of them is alive and useful.
   const useful = new Uint8Array(nWriters + 1);
   useful[nWriters] = 1; // logits
+  const leadsOn = (r: number) => readerNodes[r]!.some((node) => alive[node] && useful[node]);
   for (let w = nWriters - 1; w >= 0; w--) {
     if (!alive[w]) continue;
     for (let r = 0; r < graph.readers.length && !useful[w]; r++) {
       if (w >= graph.upstreamCount[r]!) continue;
-      const node = readerNode[r]!;
-      if (kept[graph.edgeOffset[r]! + w] && alive[node] && useful[node]) useful[w] = 1;
+      if (kept[graph.edgeOffset[r]! + w] && leadsOn(r)) useful[w] = 1;
     }
   }
   const { writer, reader } = graph.edgeEndpoints();
   for (let e = 0; e < graph.edgeCount; e++) {
     if (!kept[e]) continue;
     const u = writer[e]!;
-    const v = readerNode[reader[e]!]!;
-    if (!(alive[u] && useful[u] && alive[v] && useful[v])) kept[e] = 0;
+    if (!(alive[u] && useful[u] && leadsOn(reader[e]!))) kept[e] = 0;
   }
   return kept;
 }
 
-/** For each reader, the writer index of the node it belongs to (the logits get nWriters). */
-function readerNodeIndex(graph: ModelGraph): Int32Array {
-  const index = new Int32Array(graph.readers.length);
-  graph.readers.forEach((r, i) => {
-    if (r.kind === 'head') index[i] = graph.firstHeadWriter[r.layer]! + r.head;
-    else if (r.kind === 'mlp') index[i] = graph.mlpWriter[r.layer]! + (r.mlpHead ?? 0);
-    else index[i] = graph.writers.length;
+/** For each reader, the writer indices of the nodes it is an input of (one; a kv group's heads; the logits get nWriters). */
+function readerNodeIndices(graph: ModelGraph): number[][] {
+  return graph.readers.map((r) => {
+    if (r.kind === 'head') return [graph.firstHeadWriter[r.layer]! + r.head];
+    if (r.kind === 'kv') return r.heads.map((head) => graph.firstHeadWriter[r.layer]! + head);
+    if (r.kind === 'mlp') return [graph.mlpWriter[r.layer]! + (r.mlpHead ?? 0)];
+    return [graph.writers.length];
   });
-  return index;
 }

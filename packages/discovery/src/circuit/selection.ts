@@ -1,4 +1,4 @@
-import { ConfigError, type ModelGraph } from '@circuit-tuning/contracts';
+import { ConfigError, headName, type ModelGraph } from '@circuit-tuning/contracts';
 import { pruneDangling } from './prune';
 
 export interface SelectionOptions {
@@ -110,14 +110,20 @@ export function circuitFromMask(
   };
 }
 
-/** Names of the nodes touched by kept edges, in graph order (writers, then the logits). */
+/**
+ * Names of the nodes touched by kept edges, in graph order (writers, then the logits). An edge into
+ * a kv group's k/v reader touches every head of the group (each reads that k/v input), as an edge
+ * into `a3.h5<k>` touches `a3.h5`.
+ */
 export function circuitNodes(graph: ModelGraph, kept: ArrayLike<number>): string[] {
   const { writer, reader } = graph.edgeEndpoints();
   const touched = new Set<string>();
   for (let e = 0; e < graph.edgeCount; e++) {
     if (!kept[e]) continue;
     touched.add(graph.writers[writer[e]!]!.name);
-    touched.add(graph.readers[reader[e]!]!.node);
+    const r = graph.readers[reader[e]!]!;
+    if (r.kind === 'kv') for (const head of r.heads) touched.add(headName(r.layer, head));
+    else touched.add(r.node);
   }
   return allNodeNames(graph).filter((name) => touched.has(name));
 }

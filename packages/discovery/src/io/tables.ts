@@ -19,7 +19,7 @@ export function edgeColumns(graph: ModelGraph, scores: ArrayLike<number>, circui
     const r = graph.readers[reader[e]!]!;
     writerName[e] = w.name;
     readerNode[e] = r.node;
-    qkv[e] = r.kind === 'head' ? r.qkv : '';
+    qkv[e] = r.kind === 'head' || r.kind === 'kv' ? r.qkv : '';
     writerLayer[e] = w.layer;
     readerLayer[e] = r.layer;
     inCircuit[e] = circuit.keep[e] === 1;

@@ -1,5 +1,5 @@
 import { ContractError, type ModelGraph } from '@circuit-tuning/contracts';
-import { disposeWriters, type ReaderProbes, type TransformerModel, type WriterOutputs } from '@circuit-tuning/model';
+import { attentionReaderIndices, disposeWriters, type ReaderProbes, type TransformerModel, type WriterOutputs } from '@circuit-tuning/model';
 import { matMul, tf } from '@circuit-tuning/runtime';
 import { metricPerExample, type MetricTargets } from '../metrics/positions';
 import type { MetricDefinition } from '../metrics/registry';
@@ -54,14 +54,14 @@ export async function attributeBatch(
     const first = probeGradients(model, ids, undefined, batch, targets, settings, true);
     clean = first.writers!;
     deltas = writerDeltas(graph, ablated, clean, tokenRows); // [nWriters, S·D]
-    await contract(graph, model.config.nHeads, deltas, first.grads, tokenRows, 1 / steps, into);
+    await contract(graph, deltas, first.grads, tokenRows, 1 / steps, into);
     for (let k = 1; k < steps; k++) {
       settings.signal?.throwIfAborted();
       const alpha = k / steps;
       const embeddings = tf.tidy(() => tf.add(ablated.input, tf.mul(tf.sub(clean!.input, ablated.input), alpha)) as tf.Tensor2D); // [tokens, D]
       try {
         const step = probeGradients(model, ids, embeddings, batch, targets, settings, false);
-        await contract(graph, model.config.nHeads, deltas, step.grads, tokenRows, 1 / steps, into);
+        await contract(graph, deltas, step.grads, tokenRows, 1 / steps, into);
       } finally {
         embeddings.dispose();
       }
@@ -78,7 +78,7 @@ export async function attributeBatch(
 
 /** Reader gradients ∂(Σ_b m_b)/∂x_v, in the probes' layout; owned by the caller. */
 interface ReaderGradients {
-  attention: tf.Tensor3D[]; // per layer [3H, tokens, D], q heads, k heads, v heads
+  attention: tf.Tensor3D[]; // per layer [3H, tokens, D], q heads, k heads, v heads ([H + 2G]: k, v per kv group)
   mlp: tf.Tensor[]; // per layer [tokens, D], or [K, tokens, D] with K MLP heads
   logits: tf.Tensor2D | undefined; // [tokens, D]; absent without a logits reader
 }
@@ -98,7 +98,10 @@ function probeGradients(
   const withLogits = settings.graph.includeInputAndLogits;
   // With MLP heads (docs/method.md §1) each MLP head reads through its own probe [K, tokens, D].
   const k = settings.graph.shape.mlpHeads;
-  const attention = Array.from({ length: nLayers }, () => tf.zeros([3 * nHeads, tokens, dModel]) as tf.Tensor3D);
+  // One probe per attention reader: q, k, v per head, or k and v per kv group (graph.shape.kvGroups).
+  const kvGroups = settings.graph.shape.kvGroups;
+  const attentionRows = kvGroups === undefined ? 3 * nHeads : nHeads + 2 * kvGroups;
+  const attention = Array.from({ length: nLayers }, () => tf.zeros([attentionRows, tokens, dModel]) as tf.Tensor3D);
   const mlp = Array.from({ length: nLayers }, () => (k === undefined ? tf.zeros([tokens, dModel]) : tf.zeros([k, tokens, dModel])));
   const logitsProbe = tf.zeros([tokens, dModel]) as tf.Tensor2D;
   const zeroMlp = k === undefined ? [] : Array.from({ length: nLayers }, () => tf.zeros([tokens, dModel]) as tf.Tensor2D);
@@ -191,7 +194,6 @@ function writerDeltas(graph: ModelGraph, ablated: WriterOutputs, clean: WriterOu
  */
 async function contract(
   graph: ModelGraph,
-  nHeads: number,
   deltas: tf.Tensor2D,
   grads: ReaderGradients,
   rows: tf.Tensor1D | undefined,
@@ -199,33 +201,34 @@ async function contract(
   into: Float64Array,
 ): Promise<void> {
   const mlpReaders = graph.shape.mlpHeads ?? 1;
-  const perLayer = 3 * nHeads + mlpReaders;
   const width = deltas.shape[1];
   try {
     for (let layer = 0; layer < grads.attention.length; layer++) {
       const upstream = graph.mlpWriter[layer]!; // writers feeding the MLP: a superset of the heads' ones
       if (upstream === 0) continue;
+      // The layer's readers in the gradients' order: its attention readers (q heads, then k and v
+      // per head or per kv group), then the MLP or its heads (graph order, after the attention's).
+      const attentionReaders = attentionReaderIndices(graph, layer);
+      const firstMlpReader = graph.readerIndex(graph.shape.mlpHeads === undefined ? `m${layer}` : `m${layer}.n0`);
+      const layerReaders = [...attentionReaders, ...Array.from({ length: mlpReaders }, (_, j) => firstMlpReader + j)];
+      const perLayer = layerReaders.length;
       const block = tf.tidy(() => {
         const readerGrads = tf.concat(
           [
-            tf.reshape(selectRows(grads.attention[layer]!, rows, 1), [3 * nHeads, width]),
+            tf.reshape(selectRows(grads.attention[layer]!, rows, 1), [attentionReaders.length, width]),
             tf.reshape(selectRows(grads.mlp[layer]!, rows, grads.mlp[layer]!.rank - 2), [mlpReaders, width]),
           ],
           0,
-        ); // [3H + K, S·D], K = 1 without MLP heads
-        return matMul(tf.slice(deltas, [0, 0], [upstream, width]), tf.transpose(readerGrads) as tf.Tensor2D); // [upstream, 3H + K]
+        ); // [A + K, S·D], A = 3H (or H + 2G), K = 1 without MLP heads
+        return matMul(tf.slice(deltas, [0, 0], [upstream, width]), tf.transpose(readerGrads) as tf.Tensor2D); // [upstream, A + K]
       });
       const values = (await block.data()) as Float32Array;
       block.dispose();
-      const firstReader = layer * perLayer;
-      for (let slot = 0; slot < perLayer; slot++) {
-        // Slots are letter-major (q heads, k heads, v heads, then the MLP or its heads); graph
-        // readers are head-major, then the MLP readers in order.
-        const reader = slot >= 3 * nHeads ? firstReader + slot : firstReader + (slot % nHeads) * 3 + Math.floor(slot / nHeads);
+      layerReaders.forEach((reader, slot) => {
         const count = graph.upstreamCount[reader]!;
         const offset = graph.edgeOffset[reader]!;
         for (let w = 0; w < count; w++) into[offset + w]! += weight * values[w * perLayer + slot]!;
-      }
+      });
     }
     if (grads.logits !== undefined) {
       const reader = graph.readers.length - 1;

@@ -33,7 +33,7 @@ async function runDiscovery(method: ScoringMethod, ctx: DiscoverContext) {
   const model = await loadModel(ctx.inputs.model, { tokenizer: 'optional' });
   try {
     const { prompts } = await readPromptSet(ctx.inputs.prompts, model, config);
-    ctx.logger.info(`scoring ${model.graph({ includeInputAndLogits: config.graph === 'full' }).edgeCount} edges on ${prompts.examples} prompts`, {
+    ctx.logger.info(`scoring ${model.graph({ includeInputAndLogits: config.graph === 'full', kvReaders: config.kvReaders }).edgeCount} edges on ${prompts.examples} prompts`, {
       method,
       metric: config.metric,
       ablation: config.ablation,

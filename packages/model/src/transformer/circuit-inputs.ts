@@ -3,7 +3,7 @@ import { matMul, tf } from '@circuit-tuning/runtime';
 import type { ModelConfig } from '../config/model-config';
 import type { CircuitRun } from './forward';
 import { addUnsaved, reshapeUnsaved } from './layers';
-import { attentionReaderSlot } from './node-tensors';
+import { attentionReaderIndices } from './node-tensors';
 
 type GradFunc = Parameters<typeof tf.customGrad>[0];
 
@@ -146,7 +146,8 @@ export class CircuitInputs {
 
   /**
    * Inputs of the readers of one layer: base + keep[readers, writers] · deltas.
-   * Returns [3·nHeads, tokens, dModel] for attention (ReaderProbes order), else [tokens, dModel].
+   * Returns [3·nHeads, tokens, dModel] for attention (ReaderProbes order; [nHeads + 2·nKvHeads, …]
+   * in a graph with kv groups), else [tokens, dModel].
    */
   readerInputs(layer: number, kind: CircuitReaderKind): tf.Tensor {
     const { graph, circuit, config } = this;
@@ -187,18 +188,9 @@ export class CircuitInputs {
   /** Graph reader indices of one layer's readers, in the tensor's order; undefined for the reference graph's final residual. */
   private readerIndices(layer: number, kind: CircuitReaderKind): number[] | undefined {
     const { graph } = this;
-    const { nHeads } = this.config;
     if (kind === 'mlp') return [graph.readerIndex(`m${layer}`)];
     if (kind === 'logits') return graph.includeInputAndLogits ? [graph.readerIndex('logits')] : undefined;
-    // Graph order is head-major (h0 q,k,v; h1 …); our tensor is letter-major.
-    const readers: number[] = [];
-    const first = graph.readerIndex(`a${layer}.h0<q>`);
-    for (const letter of ['q', 'k', 'v'] as const) {
-      for (let head = 0; head < nHeads; head++) {
-        readers[attentionReaderSlot(letter, head, nHeads)] = first + head * 3 + (letter === 'q' ? 0 : letter === 'k' ? 1 : 2);
-      }
-    }
-    return readers;
+    return attentionReaderIndices(graph, layer);
   }
 }
 

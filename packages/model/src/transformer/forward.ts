@@ -83,8 +83,22 @@ export function transformerForward(
   });
 }
 
+/**
+ * k/v slots of a layer's per-reader attention input of `slots` rows: nHeads (3·nHeads rows, a k and
+ * a v reader per query head) or nKvHeads (nHeads + 2·nKvHeads rows, one per kv group).
+ */
+function attentionKvSlots(config: ModelConfig, slots: number): number {
+  const { nHeads, nKvHeads } = config;
+  if (slots === 3 * nHeads) return nHeads;
+  if (slots === nHeads + 2 * nKvHeads) return nKvHeads;
+  throw new ContractError(`per-reader attention inputs have ${slots} rows; ${3 * nHeads} (q, k, v per head) or ${nHeads + 2 * nKvHeads} (k, v per kv group) expected`);
+}
+
 function checkCircuit(config: ModelConfig, circuit: CircuitRun): void {
   const { graph } = circuit;
+  if (graph.shape.kvGroups !== undefined && graph.shape.kvGroups !== config.nKvHeads) {
+    throw new ContractError(`circuit graph has ${graph.shape.kvGroups} kv groups per layer, the model has ${config.nKvHeads} k/v heads`);
+  }
   if (graph.shape.nLayers !== config.nLayers || graph.shape.nHeads !== config.nHeads) {
     throw new ContractError(
       `circuit graph is for ${graph.shape.nLayers} layers × ${graph.shape.nHeads} heads, the model has ${config.nLayers} × ${config.nHeads}`,
@@ -248,25 +262,28 @@ class ForwardRun {
     let k: tf.Tensor3D;
     let v: tf.Tensor3D;
     if (normed.rank === 3) {
-      // Per-reader inputs: each (letter, head) slot is projected by that head's own weights.
+      // Per-reader inputs: each (letter, head) slot is projected by that head's own weights; with
+      // k/v readers per kv group ([nHeads + 2·nKvHeads] slots) each k/v slot by its group's, and
+      // the group's k and v are then shared by its query heads.
+      const kvSlots = attentionKvSlots(config, normed.shape[0]!);
       const weights = tf.concat(
-        [this.headWeights(`${prefix}.W_Q`, nHeads), this.headWeights(`${prefix}.W_K`, nKvHeads), this.headWeights(`${prefix}.W_V`, nKvHeads)],
+        [this.headWeights(`${prefix}.W_Q`, nHeads, nHeads), this.headWeights(`${prefix}.W_K`, nKvHeads, kvSlots), this.headWeights(`${prefix}.W_V`, nKvHeads, kvSlots)],
         0,
-      ); // [3·nHeads, dModel, dHead]
-      let qkv: tf.Tensor = batchMatMul(normed as tf.Tensor3D, weights); // [3·nHeads, tokens, dHead]
+      ); // [slots, dModel, dHead]
+      let qkv: tf.Tensor = batchMatMul(normed as tf.Tensor3D, weights); // [slots, tokens, dHead]
       if (config.attentionBias) {
         const biases = tf.concat(
-          [this.headBiases(`${prefix}.b_Q`, nHeads), this.headBiases(`${prefix}.b_K`, nKvHeads), this.headBiases(`${prefix}.b_V`, nKvHeads)],
+          [this.headBiases(`${prefix}.b_Q`, nHeads, nHeads), this.headBiases(`${prefix}.b_K`, nKvHeads, kvSlots), this.headBiases(`${prefix}.b_V`, nKvHeads, kvSlots)],
           0,
-        ); // [3·nHeads, 1, dHead]
+        ); // [slots, 1, dHead]
         qkv = tf.add(qkv, biases);
       }
       const toHeadsFirst = (t: tf.Tensor) =>
         tf.reshape(tf.transpose(tf.reshape(t, [nHeads, batch, seq, dHead]), [1, 0, 2, 3]), [batch * nHeads, seq, dHead]) as tf.Tensor3D;
-      const [qs, ks, vs] = tf.split(qkv, 3, 0) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const [qs, ks, vs] = tf.split(qkv, [nHeads, kvSlots, kvSlots], 0) as [tf.Tensor, tf.Tensor, tf.Tensor];
       q = toHeadsFirst(qs);
-      k = toHeadsFirst(ks);
-      v = toHeadsFirst(vs);
+      k = toHeadsFirst(this.repeatGroups(ks, kvSlots, nHeads));
+      v = toHeadsFirst(this.repeatGroups(vs, kvSlots, nHeads));
     } else {
       const project = (w: string, b: string, heads: number) => {
         let out: tf.Tensor = matMul(normed as tf.Tensor2D, this.p(w) as tf.Tensor2D); // [tokens, heads·dHead]
@@ -298,17 +315,17 @@ class ForwardRun {
     return { heads: undefined, total: (bO ? addUnsaved(out, bO) : out) as tf.Tensor2D };
   }
 
-  /** W [dModel, heads·dHead] → [nHeads, dModel, dHead], k/v heads repeated for grouped attention. */
-  private headWeights(name: string, heads: number): tf.Tensor3D {
-    const { dModel, dHead, nHeads } = this.config;
+  /** W [dModel, heads·dHead] → [slots, dModel, dHead], k/v heads repeated when there is a slot per query head. */
+  private headWeights(name: string, heads: number, slots: number): tf.Tensor3D {
+    const { dModel, dHead } = this.config;
     const perHead = tf.transpose(tf.reshape(this.p(name), [dModel, heads, dHead]), [1, 0, 2]); // [heads, dModel, dHead]
-    return this.repeatGroups(perHead, heads, nHeads) as tf.Tensor3D;
+    return this.repeatGroups(perHead, heads, slots) as tf.Tensor3D;
   }
 
-  /** b [heads·dHead] → [nHeads, 1, dHead]. */
-  private headBiases(name: string, heads: number): tf.Tensor3D {
+  /** b [heads·dHead] → [slots, 1, dHead]. */
+  private headBiases(name: string, heads: number, slots: number): tf.Tensor3D {
     const perHead = tf.reshape(this.p(name), [heads, 1, this.config.dHead]);
-    return this.repeatGroups(perHead, heads, this.config.nHeads) as tf.Tensor3D;
+    return this.repeatGroups(perHead, heads, slots) as tf.Tensor3D;
   }
 
   /** Repeats each of `heads` leading slices nHeads/heads times (head h uses kv head ⌊h / group⌋). */

@@ -37,20 +37,27 @@ export class TransformerModel {
 
   /**
    * The node/edge graph (cached). The full graph with input and logits is the default;
-   * `mlpHeadWidth` splits every MLP into MLP heads of that many neurons (docs/method.md §1).
+   * `mlpHeadWidth` splits every MLP into MLP heads of that many neurons (docs/method.md §1);
+   * `kvReaders: 'groups'` gives one k and one v reader per kv group instead of per query head.
    */
-  graph(options: GraphOptions & { mlpHeadWidth?: number | undefined } = {}): ModelGraph {
+  graph(options: GraphOptions & { mlpHeadWidth?: number | undefined; kvReaders?: 'heads' | 'groups' | undefined } = {}): ModelGraph {
     const full = options.includeInputAndLogits ?? true;
     const width = options.mlpHeadWidth;
+    const groups = options.kvReaders === 'groups';
     if (width !== undefined && (!Number.isInteger(width) || width < 1 || this.config.dMlp % width !== 0)) {
       throw new ContractError(`MLP heads of ${width} neurons do not divide the model's ${this.config.dMlp} MLP neurons`, {
         hint: `choose an mlpHeadWidth that divides ${this.config.dMlp}`,
       });
     }
-    const key = `${full}/${width ?? ''}`;
+    const key = `${full}/${width ?? ''}/${groups}`;
     let graph = this.graphs.get(key);
     if (!graph) {
-      const shape = { nLayers: this.config.nLayers, nHeads: this.config.nHeads, ...(width === undefined ? {} : { mlpHeads: this.config.dMlp / width }) };
+      const shape = {
+        nLayers: this.config.nLayers,
+        nHeads: this.config.nHeads,
+        ...(width === undefined ? {} : { mlpHeads: this.config.dMlp / width }),
+        ...(groups ? { kvGroups: this.config.nKvHeads } : {}),
+      };
       graph = buildGraph(shape, { includeInputAndLogits: full });
       this.graphs.set(key, graph);
     }

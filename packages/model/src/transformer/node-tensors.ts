@@ -1,4 +1,4 @@
-import type { QkvLetter } from '@circuit-tuning/contracts';
+import type { ModelGraph, QkvLetter } from '@circuit-tuning/contracts';
 import type { tf } from '@circuit-tuning/runtime';
 
 /**
@@ -24,7 +24,11 @@ export type WriterOutputs = {
  * readers v at once).
  */
 export interface ReaderProbes {
-  /** Per layer, [3 · nHeads, tokens, dModel], ordered q of heads 0…H-1, then k, then v. */
+  /**
+   * Per layer, [3 · nHeads, tokens, dModel], ordered q of heads 0…H-1, then k, then v; with k/v
+   * readers per kv group, [nHeads + 2 · nKvHeads, tokens, dModel]: q of each head, k of each kv
+   * group, v of each kv group (the graph's reader order, `attentionReaderIndices`).
+   */
   attention: tf.Tensor3D[];
   /** Per layer, [tokens, dModel]: the MLP input. */
   mlp: tf.Tensor2D[];
@@ -40,6 +44,23 @@ export interface ReaderProbes {
 /** Slot of head h's q/k/v input within a layer's [3 · nHeads, …] attention-reader tensor. */
 export function attentionReaderSlot(letter: QkvLetter, head: number, nHeads: number): number {
   return (letter === 'q' ? 0 : letter === 'k' ? 1 : 2) * nHeads + head;
+}
+
+/**
+ * Graph reader indices of one layer's attention readers in the order of its per-reader attention
+ * tensor (probes, gradients, a circuit's reader inputs): q heads, then k, then v, per head ([3H])
+ * or, in a graph with kv groups, per kv group ([H + 2G], the graph's own order).
+ */
+export function attentionReaderIndices(graph: ModelGraph, layer: number): number[] {
+  const { nHeads, kvGroups } = graph.shape;
+  const first = graph.readerIndex(`a${layer}.h0<q>`);
+  if (kvGroups !== undefined) return Array.from({ length: nHeads + 2 * kvGroups }, (_, slot) => first + slot);
+  // Graph order is head-major (h0 q,k,v; h1 …); the tensor is letter-major.
+  const readers: number[] = [];
+  for (const letter of ['q', 'k', 'v'] as const) {
+    for (let head = 0; head < nHeads; head++) readers[attentionReaderSlot(letter, head, nHeads)] = first + head * 3 + (letter === 'q' ? 0 : letter === 'k' ? 1 : 2);
+  }
+  return readers;
 }
 
 /** Disposes every tensor of a WriterOutputs (the caller owns what forward returns). */

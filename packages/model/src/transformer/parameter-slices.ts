@@ -26,7 +26,8 @@ export interface ParameterSlice {
 
 /**
  * The parameter slices a node owns. Names: `a3.h1` (the head as a writer: its W_O rows),
- * `a3.h1<q>` / `<k>` / `<v>` (the head's input projections), `m2` (a whole MLP), `m2.n5` (MLP
+ * `a3.h1<q>` / `<k>` / `<v>` (the head's input projections), `a3.g1<k>` / `<v>` (kv group 1's k/v
+ * projection, shared by its query heads), `m2` (a whole MLP), `m2.n5` (MLP
  * slice 5 of width mlpHeadWidth). `input` and `logits` own nothing: embeddings, norms and the
  * unembedding stay frozen unless a config says otherwise.
  */
@@ -42,6 +43,18 @@ export function parameterSlicesOf(config: ModelConfig, node: string): ParameterS
     const upper = letter.toUpperCase();
     const slices: ParameterSlice[] = [{ param: `${blockPrefix(layer)}.attn.W_${upper}`, axis: 1, start: slot * dHead, size: dHead }];
     if (config.attentionBias) slices.push({ param: `${blockPrefix(layer)}.attn.b_${upper}`, axis: 0, start: slot * dHead, size: dHead });
+    return slices;
+  }
+  const kv = /^a(\d+)\.g(\d+)<([kv])>$/.exec(node);
+  if (kv) {
+    // A kv group's k or v reader (a graph with k/v readers per kv group) owns exactly that group's
+    // columns of W_K / W_V (and b_K / b_V): the columns every query head of the group reads.
+    const layer = checkLayer(config, Number(kv[1]), node);
+    const group = Number(kv[2]);
+    if (group >= nKvHeads) throw new ContractError(`${node}: kv group ${group} does not exist (the model has ${nKvHeads} per layer)`);
+    const upper = kv[3]!.toUpperCase();
+    const slices: ParameterSlice[] = [{ param: `${blockPrefix(layer)}.attn.W_${upper}`, axis: 1, start: group * dHead, size: dHead }];
+    if (config.attentionBias) slices.push({ param: `${blockPrefix(layer)}.attn.b_${upper}`, axis: 0, start: group * dHead, size: dHead });
     return slices;
   }
   const mlpSlice = /^m(\d+)\.n(\d+)$/.exec(node);
@@ -63,6 +76,9 @@ export function parameterSlicesOf(config: ModelConfig, node: string): ParameterS
     }
     case 'mlp':
       return mlpSlices(config, checkLayer(config, parsed.layer, node), 0, dMlp);
+    case 'kv':
+      // A kv group is a reader only: its parameters are its `<k>` and `<v>` readers'.
+      return [...parameterSlicesOf(config, `${node}<k>`), ...parameterSlicesOf(config, `${node}<v>`)];
     case 'input':
     case 'logits':
       return [];
@@ -112,7 +128,8 @@ export function writerSlicesOf(config: ModelConfig, writer: WriterNode, mapping:
 
 /**
  * The slices a graph reader owns under a parameter mapping: a head's q/k/v input its columns of
- * W_Q/W_K/W_V (a k/v group's columns under grouped-query attention) and their bias; an MLP its
+ * W_Q/W_K/W_V (a k/v group's columns under grouped-query attention) and their bias; a kv group's
+ * k/v reader the same group columns of W_K/W_V; an MLP its
  * input side (mlp 'reader-writer': W_in, W_gate, b_in) or all of it (mlp 'whole'); an MLP head its
  * columns of W_in and W_gate and its entries of b_in; `logits` nothing.
  */
@@ -121,6 +138,7 @@ export function readerSlicesOf(config: ModelConfig, reader: ReaderNode, mapping:
     case 'logits':
       return [];
     case 'head':
+    case 'kv':
       return parameterSlicesOf(config, reader.name);
     case 'mlp':
       return mlpSlices(config, checkLayer(config, reader.layer, reader.name), ...mlpRange(config, reader, mapping), mapping.mlp === 'whole' ? 'both' : 'in');
