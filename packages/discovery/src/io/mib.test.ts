@@ -45,11 +45,16 @@ describe("MIB's circuit submission", () => {
     expect((await readdir(join(root, 'arc-easy_llama3'))).length).toBe(9);
   });
 
-  it('refuses names MIB could not split into task and model, and a graph without input and logits', () => {
+  it('refuses names MIB could not split into task and model, and graphs other than MIB’s', () => {
     expect(mibFolderName('arithmetic-addition', 'qwen2.5')).toBe('arithmetic-addition_qwen2.5');
     expect(() => mibFolderName('sv_disagreement', 'gpt2')).toThrow(/task name "sv_disagreement" must be letters, digits/);
     const reference = buildGraph({ nLayers: 2, nHeads: 2 }, { includeInputAndLogits: false });
     const refCircuit = circuitFromMask(reference, new Uint8Array(reference.edgeCount), { prune: false });
     expect(() => mibSubmission(reference, new Float64Array(reference.edgeCount), refCircuit, { task: 'ioi', model: 'gpt2', dModel: 8 })).toThrow(/no input and logits nodes/);
+    for (const [shape, why] of [[{ kvGroups: 1 }, /k\/v readers per kv group/], [{ mlpHeads: 2 }, /MLP heads/]] as const) {
+      const graph = buildGraph({ nLayers: 2, nHeads: 2, ...shape });
+      const circuit = circuitFromMask(graph, new Uint8Array(graph.edgeCount), { prune: false });
+      expect(() => mibSubmission(graph, new Float64Array(graph.edgeCount), circuit, { task: 'ioi', model: 'llama3', dModel: 8 })).toThrow(why);
+    }
   });
 });

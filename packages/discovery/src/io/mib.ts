@@ -52,6 +52,13 @@ export function mibSubmission(graph: ModelGraph, scores: ArrayLike<number>, circ
       hint: "discover on the full graph (graph: 'full', the default)",
     });
   }
+  if (graph.shape.kvGroups !== undefined || graph.shape.mlpHeads !== undefined) {
+    // MIB's graph (EAP-IG's) has a k and a v reader per query head and one node per MLP: edges of
+    // a1.g0<k> or m2.n5 are not its edges, and its budgets count its own edges.
+    throw new ContractError(`MIB submission: the graph has ${graph.shape.kvGroups !== undefined ? 'k/v readers per kv group' : 'MLP heads'}, which MIB's graph does not`, {
+      hint: "discover on MIB's graph: kvReaders: 'heads' (the default) and one node per MLP",
+    });
+  }
   const folder = mibFolderName(options.task, options.model);
   const files = new Map<string, EapIgJson>();
   const json = (c: Pick<Circuit, 'keep' | 'nodes'>) => toEapIgJson(graph, scores, c, { dModel: options.dModel, nodeFormat: 'object' });
