@@ -11,6 +11,7 @@
  *     queued twice, the finished steps are taken from the store, the run completes
  *   - a member whose config is wrong fails on its worker once, is not retried, and fails the run
  *     with exit 3 naming the step
+ *   - `ct store gc` (a dry run) sees which steps the run uses: kept with the run, listed without it
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -106,6 +107,23 @@ if (natsServerBinary() === undefined) {
       const verify = await runCli(['verify', join(dir, 'queued'), '--work', join(dir, 'verify'), '--json', '--quiet'], { timeoutMs: 120_000 });
       expect(verify.code, verify.stderr + verify.stdout).toBe(0);
       expect((JSON.parse(verify.stdout) as { reproduced: boolean }).reproduced).toBe(true);
+
+      // The store knows what the run uses (its reference, refs/<run's job id>): a dry-run store gc
+      // that keeps the run leaves its seven steps, one that keeps nothing would remove them.
+      const runId = runJobsId('foreach-tiny', join(dir, 'queued'));
+      type Gc = { items: { key: string; bytes: number }[]; removed: boolean; bytes: number };
+      const gc = async (...extra: string[]) => {
+        const result = await runCli(['store', 'gc', '--queue', server.url, '--older-than', '0s', '--json', ...extra], { timeoutMs: 60_000 });
+        expect(result.code, result.stderr).toBe(0);
+        return JSON.parse(result.stdout) as Gc;
+      };
+      const keeping = await gc('--keep', runId);
+      expect(keeping.removed).toBe(false);
+      expect(keeping.items.filter((i) => i.key.startsWith('steps/'))).toEqual([]);
+      const dropping = await gc();
+      expect(dropping.items.filter((i) => i.key.startsWith('steps/'))).toHaveLength(STEPS.length);
+      expect(dropping.items.map((i) => i.key)).toContain(`refs/${runId}`);
+      expect(dropping.bytes).toBeGreaterThan(0);
 
       // The queue's address is in no file of the run directory.
       const files = (await readdir(join(dir, 'queued'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile() && !/\.(arrow|safetensors)$/.test(e.name));

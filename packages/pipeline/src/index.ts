@@ -48,7 +48,8 @@ export { type ArtifactStore, checkKey, type EntryData, getDir, putDir, runKey, t
 export { chunksOf, collect, PACK_FORMAT, packStream, readPack, unpackStream } from './store/pack';
 export { openDirStore } from './store/dir-store';
 export { INDEX_BUCKET, OBJECT_BUCKET, openNatsStore, PART_BYTES } from './store/nats-store';
-export { partialKey, stepKey, type StepSync, stepSync } from './store/step-sync';
+export { leaseKey, partialKey, stepKey, type StepSync, stepSync } from './store/step-sync';
+export { collectGarbage, type GcItem, type GcOptions, type GcResult, LEASE_TTL_MS, parseAge, readReference, type StoreReference } from './store/gc';
 export { connectQueue, describeQueue, queueUrl } from './executor/nats-connection';
 export { EXECUTORS, type ExecutorName, executorChoice, localExecutor, openSharedStore, queueExecutor, type QueueExecutorOptions, type StepHooks, type TrialExecutor } from './executor/index';
 export { queueStepDispatcher, runJobsId } from './executor/step-jobs';

@@ -221,6 +221,34 @@ export const COMMAND_INFO = {
       outcome: { type: 'string' },
     },
   },
+  store: {
+    name: 'store',
+    summary: 'Garbage-collect the artifact store queue workers share: steps and trials no kept sweep or run uses, stale partial state, abandoned writes.',
+    usage: `store gc [--store DIR | --queue nats://HOST:4222] [--older-than AGE] [--keep ID]... [--delete] [--json]
+
+    --store DIR        the shared-directory store (or CT_STORE)
+    --queue URL        else the object store in the queue's server (or CT_QUEUE_URL); credentials
+                       as for \`worker\`, never written anywhere
+    --older-than AGE   what was written within AGE stays, whatever uses it: 90s, 30m, 12h, 7d
+                       (default 7d). Sweeps and runs that used the store within AGE are kept.
+    --keep ID          also keep what this sweep (its id, as \`sweep --status\` shows it) or
+                       run (its jobs' id) uses, however old; repeat for several
+    --delete           remove what is listed; without it nothing is removed (a dry run)
+    --json             the list as JSON on stdout
+
+    Goes: finished steps (steps/) and trials (runs/) that no kept sweep or run uses; the
+    resumable state of a step (partial/) whose job holds no live lease; expired leases; writes
+    never published. Never: anything written within AGE, the state of a step a job is running
+    (its lease is renewed every minute), the store's identity.`,
+    options: {
+      store: { type: 'string' },
+      queue: { type: 'string' },
+      'older-than': { type: 'string' },
+      keep: { type: 'string', multiple: true },
+      delete: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+  },
   view: {
     name: 'view',
     summary: 'Serve a web page on localhost that shows a run: steps, the circuit (hover for scores), curves and the training log.',

@@ -15,6 +15,7 @@ const MODULES: Record<CommandName, () => Promise<Command>> = {
   verify: async () => (await import('./verify')).verifyCommand,
   sweep: async () => (await import('./sweep')).sweepCommand,
   worker: async () => (await import('./worker')).workerCommand,
+  store: async () => (await import('./store')).storeCommand,
   view: async () => (await import('./view')).viewCommand,
   export: async () => (await import('./export')).exportCommand,
   stage: async () => (await import('./stage')).stageCommand,

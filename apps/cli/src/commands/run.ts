@@ -5,7 +5,7 @@ import type { Command } from '../command';
 import { COMMAND_INFO } from './catalog';
 import { fixturesDir } from '../fixtures';
 import { appVersions, backendChoice, cancelOnSignals, csvOption, EXIT_CANCELLED, listOption, positiveInt, startPipelineBackend, userPath } from '../cli-support';
-import { builtinRegistry, createDisplay, describeQueue, executorChoice, loadPipeline, parseOverride, type PipelineRunResult, queueExecutor, runPipeline } from '@circuit-tuning/pipeline';
+import { builtinRegistry, createDisplay, describeQueue, executorChoice, loadPipeline, parseOverride, type PipelineRunResult, queueExecutor, runJobsId, runPipeline } from '@circuit-tuning/pipeline';
 import { queueFlags, refuseQueueFlags } from '../queue-options';
 
 /** What `circuit-tuning run` runs without a file (and `pnpm start`). */
@@ -45,6 +45,7 @@ export const runCommand: Command = {
         ? undefined
         : await queueExecutor({ ...queue, sweepName: pipeline.name, pipeline: path, set: [], signal: cancel.signal, warn: (message) => process.stderr.write(`warning: ${message}\n`) });
     const remote = executor?.steps({
+      owner: runJobsId(pipeline.name, runDir),
       log: say,
       onState: (step, state) => say(`queue: ${step} ${state.state}${state.worker === undefined ? '' : ` on ${state.worker}`}${state.attempt > 1 ? ` (delivery ${state.attempt})` : ''}${state.error === undefined ? '' : `: ${state.error}`}`),
     });

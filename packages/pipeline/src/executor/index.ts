@@ -43,6 +43,8 @@ export interface TrialHooks {
 
 /** What a run (`ct run --executor queue`) is told about the steps it sent away. */
 export interface StepHooks {
+  /** Who uses the steps, for the store's references (step-jobs.ts's runJobsId of the run). */
+  owner?: string;
   onState?(step: string, state: TrialState): void;
   log?(message: string): void;
   onProgress?(counts: Record<string, number>): void;
@@ -143,7 +145,7 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Tria
           ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
         }),
         // The run's own steps go to the store too: the workers take its upstream steps from there.
-        stepStore: stepSync(store, { warn: options.warn, ...(hooks.log === undefined ? {} : { info: hooks.log }) }),
+        stepStore: stepSync(store, { warn: options.warn, ...(hooks.log === undefined ? {} : { info: hooks.log }), ...(hooks.owner === undefined ? {} : { owner: hooks.owner }) }),
       }),
       async close() {
         await store.close();

@@ -81,7 +81,14 @@ export async function runTrialJob(job: TrialJob, options: TrialJobOptions): Prom
   }
   const info = await options.startBackend(plan.pipeline.backend, plan.pipeline.threads);
   const runDir = trialRunDir(options.workDir, job);
-  const sync = stepSync(options.store, { warn: options.warn, info: options.info, ...(options.snapshotEveryMs === undefined ? {} : { snapshotEveryMs: options.snapshotEveryMs }) });
+  // A trial's steps are listed under its own reference (store gc keeps what a kept sweep uses); a
+  // step job's are under its coordinator's, which fetches the step and lists it.
+  const sync = stepSync(options.store, {
+    warn: options.warn,
+    info: options.info,
+    ...(job.step === undefined ? { owner: `${job.sweepId}/${job.index}` } : {}),
+    ...(options.snapshotEveryMs === undefined ? {} : { snapshotEveryMs: options.snapshotEveryMs }),
+  });
   let result: PipelineRunResult;
   try {
     result = await runPipeline(plan, {
@@ -98,7 +105,10 @@ export async function runTrialJob(job: TrialJob, options: TrialJobOptions): Prom
     await sync.flush();
   }
   if (result.status !== 'succeeded') return { result, backend: info.name };
-  if (job.step === undefined) await putDir(options.store, runKey(job.sweepId, job.index), runDir, { replace: true });
+  if (job.step === undefined) {
+    await putDir(options.store, runKey(job.sweepId, job.index), runDir, { replace: true });
+    await sync.reference(runKey(job.sweepId, job.index));
+  }
   else {
     const computed = sync.contentKeyOf(job.step.id);
     if (computed !== job.step.contentKey) {

@@ -18,6 +18,8 @@ import { chunksOf } from './pack';
 const SUFFIX = '.pack';
 
 /** A temp beside `path` in the runtime's own temp form (packages/runtime/src/fs/temp-names.ts), so isTempName knows it. */
+/** A temp this store made (tempPathFor's form): only those are ever listed as temps, and removed by store gc. */
+const STORE_TEMP = /^\..+\.pack\.\d+\.[0-9a-f]{12}\.tmp$/;
 const tempPathFor = (path: string) => join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 
 export function openDirStore(root: string): ArtifactStore {
@@ -42,7 +44,7 @@ export function openDirStore(root: string): ArtifactStore {
         }
         const info = await stat(path).catch(() => undefined);
         if (info === undefined) continue;
-        if (isTempName(entry.name)) temps.push({ key: relative(base, path).split(sep).join('/'), bytes: info.size, modified: info.mtime });
+        if (isTempName(entry.name) && STORE_TEMP.test(entry.name)) temps.push({ key: relative(base, path).split(sep).join('/'), bytes: info.size, modified: info.mtime });
         else if (entry.name.endsWith(SUFFIX)) entries.push({ key: `${at}${entry.name.slice(0, -SUFFIX.length)}`, bytes: info.size, modified: info.mtime });
       }
     };
@@ -115,7 +117,7 @@ export function openDirStore(root: string): ArtifactStore {
     },
     async removeTemp(key) {
       const path = resolve(base, key);
-      if (!isTempName(basename(path)) || !path.startsWith(`${base}${sep}`)) throw new Error(`${key} is not a temp of the store at ${base}`);
+      if (!STORE_TEMP.test(basename(path)) || !path.startsWith(`${base}${sep}`)) throw new Error(`${key} is not a temp of the store at ${base}`);
       await rm(path, { force: true });
     },
     async close() {},

@@ -15,17 +15,25 @@
  * The content key is step-cache.ts's stepContentKey: stage version, config hash, seed, input
  * bytes — exactly what a local cache hit requires. A store that cannot be reached costs the
  * reuse, never the run: every failure here is a warning.
+ *
+ * For the store's garbage collection (gc.ts) it also says what is in use: with an `owner` (a
+ * trial, a coordinator's run) every step it looks up or stores is listed in `refs/<owner>`,
+ * rewritten as the list grows; and while a step runs here its lease `leases/<key>` is renewed,
+ * so its resumable state is never collected under it.
  */
 import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { MANIFEST_FILE } from '@circuit-tuning/contracts';
 import { LOG_FILE, outputFileName, stageDirState } from '@circuit-tuning/runtime';
 import type { StepStoreContext, StepStoreHook } from '../runner';
 import { ownStepMatches, removeStageDir, stepContentKey } from '../step-cache';
 import { type ArtifactStore, getDir, putDir } from './artifact-store';
+import { LEASE_RENEW_MS, LEASES_PREFIX, REFS_PREFIX, type StoreReference } from './gc';
 
 export const stepKey = (contentKey: string) => `steps/${contentKey}`;
 export const partialKey = (contentKey: string) => `partial/${contentKey}`;
+export const leaseKey = (contentKey: string) => `${LEASES_PREFIX}${contentKey}`;
 
 export interface StepSyncOptions {
   /** How often a running step's state is checked for changes (default 1000 ms). */
@@ -33,6 +41,10 @@ export interface StepSyncOptions {
   warn(message: string): void;
   /** Told what was reused or resumed, for the worker's progress lines. */
   info?(message: string): void;
+  /** Who the steps are used by (`<sweep>/<index>`, a run's job id): its reference entry is `refs/<owner>`. */
+  owner?: string;
+  /** How often a running step's lease is renewed (default gc.ts's LEASE_RENEW_MS). */
+  leaseEveryMs?: number;
 }
 
 export interface StepSync extends StepStoreHook {
@@ -40,6 +52,8 @@ export interface StepSync extends StepStoreHook {
   flush(): Promise<void>;
   /** The content key a step of this run was looked up under (a step job checks it is the one it was sent for). */
   contentKeyOf(stepId: string): string | undefined;
+  /** Lists another store key in the owner's reference (a trial's run directory entry). */
+  reference(key: string): Promise<void>;
 }
 
 export function stepSync(store: ArtifactStore, options: StepSyncOptions): StepSync {
@@ -52,7 +66,24 @@ export function stepSync(store: ArtifactStore, options: StepSyncOptions): StepSy
     const key = await stepContentKey(context.definition, context.step, context.inputs, context.runDir);
     keys.set(context.stageDir, key);
     byStep.set(context.step.id, key);
+    await reference(stepKey(key));
     return key;
+  };
+  const used = new Set<string>();
+  let written: Promise<void> = Promise.resolve();
+  /** Adds a key to the owner's reference entry and rewrites it (one write at a time, in order). */
+  const reference = async (key: string) => {
+    if (options.owner === undefined || used.has(key)) return;
+    used.add(key);
+    const owner = options.owner;
+    const value: StoreReference = { format: 'ct-store-ref/1', owner, keys: [...used].sort(), updatedAt: new Date().toISOString() };
+    written = written.then(() =>
+      store
+        .put(`${REFS_PREFIX}${owner}`, new TextEncoder().encode(JSON.stringify(value)), { replace: true })
+        .then(() => undefined)
+        .catch((error: Error) => options.warn(`artifact store ${store.description}: the reference of ${owner} not written (${error.message})`)),
+    );
+    await written;
   };
   return {
     async before(context) {
@@ -71,7 +102,7 @@ export function stepSync(store: ArtifactStore, options: StepSyncOptions): StepSy
           await getDir(store, partialKey(key), context.stageDir);
           options.info?.(`${context.step.id}: resuming from the state another worker left in the store`);
         }
-        running.set(context.stageDir, snapshotter(store, context.stageDir, partialKey(key), options));
+        running.set(context.stageDir, snapshotter(store, context.stageDir, key, options));
       } catch (error) {
         options.warn(`artifact store ${store.description}: ${context.step.id} not looked up (${(error as Error).message})`);
       }
@@ -99,6 +130,7 @@ export function stepSync(store: ArtifactStore, options: StepSyncOptions): StepSy
       running.clear();
     },
     contentKeyOf: (stepId) => byStep.get(stepId),
+    reference,
   };
 }
 
@@ -109,7 +141,7 @@ export function stepSync(store: ArtifactStore, options: StepSyncOptions): StepSy
  * packages/training/src/loop/checkpoint.ts), and a checkpoint still being written is under a temp
  * name, which never travels.
  */
-function snapshotter(store: ArtifactStore, stageDir: string, key: string, options: StepSyncOptions): { stop(): Promise<void> } {
+function snapshotter(store: ArtifactStore, stageDir: string, contentKey: string, options: StepSyncOptions): { stop(): Promise<void> } {
   let last = '';
   let busy: Promise<void> = Promise.resolve();
   const tick = () => {
@@ -117,19 +149,31 @@ function snapshotter(store: ArtifactStore, stageDir: string, key: string, option
       try {
         const print = await fingerprint(stageDir);
         if (print === '' || print === last) return;
-        await putDir(store, key, stageDir, { replace: true, include: (path) => path.includes('/') || path === MANIFEST_FILE });
+        await putDir(store, partialKey(contentKey), stageDir, { replace: true, include: (path) => path.includes('/') || path === MANIFEST_FILE });
         last = print;
       } catch (error) {
         options.warn(`artifact store ${store.description}: state of ${stageDir} not stored (${(error as Error).message})`);
       }
     });
   };
+  // The lease: who runs the step, renewed while it runs (gc.ts leaves its partial state alone).
+  const lease = () => {
+    busy = busy.then(async () => {
+      const holder = { host: hostname(), pid: process.pid, renewedAt: new Date().toISOString() };
+      await store.put(leaseKey(contentKey), new TextEncoder().encode(JSON.stringify(holder)), { replace: true }).catch(() => undefined);
+    });
+  };
+  lease();
   const timer = setInterval(tick, options.snapshotEveryMs ?? 1000);
+  const leaseTimer = setInterval(lease, options.leaseEveryMs ?? LEASE_RENEW_MS);
   timer.unref();
+  leaseTimer.unref();
   return {
     async stop() {
       clearInterval(timer);
+      clearInterval(leaseTimer);
       await busy;
+      await store.remove(leaseKey(contentKey)).catch(() => undefined);
     },
   };
 }
