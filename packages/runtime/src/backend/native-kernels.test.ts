@@ -196,6 +196,9 @@ describe.skipIf(!available.ok && !requireNative).each(['wasm', 'native'] as cons
     const cases: { shape: number[]; perm: number[]; dtype: 'float32' | 'int32' }[] = [
       { shape: [16, 64, 4, 64], perm: [0, 2, 1, 3], dtype: 'float32' }, // attention heads, split across threads
       { shape: [64, 64, 64], perm: [0, 2, 1], dtype: 'float32' }, // the last axis moves
+      { shape: [70, 45], perm: [1, 0], dtype: 'float32' }, // a matrix by 32 × 32 tiles, ragged edges
+      { shape: [3, 33, 65], perm: [0, 2, 1], dtype: 'int32' }, // batched matrices by tiles
+      { shape: [5, 40, 7], perm: [2, 1, 0], dtype: 'float32' }, // the last axis moves, not a matrix transpose
       { shape: [3, 1, 4], perm: [1, 0, 2], dtype: 'float32' }, // moves only a size-1 axis: shared
       { shape: [2, 3], perm: [0, 1], dtype: 'int32' }, // identity permutation: shared
       { shape: [0, 3], perm: [1, 0], dtype: 'float32' }, // empty
