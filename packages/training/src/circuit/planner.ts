@@ -74,7 +74,7 @@ export class CircuitPlanner implements PlanState {
   ) {
     const { mlp, mlpHeadWidth } = config.parameterMapping;
     if (mlp === 'heads' && config.mode === 'edge-ablated') {
-      throw new ConfigError("parameterMapping.mlp 'heads' needs mode 'gradient-mask': the edge-masked forward does not run graphs with MLP heads yet");
+      throw new ConfigError("parameterMapping.mlp 'heads' needs mode 'gradient-mask' for now: edge-ablated training's mean ablation (meanWriters) has no per-MLP-head means yet");
     }
     if (mlp === 'heads' && model.config.dMlp % mlpHeadWidth !== 0) {
       throw new ConfigError(`parameterMapping.mlpHeadWidth ${mlpHeadWidth} does not divide the model's ${model.config.dMlp} MLP neurons`, {
