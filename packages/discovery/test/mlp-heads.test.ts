@@ -2,7 +2,7 @@ import type { ModelGraph } from '@circuit-tuning/contracts';
 import { type TransformerModel, writeSlice } from '@circuit-tuning/model';
 import { tf } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pruneDangling, scoreEdges } from '../src/index';
+import { evaluateCircuits, pruneDangling, scoreEdges } from '../src/index';
 import { asSet, randomExamples, tinyRandomModel } from './fixtures';
 
 /**
@@ -71,10 +71,24 @@ describe('EAP on a graph with MLP heads', () => {
     own.dispose();
   });
 
-  it('refuses exact patching on an MLP-head graph', async () => {
-    const set = asSet(randomExamples({ seed: 2, count: 2, lengths: [6], vocab: 50 }));
-    await expect(scoreEdges(model, set, { method: 'exact', graph: model.graph({ mlpHeadWidth: model.config.dMlp / K }) })).rejects.toThrow(
-      /does not run graphs with MLP heads/,
-    );
+  it('exact patching and faithfulness run on an MLP-head graph: an edge’s exact score is the metric change of cutting it', async () => {
+    const set = asSet(randomExamples({ seed: 2, count: 3, lengths: [6], vocab: 50 }));
+    const graph = model.graph({ mlpHeadWidth: model.config.dMlp / K });
+    const exact = await scoreEdges(model, set, { method: 'exact', ablation: 'corrupted', positions: 'all', graph, maxExactEdges: graph.edgeCount });
+    const all = new Float32Array(graph.edgeCount).fill(1);
+    const cuts = ['a0.h1->m1.n2', 'm0.n3->logits', 'm0.n0->m1.n1'].map((name) => {
+      const [writer, reader] = name.split('->') as [string, string];
+      const keep = all.slice();
+      keep[graph.edgeIndex(writer, reader)] = 0;
+      return { name, e: graph.edgeIndex(writer, reader), keep };
+    });
+    const measured = await evaluateCircuits(model, set, graph, [all, ...cuts.map((c) => c.keep)], { ablation: 'corrupted' });
+    // Every edge kept is the full model.
+    expect(measured.circuits[0]!).toBeCloseTo(measured.full, 4);
+    cuts.forEach(({ name, e }, i) => {
+      // exact score = M(without the edge) − M(full), per example
+      expect(exact.scores[e]!, name).toBeCloseTo(measured.circuits[i + 1]! - measured.full, 4);
+    });
+    expect(cuts.some(({ e }) => Math.abs(exact.scores[e]!) > 1e-5)).toBe(true);
   });
 });

@@ -114,16 +114,19 @@ describe('input embeddings', () => {
 });
 
 describe('edge-masked forward at scale', () => {
-  /** A random GPT-2 of `nLayers` layers, a corrupted run for its ablation, and a fixed mask keeping 2 edges in 3. */
-  async function setup(nLayers: number, rows: number, seq: number) {
+  /**
+   * A random GPT-2 of `nLayers` layers, a corrupted run for its ablation, and a fixed mask keeping 2
+   * edges in 3; with `mlpHeads`, on the graph whose MLPs are split into that many MLP heads.
+   */
+  async function setup(nLayers: number, rows: number, seq: number, mlpHeads?: number) {
     const config = gpt2Config({ nLayers, nHeads: 4, dModel: 32, vocabSize: 50, maxPositions: 64 });
     const random = await TransformerModel.random(config, 1);
-    const graph = random.graph();
+    const graph = random.graph(mlpHeads === undefined ? {} : { mlpHeadWidth: config.dMlp / mlpHeads });
     const tokens = (shift: number) =>
       tf.tensor2d(Array.from({ length: rows * seq }, (_, i) => (i * 7 + shift) % 50), [rows, seq], 'int32');
     const clean = tokens(0);
     const corrupt = tokens(3);
-    const ablated = tf.tidy(() => random.forward(corrupt, { captureWriters: true }).writers!);
+    const ablated = tf.tidy(() => random.forward(corrupt, { captureWriters: true, ...(mlpHeads === undefined ? {} : { mlpHeads }) }).writers!);
     corrupt.dispose();
     const keep = Float32Array.from({ length: graph.edgeCount }, (_, i) => (i % 3 === 0 ? 0 : 1));
     const circuit: CircuitRun = { graph, keep, ablated };
@@ -136,8 +139,8 @@ describe('edge-masked forward at scale', () => {
   }
 
   /** Peak tensor bytes above the start of a masked forward pass, plain and under a gradient tape. */
-  async function peakBytes(nLayers: number, rows = 4, seq = 8): Promise<{ forward: number; backward: number }> {
-    const { random, clean, circuit, dispose } = await setup(nLayers, rows, seq);
+  async function peakBytes(nLayers: number, rows = 4, seq = 8, mlpHeads?: number): Promise<{ forward: number; backward: number }> {
+    const { random, clean, circuit, dispose } = await setup(nLayers, rows, seq, mlpHeads);
     const start = tf.memory().numBytes;
     const forward = await tf.profile(() => tf.tidy(() => tf.sum(random.forward(clean, { circuit }).logits)));
     const forwardPeak = forward.peakBytes - start; // read now: tf.profile reuses its result object
@@ -169,6 +172,19 @@ describe('edge-masked forward at scale', () => {
     const doubled = await peakBytes(12, 8, 8);
     expect(doubled.forward / at12.forward, JSON.stringify({ doubled, at12 })).toBeLessThan(2.2);
     expect(doubled.backward / at12.backward, JSON.stringify({ doubled, at12 })).toBeLessThan(2.2);
+  });
+
+  it('with MLP heads: tensor memory still linear in layers, with and without a gradient tape', async () => {
+    // K = 8 MLP heads per MLP: 1 + L·(H + K) writer rows; the readers of a layer take one product
+    // of their [readers × writers] mask with the stack, as without MLP heads.
+    const at2 = await peakBytes(2, 4, 8, 8);
+    const at6 = await peakBytes(6, 4, 8, 8);
+    const at12 = await peakBytes(12, 4, 8, 8);
+    const summary = JSON.stringify({ at2, at6, at12 });
+    console.log(`[mlp-heads memory] ${summary}`);
+    expect(at6.forward, summary).toBeGreaterThan(at2.forward);
+    expect(at12.forward / at2.forward, summary).toBeLessThan(3);
+    expect(at12.backward / at2.backward, summary).toBeLessThan(7);
   });
 
   it('has the gradients of the plain forward with every edge kept, and matches central differences under a mask', async () => {

@@ -12,7 +12,8 @@ export const ParameterMappingConfig = z.strictObject({
    * trains all of it. 'whole': any MLP in the circuit trains all of its matrices. 'heads': the
    * graph splits every MLP into MLP heads of `mlpHeadWidth` neurons, each a writer (its rows of
    * W_out) and a reader (its columns of W_in, W_gate and b_in); b_out then belongs to no node and
-   * stays frozen. Edge-ablated training does not run MLP-head graphs yet.
+   * stays frozen. Edge-ablated training refuses it for now: its mean ablation has no per-MLP-head
+   * means yet (the edge-masked forward runs MLP-head graphs).
    */
   mlp: z
     .enum(['reader-writer', 'whole', 'heads'])

@@ -41,8 +41,9 @@ export async function evaluateCircuits(
     if (mask.length !== graph.edgeCount) throw new ConfigError(`a circuit mask has ${mask.length} entries, the graph has ${graph.edgeCount} edges`);
   }
   const keeps = masks.map((m) => (m instanceof Float32Array ? m : Float32Array.from(m)));
-  const rowsFor = (seq: number) => options.rowsPerPass ?? rowsPerPass(model, seq, options.memoryBudgetBytes, 'masked');
-  const ablation = await Ablation.create(options.ablation ?? 'corrupted', model, prompts, { signal: options.signal, rowsPerPass: rowsFor });
+  const rowsFor = (seq: number) => options.rowsPerPass ?? rowsPerPass(model, seq, options.memoryBudgetBytes, 'masked', graph.shape.mlpHeads);
+  // A graph with MLP heads ablates each head's output (the edge-masked forward runs the heads).
+  const ablation = await Ablation.create(options.ablation ?? 'corrupted', model, prompts, { signal: options.signal, rowsPerPass: rowsFor, mlpHeads: graph.shape.mlpHeads });
   let full = 0;
   const sums = new Float64Array(masks.length);
   try {

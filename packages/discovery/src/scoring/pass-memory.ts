@@ -61,8 +61,9 @@ export function passBytes(model: { config: ModelConfig }, kind: PassKind, seq: n
   // (the phases do not all peak together). Models as small as 2 × 4, d 32 need more per token
   // than this counts, about 17 KB; at such sizes no budget is ever near. Independent of the
   // tokens: at most one cached transposed unembedding.
-  const writers = 1 + nLayers * (nHeads + 1);
-  const perToken = 4 * (3 * writers * dModel + 4 * 3 * nHeads * dModel + 2 * dMlp + 2 * nHeads * seq + 4 * vocabSize);
+  // With K MLP heads there are 1 + L·(H + K) writers and K MLP-head reader inputs a layer.
+  const writers = 1 + nLayers * (nHeads + mlpHeads);
+  const perToken = 4 * (3 * writers * dModel + 4 * (3 * nHeads + (mlpHeads > 1 ? mlpHeads : 0)) * dModel + 2 * dMlp + 2 * nHeads * seq + 4 * vocabSize);
   return { fixed: 4 * vocabSize * dModel, perRow: seq * perToken };
 }
 

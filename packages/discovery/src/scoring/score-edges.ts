@@ -88,11 +88,6 @@ export async function scoreEdges(model: TransformerModel, prompts: PromptSet, op
     const rng = createRng(options.seed ?? 0).fork('random-scores');
     return result(Float64Array.from({ length: graph.edgeCount }, () => rng.normal()), Number.NaN);
   }
-  if (options.method === 'exact' && graph.shape.mlpHeads !== undefined) {
-    throw new ConfigError('exact patching runs the edge-masked forward, which does not run graphs with MLP heads yet', {
-      hint: 'score an MLP-head graph with eap or eap-ig',
-    });
-  }
   if (graph.shape.mlpHeads !== undefined && model.config.dMlp % graph.shape.mlpHeads !== 0) {
     throw new ConfigError(`the graph's ${graph.shape.mlpHeads} MLP heads do not divide the model's ${model.config.dMlp} MLP neurons`);
   }

@@ -30,7 +30,7 @@ export type CircuitReaderKind = 'attention' | 'mlp' | 'logits';
  *
  * Memory is linear in layers and tokens, with or without a gradient tape:
  * - forward: what stays alive across layers is the deltas (one [tokens, dModel] row per writer,
- *   1 + L·(H + 1) in all), stacked once per layer into one [writers, tokens·dModel] matrix, and the
+ *   1 + L·(H + 1) in all, 1 + L·(H + K) with K MLP heads), stacked once per layer into one [writers, tokens·dModel] matrix, and the
  *   base. A layer's attention readers take one product of their [readers × writers] keep mask with
  *   the stack; its MLP reader adds the layer's heads, not yet stacked. (One product per writer
  *   group added to a running total kept 2·L products of [3H, tokens·dModel] per layer alive until
@@ -135,6 +135,19 @@ export class CircuitInputs {
     this.pushGroup(this.graph.firstHeadWriter[layer]!, this.config.nHeads, heads, ablatedHeads);
   }
 
+  /**
+   * Adds one layer's MLP heads [K, tokens, dModel] (a graph with MLP heads, docs/method.md §1): each
+   * head's output without b_out, which no node owns and so joins the base with their ablations.
+   */
+  addMlpHeads(layer: number, heads: tf.Tensor3D, bOut: tf.Tensor | undefined): void {
+    const ablatedHeads = this.circuit.ablated.mlpHeads?.[layer];
+    if (!ablatedHeads) throw new ContractError(`no ablation values for the MLP heads of layer ${layer} (a graph with MLP heads needs WriterOutputs.mlpHeads)`);
+    const ablatedSum = tf.sum(ablatedHeads, 0); // [tokens | 1, dModel]
+    this.addToBase(bOut ? tf.add(ablatedSum, bOut) : ablatedSum);
+    this.pushGroup(this.graph.mlpWriter[layer]!, heads.shape[0], heads, ablatedHeads);
+    this.stack();
+  }
+
   /** Adds one layer's MLP output [tokens, dModel]. */
   addMlp(layer: number, out: tf.Tensor2D): void {
     const ablatedMlp = this.circuit.ablated.mlps[layer];
@@ -147,7 +160,8 @@ export class CircuitInputs {
   /**
    * Inputs of the readers of one layer: base + keep[readers, writers] · deltas.
    * Returns [3·nHeads, tokens, dModel] for attention (ReaderProbes order; [nHeads + 2·nKvHeads, …]
-   * in a graph with kv groups), else [tokens, dModel].
+   * in a graph with kv groups), [K, tokens, dModel] for the K MLP heads of a graph with MLP heads,
+   * else [tokens, dModel].
    */
   readerInputs(layer: number, kind: CircuitReaderKind): tf.Tensor {
     const { graph, circuit, config } = this;
@@ -182,13 +196,19 @@ export class CircuitInputs {
     // Nothing kept (or, in the reference graph's first layer, nothing upstream): the base alone.
     const kept = blocks.length === 0 ? tf.zeros([rows, tokens * config.dModel]) : maskedSum(rows, chunks, blocks); // [rows, tokens·dModel]
     const inputs = addUnsaved(reshapeUnsaved(kept, [rows, tokens, config.dModel]), this.base); // [rows, tokens, dModel]
-    return kind === 'attention' ? inputs : reshapeUnsaved(inputs, [tokens, config.dModel]);
+    return rows > 1 || kind === 'attention' ? inputs : reshapeUnsaved(inputs, [tokens, config.dModel]);
   }
 
   /** Graph reader indices of one layer's readers, in the tensor's order; undefined for the reference graph's final residual. */
   private readerIndices(layer: number, kind: CircuitReaderKind): number[] | undefined {
     const { graph } = this;
-    if (kind === 'mlp') return [graph.readerIndex(`m${layer}`)];
+    if (kind === 'mlp') {
+      // MLP heads are consecutive readers m2.n0 … m2.n(K-1).
+      const heads = graph.shape.mlpHeads;
+      if (heads === undefined) return [graph.readerIndex(`m${layer}`)];
+      const first = graph.readerIndex(`m${layer}.n0`);
+      return Array.from({ length: heads }, (_, j) => first + j);
+    }
     if (kind === 'logits') return graph.includeInputAndLogits ? [graph.readerIndex('logits')] : undefined;
     return attentionReaderIndices(graph, layer);
   }

@@ -70,15 +70,20 @@ export function transformerForward(
     throw new ContractError(`sequence of ${seq} tokens is longer than the model's ${config.maxPositions} positions`);
   }
   if (options.circuit) checkCircuit(config, options.circuit);
-  const k = options.mlpHeads;
+  // A circuit on a graph with MLP heads runs them: its graph says how many.
+  const graphHeads = options.circuit?.graph.shape.mlpHeads;
+  if (graphHeads !== undefined && options.mlpHeads !== undefined && options.mlpHeads !== graphHeads) {
+    throw new ContractError(`the forward option mlpHeads is ${options.mlpHeads}, the circuit's graph has ${graphHeads} MLP heads per MLP`);
+  }
+  const k = options.mlpHeads ?? graphHeads;
   if (k !== undefined && (!Number.isInteger(k) || k < 1 || config.dMlp % k !== 0)) {
     throw new ContractError(`${k} MLP heads do not divide the model's ${config.dMlp} MLP neurons`);
   }
-  if ((options.probes?.mlpHeads || options.circuit?.graph.shape.mlpHeads !== undefined) && k === undefined) {
-    throw new ContractError('MLP-head probes or an MLP-head graph need the forward option mlpHeads');
+  if (options.probes?.mlpHeads && k === undefined) {
+    throw new ContractError('MLP-head probes need the forward option mlpHeads');
   }
   return tf.tidy(() => {
-    const run = new ForwardRun(config, params, batch, seq, options);
+    const run = new ForwardRun(config, params, batch, seq, k === undefined ? options : { ...options, mlpHeads: k });
     return run.execute(ids);
   });
 }
@@ -103,11 +108,6 @@ function checkCircuit(config: ModelConfig, circuit: CircuitRun): void {
     throw new ContractError(
       `circuit graph is for ${graph.shape.nLayers} layers × ${graph.shape.nHeads} heads, the model has ${config.nLayers} × ${config.nHeads}`,
     );
-  }
-  if (graph.shape.mlpHeads !== undefined) {
-    throw new ContractError('the edge-masked forward does not run graphs with MLP heads yet', {
-      hint: "use mode: gradient-mask, or a graph with one node per MLP (parameterMapping.mlp other than 'heads')",
-    });
   }
   if (circuit.keep.length !== graph.edgeCount) {
     throw new ContractError(`edge mask has ${circuit.keep.length} entries, the graph has ${graph.edgeCount} edges`);
@@ -157,14 +157,14 @@ class ForwardRun {
       // themselves, and every other intermediate is freed as soon as its layer ends instead of
       // when the whole forward pass does. A circuit's state (its deltas and base) leaves the tidy
       // with the layer's outputs.
-      const out: { resid: tf.Tensor2D; heads: tf.Tensor3D | undefined; mlp: tf.Tensor2D; mlpHeads?: tf.Tensor3D } = circuit
+      const out: { resid: tf.Tensor2D; heads: tf.Tensor3D | undefined; mlp: tf.Tensor2D | undefined; mlpHeads?: tf.Tensor3D } = circuit
         ? tf.tidy(() => ({ ...this.circuitLayer(layer, circuit), state: circuit.tensors() }))
         : tf.tidy(() => this.layer(layer, resid, captureHeads));
       resid = out.resid;
       if (out.heads && captureHeads && (!circuit || options.captureWriters)) this.writers.heads.push(out.heads);
       else out.heads?.dispose();
-      if (!circuit || options.captureWriters) this.writers.mlps.push(out.mlp);
-      else out.mlp.dispose();
+      if (out.mlp && (!circuit || options.captureWriters)) this.writers.mlps.push(out.mlp);
+      else out.mlp?.dispose();
       if (out.mlpHeads && options.captureWriters) this.writers.mlpHeads!.push(out.mlpHeads);
       else out.mlpHeads?.dispose();
     }
@@ -218,7 +218,7 @@ class ForwardRun {
    * reader, the MLP's), and the block's writers join the circuit's state. The plain residual is
    * not formed (nothing reads it); `resid` is the unchanged input, for the loop's sake.
    */
-  private circuitLayer(layer: number, circuit: CircuitInputs): { resid: tf.Tensor2D; heads: tf.Tensor3D; mlp: tf.Tensor2D } {
+  private circuitLayer(layer: number, circuit: CircuitInputs): { resid: tf.Tensor2D; heads: tf.Tensor3D; mlp: tf.Tensor2D | undefined; mlpHeads?: tf.Tensor3D } {
     const { options } = this;
     let attnInput = circuit.readerInputs(layer, 'attention'); // [3·nHeads, tokens, dModel]
     if (options.probes) {
@@ -229,9 +229,23 @@ class ForwardRun {
     const { heads } = this.attention(layer, attnInput, true, false);
     circuit.addHeads(layer, heads!, this.optional(`${blockPrefix(layer)}.attn.b_O`));
 
+    const prefix = blockPrefix(layer);
+    if (options.circuit!.graph.shape.mlpHeads !== undefined) {
+      // MLP heads: each head's neurons computed from its own masked input [K, tokens, dModel]; its
+      // output (its neurons' rows of W_out) is its writer's; b_out belongs to no node.
+      let mlpInput = circuit.readerInputs(layer, 'mlp');
+      if (options.probes?.mlpHeads) mlpInput = addUnsaved(mlpInput, options.probes.mlpHeads[layer]!);
+      const mlpHeads = this.mlpByHead(prefix, mlpInput, options.mlpHeads!); // [K, tokens, dModel]
+      const bOut = this.optional(`${prefix}.mlp.b_out`);
+      circuit.addMlpHeads(layer, mlpHeads, bOut);
+      if (!options.captureWriters) return { resid: this.writers.input, heads: heads!, mlp: undefined, mlpHeads };
+      // Captured: the MLP's output is its heads' sum and b_out, as in the plain forward.
+      const summed = tf.sum(mlpHeads, 0);
+      return { resid: this.writers.input, heads: heads!, mlp: (bOut ? tf.add(summed, bOut) : summed) as tf.Tensor2D, mlpHeads };
+    }
     let mlpInput = circuit.readerInputs(layer, 'mlp'); // [tokens, dModel]
     if (options.probes) mlpInput = addUnsaved(mlpInput, options.probes.mlp[layer]!);
-    const mlpOut = this.mlp(blockPrefix(layer), mlpInput as tf.Tensor2D);
+    const mlpOut = this.mlp(prefix, mlpInput as tf.Tensor2D);
     circuit.addMlp(layer, mlpOut);
     return { resid: this.writers.input, heads: heads!, mlp: mlpOut };
   }
