@@ -588,6 +588,28 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
     exitCode: 3,
     finding: '#15',
   },
+  {
+    input: '`ct store gc --store` a folder that is not an artifact store',
+    command: 'pnpm exec ct store gc --store DIR --delete',
+    async setup(dir) {
+      return { args: ['store', 'gc', '--store', join(dir, 'mine'), '--delete'] };
+    },
+    message: 'not an artifact store (it has no store-id.pack); nothing in it is touched',
+    exitCode: 3,
+    sentinels: { 'mine/steps/old.pack': 'a file that only looks like an entry', 'mine/.draft.pack.1.0123456789ab.tmp': 'looks like a temp' },
+    finding: '#19',
+  },
+  {
+    input: '`ct run --queue` without `--executor queue`',
+    command: 'pnpm exec ct run FILE.yaml --queue nats://HOST:4222',
+    async setup(dir) {
+      return { args: ['run', await file(join(dir, 'tasks.yaml'), TASKS_PIPELINE), '--run-dir', join(dir, 'run'), '--queue', 'nats://127.0.0.1:9'] };
+    },
+    message: '--queue is for --executor queue',
+    exitCode: 3,
+    absent: ['run'],
+    finding: '#19',
+  },
 ];
 
 /** The README's bad-input table (Markdown), one row per case. */
