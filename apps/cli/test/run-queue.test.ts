@@ -12,6 +12,8 @@
  *   - a member whose config is wrong fails on its worker once, is not retried, and fails the run
  *     with exit 3 naming the step
  *   - `ct store gc` (a dry run) sees which steps the run uses: kept with the run, listed without it
+ *   - a worker SIGKILLed mid-step has its job delivered again to the other, which resumes the
+ *     training from the checkpoints the store kept
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -19,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectQueue, openQueue, runJobsId } from '@circuit-tuning/pipeline';
+import { connectQueue, openNatsStore, openQueue, readPack, runJobsId } from '@circuit-tuning/pipeline';
 import { NATS_MISSING, type NatsServer, natsServerBinary, startNatsServer } from '../../../packages/pipeline/test/nats-server';
 import { type CliResult, runCli, startCli } from './cli-process';
 
@@ -176,5 +178,55 @@ if (natsServerBinary() === undefined) {
       expect(status).toMatchObject({ tasks: 'succeeded', pretrain: 'succeeded', 'tune-top-4': 'succeeded', 'tune-top-8': 'failed', full: 'skipped', 'tuning-curve': 'skipped' });
       expect(run.steps.find((s) => s.id === 'tune-top-8')?.error?.kind).toBe('config');
     }, 150_000);
+
+    // Last: it kills one of the two workers.
+    it('finishes on the other worker the step of a worker SIGKILLed mid-training, from the checkpoints in the store', async () => {
+      const runDir = join(dir, 'worker-killed');
+      // One long member (80 steps, a checkpoint every 2); a silent worker's job returns after 3 s.
+      const run = queued(['--only', 'tune-top-4', '--set', 'tune-top-4.config.steps=80', '--seed', '13', '--ack-wait', '3'], runDir, 150_000);
+      const pid = await new Promise<number>((resolve, reject) => {
+        let said = '';
+        const timer = setTimeout(() => reject(new Error(`tune-top-4 did not start on a worker within 60 s:\n${said}`)), 60_000);
+        run.child.stderr?.on('data', (chunk: Buffer | string) => {
+          said += String(chunk);
+          const started = /tune-top-4 running on \S+:(\d+)/.exec(said);
+          if (started !== null) {
+            clearTimeout(timer);
+            resolve(Number(started[1]));
+          }
+        });
+      });
+      const victim = workers.find((w) => w.child.pid === pid);
+      expect(victim, `worker ${pid}`).toBeDefined();
+      // Killed once the store holds a snapshot of its training with a checkpoint past step 10.
+      const connection = await connectQueue(server.url);
+      try {
+        const store = await openNatsStore(connection, server.url);
+        const deadline = Date.now() + 60_000;
+        let snapshot = false;
+        while (!snapshot) {
+          if (Date.now() > deadline) throw new Error('no checkpoint of the running step reached the store within 60 s');
+          for (const key of await store.list('partial/')) {
+            const bytes = await store.get(key).catch(() => undefined);
+            const pack = bytes === undefined ? undefined : await readPack(bytes, key).catch(() => undefined);
+            if (pack?.files.some((f) => /checkpoints\/step-00000(1[0-9]|[2-7][0-9])\//.test(f.path))) snapshot = true;
+          }
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        victim?.child.kill('SIGKILL');
+        const result = await run.done;
+        expect(result.code, result.stderr).toBe(0);
+        const step = (await readJson<RunJson>(join(runDir, 'run.json'))).steps.find((s) => s.id === 'tune-top-4');
+        expect(step?.status).toBe('succeeded');
+        expect(step?.ranOn).not.toMatch(new RegExp(`:${pid}$`));
+        const summary = (await readJson<{ summary: { steps: number; resumedFrom: number } }>(join(runDir, 'tune-top-4', 'manifest.json'))).summary;
+        expect(summary.steps).toBe(80);
+        expect(summary.resumedFrom).toBeGreaterThanOrEqual(10);
+        const [state] = await (await openQueue(connection)).states(runJobsId('foreach-tiny', runDir));
+        expect([state?.name, state?.state, state?.attempt]).toEqual(['tune-top-4', 'succeeded', 2]);
+      } finally {
+        await connection.drain();
+      }
+    }, 200_000);
   });
 }
