@@ -206,6 +206,21 @@ describe('the evaluate slot', () => {
     const fromHeads = await evaluate('circuits', 'circuits-heads', { circuit_log: headLog, model: fx.baseDir }, { draw: { png: false } });
     expect(await readFile(fromHeads.outputs.svg!, 'utf8')).toMatch(/data-name="m0\.n1"/);
     await expect(evaluate('circuits', 'circuits-heads-width', { circuit_log: headLog, model: fx.baseDir }, { mlpHeadWidth: 100 })).rejects.toThrow(/name MLP head 1, which MLPs of 128 neurons in heads of mlpHeadWidth 100 do not have/);
+    // A circuit log on a graph with k/v readers per kv group (a1.g1<k>): the graph gets the kv
+    // groups the names show (with the model wired: the model's k/v heads, which must cover them).
+    const kvEdges = buildGraph({ nLayers: 2, nHeads: 4, kvGroups: 2 }).edgeNames().filter((e) => e.includes('.g'));
+    const kvLog = join(fx.dir, 'circuit-log-kv.arrow');
+    const kvRows = [0, 10].flatMap((step) => kvEdges.slice(step, step + 12).map((edge, rank) => ({ step, edge, score: 1 + rank / 100, rank: rank + 1 })));
+    expect(kvRows.some((r) => r.edge.includes('.g1<'))).toBe(true);
+    await writeArrowTable(
+      kvLog,
+      CircuitLogTable,
+      { step: Int32Array.from(kvRows, (r) => r.step), edge: kvRows.map((r) => r.edge), score: Float32Array.from(kvRows, (r) => r.score), rank: Int32Array.from(kvRows, (r) => r.rank) },
+      { producer: 'test' },
+    );
+    const fromKv = await evaluate('circuits', 'circuits-kv', { circuit_log: kvLog }, { nLayers: 2, nHeads: 4, draw: { png: false } });
+    expect(JSON.parse(await readFile(fromKv.outputs.summary!, 'utf8')).checkpoints.map((c: { edges: number }) => c.edges)).toEqual([12, 12]);
+    expect(await readFile(fromKv.outputs.svg!, 'utf8')).toMatch(/data-reader="a\d\.g1"/);
     await expect(evaluate('circuits', 'circuits-none', {})).rejects.toThrow(/needs the circuit_log input/);
     await expect(evaluate('circuits', 'circuits-wrong', { circuit_log: fx.texts })).rejects.toThrow(/holds table 'ct\.texts' but 'ct\.train\.circuit' was expected/);
   });

@@ -179,12 +179,16 @@ async function runCircuits(ctx: CircuitsContext) {
 /** The graph the circuits live on: its shape from the model, the config, or (failing both) the edge names. */
 async function graphFor(ctx: CircuitsContext, edgeNames: readonly string[], logger: StageLogger): Promise<ModelGraph> {
   const { config } = ctx;
-  let shape: { nLayers: number; nHeads: number; mlpHeads?: number };
+  let shape: { nLayers: number; nHeads: number; mlpHeads?: number; kvGroups?: number };
   const named = edgeNamesShape(edgeNames);
   const lastMlpHead = named.mlpHeads - 1; // -1: whole MLPs
+  // Circuits on a graph with k/v readers per kv group (a3.g1<k>) have the model's kv groups, or
+  // at least as many as the names show.
+  const kvGroups = (n: number | undefined) => (named.kvGroups > 0 ? { kvGroups: n ?? named.kvGroups } : {});
   if (ctx.inputs.model) {
     const model = await readModelConfig(ctx.inputs.model);
-    shape = { nLayers: model.nLayers, nHeads: model.nHeads };
+    if (named.kvGroups > model.nKvHeads) throw new ConfigError(`the circuits name kv group ${named.kvGroups - 1}, and the model has ${model.nKvHeads} k/v heads per layer`);
+    shape = { nLayers: model.nLayers, nHeads: model.nHeads, ...kvGroups(model.nKvHeads) };
     if (lastMlpHead >= 0) {
       if (model.dMlp % config.mlpHeadWidth !== 0 || lastMlpHead >= model.dMlp / config.mlpHeadWidth) {
         throw new ConfigError(`the circuits name MLP head ${lastMlpHead}, which MLPs of ${model.dMlp} neurons in heads of mlpHeadWidth ${config.mlpHeadWidth} do not have`, {
@@ -194,13 +198,13 @@ async function graphFor(ctx: CircuitsContext, edgeNames: readonly string[], logg
       shape.mlpHeads = model.dMlp / config.mlpHeadWidth;
     }
   } else if (config.nLayers !== undefined && config.nHeads !== undefined) {
-    shape = { nLayers: config.nLayers, nHeads: config.nHeads, ...(lastMlpHead >= 0 ? { mlpHeads: lastMlpHead + 1 } : {}) };
+    shape = { nLayers: config.nLayers, nHeads: config.nHeads, ...(lastMlpHead >= 0 ? { mlpHeads: lastMlpHead + 1 } : {}), ...kvGroups(undefined) };
   } else {
     const invalid = edgeNames.find((edge) => parseEdgeName(edge) === undefined);
     if (invalid !== undefined) throw new ContractError(`'${invalid}' is not an edge name`, { hint: "edges are named like 'a0.h1->a2.h3<q>'" });
     const { layers, heads } = named;
     if (layers === 0 || heads === 0) throw new ConfigError('cannot tell the graph shape from the edges', { hint: 'wire the model, or set nLayers and nHeads' });
-    shape = { nLayers: layers, nHeads: heads, ...(lastMlpHead >= 0 ? { mlpHeads: lastMlpHead + 1 } : {}) };
+    shape = { nLayers: layers, nHeads: heads, ...(lastMlpHead >= 0 ? { mlpHeads: lastMlpHead + 1 } : {}), ...kvGroups(undefined) };
     logger.info(`graph shape read from the edge names: ${layers} layers × ${heads} heads`, { hint: 'wire the model to be sure' });
   }
   const full = config.graph === 'auto' ? edgeNames.some((e) => e.startsWith('input->') || e.endsWith('->logits')) : config.graph === 'full';
