@@ -170,7 +170,8 @@ export const COMMAND_INFO = {
     --ack-wait SECONDS  a job whose worker went silent this long is delivered again (default 60;
                         set when the queue is first used)
     --max-deliver N     deliveries of a job at most, first and retries (default 5; likewise)
-    --status            the queue's jobs by state (of one --sweep ID, or of every sweep)
+    --status            the queue's jobs by state (of one --sweep ID, or of every sweep and every
+                        \`run --executor queue\`, whose foreach steps are jobs too)
 
     A sweep file has 'pipeline' (its path), 'grid' (KEY: [values]), and optionally 'set',
     'concurrency' and 'metrics'.`,

@@ -141,7 +141,9 @@ async function showStatus(url: string, sweepId: string | undefined, json: boolea
     for (const [id, trials] of bySweep) {
       const tally = new Map<string, number>();
       for (const t of trials) tally.set(t.state, (tally.get(t.state) ?? 0) + 1);
-      lines.push('', `sweep ${id}: ${[...tally].map(([state, n]) => `${n} ${state}`).join(', ')}`);
+      // A run's foreach steps (`ct run --executor queue`) are jobs too, their states marked by content key.
+      const kind = trials.some((t) => t.key !== undefined) ? 'run' : 'sweep';
+      lines.push('', `${kind} ${id}: ${[...tally].map(([state, n]) => `${n} ${state}`).join(', ')}`);
       for (const t of trials) {
         lines.push(`  ${t.name.padEnd(36)} ${t.state.padEnd(9)} ${t.worker ?? ''}${t.attempt > 1 ? ` delivery ${t.attempt}` : ''}${t.error ? `  ${t.error}` : ''}`);
       }
