@@ -213,6 +213,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, blas_open, NULL, NULL, NULL, napi_default, NULL},
       {"gemm", NULL, blas_gemm, NULL, NULL, NULL, napi_default, NULL},
       {"adamStep", NULL, ct_adam_step, NULL, NULL, NULL, napi_default, NULL},
+      {"sgdStep", NULL, ct_sgd_step, NULL, NULL, NULL, napi_default, NULL},
       {"sum", NULL, ct_sum, NULL, NULL, NULL, napi_default, NULL},
       {"geluTanh", NULL, ct_gelu_tanh, NULL, NULL, NULL, napi_default, NULL},
       {"geluTanhGrad", NULL, ct_gelu_tanh_grad, NULL, NULL, NULL, napi_default, NULL},

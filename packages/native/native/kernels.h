@@ -15,6 +15,7 @@ static inline int ct_float_array(napi_env env, napi_value value, float **data, s
 }
 
 napi_value ct_adam_step(napi_env env, napi_callback_info info);
+napi_value ct_sgd_step(napi_env env, napi_callback_info info);
 napi_value ct_sum(napi_env env, napi_callback_info info);
 napi_value ct_gelu_tanh(napi_env env, napi_callback_info info);
 napi_value ct_gelu_tanh_grad(napi_env env, napi_callback_info info);

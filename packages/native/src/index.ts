@@ -1,6 +1,6 @@
 /**
  * The optional native addon: single-precision matrix products by OpenBLAS (native/blas.c) and
- * fused kernels (Adam, LayerNorm, gelu, softmax, cross-entropy, Add, Sum, Transpose) on
+ * fused kernels (Adam, SGD, LayerNorm, gelu, softmax, cross-entropy, Add, Sum, Transpose) on
  * Float32Arrays wherever they live: the runtime's `native` backend passes the typed arrays of its
  * tensors in process memory, its wasm backend views of the wasm heap, so neither copies.
  *
@@ -17,4 +17,6 @@ export {
   loadNativeAddon,
   type NativeAddon,
   type NativeAddonLoad,
+  type SgdSettings,
+  type SgdStepOperands,
 } from './load';

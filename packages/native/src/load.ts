@@ -69,6 +69,26 @@ export interface AdamStepOperands extends AdamSettings {
   learningRate: number;
 }
 
+/** SGD's settings (PyTorch semantics: v ← μv + g + λp; p ← p − lr·v), declared once like AdamSettings. */
+export interface SgdSettings {
+  momentum: number;
+  weightDecay: number;
+}
+
+/**
+ * One SGD step of one parameter. `velocity` and `out.velocity` are absent without momentum. The
+ * mask is per entry, per row (`rows`: one value per row of the [n / cols, cols] parameter) or per
+ * column (`columns`: one per column); a 0 keeps the entry's value and momentum exactly.
+ */
+export interface SgdStepOperands extends SgdSettings {
+  param: Float32Array;
+  grad: Float32Array;
+  velocity?: Float32Array;
+  mask?: { values: Float32Array; along: 'entries' } | { values: Float32Array; along: 'rows' | 'columns'; cols: number };
+  out: { param: Float32Array; velocity?: Float32Array };
+  learningRate: number;
+}
+
 export interface NativeAddon {
   /** The shared library that was opened, and what it says of itself (OpenBLAS's build config). */
   library: string;
@@ -79,6 +99,7 @@ export interface NativeAddon {
   loopThreads: number;
   gemm(operands: GemmOperands): void;
   adamStep(operands: AdamStepOperands): void;
+  sgdStep(operands: SgdStepOperands): void;
   /**
    * Sums of the row-major [rows, cols] matrix `x`: over its rows into `out` (length cols) when
    * `overRows`, else over its columns (length rows). Same addition order as tfjs's wasm Sum.
@@ -112,6 +133,7 @@ interface Addon {
   open(candidates: string[], threads: number): { library: string; config: string; threads: number; loopThreads: number };
   gemm(a: Float32Array, b: Float32Array, c: Float32Array, dims: Float64Array): void;
   adamStep(arrays: Float32Array[], scalars: Float64Array): void;
+  sgdStep(arrays: Float32Array[], scalars: Float64Array): void;
   sum(x: Float32Array, out: Float32Array, rows: number, cols: number, overRows: boolean): void;
   geluTanh(x: Float32Array, y: Float32Array): void;
   geluTanhGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
@@ -202,6 +224,13 @@ export function loadNativeAddon(options: { threads: number }): NativeAddonLoad {
         const arrays = [op.param, op.grad, op.m, op.v, op.t, op.out.param, op.out.m, op.out.v, op.out.t];
         if (op.mask !== undefined) arrays.push(op.mask);
         native.adamStep(arrays, scalars);
+      },
+      sgdStep(op: SgdStepOperands): void {
+        const empty = new Float32Array(0);
+        const mask = op.mask;
+        const modes = { entries: 1, rows: 2, columns: 3 } as const;
+        const scalars = Float64Array.of(op.learningRate, op.momentum, op.weightDecay, mask === undefined ? 0 : modes[mask.along], mask !== undefined && 'cols' in mask ? mask.cols : 1);
+        native.sgdStep([op.param, op.grad, op.velocity ?? empty, op.out.param, op.out.velocity ?? empty, mask?.values ?? empty], scalars);
       },
       sum: (x, out, rows, cols, overRows) => native.sum(x, out, rows, cols, overRows),
       geluTanh: (x, y) => native.geluTanh(x, y),

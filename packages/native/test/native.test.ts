@@ -193,6 +193,36 @@ describe.skipIf(!loaded.ok && !required)('native sum and Adam step', () => {
     }
     expect(() => native().adamStep({ param, grad: new Float32Array(3), m, v, t, out, learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, decoupled: true })).toThrow(/differ in length/);
   });
+
+  it('takes an SGD step with a mask per row or per column of a [3, 4] matrix, masked entries exactly as they were', () => {
+    const [rows, cols] = [3, 4];
+    const n = rows * cols;
+    const param = random(n, 3);
+    const grad = random(n, 4);
+    const velocity = random(n, 5);
+    for (const [along, values, free] of [
+      ['rows', Float32Array.of(0, 1, 0), (i: number) => Math.floor(i / cols) === 1],
+      ['columns', Float32Array.of(1, 0, 0, 1), (i: number) => i % cols === 0 || i % cols === 3],
+    ] as const) {
+      const out = { param: new Float32Array(n), velocity: new Float32Array(n) };
+      native().sgdStep({ param, grad, velocity, mask: { values, along, cols }, out, learningRate: 0.5, momentum: 0.9, weightDecay: 0 });
+      for (let i = 0; i < n; i++) {
+        if (!free(i)) {
+          expect([out.param[i], out.velocity[i]]).toEqual([param[i], velocity[i]]);
+        } else {
+          // The masked form of sgd.ts, rounded to float32 after every operation: v + m·(v′ − v).
+          const updated = Math.fround(Math.fround(velocity[i]! * Math.fround(0.9)) + grad[i]!);
+          const v = Math.fround(velocity[i]! + Math.fround(updated - velocity[i]!));
+          expect(out.velocity[i]).toBe(v);
+          expect(out.param[i]).toBe(Math.fround(param[i]! - Math.fround(v * 0.5)));
+        }
+      }
+    }
+    const out = { param: new Float32Array(n), velocity: new Float32Array(n) };
+    expect(() =>
+      native().sgdStep({ param, grad, velocity, mask: { values: new Float32Array(2), along: 'rows', cols }, out, learningRate: 0.1, momentum: 0.9, weightDecay: 0 }),
+    ).toThrow(/the mask 0, n, n \/ cols or cols entries/);
+  });
 });
 
 describe('loading', () => {

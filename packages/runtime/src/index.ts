@@ -13,11 +13,14 @@ export {
   fusedAdamStep,
   fusedGeluTanh,
   fusedLayerNorm,
+  fusedSgdStep,
   maskedSoftmax,
   matMul,
   nextTokenCrossEntropy,
   positionCrossEntropy,
   registerWeightProductGradients,
+  type SgdSettings,
+  type SgdStepSettings,
   softmaxBackward,
 } from './ops/index';
 // Seeded randomness for every stage.

@@ -40,8 +40,8 @@ export const KERNEL_FIXES = {
   'native-layernorm': 'LayerNorm and its gradient run as one native pass per row',
   /** logSoftmax, a one-hot product and a sum are about ten passes over [rows, vocab] each way. */
   'native-cross-entropy': 'cross-entropy of logits rows runs as two native passes per row, its gradient as one',
-  /** The optimizer's ~20 elementwise passes per parameter become one native pass. */
-  'native-adam': 'Adam/AdamW steps run as one fused native kernel per parameter',
+  /** The optimizers' elementwise passes per parameter (Adam ~20, SGD ~10) become one native pass. */
+  'native-optimizers': 'Adam/AdamW and SGD steps run as one fused native kernel per parameter',
   /** tfjs turns wasm threads off in Node; the loader starts the threaded SIMD binary. */
   'threads-loader': 'the threaded SIMD wasm binary runs with several XNNPACK threads',
 } as const;

@@ -379,7 +379,7 @@ describe.skipIf(!available.ok && !requireNative).each(['wasm', 'native'] as cons
     const info = await initBackend({ backend: 'native', threads: 2, log: () => {} });
     expect(info.name).toBe('native');
     expect(nativeKernelsApplied()).toBe(true); // on the active backend, as discovery's memory estimate asks
-    expect(info.kernelFixes).toEqual(expect.arrayContaining(['native-matmul', 'native-adam', 'copy-slices']));
+    expect(info.kernelFixes).toEqual(expect.arrayContaining(['native-matmul', 'native-optimizers', 'copy-slices']));
     expect(info.kernelFixes).not.toContain('transposed-matmul-grad');
     expect(info.nativeKernels?.config).toMatch(/\S/);
   });

@@ -1,4 +1,4 @@
-import { type AdamSettings, loadNativeAddon, type NativeAddon } from '@circuit-tuning/native';
+import { type AdamSettings, loadNativeAddon, type NativeAddon, type SgdSettings } from '@circuit-tuning/native';
 import type { BatchMatMulAttrs, KernelFunc, SumAttrs, TensorInfo, TransposeAttrs, _FusedMatMulAttrs } from '@tensorflow/tfjs-core';
 import { type KernelMemory, memoryOf } from './kernel-memory';
 import { broadcastStrides } from './broadcast-kernels';
@@ -31,9 +31,10 @@ export type NativeKernelsBackend = 'wasm' | 'native';
 type KernelParams = Parameters<KernelFunc>[0];
 
 
-/** Kernels of the runtime's own (no stock version): a fused Adam/AdamW step (ops/adam.ts), and
- * gelu_new with its gradient (ops/activation.ts). */
+/** Kernels of the runtime's own (no stock version): fused Adam/AdamW and SGD steps (ops/adam.ts,
+ * ops/sgd.ts), and gelu_new with its gradient (ops/activation.ts). */
 export const ADAM_STEP_KERNEL = 'CtAdamStep';
+export const SGD_STEP_KERNEL = 'CtSgdStep';
 export const GELU_TANH_KERNEL = 'CtGeluTanh';
 export const GELU_TANH_GRAD_KERNEL = 'CtGeluTanhGrad';
 export const LAYER_NORM_KERNEL = 'CtLayerNorm';
@@ -440,6 +441,59 @@ const maskedSoftmax = scaledRowsKernel(MASKED_SOFTMAX_KERNEL, ['x', 'mask'], fal
 /** Its gradient w.r.t. x from p (the softmax) and dp, both [..., T]. */
 const softmaxGrad = scaledRowsKernel(SOFTMAX_GRAD_KERNEL, ['p', 'dp'], true, (native, ...args) => native.softmaxGrad(...args));
 
+/**
+ * Inputs param, grad, velocity (with momentum) and mask (optional: the parameter's shape, or one
+ * value per row [rows, 1] or per column [1, cols] of a matrix); outputs the new param and, with
+ * momentum, the new velocity. In place when nothing else holds them, as adamStep.
+ */
+function sgdStep(params: KernelParams): TensorInfo[] {
+  const native = addon;
+  if (native === undefined) throw new Error('native kernels registered without the addon');
+  const mem = memoryOf(params.backend);
+  const inputs = params.inputs as Record<string, TensorInfo | undefined>;
+  const attrs = params.attrs as unknown as SgdSettings & { learningRate: number };
+  const withMomentum = attrs.momentum > 0;
+  const floatInput = (name: string) => {
+    const x = inputs[name];
+    if (x === undefined || x.dtype !== 'float32') throw new Error(`${SGD_STEP_KERNEL}: input '${name}' must be a float32 tensor`);
+    return x;
+  };
+  const param = floatInput('param');
+  const grad = floatInput('grad');
+  const velocity = withMomentum ? floatInput('velocity') : undefined;
+  const mask = inputs.mask === undefined ? undefined : floatInput('mask');
+  const size = tf.util.sizeFromShape(param.shape);
+  for (const x of [grad, ...(velocity ? [velocity] : [])]) {
+    if (tf.util.sizeFromShape(x.shape) !== size) throw new Error(`${SGD_STEP_KERNEL}: grad and velocity need the shape [${param.shape}], got [${x.shape}]`);
+  }
+  let along: 'entries' | 'rows' | 'columns' | undefined;
+  if (mask !== undefined) {
+    const [rows, cols] = param.shape as [number, number];
+    if (tf.util.sizeFromShape(mask.shape) === size) along = 'entries';
+    else if (param.shape.length === 2 && mask.shape.length === 2 && mask.shape[0] === rows && mask.shape[1] === 1) along = 'rows';
+    else if (param.shape.length === 2 && mask.shape.length === 2 && mask.shape[0] === 1 && mask.shape[1] === cols) along = 'columns';
+    else throw new Error(`${SGD_STEP_KERNEL}: a mask of shape [${mask.shape}] does not fit the parameter [${param.shape}] (its shape, [rows, 1] or [1, cols])`);
+  }
+  const owned = [param, ...(velocity ? [velocity] : [])];
+  const all = [...owned, grad, ...(mask ? [mask] : [])];
+  const inPlace = new Set(all.map((x) => x.dataId)).size === all.length && owned.every((x) => mem.refCount(x.dataId) === 1);
+  const outs = inPlace ? owned.map((x) => mem.share(x)) : owned.map((x) => mem.make(x.shape, 'float32'));
+  if (size === 0) return outs;
+  const [outParam, outVelocity] = outs.map((x) => f32(mem, x));
+  const cols = param.shape.at(-1) ?? 1;
+  native.sgdStep({
+    param: f32(mem, param),
+    grad: f32(mem, grad),
+    ...(velocity ? { velocity: f32(mem, velocity) } : {}),
+    ...(mask && along ? { mask: along === 'entries' ? { values: f32(mem, mask), along } : { values: f32(mem, mask), along, cols } } : {}),
+    out: { param: outParam!, ...(outVelocity ? { velocity: outVelocity } : {}) },
+    learningRate: attrs.learningRate,
+    momentum: attrs.momentum,
+    weightDecay: attrs.weightDecay,
+  });
+  return outs;
+}
+
 const OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc]> = [
   [MASKED_SOFTMAX_KERNEL, maskedSoftmax],
   [SOFTMAX_GRAD_KERNEL, softmaxGrad],
@@ -448,6 +502,7 @@ const OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc]> = [
   [LAYER_NORM_KERNEL, layerNorm as KernelFunc],
   [LAYER_NORM_GRAD_KERNEL, layerNormGrad as KernelFunc],
   [ADAM_STEP_KERNEL, adamStep as KernelFunc],
+  [SGD_STEP_KERNEL, sgdStep as KernelFunc],
   [GELU_TANH_KERNEL, geluTanh as KernelFunc],
   [GELU_TANH_GRAD_KERNEL, geluTanhGrad as KernelFunc],
 ];

@@ -2,6 +2,7 @@
 export { batchMatMul, matMul, registerWeightProductGradients } from './matmul';
 export { embeddingLookup } from './embedding';
 export { type AdamSettings, type AdamStepInputs, type AdamStepSettings, fusedAdamStep } from './adam';
+export { fusedSgdStep, type SgdSettings, type SgdStepInputs, type SgdStepSettings } from './sgd';
 export { fusedGeluTanh } from './activation';
 export { maskedSoftmax, softmaxBackward } from './attention';
 export { fusedLayerNorm } from './norm';

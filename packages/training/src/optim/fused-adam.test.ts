@@ -14,7 +14,7 @@ const requireNative = process.env.CT_REQUIRE_NATIVE === '1' || process.env.CT_RE
 
 async function history(native: boolean, decoupled: boolean): Promise<number[][]> {
   const info = await initBackend({ backend: 'wasm', threads: 2, nativeKernels: native, log: () => {} });
-  if (native && !info.kernelFixes.includes('native-adam')) return [];
+  if (native && !info.kernelFixes.includes('native-optimizers')) return [];
   const optimizer = adam({ beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.05, decoupled });
   // 1,100 entries: the kernel's first 512-entry block keeps one step count under the mask (all 1
   // there), the others mix counts; the variable is the only reference, so native steps run in place.
@@ -37,7 +37,7 @@ async function history(native: boolean, decoupled: boolean): Promise<number[][]>
 describe('fused native Adam', () => {
   it('steps in place when the optimizer holds the only references, and never under a snapshot', async () => {
     const info = await initBackend({ backend: 'wasm', threads: 2, nativeKernels: true, log: () => {} });
-    if (!info.kernelFixes.includes('native-adam')) {
+    if (!info.kernelFixes.includes('native-optimizers')) {
       expect(requireNative, 'CT_REQUIRE_NATIVE=1 but the native kernels did not load').toBe(false);
       return;
     }
