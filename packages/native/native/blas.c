@@ -219,6 +219,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"geluTanhGrad", NULL, ct_gelu_tanh_grad, NULL, NULL, NULL, napi_default, NULL},
       {"layerNorm", NULL, ct_layer_norm, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormGrad", NULL, ct_layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"rmsNorm", NULL, ct_rms_norm, NULL, NULL, NULL, napi_default, NULL},
+      {"rmsNormGrad", NULL, ct_rms_norm_grad, NULL, NULL, NULL, napi_default, NULL},
       {"crossEntropy", NULL, ct_cross_entropy, NULL, NULL, NULL, napi_default, NULL},
       {"crossEntropyGrad", NULL, ct_cross_entropy_grad, NULL, NULL, NULL, napi_default, NULL},
       {"transpose", NULL, ct_transpose, NULL, NULL, NULL, napi_default, NULL},

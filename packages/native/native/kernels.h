@@ -21,6 +21,8 @@ napi_value ct_gelu_tanh(napi_env env, napi_callback_info info);
 napi_value ct_gelu_tanh_grad(napi_env env, napi_callback_info info);
 napi_value ct_layer_norm(napi_env env, napi_callback_info info);
 napi_value ct_layer_norm_grad(napi_env env, napi_callback_info info);
+napi_value ct_rms_norm(napi_env env, napi_callback_info info);
+napi_value ct_rms_norm_grad(napi_env env, napi_callback_info info);
 napi_value ct_cross_entropy(napi_env env, napi_callback_info info);
 napi_value ct_cross_entropy_grad(napi_env env, napi_callback_info info);
 napi_value ct_transpose(napi_env env, napi_callback_info info);

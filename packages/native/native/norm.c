@@ -4,6 +4,9 @@
  * and twelve backward):
  *   y  = x̂·w + b,  x̂ = (x − mean) / √(var + eps)
  *   g  = dy·w;  dx = (g − mean(g) − x̂·mean(g·x̂)) / √(var + eps);  dw = Σ_rows dy·x̂;  db = Σ_rows dy
+ * and RMSNorm (the Llama family), the same without centring and without a bias:
+ *   y  = x̂·w,  x̂ = x / √(mean(x²) + eps);  dx = (g − x̂·mean(g·x̂)) / √(mean(x²) + eps);  dw = Σ_rows dy·x̂
+ * (the composed RMSNorm was about 60 of 554 s of three Llama-3.2-1B circuit-tuning steps, issue 13).
  */
 #include <math.h>
 #include <node_api.h>
@@ -30,11 +33,13 @@ static int arguments(napi_env env, napi_callback_info info, size_t count, float 
   return 1;
 }
 
-/* Mean and 1/σ of one row. */
-static inline void moments(const float *row, int64_t d, float eps, float *mean, float *rstd) {
+/* Mean and 1/σ of one row; uncentred (RMSNorm), a mean of 0 and 1/√(mean(x²) + eps). */
+static inline void moments(const float *row, int64_t d, float eps, int centred, float *mean, float *rstd) {
   float sum = 0.0f;
+  if (centred) {
 #pragma omp simd reduction(+ : sum)
-  for (int64_t j = 0; j < d; j++) sum += row[j];
+    for (int64_t j = 0; j < d; j++) sum += row[j];
+  }
   const float m = sum / (float)d;
   float sq = 0.0f;
 #pragma omp simd reduction(+ : sq)
@@ -52,6 +57,7 @@ struct norm_arrays {
   float *y, *dx, *dw_partial, *db_partial;
   int64_t d;
   float eps;
+  int centred; /* LayerNorm; 0: RMSNorm (b, db unused) */
 };
 
 CT_VECTOR_PATHS
@@ -63,8 +69,12 @@ static void norm_rows(size_t begin, size_t end, int thread, void *context) {
     const float *xr = a->x + (int64_t)r * d;
     float *yr = a->y + (int64_t)r * d;
     float mean, rstd;
-    moments(xr, d, a->eps, &mean, &rstd);
-    for (int64_t j = 0; j < d; j++) yr[j] = (xr[j] - mean) * rstd * a->w[j] + a->b[j];
+    moments(xr, d, a->eps, a->centred, &mean, &rstd);
+    if (a->centred) {
+      for (int64_t j = 0; j < d; j++) yr[j] = (xr[j] - mean) * rstd * a->w[j] + a->b[j];
+    } else {
+      for (int64_t j = 0; j < d; j++) yr[j] = xr[j] * rstd * a->w[j];
+    }
   }
 }
 
@@ -74,12 +84,13 @@ static void norm_grad_rows(size_t begin, size_t end, int thread, void *context) 
   const int64_t d = a->d;
   const float *w = a->w;
   float *dw = a->dw_partial + (int64_t)thread * d, *db = a->db_partial + (int64_t)thread * d;
+  const int centred = a->centred;
   memset(dw, 0, sizeof(float) * (size_t)d);
   memset(db, 0, sizeof(float) * (size_t)d);
   for (size_t r = begin; r < end; r++) {
     const float *xr = a->x + (int64_t)r * d, *dyr = a->dy + (int64_t)r * d;
     float mean, rstd;
-    moments(xr, d, a->eps, &mean, &rstd);
+    moments(xr, d, a->eps, centred, &mean, &rstd);
     float g_sum = 0.0f, gx_sum = 0.0f;
 #pragma omp simd reduction(+ : g_sum, gx_sum)
     for (int64_t j = 0; j < d; j++) {
@@ -92,7 +103,7 @@ static void norm_grad_rows(size_t begin, size_t end, int thread, void *context) 
     }
     if (a->dx == NULL) continue;
     float *dxr = a->dx + (int64_t)r * d;
-    const float g_mean = g_sum / (float)d, gx_mean = gx_sum / (float)d;
+    const float g_mean = centred ? g_sum / (float)d : 0.0f, gx_mean = gx_sum / (float)d;
     for (int64_t j = 0; j < d; j++) {
       const float xhat = (xr[j] - mean) * rstd;
       dxr[j] = (dyr[j] * w[j] - g_mean - xhat * gx_mean) * rstd;
@@ -114,15 +125,49 @@ napi_value ct_layer_norm(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "ct_native.layerNorm(x, w, b, y, rows, d, eps): Float32Arrays of [rows, d], [d], [d], [rows, d] expected");
     return NULL;
   }
-  struct norm_arrays arrays = {a[0], a[1], a[2], NULL, a[3], NULL, NULL, NULL, d, (float)eps};
+  struct norm_arrays arrays = {a[0], a[1], a[2], NULL, a[3], NULL, NULL, NULL, d, (float)eps, 1};
   ct_parallel((size_t)rows, NORM_COST(d), norm_rows, &arrays);
   return NULL;
 }
 
-/*
- * layerNormGrad(x, w, dy, dx, dw, db, rows, d, eps): all three gradients in one pass; an empty dx
- * skips the input gradient. Each thread sums dw and db over its rows, then the partial sums are added.
- */
+/* rmsNorm(x, w, y, rows, d, eps) */
+napi_value ct_rms_norm(napi_env env, napi_callback_info info) {
+  float *a[3];
+  size_t n[3];
+  int64_t rows = 0, d = 0;
+  double eps = 0;
+  if (!arguments(env, info, 3, a, n, &rows, &d, &eps) || (int64_t)n[0] < rows * d || (int64_t)n[2] < rows * d || (int64_t)n[1] < d) {
+    napi_throw_error(env, NULL, "ct_native.rmsNorm(x, w, y, rows, d, eps): Float32Arrays of [rows, d], [d], [rows, d] expected");
+    return NULL;
+  }
+  struct norm_arrays arrays = {a[0], a[1], NULL, NULL, a[2], NULL, NULL, NULL, d, (float)eps, 0};
+  ct_parallel((size_t)rows, NORM_COST(d), norm_rows, &arrays);
+  return NULL;
+}
+
+/* The gradient's second half: each thread summed dw (and db) over its rows; the partial sums are added. */
+static void norm_grad(struct norm_arrays *arrays, int64_t rows, int64_t d, float *dw, float *db) {
+  const int chunks = ct_parallel_chunks((size_t)rows, NORM_COST(d));
+  ct_parallel((size_t)rows, NORM_COST(d), norm_grad_rows, arrays);
+  memcpy(dw, arrays->dw_partial, sizeof(float) * (size_t)d);
+  if (db != NULL) memcpy(db, arrays->db_partial, sizeof(float) * (size_t)d);
+  for (int t = 1; t < chunks; t++) {
+    for (int64_t j = 0; j < d; j++) {
+      dw[j] += arrays->dw_partial[(int64_t)t * d + j];
+      if (db != NULL) db[j] += arrays->db_partial[(int64_t)t * d + j];
+    }
+  }
+}
+
+/* Partial sums of dw and db, one [d] row of each per thread. */
+static float *partial_sums(napi_env env, int64_t rows, int64_t d, const char *name) {
+  const int chunks = ct_parallel_chunks((size_t)rows, NORM_COST(d));
+  float *partial = malloc(sizeof(float) * (size_t)d * 2 * (size_t)chunks);
+  if (partial == NULL) napi_throw_error(env, NULL, name);
+  return partial;
+}
+
+/* layerNormGrad(x, w, dy, dx, dw, db, rows, d, eps): all three gradients in one pass; an empty dx skips the input gradient. */
 napi_value ct_layer_norm_grad(napi_env env, napi_callback_info info) {
   float *a[6];
   size_t n[6];
@@ -134,23 +179,31 @@ napi_value ct_layer_norm_grad(napi_env env, napi_callback_info info) {
                      "ct_native.layerNormGrad(x, w, dy, dx, dw, db, rows, d, eps): Float32Arrays of [rows, d], [d], [rows, d], [rows, d], [d], [d] expected");
     return NULL;
   }
-  float *dw = a[4], *db = a[5];
-  const int chunks = ct_parallel_chunks((size_t)rows, NORM_COST(d));
-  float *partial = malloc(sizeof(float) * (size_t)d * 2 * (size_t)chunks);
-  if (partial == NULL) {
-    napi_throw_error(env, NULL, "ct_native.layerNormGrad: out of memory for the partial sums");
+  float *partial = partial_sums(env, rows, d, "ct_native.layerNormGrad: out of memory for the partial sums");
+  if (partial == NULL) return NULL;
+  const size_t chunks = (size_t)ct_parallel_chunks((size_t)rows, NORM_COST(d));
+  struct norm_arrays arrays = {a[0], a[1], NULL, a[2], NULL, n[3] == 0 ? NULL : a[3], partial, partial + (size_t)d * chunks, d, (float)eps, 1};
+  norm_grad(&arrays, rows, d, a[4], a[5]);
+  free(partial);
+  return NULL;
+}
+
+/* rmsNormGrad(x, w, dy, dx, dw, rows, d, eps): dx (skipped when empty) and dw in one pass. */
+napi_value ct_rms_norm_grad(napi_env env, napi_callback_info info) {
+  float *a[5];
+  size_t n[5];
+  int64_t rows = 0, d = 0;
+  double eps = 0;
+  if (!arguments(env, info, 5, a, n, &rows, &d, &eps) || (int64_t)n[0] < rows * d || (int64_t)n[2] < rows * d ||
+      (n[3] != 0 && (int64_t)n[3] < rows * d) || (int64_t)n[1] < d || (int64_t)n[4] < d) {
+    napi_throw_error(env, NULL, "ct_native.rmsNormGrad(x, w, dy, dx, dw, rows, d, eps): Float32Arrays of [rows, d], [d], [rows, d], [rows, d], [d] expected");
     return NULL;
   }
-  struct norm_arrays arrays = {a[0], a[1], NULL, a[2], NULL, n[3] == 0 ? NULL : a[3], partial, partial + (size_t)d * (size_t)chunks, d, (float)eps};
-  ct_parallel((size_t)rows, NORM_COST(d), norm_grad_rows, &arrays);
-  memcpy(dw, arrays.dw_partial, sizeof(float) * (size_t)d);
-  memcpy(db, arrays.db_partial, sizeof(float) * (size_t)d);
-  for (int t = 1; t < chunks; t++) {
-    for (int64_t j = 0; j < d; j++) {
-      dw[j] += arrays.dw_partial[(int64_t)t * d + j];
-      db[j] += arrays.db_partial[(int64_t)t * d + j];
-    }
-  }
+  float *partial = partial_sums(env, rows, d, "ct_native.rmsNormGrad: out of memory for the partial sums");
+  if (partial == NULL) return NULL;
+  const size_t chunks = (size_t)ct_parallel_chunks((size_t)rows, NORM_COST(d));
+  struct norm_arrays arrays = {a[0], a[1], NULL, a[2], NULL, n[3] == 0 ? NULL : a[3], partial, partial + (size_t)d * chunks, d, (float)eps, 0};
+  norm_grad(&arrays, rows, d, a[4], NULL);
   free(partial);
   return NULL;
 }

@@ -113,6 +113,10 @@ export interface NativeAddon {
   layerNorm(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, rows: number, d: number, eps: number): void;
   /** LayerNorm's gradients: dx [rows, d] (skipped when dx is empty), dw and db [d] (summed over rows). */
   layerNormGrad(x: Float32Array, w: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array, db: Float32Array, rows: number, d: number, eps: number): void;
+  /** y = x / √(mean(x²) + eps) · w over the last axis of the row-major [rows, d] x (RMSNorm). */
+  rmsNorm(x: Float32Array, w: Float32Array, y: Float32Array, rows: number, d: number, eps: number): void;
+  /** RMSNorm's gradients: dx [rows, d] (skipped when dx is empty) and dw [d] (summed over rows). */
+  rmsNormGrad(x: Float32Array, w: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array, rows: number, d: number, eps: number): void;
   /** loss[r] = logsumexp(x[r]) − x[r, targets[r]] for the row-major [rows, v] logits x. */
   crossEntropy(x: Float32Array, targets: Int32Array, loss: Float32Array, rows: number, v: number): void;
   /** dx[r] = dy[r] · (softmax(x[r]) − onehot(targets[r])), with `loss` the forward's output. */
@@ -139,6 +143,8 @@ interface Addon {
   geluTanhGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   layerNorm(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, rows: number, d: number, eps: number): void;
   layerNormGrad(x: Float32Array, w: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array, db: Float32Array, rows: number, d: number, eps: number): void;
+  rmsNorm(x: Float32Array, w: Float32Array, y: Float32Array, rows: number, d: number, eps: number): void;
+  rmsNormGrad(x: Float32Array, w: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array, rows: number, d: number, eps: number): void;
   crossEntropy(x: Float32Array, targets: Int32Array, loss: Float32Array, rows: number, v: number): void;
   crossEntropyGrad(x: Float32Array, targets: Int32Array, loss: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, v: number): void;
   transpose(x: Float32Array | Int32Array, out: Float32Array | Int32Array, shape: Float64Array, perm: Float64Array): void;
@@ -237,6 +243,8 @@ export function loadNativeAddon(options: { threads: number }): NativeAddonLoad {
       geluTanhGrad: (x, dy, dx) => native.geluTanhGrad(x, dy, dx),
       layerNorm: (x, w, b, y, rows, d, eps) => native.layerNorm(x, w, b, y, rows, d, eps),
       layerNormGrad: (x, w, dy, dx, dw, db, rows, d, eps) => native.layerNormGrad(x, w, dy, dx, dw, db, rows, d, eps),
+      rmsNorm: (x, w, y, rows, d, eps) => native.rmsNorm(x, w, y, rows, d, eps),
+      rmsNormGrad: (x, w, dy, dx, dw, rows, d, eps) => native.rmsNormGrad(x, w, dy, dx, dw, rows, d, eps),
       crossEntropy: (x, targets, loss, rows, v) => native.crossEntropy(x, targets, loss, rows, v),
       crossEntropyGrad: (x, targets, loss, dy, dx, rows, v) => native.crossEntropyGrad(x, targets, loss, dy, dx, rows, v),
       transpose: (x, out, shape, perm) => native.transpose(x, out, Float64Array.from(shape), Float64Array.from(perm)),

@@ -13,6 +13,7 @@ export {
   fusedAdamStep,
   fusedGeluTanh,
   fusedLayerNorm,
+  fusedRmsNorm,
   fusedSgdStep,
   maskedSoftmax,
   matMul,

@@ -1,4 +1,4 @@
-import { batchMatMul, fusedGeluTanh, fusedLayerNorm, maskedSoftmax, matMul, softmaxBackward, tf } from '@circuit-tuning/runtime';
+import { batchMatMul, fusedGeluTanh, fusedLayerNorm, fusedRmsNorm, maskedSoftmax, matMul, softmaxBackward, tf } from '@circuit-tuning/runtime';
 import type { ModelConfig } from '../config/model-config';
 
 type GradFunc = Parameters<typeof tf.customGrad>[0];
@@ -15,9 +15,9 @@ type Save = (tensors: tf.Tensor[]) => void;
  * fits in wasm's 4 GB heap.
  */
 export function normalize(config: ModelConfig, x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | undefined): tf.Tensor {
-  if (config.norm === 'rmsnorm') return rmsNorm(config.normEps)(x, weight);
+  // One native pass each way where the backend has it (native, or wasm with the native addon).
+  if (config.norm === 'rmsnorm') return fusedRmsNorm(x, weight, config.normEps) ?? rmsNorm(config.normEps)(x, weight);
   const b = bias ?? tf.zerosLike(weight);
-  // One native pass each way where the backend has it (wasm with the native addon).
   return fusedLayerNorm(x, weight, b, config.normEps) ?? layerNorm(config.normEps)(x, weight, b);
 }
 

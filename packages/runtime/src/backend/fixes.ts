@@ -36,8 +36,8 @@ export const KERNEL_FIXES = {
   'native-softmax': "attention's masked softmax and its gradient run as one native pass each",
   /** gelu_new is about ten elementwise passes forward and fifteen backward as tf ops. */
   'native-gelu': "gelu_new and its gradient run as one native pass each",
-  /** LayerNorm is about eight elementwise passes forward and twelve backward as tf ops. */
-  'native-layernorm': 'LayerNorm and its gradient run as one native pass per row',
+  /** LayerNorm (and RMSNorm) are about eight elementwise passes forward and twelve backward as tf ops. */
+  'native-layernorm': 'LayerNorm, RMSNorm and their gradients run as one native pass per row',
   /** logSoftmax, a one-hot product and a sum are about ten passes over [rows, vocab] each way. */
   'native-cross-entropy': 'cross-entropy of logits rows runs as two native passes per row, its gradient as one',
   /** The optimizers' elementwise passes per parameter (Adam ~20, SGD ~10) become one native pass. */

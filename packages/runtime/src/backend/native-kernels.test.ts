@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fusedGeluTanh } from '../ops/activation';
 import { maskedSoftmax, softmaxBackward } from '../ops/attention';
 import { crossEntropyRows } from '../ops/loss';
-import { fusedLayerNorm } from '../ops/norm';
+import { fusedLayerNorm, fusedRmsNorm } from '../ops/norm';
 import { applyNativeKernels, nativeKernelsApplied, removeNativeKernels } from './native-kernels';
 import { initBackend, shutdownBackend } from './select';
 import { tf } from './tf';
@@ -335,6 +335,31 @@ describe.skipIf(!available.ok && !requireNative).each(['wasm', 'native'] as cons
     try {
       const got = run((x, w, b) => fusedLayerNorm(x, w, b, eps) ?? tf.scalar(Number.NaN));
       expect(got.length).toBe(5);
+      for (let j = 0; j < want.length; j++) expect(maxRelativeError(got[j] ?? new Float32Array(), want[j] ?? new Float32Array())).toBeLessThan(1e-4);
+    } finally {
+      removeNativeKernels(backend);
+    }
+  });
+
+  it('compute RMSNorm and each of its gradients like the composed formula', () => {
+    const eps = 1e-5;
+    const composed = (x: tf.Tensor, w: tf.Tensor) => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), x.rank - 1, true), eps))), w);
+    const run = (norm: (x: tf.Tensor, w: tf.Tensor) => tf.Tensor) =>
+      tf.tidy(() => {
+        const x = randomTensor([3, 5, 16], 45).mul(3).add(0.5);
+        const w = randomTensor([16], 46);
+        const weights = randomTensor([3, 5, 16], 47);
+        const loss = (a: tf.Tensor, c: tf.Tensor) => norm(a, c).mul(weights).sum();
+        const all = tf.grads(loss)([x, w]);
+        const onlyX = tf.grad((a: tf.Tensor) => loss(a, w))(x); // w's gradient never asked for
+        return [norm(x, w), ...all, onlyX].map((t) => t.dataSync() as Float32Array);
+      });
+    const want = run(composed);
+    expect(fusedRmsNorm(tf.zeros([2, 16]), tf.ones([16]), eps)).toBeUndefined(); // without the native kernels: the caller's version
+    expect(applyNativeKernels(2, backend).ok).toBe(true);
+    try {
+      const got = run((x, w) => fusedRmsNorm(x, w, eps) ?? tf.scalar(Number.NaN));
+      expect(got.length).toBe(4);
       for (let j = 0; j < want.length; j++) expect(maxRelativeError(got[j] ?? new Float32Array(), want[j] ?? new Float32Array())).toBeLessThan(1e-4);
     } finally {
       removeNativeKernels(backend);

@@ -39,6 +39,8 @@ export const GELU_TANH_KERNEL = 'CtGeluTanh';
 export const GELU_TANH_GRAD_KERNEL = 'CtGeluTanhGrad';
 export const LAYER_NORM_KERNEL = 'CtLayerNorm';
 export const LAYER_NORM_GRAD_KERNEL = 'CtLayerNormGrad';
+export const RMS_NORM_KERNEL = 'CtRmsNorm';
+export const RMS_NORM_GRAD_KERNEL = 'CtRmsNormGrad';
 export const CROSS_ENTROPY_KERNEL = 'CtCrossEntropy';
 export const CROSS_ENTROPY_GRAD_KERNEL = 'CtCrossEntropyGrad';
 export const MASKED_SOFTMAX_KERNEL = 'CtMaskedSoftmax';
@@ -368,6 +370,39 @@ function layerNormGrad(params: KernelParams): TensorInfo[] {
   return outs;
 }
 
+/** RMSNorm over the last axis: inputs x [..., d], w [d]; attr eps. */
+function rmsNorm(params: KernelParams): TensorInfo {
+  const native = addon;
+  if (native === undefined) throw new Error('native kernels registered without the addon');
+  const [x, w] = float32Inputs(RMS_NORM_KERNEL, params, ['x', 'w']) as [TensorInfo, TensorInfo];
+  const { rows, d } = normShape(RMS_NORM_KERNEL, x, w);
+  const mem = memoryOf(params.backend);
+  const out = mem.make(x.shape, 'float32');
+  if (rows * d === 0) return out;
+  native.rmsNorm(f32(mem, x), f32(mem, w), f32(mem, out), rows, d, (params.attrs as unknown as { eps: number }).eps);
+  return out;
+}
+
+/** RMSNorm's two gradients in one pass: inputs x, w, dy; attr eps; outputs dx [like x] and dw [d]. */
+function rmsNormGrad(params: KernelParams): TensorInfo[] {
+  const native = addon;
+  if (native === undefined) throw new Error('native kernels registered without the addon');
+  const [x, w, dy] = float32Inputs(RMS_NORM_GRAD_KERNEL, params, ['x', 'w', 'dy']) as [TensorInfo, TensorInfo, TensorInfo];
+  if (!tf.util.arraysEqual(x.shape, dy.shape)) throw new Error(`${RMS_NORM_GRAD_KERNEL}: x [${x.shape}] and dy [${dy.shape}] differ`);
+  const { rows, d } = normShape(RMS_NORM_GRAD_KERNEL, x, w);
+  const { eps } = params.attrs as unknown as { eps: number };
+  const mem = memoryOf(params.backend);
+  const outs = [mem.make(x.shape, 'float32'), mem.make([d], 'float32')];
+  if (d === 0) return outs;
+  const [dx, dw] = outs.map((t) => f32(mem, t)) as [Float32Array, Float32Array];
+  if (rows === 0) {
+    dw.fill(0);
+    return outs;
+  }
+  native.rmsNormGrad(f32(mem, x), f32(mem, w), f32(mem, dy), dx, dw, rows, d, eps);
+  return outs;
+}
+
 /** Logits [rows, v] and int32 targets [rows], each a column index (checked natively). */
 function crossEntropyInputs(kernel: string, params: KernelParams): { x: TensorInfo; targets: TensorInfo; rows: number; v: number } {
   const [x] = float32Inputs(kernel, params, ['x']) as [TensorInfo];
@@ -501,6 +536,8 @@ const OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc]> = [
   [CROSS_ENTROPY_GRAD_KERNEL, crossEntropyGrad as KernelFunc],
   [LAYER_NORM_KERNEL, layerNorm as KernelFunc],
   [LAYER_NORM_GRAD_KERNEL, layerNormGrad as KernelFunc],
+  [RMS_NORM_KERNEL, rmsNorm as KernelFunc],
+  [RMS_NORM_GRAD_KERNEL, rmsNormGrad as KernelFunc],
   [ADAM_STEP_KERNEL, adamStep as KernelFunc],
   [SGD_STEP_KERNEL, sgdStep as KernelFunc],
   [GELU_TANH_KERNEL, geluTanh as KernelFunc],

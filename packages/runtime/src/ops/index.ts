@@ -5,5 +5,5 @@ export { type AdamSettings, type AdamStepInputs, type AdamStepSettings, fusedAda
 export { fusedSgdStep, type SgdSettings, type SgdStepInputs, type SgdStepSettings } from './sgd';
 export { fusedGeluTanh } from './activation';
 export { maskedSoftmax, softmaxBackward } from './attention';
-export { fusedLayerNorm } from './norm';
+export { fusedLayerNorm, fusedRmsNorm } from './norm';
 export { crossEntropyRows, nextTokenCrossEntropy, positionCrossEntropy } from './loss';
