@@ -132,4 +132,21 @@ describe("EAP-IG's JSON circuit format", () => {
     expect(() => fromEapIgJson(buildGraph({ nLayers: 3, nHeads: 3 }), json, 'c.json')).toThrow(/c.json: the circuit is for 2 layers × 3 heads/);
     expect(() => fromEapIgJson(graph, { nodes: {} }, 'x.json')).toThrow(/x.json: not an EAP-IG circuit JSON/);
   });
+
+  it('writes a graph EAP-IG has no names for (kv groups, MLP heads) with its own names, and reads it back', () => {
+    for (const shape of [{ kvGroups: 2 }, { mlpHeads: 3 }, { kvGroups: 1, mlpHeads: 2 }]) {
+      const graph = buildGraph({ nLayers: 2, nHeads: 4, ...shape });
+      const scores = Float64Array.from({ length: graph.edgeCount }, (_, e) => Math.sin(e + 1));
+      const mask = Uint8Array.from({ length: graph.edgeCount }, (_, e) => (e % 3 === 0 ? 1 : 0));
+      const circuit = circuitFromMask(graph, mask, { prune: false });
+      const json = toEapIgJson(graph, scores, circuit, { dModel: 16 });
+      expect(Object.keys(json.edges)).toEqual(graph.edgeNames());
+      expect(json.cfg).toMatchObject({ n_layers: 2, n_heads: 4, ...('kvGroups' in shape ? { kv_groups: shape.kvGroups } : {}), ...('mlpHeads' in shape ? { mlp_heads: shape.mlpHeads } : {}) });
+      const back = fromEapIgJson(graph, JSON.parse(JSON.stringify(json)));
+      expect(Array.from(back.scores)).toEqual(Array.from(scores));
+      expect(Array.from(back.keep)).toEqual(Array.from(mask));
+      // Not onto the per-head graph, and not the per-head JSON onto this graph.
+      expect(() => fromEapIgJson(buildGraph({ nLayers: 2, nHeads: 4 }), json, 'g.json')).toThrow(/g.json: the circuit is for a graph with/);
+    }
+  });
 });

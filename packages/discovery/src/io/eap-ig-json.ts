@@ -21,6 +21,10 @@ import type { Circuit } from '../circuit/selection';
  * - `bool`: a boolean per node, what EAP-IG 0.1 (`eap/graph.py` at the top level, before the
  *   `src/` layout) writes and reads (`g.nodes[name].in_graph = in_graph`).
  *
+ * A graph EAP-IG has no names for (k/v readers per kv group, MLP heads) is written with its own
+ * node and edge names and `kv_groups` / `mlp_heads` in cfg: fromEapIgJson reads it back, EAP-IG
+ * does not.
+ *
  * The logits node is always in the graph in EAP-IG. EAP-IG's graph always has the input and logits
  * nodes: a circuit on the reference graph (without them) is written with every input->… and
  * …->logits edge in the graph and score 0, which is what our reference graph means (the embedding
@@ -35,7 +39,7 @@ export type EapIgNodeFormat = keyof typeof EAP_IG_NODE_FORMATS;
 export const DEFAULT_EAP_IG_NODE_FORMAT: EapIgNodeFormat = 'object';
 
 export interface EapIgJson {
-  cfg: { n_layers: number; n_heads: number; d_model: number; parallel_attn_mlp: boolean };
+  cfg: { n_layers: number; n_heads: number; d_model: number; parallel_attn_mlp: boolean; kv_groups?: number; mlp_heads?: number };
   nodes: Record<string, boolean | { in_graph: boolean; score?: number }>;
   edges: Record<string, { score: number; in_graph: boolean }>;
 }
@@ -58,9 +62,22 @@ export function toEapIgJson(
   const nodeValue = (inGraph: boolean) => ((options.nodeFormat ?? DEFAULT_EAP_IG_NODE_FORMAT) === 'object' ? { in_graph: inGraph } : inGraph);
   const nodes: EapIgJson['nodes'] = {};
   const edges: EapIgJson['edges'] = {};
+  const nodeIn = (name: string) => (full ? inCircuit.has(name) : name === 'input' || inCircuit.has(name));
+  if (graph.shape.kvGroups !== undefined || graph.shape.mlpHeads !== undefined) {
+    // EAP-IG's graph has no k/v readers per kv group (a1.g0<k>) and no MLP heads (m2.n5): such a
+    // circuit is written with its own graph's node and edge names, in graph order, so that
+    // fromEapIgJson reads it back (EAP-IG's Graph.from_json does not: its names are per head and
+    // per whole MLP). Reading the per-head names into it would put every one of them at score 0.
+    for (const name of [...graph.writers.map((w) => w.name), ...(full ? ['logits'] : [])]) nodes[name] = nodeValue(name === 'logits' || nodeIn(name));
+    graph.edgeNames().forEach((name, e) => {
+      if (!Number.isFinite(scores[e]!)) throw new ContractError(`edge ${name} has score ${scores[e]}: an EAP-IG circuit needs a finite score for every edge`);
+      edges[name] = { score: scores[e]!, in_graph: circuit.keep[e] === 1 };
+    });
+    const extra = { ...(graph.shape.kvGroups === undefined ? {} : { kv_groups: graph.shape.kvGroups }), ...(graph.shape.mlpHeads === undefined ? {} : { mlp_heads: graph.shape.mlpHeads }) };
+    return { cfg: { n_layers: nLayers, n_heads: nHeads, d_model: options.dModel, parallel_attn_mlp: false, ...extra }, nodes, edges };
+  }
   // EAP-IG's node and edge order: input, then per layer the heads and the MLP; logits last.
   const writerNames = ['input'];
-  const nodeIn = (name: string) => (full ? inCircuit.has(name) : name === 'input' || inCircuit.has(name));
   nodes.input = nodeValue(nodeIn('input'));
   const names = graph.edgeNames();
   const score = new Map<string, number>();
@@ -101,6 +118,12 @@ export function fromEapIgJson(graph: ModelGraph, json: unknown, source = '<json>
     throw new ContractError(`${source}: the circuit is for ${cfg.n_layers} layers × ${cfg.n_heads} heads, the graph has ${graph.shape.nLayers} × ${graph.shape.nHeads}`);
   }
   if (cfg.parallel_attn_mlp) throw new ContractError(`${source}: parallel attention/MLP graphs are not supported`);
+  for (const [key, ours, what] of [['kv_groups', graph.shape.kvGroups, 'kv groups'], ['mlp_heads', graph.shape.mlpHeads, 'MLP heads']] as const) {
+    const theirs = cfg[key] as number | undefined;
+    if (theirs !== ours) {
+      throw new ContractError(`${source}: the circuit is for a graph with ${theirs ?? 'no'} ${what}, the graph has ${ours ?? 'none'}`);
+    }
+  }
   const scores = new Float64Array(graph.edgeCount);
   const keep = new Float32Array(graph.edgeCount);
   graph.edgeNames().forEach((name, e) => {
