@@ -1,7 +1,10 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ModelGraph } from '@circuit-tuning/contracts';
 import { llamaConfig, type TransformerModel } from '@circuit-tuning/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { circuitNodes, discoverCircuit, eapConfig, pruneDangling, scoreEdges } from '../src/index';
+import { circuitNodes, discoverCircuit, eapConfig, fromEapIgJson, pruneDangling, scoreEdges, writeDiscoveryOutputs } from '../src/index';
 import { asSet, randomExamples, tinyRandomModel } from './fixtures';
 
 /**
@@ -60,13 +63,26 @@ describe('EAP on a graph with k/v readers per kv group', () => {
     expect(circuitNodes(graph, pruned)).toEqual(['input', 'a1.h2', 'a1.h3', 'logits']);
   });
 
-  it("discovery's kvReaders: 'groups' finds the circuit on the grouped graph", async () => {
+  it("discovery's kvReaders: 'groups' finds the circuit on the grouped graph and writes every output", async () => {
     const set = asSet(randomExamples({ seed: 4, count: 4, lengths: [6], vocab: 50 }));
     const defaults = eapConfig.parse({});
     expect(defaults.kvReaders).toBe('heads');
-    const result = await discoverCircuit(model, set, 'eap', { ...defaults, kvReaders: 'groups', selection: { ...defaults.selection, n: 20 }, curve: { ...defaults.curve, enabled: false } });
-    expect(result.scores.graph.shape.kvGroups).toBe(2);
-    expect(result.scores.graph.edgeCount).toBe(model.graph({ kvReaders: 'groups' }).edgeCount);
+    const config = { ...defaults, kvReaders: 'groups' as const, selection: { ...defaults.selection, n: 20 }, curve: { ...defaults.curve, fractions: [0.1, 0.5, 1] } };
+    const result = await discoverCircuit(model, set, 'eap', config);
+    const graph = result.scores.graph;
+    expect(graph.shape.kvGroups).toBe(2);
+    expect(graph.edgeCount).toBe(model.graph({ kvReaders: 'groups' }).edgeCount);
     expect(result.circuit.nodes.every((n) => !/\.g\d/.test(n))).toBe(true);
+    expect(result.curve!.points.at(-1)!.faithfulness).toBeCloseTo(1, 3);
+    const dir = await mkdtemp(join(tmpdir(), 'kv-groups-'));
+    try {
+      const paths = { edges: join(dir, 'edges.arrow'), nodes: join(dir, 'nodes.arrow'), summary: join(dir, 'summary.json'), circuit: join(dir, 'circuit.json'), curve: join(dir, 'curve.arrow'), svg: join(dir, 'circuit.svg') };
+      await writeDiscoveryOutputs(model, result, config, paths, { producer: 'test' });
+      const back = fromEapIgJson(graph, JSON.parse(await readFile(paths.circuit, 'utf8')));
+      expect(Array.from(back.keep)).toEqual(Array.from(result.circuit.keep));
+      expect(await readFile(paths.svg, 'utf8')).toContain('<svg');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
