@@ -58,7 +58,8 @@ export interface CircuitPlannerHooks {
 export class CircuitPlanner implements PlanState {
   private readonly graph: ModelGraph;
   private readonly edgeNames: string[];
-  private readonly parameterMap: CircuitParameterMap;
+  /** Circuit edges → the parameter slices of their nodes (train:circuit-lora adapts exactly these). */
+  readonly parameterMap: CircuitParameterMap;
   private readonly topN: (step: number) => number;
   private readonly frozenGroups: string[];
   private found: FoundCircuit | undefined;
@@ -111,6 +112,40 @@ export class CircuitPlanner implements PlanState {
   }
 
   async plan(batch: TokenBatch, step: number): Promise<StepPlan> {
+    const { trained, log } = await this.circuitAt(step);
+    // A skipped step measures the loss of the plain forward and updates nothing.
+    if (!trained) return { trainable: [], trainableCount: 0, log };
+    const { masks, count, nodes } = circuitMasks(this.model, this.parameterMap.slicesOf(trained));
+    const trainable = [...masks].map(([name, mask]) => ({ name, ...(mask ? { mask } : {}) }));
+    let extra = 0;
+    for (const name of this.frozenGroups) {
+      trainable.push({ name });
+      extra += this.model.params.get(name).size;
+    }
+    const plan: StepPlan = {
+      trainable,
+      trainableCount: count + extra,
+      dispose: [...masks.values()].filter((m): m is tf.Tensor => m !== undefined),
+      log: { ...log, circuit_nodes: nodes },
+    };
+    if (this.config.mode === 'edge-ablated') {
+      // Ablation values come from a separate, untaped forward pass: no gradient flows into them.
+      const ablated = meanWriters(this.model, batch);
+      plan.dispose!.push(ablated.input, ...ablated.heads, ...ablated.mlps);
+      const graph = this.graph;
+      const keep = new Float32Array(graph.edgeCount);
+      for (const e of trained) keep[e] = 1;
+      plan.loss = (ids, weights, objective) => objective(this.model.forward(ids, { circuit: { graph, keep, ablated } }).logits, ids, weights);
+    }
+    return plan;
+  }
+
+  /**
+   * The circuit step `step` trains (its edges, or undefined when an empty circuit's step is skipped)
+   * and its log columns: rediscovered every `every` steps, the emptyCircuit policy applied, recorded
+   * every `circuitLogEvery` steps. plan() maps it to masks; train:circuit-lora to adapters.
+   */
+  async circuitAt(step: number): Promise<{ trained: readonly number[] | undefined; log: StepPlan['log'] & { circuit_edges: number } }> {
     const rediscover = !this.found || (this.source !== 'fixed' && step % this.config.every === 0);
     if (rediscover) {
       this.found = await this.findCircuit(step);
@@ -132,32 +167,8 @@ export class CircuitPlanner implements PlanState {
       this.hooks.onEmpty?.(step, empty, { step: found.step, edges: found.edges.length });
     }
     if (trained && step % this.config.circuitLogEvery === 0) this.record(step, trained);
-    const log = { circuit_edges: found.edges.length, circuit_nodes: 0, metric: found.metric, empty_circuit: empty };
-    // A skipped step measures the loss of the plain forward and updates nothing.
-    if (!trained) return { trainable: [], trainableCount: 0, log };
-    const { masks, count, nodes } = circuitMasks(this.model, this.parameterMap.slicesOf(trained.edges));
-    const trainable = [...masks].map(([name, mask]) => ({ name, ...(mask ? { mask } : {}) }));
-    let extra = 0;
-    for (const name of this.frozenGroups) {
-      trainable.push({ name });
-      extra += this.model.params.get(name).size;
-    }
-    const plan: StepPlan = {
-      trainable,
-      trainableCount: count + extra,
-      dispose: [...masks.values()].filter((m): m is tf.Tensor => m !== undefined),
-      log: { ...log, circuit_edges: trained.edges.length, circuit_nodes: nodes },
-    };
-    if (this.config.mode === 'edge-ablated') {
-      // Ablation values come from a separate, untaped forward pass: no gradient flows into them.
-      const ablated = meanWriters(this.model, batch);
-      plan.dispose!.push(ablated.input, ...ablated.heads, ...ablated.mlps);
-      const graph = this.graph;
-      const keep = new Float32Array(graph.edgeCount);
-      for (const e of trained.edges) keep[e] = 1;
-      plan.loss = (ids, weights, objective) => objective(this.model.forward(ids, { circuit: { graph, keep, ablated } }).logits, ids, weights);
-    }
-    return plan;
+    const log = { circuit_edges: (trained ?? found).edges.length, circuit_nodes: 0, metric: found.metric, empty_circuit: empty };
+    return { trained: trained?.edges, log };
   }
 
   private async findCircuit(step: number): Promise<FoundCircuit> {
