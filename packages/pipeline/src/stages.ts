@@ -12,7 +12,7 @@ import { redundancyStages } from '@circuit-tuning/redundancy/stages';
 import { reportStage } from '@circuit-tuning/report/stages';
 import { type AnyStageDefinition, StageRegistry } from '@circuit-tuning/runtime';
 import { generateTasksStage, importPairsStage, importSubjectVerbStage, importWinoBiasStage } from '@circuit-tuning/tasks/stages';
-import { circuitTuningStage, fixedCircuitStage, fullTrainingStage, loraTrainingStage, randomCircuitStage } from '@circuit-tuning/training/stages';
+import { circuitLoraStage, circuitTuningStage, fixedCircuitStage, fullTrainingStage, loraTrainingStage, randomCircuitStage } from '@circuit-tuning/training/stages';
 
 export const BUILTIN_STAGES: readonly AnyStageDefinition[] = [
   generateTasksStage,
@@ -27,6 +27,7 @@ export const BUILTIN_STAGES: readonly AnyStageDefinition[] = [
   circuitTuningStage,
   randomCircuitStage,
   fixedCircuitStage,
+  circuitLoraStage,
   ...Object.values(redundancyStages),
   ...Object.values(evaluateStages),
   reportStage,

@@ -3,3 +3,4 @@
 export { fullTrainingStage } from './stages/full-stage';
 export { loraTrainingStage } from './stages/lora-stage';
 export { circuitTuningStage, fixedCircuitStage, randomCircuitStage } from './stages/circuit-stages';
+export { circuitLoraStage } from './stages/circuit-lora-stage';

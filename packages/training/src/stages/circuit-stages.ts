@@ -3,8 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CircuitLogTable, PromptsTable } from '@circuit-tuning/contracts';
 import { readPromptSet } from '@circuit-tuning/discovery';
-import { loadModel } from '@circuit-tuning/model';
-import { defineStage, writeArrowTable, writeFileAtomic } from '@circuit-tuning/runtime';
+import { loadModel, type TransformerModel } from '@circuit-tuning/model';
+import { defineStage, type StageLogger, writeArrowTable, writeFileAtomic } from '@circuit-tuning/runtime';
 import { CircuitTuningConfig } from '../circuit/circuit-config';
 import { type CircuitLogEntry, CircuitPlanner, type CircuitSource } from '../circuit/planner';
 import { trainAndSave, trainingInputs, trainingOutputs } from './common';
@@ -24,33 +24,7 @@ function circuitStage(variant: string, source: CircuitSource, description: strin
     async run(ctx) {
       const model = await loadModel(ctx.inputs.model);
       try {
-        // The same reading and checks as discovery's stages: a bad row fails here, naming the file and the row.
-        const { rows: prompts } = await readPromptSet(ctx.inputs.prompts, model, {
-          split: 'train',
-          ablation: source === 'random' ? 'none' : ctx.config.discovery.ablation,
-          checkTokenizer: true,
-        });
-        const runDir = join(dirname(ctx.output('train_log')), 'run');
-        await mkdir(runDir, { recursive: true });
-        const circuitLog = new CircuitLogFile(join(runDir, CIRCUIT_LOG_JSONL));
-        const planner = new CircuitPlanner(model, ctx.config, prompts, source, ctx.seed, {
-          onRecord: (entries) => circuitLog.append(entries),
-          onEmpty: (step, action, found) =>
-            ctx.logger.warn(`step ${step}: the circuit found at step ${found.step} owns no parameters (${found.edges} edges); emptyCircuit '${ctx.config.emptyCircuit}': ${action}`, {
-              step,
-              emptyCircuit: action,
-              foundAt: found.step,
-            }),
-        });
-        // A top-N above the graph keeps every edge at those steps: legitimate in a sweep (the tuning
-        // curve's grid), a mistake otherwise; either way the log says so instead of clamping quietly.
-        const largestTopN = Math.max(ctx.config.topN.start, ctx.config.topN.end ?? 0);
-        if (largestTopN > planner.edgeCount) {
-          ctx.logger.warn(`topN ${largestTopN.toLocaleString('en-US')} is above the ${planner.edgeCount.toLocaleString('en-US')} edges of the graph: such steps keep every edge`, {
-            topN: largestTopN,
-            edges: planner.edgeCount,
-          });
-        }
+        const { planner, circuitLog } = await startCircuitPlanner(ctx, model, ctx.config, source);
         let first = true;
         const { summary, log } = await trainAndSave(ctx, model, {
           plan: async (batch, step) => {
@@ -72,12 +46,61 @@ function circuitStage(variant: string, source: CircuitSource, description: strin
   });
 }
 
+/** What starting a circuit planner needs of a stage's context. */
+interface CircuitStageContext {
+  inputs: { prompts: string };
+  seed: number;
+  logger: StageLogger;
+  output(port: 'train_log'): string;
+}
+
+/**
+ * The circuit planner of a circuit-tuning stage (and of train:circuit-lora): the task prompts read
+ * and checked, the circuit log file beside the outputs, the empty-circuit warnings, and a warning
+ * when top-N exceeds the graph.
+ */
+export async function startCircuitPlanner(
+  ctx: CircuitStageContext,
+  model: TransformerModel,
+  config: CircuitTuningConfig,
+  source: CircuitSource,
+): Promise<{ planner: CircuitPlanner; circuitLog: CircuitLogFile }> {
+  // The same reading and checks as discovery's stages: a bad row fails here, naming the file and the row.
+  const { rows: prompts } = await readPromptSet(ctx.inputs.prompts, model, {
+    split: 'train',
+    ablation: source === 'random' ? 'none' : config.discovery.ablation,
+    checkTokenizer: true,
+  });
+  const runDir = join(dirname(ctx.output('train_log')), 'run');
+  await mkdir(runDir, { recursive: true });
+  const circuitLog = new CircuitLogFile(join(runDir, CIRCUIT_LOG_JSONL));
+  const planner = new CircuitPlanner(model, config, prompts, source, ctx.seed, {
+    onRecord: (entries) => circuitLog.append(entries),
+    onEmpty: (step, action, found) =>
+      ctx.logger.warn(`step ${step}: the circuit found at step ${found.step} owns no parameters (${found.edges} edges); emptyCircuit '${config.emptyCircuit}': ${action}`, {
+        step,
+        emptyCircuit: action,
+        foundAt: found.step,
+      }),
+  });
+  // A top-N above the graph keeps every edge at those steps: legitimate in a sweep (the tuning
+  // curve's grid), a mistake otherwise; either way the log says so instead of clamping quietly.
+  const largestTopN = Math.max(config.topN.start, config.topN.end ?? 0);
+  if (largestTopN > planner.edgeCount) {
+    ctx.logger.warn(`topN ${largestTopN.toLocaleString('en-US')} is above the ${planner.edgeCount.toLocaleString('en-US')} edges of the graph: such steps keep every edge`, {
+      topN: largestTopN,
+      edges: planner.edgeCount,
+    });
+  }
+  return { planner, circuitLog };
+}
+
 /**
  * The circuit log, appended as it is recorded (one JSON line per kept edge), so a resumed run
  * keeps what it had. A resume first drops the lines of the steps it is about to replay (and a line
  * torn by the kill), so the table holds exactly what an uninterrupted run records.
  */
-class CircuitLogFile {
+export class CircuitLogFile {
   constructor(private readonly path: string) {}
 
   append(entries: readonly CircuitLogEntry[]): void {
