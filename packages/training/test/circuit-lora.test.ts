@@ -1,5 +1,5 @@
 /**
- * train:circuit-lora (docs/method.md §4.4): low-rank adapters on exactly the matrix slices of the
+ * train:circuit-lora (docs/method.md §4.8): low-rank adapters on exactly the matrix slices of the
  * circuit's nodes, rediscovered like circuit-tuning. Every step is checkpointed, so the adapters
  * can be read before and after each step: an adapter outside that step's circuit never changes,
  * the merged checkpoint is base + (α/r)·A·B on exactly the trained slices and bitwise the base

@@ -27,7 +27,7 @@ interface CircuitAdapterState {
 }
 
 /**
- * Circuit-LoRA's adapters (docs/method.md §4.4): one rank-r adapter per matrix slice a graph node
+ * Circuit-LoRA's adapters (docs/method.md §4.8): one rank-r adapter per matrix slice a graph node
  * owns (packages/model/src/transformer/parameter-slices.ts): a head's W_Q/W_K/W_V columns
  * [d, dHead] get A [d, r]·B [r, dHead], its W_O rows [dHead, d] get A [dHead, r]·B [r, d], an MLP
  * head's W_in/W_gate columns and W_out rows likewise, a whole-MLP node (mapping 'reader-writer' or

@@ -24,7 +24,7 @@ export const CircuitLoraConfig = CircuitTuningConfig.omit({ mode: true, trainEmb
 export type CircuitLoraConfig = z.output<typeof CircuitLoraConfig>;
 
 /**
- * `train:circuit-lora` (docs/method.md §4.4): circuit-tuning's circuit, rediscovered every k steps
+ * `train:circuit-lora` (docs/method.md §4.8): circuit-tuning's circuit, rediscovered every k steps
  * on the task prompts, but what trains is a low-rank adapter on each matrix slice of the circuit's
  * nodes instead of the slice itself. Output: the merged plain checkpoint, as train:lora's.
  */
