@@ -68,7 +68,7 @@ describe('pipeline files', () => {
     const nested = await loadError(`steps:\n  tasks:\n    stage: tasks:generate\n    config:\n      sizes: { ioi: { train: 1 }, io: {} }\n`);
     expect(nested).toMatch(/bad\.yaml:5:35: step 'tasks' \(tasks:generate\): unknown config key 'sizes\.io' \(valid: svAgreement, svDisagreementTrain, genderBiasEval/);
     const inline = await loadError(`steps:\n${TASKS}  discover:\n    variant: eap-ig\n    stepz: 5\n    inputs: { model: ../x, prompts: tasks.sv_disagreement }\n`);
-    expect(inline).toMatch(/bad\.yaml:10:5: step 'discover' \(discover:eap-ig\): unknown config key 'stepz' \(valid: graph, metric, .*steps\)/);
+    expect(inline).toMatch(/bad\.yaml:10:5: step 'discover' \(discover:eap-ig\): unknown config key 'stepz' \(valid: graph, kvReaders, metric, .*steps\)/);
   });
 
   it('checks wiring: unknown steps and ports, kinds and table schemas, required inputs, cycles', async () => {
