@@ -17,6 +17,7 @@ export const StepDiscoveryConfig = z.strictObject({
   /** Prompts (train split of the prompts table) scored for each discovery. */
   prompts: z.number().int().positive().default(16).describe('prompts (train split of the prompts table) scored for each discovery'),
   graph: discoveryConfigShape.graph,
+  kvReaders: discoveryConfigShape.kvReaders,
   memoryBudgetMB: discoveryConfigShape.memoryBudgetMB,
   /** Rank edges by the "top nodes" reweighting instead of |score|. */
   topNodes: z.boolean().default(false).describe('rank edges by the "top nodes" reweighting instead of |score|'),

@@ -23,4 +23,23 @@ describe('edge-ablated training ablates with means over real tokens', () => {
     tf.dispose([expected, writers.input, ...writers.heads, ...writers.mlps, a.input, ...a.heads, ...a.mlps, b.input, ...b.heads, ...b.mlps]);
     model.dispose();
   });
+
+  it('gives each MLP head its own mean when the graph splits the MLPs: the heads add up to the MLP less b_out', async () => {
+    const model = await TransformerModel.random(gpt2Config({ nLayers: 2, nHeads: 2, dModel: 8, vocabSize: 12, maxPositions: 8 }), 4);
+    const weights = Float32Array.from([1, 1, 0, 0, 0, 1, 1, 1, 1, 0]);
+    const means = meanWriters(model, { ids: Int32Array.from([4, 5, 6, 0, 0, 1, 2, 3, 7, 8]), weights, batch: 2, seq: 5 }, 4);
+    expect(means.mlpHeads?.map((h) => h.shape)).toEqual([
+      [4, 1, 8],
+      [4, 1, 8],
+    ]);
+    for (const layer of [0, 1]) {
+      const [summed, whole] = tf.tidy(() => [
+        tf.add(tf.sum(means.mlpHeads![layer]!, 0), model.params.get(`blocks.${layer}.mlp.b_out`)).dataSync(),
+        means.mlps[layer]!.dataSync(),
+      ]);
+      for (const [i, x] of whole!.entries()) expect(summed![i]).toBeCloseTo(x, 5);
+    }
+    tf.dispose([means.input, ...means.heads, ...means.mlps, ...(means.mlpHeads ?? [])]);
+    model.dispose();
+  });
 });

@@ -74,16 +74,17 @@ export class CircuitPlanner implements PlanState {
     private readonly hooks: CircuitPlannerHooks = {},
   ) {
     const { mlp, mlpHeadWidth } = config.parameterMapping;
-    if (mlp === 'heads' && config.mode === 'edge-ablated') {
-      throw new ConfigError("parameterMapping.mlp 'heads' needs mode 'gradient-mask' for now: edge-ablated training's mean ablation (meanWriters) has no per-MLP-head means yet");
-    }
     if (mlp === 'heads' && model.config.dMlp % mlpHeadWidth !== 0) {
       throw new ConfigError(`parameterMapping.mlpHeadWidth ${mlpHeadWidth} does not divide the model's ${model.config.dMlp} MLP neurons`, {
         hint: `choose a width that divides ${model.config.dMlp} (the reference code uses 64)`,
       });
     }
     // With MLP heads the circuit is found on, and maps through, the graph whose MLPs are split.
-    this.graph = model.graph({ includeInputAndLogits: config.discovery.graph === 'full', ...(mlp === 'heads' ? { mlpHeadWidth } : {}) });
+    this.graph = model.graph({
+      includeInputAndLogits: config.discovery.graph === 'full',
+      kvReaders: config.discovery.kvReaders,
+      ...(mlp === 'heads' ? { mlpHeadWidth } : {}),
+    });
     this.edgeNames = this.graph.edgeNames();
     this.parameterMap = new CircuitParameterMap(model.config, this.graph, config.parameterMapping);
     const { start, end, steps, kind } = config.topN;
@@ -130,8 +131,8 @@ export class CircuitPlanner implements PlanState {
     };
     if (this.config.mode === 'edge-ablated') {
       // Ablation values come from a separate, untaped forward pass: no gradient flows into them.
-      const ablated = meanWriters(this.model, batch);
-      plan.dispose!.push(ablated.input, ...ablated.heads, ...ablated.mlps);
+      const ablated = meanWriters(this.model, batch, this.graph.shape.mlpHeads);
+      plan.dispose!.push(ablated.input, ...ablated.heads, ...ablated.mlps, ...(ablated.mlpHeads ?? []));
       const graph = this.graph;
       const keep = new Float32Array(graph.edgeCount);
       for (const e of trained) keep[e] = 1;
@@ -224,14 +225,15 @@ export class CircuitPlanner implements PlanState {
  * Mean of every writer's output over the batch's real tokens: the ablation of edge-ablated
  * training. Padding after a text's end is no token of it and stays out of the mean (it used to be
  * averaged in). A position is real when it predicts (its loss weight is non-zero) or follows one
- * that does (a text's last token); packed batches have no padding.
+ * that does (a text's last token); packed batches have no padding. With `mlpHeads` (a graph whose
+ * MLPs are split into heads) each MLP head's output gets its own mean too.
  */
-export function meanWriters(model: TransformerModel, batch: TokenBatch): WriterOutputs {
+export function meanWriters(model: TransformerModel, batch: TokenBatch, mlpHeads?: number): WriterOutputs {
   const real = Float32Array.from(batch.weights, (w, i) => (w > 0 || (i % batch.seq > 0 && batch.weights[i - 1]! > 0) ? 1 : 0));
   const count = real.reduce((a, b) => a + b, 0);
   return tf.tidy(() => {
     const ids = tf.tensor2d(batch.ids, [batch.batch, batch.seq], 'int32');
-    const w = model.forward(ids, { captureWriters: true }).writers!;
+    const w = model.forward(ids, { captureWriters: true, ...(mlpHeads === undefined ? {} : { mlpHeads }) }).writers!;
     const mask2 = tf.tensor2d(real, [real.length, 1]); // [tokens, 1]
     const mask3 = tf.reshape(mask2, [1, real.length, 1]);
     const mean = <T extends tf.Tensor>(t: T, mask: tf.Tensor, axis: number): T => tf.div(tf.sum(tf.mul(t, mask), axis, true), Math.max(count, 1)) as T;
@@ -239,6 +241,7 @@ export function meanWriters(model: TransformerModel, batch: TokenBatch): WriterO
       input: mean(w.input, mask2, 0), // [1, dModel]
       heads: w.heads.map((h) => mean(h, mask3, 1)), // [nHeads, 1, dModel]
       mlps: w.mlps.map((m) => mean(m, mask2, 0)), // [1, dModel]
+      ...(w.mlpHeads ? { mlpHeads: w.mlpHeads.map((h) => mean(h, mask3, 1)) } : {}), // [K, 1, dModel]
     };
   });
 }
