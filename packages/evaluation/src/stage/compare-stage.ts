@@ -11,9 +11,9 @@ const metrics = (description: string) => ({ kind: 'arrow', schema: EvaluationMet
 
 /**
  * Ports for any other run, each labelled by its own table (the `run` and `seed` columns evaluate:tasks
- * writes): every seed of every variant comes in through one of these, e.g. 10 variants × 3 seeds.
+ * writes): every seed of every variant comes in through one of these, e.g. 11 variants × 3 seeds.
  */
-export const EXTRA_RUN_PORTS = 32;
+export const EXTRA_RUN_PORTS = 36;
 
 function extraRunPorts(): Record<`run_${number}`, ReturnType<typeof metrics>> {
   return Object.fromEntries(
@@ -87,7 +87,7 @@ export const evaluateCompareStage = defineStage({
   slot: 'evaluate',
   variant: 'compare',
   // Version 2: seeds per variant (mean, confidence interval, paired tests), 24 extra run ports;
-  // 32 since circuit-LoRA joined the disagreement comparison (more optional ports change no output).
+  // 36 since circuit-LoRA joined the disagreement comparison (more optional ports change no output).
   version: 2,
   description: 'Compare variants over their seeds from their metrics tables: mean ± 95 % CI, paired t-tests against full and LoRA, a Markdown table and bar charts.',
   config: CompareConfig,
