@@ -8,8 +8,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CircuitLogTable, ParameterMappingConfig, TrainLogTable } from '@circuit-tuning/contracts';
-import { loadModel, readSafetensors, type TransformerModel } from '@circuit-tuning/model';
-import { ensureBackend, readArrowTable, runStage, type StageReporter, silentReporter } from '@circuit-tuning/runtime';
+import { llamaConfig, loadModel, readSafetensors, TransformerModel } from '@circuit-tuning/model';
+import { ensureBackend, readArrowTable, runStage, type StageReporter, silentReporter, tf } from '@circuit-tuning/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CircuitLoraAdapters, CircuitLoraConfig, CircuitParameterMap } from '../src/index';
 import { circuitLoraStage } from '../src/stages';
@@ -167,6 +167,43 @@ describe('train:circuit-lora', () => {
       return Object.fromEntries(Object.entries(rest).map(([name, values]) => [name, Array.from(values as ArrayLike<unknown>)]));
     };
     expect(await logOf(resumed)).toEqual(await logOf(straight));
+  });
+
+  it('Llama (grouped-query attention, gated MLP heads): one adapter per slice, shared k/v columns once, rank capped at the slice, exact counts', async () => {
+    const config = llamaConfig({ nLayers: 2, nHeads: 4, nKvHeads: 2, dModel: 32, dMlp: 96, vocabSize: 20, maxPositions: 8 });
+    const [d, dHead, width, rank] = [32, 8, 32, 16];
+    const model = await TransformerModel.random(config, 3);
+    const graph = model.graph({ includeInputAndLogits: true, mlpHeadWidth: width });
+    const map = new CircuitParameterMap(config, graph, ParameterMappingConfig.parse({ mlp: 'heads', mlpHeadWidth: width }));
+    const adapters = new CircuitLoraAdapters(model, map, { rank, alpha: 32 }, 5);
+    const names = [...adapters.variables.keys()].filter((n) => n.startsWith('blocks.1.') && n.endsWith('lora_A'));
+    const count = (param: string) => names.filter((n) => n.startsWith(`blocks.1.${param}.`)).length;
+    // Per layer: 4 query heads, 2 kv groups for k and v, 4 W_O row blocks, 3 MLP heads on W_in, W_gate, W_out.
+    expect([count('attn.W_Q'), count('attn.W_K'), count('attn.W_V'), count('attn.W_O'), count('mlp.W_in'), count('mlp.W_gate'), count('mlp.W_out')]).toEqual([4, 2, 2, 4, 3, 3, 3]);
+    // A head's [32, 8] slice: rank capped at 8; an MLP head's [32, 32] slice: rank 16.
+    expect(adapters.variables.get('blocks.1.attn.W_Q.cols_8_16.lora_A')!.shape).toEqual([d, dHead]);
+    expect(adapters.variables.get('blocks.1.attn.W_Q.cols_8_16.lora_B')!.shape).toEqual([dHead, dHead]);
+    expect(adapters.variables.get('blocks.1.mlp.W_out.rows_32_64.lora_A')!.shape).toEqual([width, rank]);
+    // a1.h2<k> and a1.h3<k> read group 1's k columns: one adapter; a0.h0 its W_O rows; m0.n2 its
+    // W_in and W_gate columns as a reader; m1.n0 its W_out rows as a writer.
+    const index = new Map(graph.edgeNames().map((name, i) => [name, i]));
+    const edges = ['a0.h0->a1.h2<k>', 'a0.h0->a1.h3<k>', 'input->m0.n2', 'm1.n0->logits'].map((e) => index.get(e)!);
+    expect(adapters.keysOf(edges)).toEqual([
+      'blocks.0.attn.W_O.rows_0_8',
+      'blocks.0.mlp.W_gate.cols_64_96',
+      'blocks.0.mlp.W_in.cols_64_96',
+      'blocks.1.attn.W_K.cols_8_16',
+      'blocks.1.mlp.W_out.rows_0_32',
+    ]);
+    const step = adapters.activate(map.slicesOf(edges));
+    expect(step.count).toBe((dHead + d) * dHead + (dHead + d) * dHead + 2 * (d + width) * rank + (width + d) * rank);
+    // Activated but untrained (B = 0): the model reads exactly its base weights.
+    const ids = tf.tensor2d([[1, 2, 3, 4]], undefined, 'int32');
+    const base = tf.tidy(() => model.logits(ids).dataSync());
+    expect(Array.from(tf.tidy(() => model.forward(ids, {}, adapters).logits.dataSync()))).toEqual(Array.from(base));
+    tf.dispose(ids);
+    adapters.dispose();
+    model.dispose();
   });
 
   it('refuses settings circuit-tuning has but circuit-LoRA does not, naming them', () => {
