@@ -48,17 +48,25 @@ export const NodeFrequencyTable = defineTableSchema({
 export const TuningCurveTable = defineTableSchema({
   name: 'ct.redundancy.tuning-curve',
   // Version 2: the runs are pipeline steps; `step_dir` (was `stage_dir`) is relative to the run directory.
-  version: 2,
-  description: 'Target metric reached by circuit-tuning at each top-N, by full fine-tuning and by the base model.',
+  // Version 3: `every` (the rediscovery interval K, the K sweep's axis) and `trainable_fraction`.
+  version: 3,
+  description: 'Target metric reached by circuit-tuning at each top-N (or rediscovery interval K), by full fine-tuning and by the base model.',
   fields: [
     { name: 'run', type: 'utf8', nullable: false, description: "'circuit-tuning', 'full' or 'base'" },
     { name: 'top_n', type: 'int32', nullable: true, description: 'edges per step for circuit-tuning; null otherwise' },
+    { name: 'every', type: 'int32', nullable: true, description: 'steps between rediscoveries (K) for circuit-tuning; null otherwise' },
     { name: 'metric', type: 'float64', nullable: false, description: 'the target metric on the evaluation prompts (higher is better)' },
     { name: 'gain', type: 'float64', nullable: false, description: 'metric − the base model’s metric' },
     { name: 'relative_gain', type: 'float64', nullable: false, description: 'gain / full fine-tuning’s gain (NaN when that is 0)' },
     { name: 'logit_diff', type: 'float64', nullable: false, description: 'mean logit(answer) − logit(foil)' },
     { name: 'accuracy', type: 'float64', nullable: false, description: 'share of prompts with logit(answer) > logit(foil)' },
     { name: 'trainable_parameters', type: 'float64', nullable: true, description: 'mean over steps of the entries a step could change; null for the base model' },
+    {
+      name: 'trainable_fraction',
+      type: 'float64',
+      nullable: true,
+      description: "trainable_parameters / full fine-tuning's trainable_parameters; null for the base model or without a full run",
+    },
     { name: 'circuit_edges', type: 'float64', nullable: true, description: 'mean circuit size in edges over steps (circuit-tuning only)' },
     { name: 'circuit_nodes', type: 'float64', nullable: true, description: 'mean circuit size in nodes over steps (circuit-tuning only)' },
     { name: 'final_loss', type: 'float32', nullable: true, description: 'training loss of the last step' },
@@ -69,10 +77,12 @@ export const TuningCurveTable = defineTableSchema({
 /** How often each node is in the circuit of each circuit-tuning run of a tuning curve. */
 export const TuningNodeStepsTable = defineTableSchema({
   name: 'ct.redundancy.tuning-nodes',
-  version: 1,
+  // Version 2: `every` (the run's rediscovery interval K): a K sweep's runs share one top-N.
+  version: 2,
   description: 'One row per (circuit-tuning run, node): share of the logged steps whose circuit contains the node.',
   fields: [
     { name: 'top_n', type: 'int32', nullable: false },
+    { name: 'every', type: 'int32', nullable: false, description: 'steps between rediscoveries (K) of the run' },
     { name: 'node', type: 'utf8', nullable: false },
     { name: 'kind', type: 'utf8', nullable: false, description: 'input | head | mlp | logits' },
     { name: 'layer', type: 'int32', nullable: false },

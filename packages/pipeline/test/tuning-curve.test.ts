@@ -21,8 +21,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The embedded world at toy sizes, a 2-layer model pre-trained for a few steps, and the curve over `grid`. */
-const pipeline = (grid: number[], curveInputs = '{ runs: { collect: [tune, full] }, model: pretrain.model, prompts: tasks.sv_disagreement }', tuneExtra = '') => `name: tuning-curve-test
+/**
+ * The embedded world at toy sizes, a 2-layer model pre-trained for a few steps, and the curve over
+ * `grid` (top-N values; with `axis: 'every'` rediscovery intervals K at top-20).
+ */
+const pipeline = (grid: number[], curveInputs = '{ runs: { collect: [tune, full] }, model: pretrain.model, prompts: tasks.sv_disagreement }', tuneExtra = '', axis: 'top-n' | 'every' = 'top-n') => `name: tuning-curve-test
 seed: 3
 backend: cpu
 steps:
@@ -39,7 +42,7 @@ steps:
   tune:
     stage: train:circuit-tuning
     foreach:
-${grid.map((n) => `      top-${n}: { topN: { start: ${n} } }`).join('\n')}
+${grid.map((n) => (axis === 'top-n' ? `      top-${n}: { topN: { start: ${n} } }` : `      k-${n}: { every: ${n}, topN: { start: 20 } }`)).join('\n')}
     inputs: { model: pretrain.model, train: tasks.sv_disagreement_train, prompts: tasks.sv_disagreement }
     config:
       <<: &training { steps: 6, batchSize: 4, seqLen: 32, learningRate: 0.01, checkpointEvery: 2 }
@@ -53,7 +56,7 @@ ${grid.map((n) => `      top-${n}: { topN: { start: ${n} } }`).join('\n')}
   tuning-curve:
     stage: redundancy:tuning-curve
     inputs: ${curveInputs}
-    config: { evalSplit: test, draw: { png: false } }
+    config: { evalSplit: test, axis: ${axis}, draw: { png: false } }
 `;
 
 async function run(text: string, runDir: string, options: { display?: PipelineDisplay; signal?: AbortSignal } = {}) {
@@ -146,6 +149,50 @@ describe('the tuning curve in a pipeline', () => {
     expect(curve.columns.step_dir).toEqual(['', 'tune-top-10', 'full']);
     // Pre-training from scratch is a train:full step too, but not fine-tuning: ignored, and said.
     expect(await readFile(join(runDir, 'tuning-curve', 'log.jsonl'), 'utf8')).toMatch(/ignored: tasks, pretrain/);
+  });
+
+  it('the K sweep: one run per rediscovery interval at one top-N, gain and trainable fraction against K, drawn', async () => {
+    const runDir = join(dir, 'k-sweep');
+    const result = await run(pipeline([1, 2, 4], undefined, '', 'every'), runDir, { display: quiet });
+    expect(result.status, JSON.stringify(result.steps.map((s) => s.error))).toBe('succeeded');
+    const curveStep = result.steps.find((s) => s.id === 'tuning-curve')!;
+    const c = (await readArrowTable(curveStep.outputs.curve!, TuningCurveTable)).columns;
+    expect(c.run).toEqual(['base', 'circuit-tuning', 'circuit-tuning', 'circuit-tuning', 'full']);
+    expect(c.every).toEqual([null, 1, 2, 4, null]);
+    expect(c.top_n).toEqual([null, 20, 20, 20, null]);
+    expect(c.step_dir).toEqual(['', 'tune-k-1', 'tune-k-2', 'tune-k-4', 'full']);
+    // The trainable fraction is the run's mean trainable entries over full fine-tuning's.
+    expect(c.trainable_fraction[4]).toBe(1);
+    for (const i of [1, 2, 3]) {
+      expect(c.trainable_fraction[i]!).toBeCloseTo(c.trainable_parameters[i]! / c.trainable_parameters[4]!, 12);
+      expect(c.trainable_fraction[i]!).toBeGreaterThan(0);
+      expect(c.trainable_fraction[i]!).toBeLessThan(1);
+    }
+    // Rediscovering less often trains other circuits: the runs are not copies of one another.
+    expect(new Set([c.final_loss[1], c.final_loss[2], c.final_loss[3]]).size).toBeGreaterThan(1);
+    const summary = TuningCurveSummary.parse(JSON.parse(await readFile(curveStep.outputs.summary!, 'utf8')));
+    expect(summary.axis).toBe('every');
+    expect(summary.points.map((p) => [p.x, p.every, p.topN])).toEqual([
+      [1, 1, 20],
+      [2, 2, 20],
+      [4, 4, 20],
+    ]);
+    expect(summary.knee.nShare).toBeNull();
+    const nodes = await readArrowTable(curveStep.outputs.nodes!, TuningNodeStepsTable);
+    expect(new Set(nodes.columns.every)).toEqual(new Set([1, 2, 4]));
+    const figure = await readFile(curveStep.outputs.svg!, 'utf8');
+    expect(figure).toContain('K sweep');
+    expect(figure).toContain('rediscovery interval K');
+    expect(figure).toContain('full fine-tuning');
+    expect(figure).toContain('base model');
+    expect(await readFile(curveStep.outputs.shares_svg!, 'utf8')).toContain('trainable fraction');
+    expect(await readFile(curveStep.outputs.nodes_svg!, 'utf8')).toContain('K = 4');
+
+    // Two runs at one K are refused, naming both steps.
+    const twice = pipeline([1, 2], undefined, '', 'every').replace('k-2: { every: 2,', 'k-2: { every: 1,');
+    const refused = await run(twice, join(dir, 'k-twice'), { display: quiet });
+    expect(refused.status).toBe('failed');
+    expect(JSON.stringify(refused.steps.find((s) => s.id === 'tuning-curve')!.error)).toMatch(/'tune-k-1' and 'tune-k-2' both train with every 1 \(K\)/);
   });
 
   it('runs that split MLPs into heads get their node view on the graph of MLP heads', async () => {

@@ -81,6 +81,14 @@ export type CurvesConfig = z.output<typeof CurvesConfig>;
  * training settings) lives in the pipeline's train steps (fixtures/pipelines/redundancy.yaml).
  */
 export const TuningCurveConfig = z.strictObject({
+  /**
+   * What the collected circuit-tuning runs vary: 'top-n' (the tuning curve) or 'every' (the
+   * rediscovery interval K: the paper's K sweep); every other training setting must be equal.
+   */
+  axis: z
+    .enum(['top-n', 'every'])
+    .default('top-n')
+    .describe("what the collected circuit-tuning runs vary: 'top-n' (edges per step, the tuning curve) or 'every' (the rediscovery interval K, the K sweep)"),
   /** The target metric on the evaluation prompts (higher is better). */
   metric: z
     .enum(TARGET_METRICS)
@@ -91,7 +99,7 @@ export const TuningCurveConfig = z.strictObject({
   evalTask: z.string().optional().describe('evaluate only on the prompt rows of this task (all tasks when absent)'),
   evalLimit: z.number().int().positive().optional().describe('evaluate on at most this many prompt rows (all when absent)'),
   /** The knee's gain share: the smallest N reaching this share of full fine-tuning's gain. */
-  kneeShare: z.number().gt(0).max(1).default(0.9).describe("the knee: the smallest N reaching this share of full fine-tuning's gain"),
+  kneeShare: z.number().gt(0).max(1).default(0.9).describe("the knee (axis top-n only): the smallest N reaching this share of full fine-tuning's gain"),
   draw: DrawConfig.prefault({}).describe('which image files of the tuning curve to write'),
 });
 export type TuningCurveConfig = z.output<typeof TuningCurveConfig>;

@@ -1,18 +1,37 @@
 /**
  * The training runs of a tuning curve, read from a pipeline's run index. The grid itself is a
  * pipeline construct (docs/method.md §3): a `foreach` of `train:circuit-tuning` steps over top-N
- * and a `train:full` step, which the pipeline caches, resumes and schedules like any other step;
+ * (or over the rediscovery interval K, config key `every`: the paper's K sweep) and a `train:full`
+ * step, which the pipeline caches, resumes and schedules like any other step;
  * `redundancy:tuning-curve` collects them. This file only reads what those steps recorded.
  */
 import { ConfigError } from '@circuit-tuning/contracts';
 import type { LoadedRunIndex, RunIndexStep } from '@circuit-tuning/runtime';
 import { CircuitTuningConfig } from '@circuit-tuning/training';
 
+/** What the circuit-tuning runs of a curve vary: edges per step (top-N) or the rediscovery interval K (`every`). */
+export type TuningAxis = 'top-n' | 'every';
+
+const AXIS_WORDS: Record<TuningAxis, { name: string; key: string }> = {
+  'top-n': { name: 'top-N', key: 'topN' },
+  every: { name: 'rediscovery interval K (every)', key: 'every' },
+};
+
+/**
+ * Config keys that do not change what a run trains (bookkeeping), left out when the runs are
+ * compared; `steps` differs with a warning (below), as it always has.
+ */
+const BOOKKEEPING_KEYS = new Set(['steps', 'circuitLogEvery', 'checkpointEvery', 'evalEvery', 'evalBatches']);
+
 /** One training run of a tuning curve, as recorded in the run index. */
 export interface TuningRun {
   run: 'circuit-tuning' | 'full';
   /** Edges per step; null for full fine-tuning. */
   topN: number | null;
+  /** Steps between rediscoveries (K); null for full fine-tuning. */
+  every: number | null;
+  /** The parsed circuit-tuning config without bookkeeping keys (JSON), to compare runs; null for full. */
+  comparable: Record<string, unknown> | null;
   /** The pipeline step that trained it. */
   step: string;
   /** The step's directory, relative to the run directory. */
@@ -34,26 +53,33 @@ export interface TuningRun {
 }
 
 export interface CollectedTuningRuns {
-  /** Circuit-tuning runs by increasing top-N, then full fine-tuning (at most one). */
+  /** Circuit-tuning runs by increasing axis value (top-N or K), then full fine-tuning (at most one). */
   tuned: TuningRun[];
   full: TuningRun | null;
   /** Collected steps that are not a training run of the curve (ignored). */
   ignored: string[];
-  /** Differences between the runs that make the curve compare more than top-N. */
+  /** Differences between the runs that make the curve compare more than its axis. */
   warnings: string[];
 }
 
 const isStage = (step: RunIndexStep, variant: string) => step.stage.slot === 'train' && step.stage.variant === variant;
 const isScratch = (step: RunIndexStep) => (step.config.init as { kind?: unknown } | undefined)?.kind === 'scratch';
 
+/** A circuit-tuning run's value on the curve's axis. */
+export function axisValue(run: TuningRun, axis: TuningAxis): number {
+  return axis === 'top-n' ? run.topN! : run.every!;
+}
+
 /**
  * The circuit-tuning and full fine-tuning runs a run index lists. Every other collected step is
  * ignored (a tuning curve left unwired collects every earlier step), and so is a train:full from
  * scratch. Refused: no circuit-tuning
- * run, a top-N schedule (a curve point has one top-N), two runs at one top-N, two full runs, runs
- * that started from different models; each error names the index file and the steps.
+ * run, a top-N schedule (a curve point has one top-N), two runs at one value of the axis (top-N,
+ * or K for the K sweep), two full runs, runs that started from different models, circuit-tuning
+ * runs whose configs differ in anything but the axis (and bookkeeping: logging, checkpoints,
+ * evaluation; steps only warn); each error names the index file and the steps.
  */
-export function collectTuningRuns(loaded: LoadedRunIndex, source: string): CollectedTuningRuns {
+export function collectTuningRuns(loaded: LoadedRunIndex, source: string, axis: TuningAxis = 'top-n'): CollectedTuningRuns {
   const hint = 'collect the grid explicitly, e.g. `inputs: {runs: {collect: [tune, full]}}` (see fixtures/pipelines/redundancy.yaml)';
   const tuned: TuningRun[] = [];
   const fulls: TuningRun[] = [];
@@ -69,10 +95,12 @@ export function collectTuningRuns(loaded: LoadedRunIndex, source: string): Colle
     throw new ConfigError(`${source}: the tuning curve collects no train:circuit-tuning step (collected: ${listed})`, { hint });
   }
   if (fulls.length > 1) throw new ConfigError(`${source}: the tuning curve collects ${fulls.length} train:full steps (${fulls.map((r) => r.step).join(', ')}); it compares against one`, { hint });
-  tuned.sort((a, b) => a.topN! - b.topN!);
+  const words = AXIS_WORDS[axis];
+  tuned.sort((a, b) => axisValue(a, axis) - axisValue(b, axis));
   for (let i = 1; i < tuned.length; i++) {
-    if (tuned[i]!.topN === tuned[i - 1]!.topN) {
-      throw new ConfigError(`${source}: steps '${tuned[i - 1]!.step}' and '${tuned[i]!.step}' both train with top-${tuned[i]!.topN}; a tuning curve has one run per top-N`, { hint });
+    if (axisValue(tuned[i]!, axis) === axisValue(tuned[i - 1]!, axis)) {
+      const what = axis === 'top-n' ? `top-${tuned[i]!.topN}` : `every ${tuned[i]!.every} (K)`;
+      throw new ConfigError(`${source}: steps '${tuned[i - 1]!.step}' and '${tuned[i]!.step}' both train with ${what}; a tuning curve has one run per ${words.name}`, { hint });
     }
   }
   const all = [...tuned, ...fulls];
@@ -90,6 +118,22 @@ export function collectTuningRuns(loaded: LoadedRunIndex, source: string): Colle
   const graphs = new Set(tuned.map((r) => JSON.stringify([r.graph, r.mlpHeadWidth])));
   if (graphs.size > 1) {
     throw new ConfigError(`${source}: the circuit-tuning runs discover on different graphs (${tuned.map((r) => `${r.step}: ${r.graph}${r.mlpHeadWidth === null ? '' : `, MLP heads of ${r.mlpHeadWidth}`}`).join('; ')}); top-N means a different circuit size on each`, { hint });
+  }
+  // Everything but the axis held fixed: otherwise the curve compares more than its axis.
+  const reference = tuned[0]!;
+  const rest = (run: TuningRun) => {
+    const { [words.key]: _axis, ...others } = run.comparable!;
+    return others;
+  };
+  for (const run of tuned.slice(1)) {
+    const keys = new Set([...Object.keys(rest(reference)), ...Object.keys(rest(run))]);
+    const differing = [...keys].filter((k) => JSON.stringify(rest(reference)[k]) !== JSON.stringify(rest(run)[k])).sort();
+    if (differing.length > 0) {
+      throw new ConfigError(
+        `${source}: steps '${reference.step}' and '${run.step}' differ in ${differing.join(', ')}, not only in ${words.name}; a tuning curve varies its axis alone`,
+        { hint: `give the grid's steps one config and vary only ${words.key} (config axis: ${axis})` },
+      );
+    }
   }
   return { tuned, full: fulls[0] ?? null, ignored, warnings };
 }
@@ -110,7 +154,7 @@ function runOf(loaded: LoadedRunIndex, step: RunIndexStep, source: string, run: 
   };
   const steps = Number(step.config.steps);
   const common = { step: step.id, dir: step.dir, model: required('model'), trainLog: required('train_log'), steps, startModel: input('model'), trainTexts: input('train') };
-  if (run === 'full') return { run, topN: null, circuitLog: null, circuitLogEvery: null, graph: null, mlpHeadWidth: null, ...common };
+  if (run === 'full') return { run, topN: null, every: null, comparable: null, circuitLog: null, circuitLogEvery: null, graph: null, mlpHeadWidth: null, ...common };
   // The manifest records the parsed config; parsing again reads it with this version's types.
   const parsed = CircuitTuningConfig.safeParse(step.config);
   if (!parsed.success) throw new ConfigError(`${source}: step '${step.id}' recorded a train:circuit-tuning config this version cannot read (${parsed.error.issues[0]?.message})`);
@@ -121,5 +165,6 @@ function runOf(loaded: LoadedRunIndex, step: RunIndexStep, source: string, run: 
     });
   }
   const mlpHeadWidth = config.parameterMapping.mlp === 'heads' ? config.parameterMapping.mlpHeadWidth : null;
-  return { run, topN: config.topN.start, circuitLog: required('circuit_log'), circuitLogEvery: config.circuitLogEvery, graph: config.discovery.graph, mlpHeadWidth, ...common };
+  const comparable = Object.fromEntries(Object.entries(config).filter(([key]) => !BOOKKEEPING_KEYS.has(key)));
+  return { run, topN: config.topN.start, every: config.every, comparable, circuitLog: required('circuit_log'), circuitLogEvery: config.circuitLogEvery, graph: config.discovery.graph, mlpHeadWidth, ...common };
 }

@@ -82,6 +82,44 @@ describe('collectTuningRuns', () => {
     );
   });
 
+  it('refuses runs that differ in more than the axis: top-N runs with different K, learning rates or discovery methods', () => {
+    expect(refusal([trainStep('a', 'circuit-tuning', { topN: { start: 10 }, every: 5 }), trainStep('b', 'circuit-tuning', { topN: { start: 20 }, every: 1 })])).toMatch(
+      /steps 'a' and 'b' differ in every, not only in top-N.*vary only topN \(config axis: top-n\)/,
+    );
+    expect(
+      refusal([
+        trainStep('a', 'circuit-tuning', { topN: { start: 10 }, learningRate: 0.01 }),
+        trainStep('b', 'circuit-tuning', { topN: { start: 20 }, discovery: { method: 'eap-ig' }, learningRate: 0.02 }),
+      ]),
+    ).toMatch(/differ in discovery, learningRate, not only in top-N/);
+  });
+
+  it('the K sweep (axis every): runs by increasing K at one top-N, one run per K', () => {
+    const sweep = collectTuningRuns(
+      loaded([
+        trainStep('k-8', 'circuit-tuning', { topN: { start: 30 }, every: 8 }),
+        trainStep('k-1', 'circuit-tuning', { topN: { start: 30 }, every: 1 }),
+        trainStep('full', 'full', {}),
+      ]),
+      'index.json',
+      'every',
+    );
+    expect(sweep.tuned.map((r) => [r.step, r.every, r.topN])).toEqual([
+      ['k-1', 1, 30],
+      ['k-8', 8, 30],
+    ]);
+    expect(sweep.full).toMatchObject({ every: null });
+    const refuse = (steps: RunIndexStep[]) => () => collectTuningRuns(loaded(steps), 'index.json', 'every');
+    expect(refuse([trainStep('a', 'circuit-tuning', { topN: { start: 30 }, every: 4 }), trainStep('b', 'circuit-tuning', { topN: { start: 30 }, every: 4 })])).toThrow(
+      /steps 'a' and 'b' both train with every 4 \(K\); a tuning curve has one run per rediscovery interval K/,
+    );
+    expect(refuse([trainStep('a', 'circuit-tuning', { topN: { start: 30 }, every: 1 }), trainStep('b', 'circuit-tuning', { topN: { start: 40 }, every: 4 })])).toThrow(
+      /steps 'a' and 'b' differ in topN, not only in rediscovery interval K/,
+    );
+    // The default K is 1: two runs that leave it out train at one K.
+    expect(refuse([trainStep('a', 'circuit-tuning', { topN: { start: 30 } }), trainStep('b', 'circuit-tuning', { topN: { start: 30 }, every: 1 })])).toThrow(/both train with every 1/);
+  });
+
   it('warns when the runs differ in more than top-N', () => {
     const runs = collect([trainStep('a', 'circuit-tuning', { topN: { start: 10 } }), trainStep('b', 'circuit-tuning', { topN: { start: 20 }, steps: 50 })]);
     expect(runs.warnings).toEqual(['the runs differ in training steps (a: 10, b: 50)']);
