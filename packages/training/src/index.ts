@@ -21,5 +21,6 @@ export { LORA_TARGETS, LoraAdapters, LoraConfig } from './lora/adapters';
 export { type CircuitAdapterStep, CircuitLoraAdapters } from './lora/circuit-adapters';
 export { CircuitLoraConfig } from './stages/circuit-lora-stage';
 export { type CircuitMasks, CircuitParameterMap, type CircuitSlices, circuitMasks, parameterOwners } from './circuit/masks';
+export { drawRandomExtra, type RandomExtraDraw } from './circuit/random-extra';
 export { CircuitTuningConfig, StepDiscoveryConfig, TopNConfig } from './circuit/circuit-config';
 export { type CircuitLogEntry, CircuitPlanner, type CircuitPlannerHooks, type CircuitSource, type EmptyCircuitAction } from './circuit/planner';

@@ -68,6 +68,20 @@ export const CircuitTuningConfig = VariantConfig.extend({
     .describe(
       "a circuit that owns no parameters: 'error' stops the run, 'skip-step' runs the step without an update, 'keep-previous' trains the last circuit that owned parameters",
     ),
+  /**
+   * The random-activation control (circuit/random-extra.ts): each step also trains random nodes
+   * outside the circuit until the extra trainable entries reach `ratio` × the circuit's own.
+   * Absent: the circuit alone (the parsed config of a run without it is unchanged).
+   */
+  randomExtra: z
+    .strictObject({
+      ratio: z
+        .number()
+        .positive()
+        .describe("extra trainable entries to reach, as a multiple of the circuit's own (whole nodes drawn at random outside the circuit, per step, from the run's seed)"),
+    })
+    .optional()
+    .describe('the random-activation control: besides the circuit, train randomly drawn nodes outside it each step (absent: the circuit alone)'),
   /** Record the circuit every this many steps (circuit_log output). */
   circuitLogEvery: z.number().int().positive().default(10).describe('record the circuit every this many steps (circuit_log output)'),
 });

@@ -39,6 +39,8 @@ export class CircuitParameterMap {
   /** Node id of each writer and reader: equal names (an MLP's writer and reader `m2`) share one. */
   private readonly writerNode: Int32Array;
   private readonly readerNode: Int32Array;
+  /** Every node by id (writer and reader names merged), with the slices it owns as writer and as reader. */
+  private readonly nodeList: { name: string; slices: ParameterSlice[] }[] = [];
 
   constructor(config: ModelConfig, readonly graph: ModelGraph, readonly mapping: ParameterMappingConfig) {
     const { writer, reader } = graph.edgeEndpoints();
@@ -55,6 +57,23 @@ export class CircuitParameterMap {
     };
     this.writerNode = Int32Array.from(graph.writers, (w) => id(w.name));
     this.readerNode = Int32Array.from(graph.readers, (r) => id(r.name));
+    for (const name of ids.keys()) this.nodeList.push({ name, slices: [] });
+    for (let w = 0; w < graph.writers.length; w++) this.nodeList[this.writerNode[w]!]!.slices.push(...this.writerSlices[w]!);
+    for (let r = 0; r < graph.readers.length; r++) this.nodeList[this.readerNode[r]!]!.slices.push(...this.readerSlices[r]!);
+  }
+
+  /**
+   * The nodes that own parameters and are neither writer nor reader of any of the edges, each
+   * with every slice it owns (as writer and as reader): the units the random-activation control
+   * draws from (random-extra.ts).
+   */
+  nodesOutside(edges: Iterable<number>): { name: string; slices: ParameterSlice[] }[] {
+    const inside = new Set<number>();
+    for (const e of edges) {
+      inside.add(this.writerNode[this.writerOf[e]!]!);
+      inside.add(this.readerNode[this.readerOf[e]!]!);
+    }
+    return this.nodeList.filter((node, id) => !inside.has(id) && node.slices.length > 0);
   }
 
   /** The slices of the writers and readers of the given edges (each node once). */
