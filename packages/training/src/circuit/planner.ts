@@ -6,6 +6,7 @@ import type { TokenBatch } from '../data/batches';
 import { NonFiniteModelError, type PlanState, type StepPlan } from '../loop/train-loop';
 import type { CircuitTuningConfig } from './circuit-config';
 import { CircuitParameterMap, circuitMasks } from './masks';
+import { drawRandomExtra } from './random-extra';
 
 /** Where each step's circuit comes from: discovered on the step's prompts, random, or fixed once. */
 export type CircuitSource = 'discover' | 'random' | 'fixed';
@@ -85,6 +86,10 @@ export class CircuitPlanner implements PlanState {
       kvReaders: config.discovery.kvReaders,
       ...(mlp === 'heads' ? { mlpHeadWidth } : {}),
     });
+    if (config.randomExtra && config.mode === 'edge-ablated') {
+      // Nodes outside the circuit are mean-ablated in its forward pass: extra ones would get no gradient as writers.
+      throw new ConfigError('randomExtra trains nodes outside the circuit, which edge-ablated mode ablates', { hint: 'use mode: gradient-mask with randomExtra' });
+    }
     this.edgeNames = this.graph.edgeNames();
     this.parameterMap = new CircuitParameterMap(model.config, this.graph, config.parameterMapping);
     const { start, end, steps, kind } = config.topN;
@@ -116,7 +121,11 @@ export class CircuitPlanner implements PlanState {
     const { trained, log } = await this.circuitAt(step);
     // A skipped step measures the loss of the plain forward and updates nothing.
     if (!trained) return { trainable: [], trainableCount: 0, log };
-    const { masks, count, nodes } = circuitMasks(this.model, this.parameterMap.slicesOf(trained));
+    const circuit = this.parameterMap.slicesOf(trained);
+    // The random-activation control: random nodes outside the circuit train too (counted in trainable_parameters; circuit_nodes stays the circuit's).
+    const { randomExtra } = this.config;
+    const slices = randomExtra ? drawRandomExtra(this.model.params, this.parameterMap, { edges: trained, slices: circuit }, { ...randomExtra, seed: this.seed, step }).slices : circuit;
+    const { masks, count } = circuitMasks(this.model, slices);
     const trainable = [...masks].map(([name, mask]) => ({ name, ...(mask ? { mask } : {}) }));
     let extra = 0;
     for (const name of this.frozenGroups) {
@@ -127,7 +136,7 @@ export class CircuitPlanner implements PlanState {
       trainable,
       trainableCount: count + extra,
       dispose: [...masks.values()].filter((m): m is tf.Tensor => m !== undefined),
-      log: { ...log, circuit_nodes: nodes },
+      log: { ...log, circuit_nodes: circuit.nodes },
     };
     if (this.config.mode === 'edge-ablated') {
       // Ablation values come from a separate, untaped forward pass: no gradient flows into them.
