@@ -273,13 +273,13 @@ async function drawTuning(
   // Gain and cost on one scale: both are shares of full fine-tuning's (its gain, its trainable entries).
   const shares = lineChartSvg({
     title: byTopN ? 'Tuning curve: share of the gain against share of the parameters' : 'K sweep: share of the gain against share of the parameters',
-    subtitle: [header, `${setting} · trainable fraction: mean over steps, of full fine-tuning's trainable entries`],
+    subtitle: [header, setting],
     xLabel,
     yLabel: "share of full fine-tuning's",
     xScale: 'log',
     series: [
       { name: `${config.metric} gain / full fine-tuning's gain`, points: summary.points.map((p) => [p.x, p.relativeGain ?? Number.NaN] as const) },
-      { name: 'trainable fraction', points: summary.points.map((p) => [p.x, p.trainableFraction ?? Number.NaN] as const) },
+      { name: "trainable fraction (mean over steps, of full fine-tuning's entries)", points: summary.points.map((p) => [p.x, p.trainableFraction ?? Number.NaN] as const) },
     ],
     hLines: [{ value: 1, label: 'full fine-tuning', colour: '#2ca02c' }],
     yInclude: [0, 1],
