@@ -145,26 +145,31 @@ napi_value ct_rms_norm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* The gradient's second half: each thread summed dw (and db) over its rows; the partial sums are added. */
-static void norm_grad(struct norm_arrays *arrays, int64_t rows, int64_t d, float *dw, float *db) {
-  const int chunks = ct_parallel_chunks((size_t)rows, NORM_COST(d));
-  ct_parallel((size_t)rows, NORM_COST(d), norm_grad_rows, arrays);
-  memcpy(dw, arrays->dw_partial, sizeof(float) * (size_t)d);
-  if (db != NULL) memcpy(db, arrays->db_partial, sizeof(float) * (size_t)d);
-  for (int t = 1; t < chunks; t++) {
-    for (int64_t j = 0; j < d; j++) {
-      dw[j] += arrays->dw_partial[(int64_t)t * d + j];
-      if (db != NULL) db[j] += arrays->db_partial[(int64_t)t * d + j];
-    }
-  }
-}
-
-/* Partial sums of dw and db, one [d] row of each per thread. */
-static float *partial_sums(napi_env env, int64_t rows, int64_t d, const char *name) {
+/*
+ * The gradients of LayerNorm (centred) or RMSNorm over [rows, d]: each thread sums dw (and db) over
+ * its rows into its own [d] row of partial sums, which are then added in thread order. An empty
+ * dx (NULL) skips the input gradient; db is NULL for RMSNorm.
+ */
+static napi_value norm_grad(napi_env env, const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, int64_t rows,
+                            int64_t d, float eps, int centred, const char *name) {
   const int chunks = ct_parallel_chunks((size_t)rows, NORM_COST(d));
   float *partial = malloc(sizeof(float) * (size_t)d * 2 * (size_t)chunks);
-  if (partial == NULL) napi_throw_error(env, NULL, name);
-  return partial;
+  if (partial == NULL) {
+    napi_throw_error(env, NULL, name);
+    return NULL;
+  }
+  struct norm_arrays arrays = {x, w, NULL, dy, NULL, dx, partial, partial + (size_t)d * (size_t)chunks, d, eps, centred};
+  ct_parallel((size_t)rows, NORM_COST(d), norm_grad_rows, &arrays);
+  memcpy(dw, arrays.dw_partial, sizeof(float) * (size_t)d);
+  if (db != NULL) memcpy(db, arrays.db_partial, sizeof(float) * (size_t)d);
+  for (int t = 1; t < chunks; t++) {
+    for (int64_t j = 0; j < d; j++) {
+      dw[j] += arrays.dw_partial[(int64_t)t * d + j];
+      if (db != NULL) db[j] += arrays.db_partial[(int64_t)t * d + j];
+    }
+  }
+  free(partial);
+  return NULL;
 }
 
 /* layerNormGrad(x, w, dy, dx, dw, db, rows, d, eps): all three gradients in one pass; an empty dx skips the input gradient. */
@@ -179,13 +184,8 @@ napi_value ct_layer_norm_grad(napi_env env, napi_callback_info info) {
                      "ct_native.layerNormGrad(x, w, dy, dx, dw, db, rows, d, eps): Float32Arrays of [rows, d], [d], [rows, d], [rows, d], [d], [d] expected");
     return NULL;
   }
-  float *partial = partial_sums(env, rows, d, "ct_native.layerNormGrad: out of memory for the partial sums");
-  if (partial == NULL) return NULL;
-  const size_t chunks = (size_t)ct_parallel_chunks((size_t)rows, NORM_COST(d));
-  struct norm_arrays arrays = {a[0], a[1], NULL, a[2], NULL, n[3] == 0 ? NULL : a[3], partial, partial + (size_t)d * chunks, d, (float)eps, 1};
-  norm_grad(&arrays, rows, d, a[4], a[5]);
-  free(partial);
-  return NULL;
+  return norm_grad(env, a[0], a[1], a[2], n[3] == 0 ? NULL : a[3], a[4], a[5], rows, d, (float)eps, 1,
+                   "ct_native.layerNormGrad: out of memory for the partial sums");
 }
 
 /* rmsNormGrad(x, w, dy, dx, dw, rows, d, eps): dx (skipped when empty) and dw in one pass. */
@@ -199,11 +199,6 @@ napi_value ct_rms_norm_grad(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "ct_native.rmsNormGrad(x, w, dy, dx, dw, rows, d, eps): Float32Arrays of [rows, d], [d], [rows, d], [rows, d], [d] expected");
     return NULL;
   }
-  float *partial = partial_sums(env, rows, d, "ct_native.rmsNormGrad: out of memory for the partial sums");
-  if (partial == NULL) return NULL;
-  const size_t chunks = (size_t)ct_parallel_chunks((size_t)rows, NORM_COST(d));
-  struct norm_arrays arrays = {a[0], a[1], NULL, a[2], NULL, n[3] == 0 ? NULL : a[3], partial, partial + (size_t)d * chunks, d, (float)eps, 0};
-  norm_grad(&arrays, rows, d, a[4], NULL);
-  free(partial);
-  return NULL;
+  return norm_grad(env, a[0], a[1], a[2], n[3] == 0 ? NULL : a[3], a[4], NULL, rows, d, (float)eps, 0,
+                   "ct_native.rmsNormGrad: out of memory for the partial sums");
 }

@@ -17,6 +17,16 @@ export const STAGE_OPTIONS_HELP = `  --in PORT=PATH    an input (repeat for each
   --seed N          the run's seed (default 0)
   --force           run even when a matching succeeded run is in --out
   --json            print the manifest as JSON on stdout`;
+/** The queue executor's flags, which `run` and `sweep` both take (../queue-options.ts reads them). */
+const QUEUE_OPTIONS = {
+  executor: { type: 'string' },
+  queue: { type: 'string' },
+  store: { type: 'string' },
+  timeout: { type: 'string' },
+  'ack-wait': { type: 'string' },
+  'max-deliver': { type: 'string' },
+} as const;
+
 export const STAGE_OPTIONS = {
   in: { type: 'string', multiple: true },
   config: { type: 'string' },
@@ -115,12 +125,7 @@ export const COMMAND_INFO = {
       json: { type: 'boolean' },
       quiet: { type: 'boolean' },
       verbose: { type: 'boolean' },
-      executor: { type: 'string' },
-      queue: { type: 'string' },
-      store: { type: 'string' },
-      timeout: { type: 'string' },
-      'ack-wait': { type: 'string' },
-      'max-deliver': { type: 'string' },
+      ...QUEUE_OPTIONS,
     },
   },
   verify: {
@@ -183,12 +188,7 @@ export const COMMAND_INFO = {
       out: { type: 'string' },
       'reuse-from': { type: 'string', multiple: true },
       json: { type: 'boolean' },
-      executor: { type: 'string' },
-      queue: { type: 'string' },
-      store: { type: 'string' },
-      timeout: { type: 'string' },
-      'ack-wait': { type: 'string' },
-      'max-deliver': { type: 'string' },
+      ...QUEUE_OPTIONS,
       status: { type: 'boolean' },
       sweep: { type: 'string' },
     },
