@@ -4,6 +4,7 @@
  * ratio of the circuit's own. The exact count, the draw's determinism, and a real training step
  * that changes exactly the circuit's slices and the drawn nodes' slices.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CircuitLogTable, ParameterMappingConfig, parseEdgeName, TrainLogTable } from '@circuit-tuning/contracts';
 import { loadModel, sliceMasks, sliceParameterCount, type TransformerModel } from '@circuit-tuning/model';
@@ -109,6 +110,31 @@ describe('the random-activation control (randomExtra)', () => {
     expect(changedOutsideCircuit).toBeGreaterThan(0);
     before.dispose();
     after.dispose();
+  });
+
+  it('says once when the nodes outside the circuit cannot reach the ratio (every one of them then trains)', async () => {
+    const { dir, modelDir, texts } = await fixture();
+    const prompts = await promptsFixture(dir);
+    const stageDir = join(dir, 'ct-short');
+    const result = await runStage(circuitTuningStage, {
+      stageDir,
+      inputs: { model: modelDir, train: texts, prompts },
+      config: { steps: 3, batchSize: 4, seqLen: 16, topN: { start: 12 }, discovery: { prompts: 8 }, randomExtra: { ratio: 1000 } },
+      seed: 3,
+      reporter: silentReporter,
+    });
+    const warnings = readFileSync(join(stageDir, 'log.jsonl'), 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('randomExtra.ratio'))
+      .map((line) => JSON.parse(line) as { level: string; fields: { step: number; wanted: number; got: number } });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ level: 'warn', fields: { step: 0 } });
+    expect(warnings[0]!.fields.got).toBeLessThan(warnings[0]!.fields.wanted);
+    const log = (await readArrowTable(result.outputs.train_log!, TrainLogTable)).columns;
+    const model = await loadModel(modelDir);
+    // Everything outside the circuit trains: all but the frozen embeddings, norms and unembedding.
+    expect(Math.max(...Array.from(log.trainable_parameters))).toBeGreaterThan(0.5 * model.params.count());
+    model.dispose();
   });
 
   it('refuses randomExtra with edge-ablated training, naming the setting', async () => {

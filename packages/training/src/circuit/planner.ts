@@ -47,6 +47,11 @@ export interface CircuitPlannerHooks {
   onRecord?: (entries: CircuitLogEntry[]) => void;
   /** Told of every step whose circuit owns no parameters, and what the policy did. */
   onEmpty?: (step: number, action: EmptyCircuitAction, found: { step: number; edges: number }) => void;
+  /**
+   * Told, the first time it happens in a run, that the random-activation control found fewer
+   * parameters outside the circuit than randomExtra.ratio asks for (it then trains all of them).
+   */
+  onRandomExtraShort?: (step: number, wanted: number, got: number) => void;
 }
 
 /**
@@ -65,6 +70,7 @@ export class CircuitPlanner implements PlanState {
   private readonly frozenGroups: string[];
   private found: FoundCircuit | undefined;
   private lastNonEmpty: FoundCircuit | undefined;
+  private toldRandomExtraShort = false;
 
   constructor(
     private readonly model: TransformerModel,
@@ -124,7 +130,16 @@ export class CircuitPlanner implements PlanState {
     const circuit = this.parameterMap.slicesOf(trained);
     // The random-activation control: random nodes outside the circuit train too (counted in trainable_parameters; circuit_nodes stays the circuit's).
     const { randomExtra } = this.config;
-    const slices = randomExtra ? drawRandomExtra(this.model.params, this.parameterMap, { edges: trained, slices: circuit }, { ...randomExtra, seed: this.seed, step }).slices : circuit;
+    let slices = circuit;
+    if (randomExtra) {
+      const draw = drawRandomExtra(this.model.params, this.parameterMap, { edges: trained, slices: circuit }, { ...randomExtra, seed: this.seed, step });
+      const wanted = randomExtra.ratio * draw.circuitCount;
+      if (draw.extraCount < wanted && !this.toldRandomExtraShort) {
+        this.toldRandomExtraShort = true;
+        this.hooks.onRandomExtraShort?.(step, Math.round(wanted), draw.extraCount);
+      }
+      slices = draw.slices;
+    }
     const { masks, count } = circuitMasks(this.model, slices);
     const trainable = [...masks].map(([name, mask]) => ({ name, ...(mask ? { mask } : {}) }));
     let extra = 0;

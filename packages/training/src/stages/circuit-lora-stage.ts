@@ -14,9 +14,10 @@ import { trainAndSave, trainingInputs, trainingOutputs } from './common';
  * emptyCircuit, circuitLogEvery mean what they mean there) and LoRA's rank and α. Left out: `mode`
  * (the adapters are read by the plain forward pass, gradient-mask's; edge-ablated training's mean
  * ablation reads the base weights, not the adapters) and trainEmbeddings/trainNorms (LoRA adapts
- * matrices only; embeddings and norms stay frozen, as under train:lora).
+ * matrices only; embeddings and norms stay frozen, as under train:lora) and randomExtra (the
+ * random-activation control is circuit-tuning's; here it would be an unknown key, not ignored).
  */
-export const CircuitLoraConfig = CircuitTuningConfig.omit({ mode: true, trainEmbeddings: true, trainNorms: true }).extend({
+export const CircuitLoraConfig = CircuitTuningConfig.omit({ mode: true, trainEmbeddings: true, trainNorms: true, randomExtra: true }).extend({
   lora: LoraConfig.pick({ rank: true, alpha: true })
     .prefault({})
     .describe("each node slice's adapter: rank r (capped at the slice's smaller side) and α (the update is (α / r) · A·B)"),

@@ -82,6 +82,11 @@ export async function startCircuitPlanner(
         emptyCircuit: action,
         foundAt: found.step,
       }),
+    onRandomExtraShort: (step, wanted, got) =>
+      ctx.logger.warn(
+        `step ${step}: randomExtra.ratio ${config.randomExtra?.ratio} asks for ${wanted.toLocaleString('en-US')} parameters outside the circuit, but only ${got.toLocaleString('en-US')} are (every node outside it trains); said once per run`,
+        { step, wanted, got },
+      ),
   });
   // A top-N above the graph keeps every edge at those steps: legitimate in a sweep (the tuning
   // curve's grid), a mistake otherwise; either way the log says so instead of clamping quietly.
