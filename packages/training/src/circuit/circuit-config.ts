@@ -5,6 +5,19 @@ import { VariantConfig } from '../stages/common';
 
 /** How each step's circuit is found (docs/method.md §2, §4.1 step 1). */
 export const StepDiscoveryConfig = z.strictObject({
+  /**
+   * What each discovery scores: 'prompts', the task's prompts (a sample of the prompts input's
+   * train split); 'batch', the step's own training batch (the reference code's mode): each row's
+   * target position (its highest loss weight; the last predicting position when the weights are
+   * uniform) is scored on the log-probability of the row's next token, with mean ablation (the
+   * means over the batch), so no corrupted pairs are needed. docs/method.md §4.1.
+   */
+  on: z
+    .enum(['prompts', 'batch'])
+    .default('prompts')
+    .describe(
+      "what each discovery scores: 'prompts' (a sample of the task's prompts) or 'batch' (the step's training batch at its target positions, the reference code's mode; needs metric neg-loss and ablation mean or zero)",
+    ),
   /** The attribution method (discover:eap or discover:eap-ig). */
   method: z.enum(['eap', 'eap-ig']).default('eap').describe('the attribution method: EAP or EAP-IG'),
   // Metric, ablation, positions and graph mean what they mean to discovery, with its defaults:

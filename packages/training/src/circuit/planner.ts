@@ -81,6 +81,13 @@ export class CircuitPlanner implements PlanState {
     private readonly hooks: CircuitPlannerHooks = {},
   ) {
     const { mlp, mlpHeadWidth } = config.parameterMapping;
+    const { on, metric, ablation } = config.discovery;
+    if (on === 'batch' && source !== 'random' && (metric !== 'neg-loss' || (ablation !== 'mean' && ablation !== 'zero'))) {
+      throw new ConfigError(
+        `discovery.on 'batch' scores the training tokens themselves: it needs metric 'neg-loss' (got '${metric}') and ablation 'mean' or 'zero' (got '${ablation}')`,
+        { hint: "a training row has no foil token and no corrupted twin: set discovery.metric: neg-loss and discovery.ablation: mean" },
+      );
+    }
     if (mlp === 'heads' && model.config.dMlp % mlpHeadWidth !== 0) {
       throw new ConfigError(`parameterMapping.mlpHeadWidth ${mlpHeadWidth} does not divide the model's ${model.config.dMlp} MLP neurons`, {
         hint: `choose a width that divides ${model.config.dMlp} (the reference code uses 64)`,
@@ -124,7 +131,7 @@ export class CircuitPlanner implements PlanState {
   }
 
   async plan(batch: TokenBatch, step: number): Promise<StepPlan> {
-    const { trained, log } = await this.circuitAt(step);
+    const { trained, log } = await this.circuitAt(step, batch);
     // A skipped step measures the loss of the plain forward and updates nothing.
     if (!trained) return { trainable: [], trainableCount: 0, log };
     const circuit = this.parameterMap.slicesOf(trained);
@@ -170,10 +177,10 @@ export class CircuitPlanner implements PlanState {
    * and its log columns: rediscovered every `every` steps, the emptyCircuit policy applied, recorded
    * every `circuitLogEvery` steps. plan() maps it to masks; train:circuit-lora to adapters.
    */
-  async circuitAt(step: number): Promise<{ trained: readonly number[] | undefined; log: StepPlan['log'] & { circuit_edges: number } }> {
+  async circuitAt(step: number, batch: TokenBatch): Promise<{ trained: readonly number[] | undefined; log: StepPlan['log'] & { circuit_edges: number } }> {
     const rediscover = !this.found || (this.source !== 'fixed' && step % this.config.every === 0);
     if (rediscover) {
-      this.found = await this.findCircuit(step);
+      this.found = await this.findCircuit(step, batch);
       if (this.found.ownsParameters) this.lastNonEmpty = this.found;
     }
     const found = this.found!;
@@ -196,12 +203,17 @@ export class CircuitPlanner implements PlanState {
     return { trained: trained?.edges, log };
   }
 
-  private async findCircuit(step: number): Promise<FoundCircuit> {
+  private async findCircuit(step: number, batch: TokenBatch): Promise<FoundCircuit> {
     const n = Math.min(this.topN(step), this.graph.edgeCount);
-    const rng = createRng(this.seed).fork(`discovery-${step}`);
-    const count = Math.min(this.prompts.length, this.source === 'fixed' ? this.config.discovery.prompts * 4 : this.config.discovery.prompts);
-    const chosen = rng.shuffle(this.prompts.map((_, i) => i)).slice(0, count).map((i) => this.prompts[i]!);
     const { discovery } = this.config;
+    let chosen: PromptExample[];
+    if (discovery.on === 'batch') {
+      chosen = batchTargetPrompts(batch);
+    } else {
+      const rng = createRng(this.seed).fork(`discovery-${step}`);
+      const count = Math.min(this.prompts.length, this.source === 'fixed' ? discovery.prompts * 4 : discovery.prompts);
+      chosen = rng.shuffle(this.prompts.map((_, i) => i)).slice(0, count).map((i) => this.prompts[i]!);
+    }
     const method = this.source === 'random' ? 'random' : discovery.method;
     const needsCorrupt = discovery.ablation === 'corrupted' && method !== 'random';
     // One padded batch: the step's prompts in one pass (split only by memory), whatever their lengths.
@@ -243,6 +255,35 @@ export class CircuitPlanner implements PlanState {
   private record(step: number, circuit: FoundCircuit): void {
     this.hooks.onRecord?.(circuit.edges.map((e, i) => ({ step, edge: this.edgeNames[e]!, score: circuit.scores[i]!, rank: circuit.ranks[i]! })));
   }
+}
+
+/**
+ * The training batch as discovery prompts (discovery.on 'batch', the reference code's mode): one
+ * prompt per row, the row up to its target position, scored on the row's next token there (the
+ * answer; there is no foil, so the metric is neg-loss). A row's target position is where its loss
+ * weight is highest (a target token's, when the run weights targets), the last such position when
+ * several tie (with uniform weights, the row's last predicting position). Rows with no
+ * predicting position are left out.
+ */
+export function batchTargetPrompts(batch: TokenBatch): PromptExample[] {
+  const prompts: PromptExample[] = [];
+  for (let row = 0; row < batch.batch; row++) {
+    const offset = row * batch.seq;
+    let target = -1;
+    let highest = 0;
+    for (let t = 0; t + 1 < batch.seq; t++) {
+      const w = batch.weights[offset + t]!;
+      if (w > 0 && w >= highest) {
+        highest = w;
+        target = t;
+      }
+    }
+    if (target < 0) continue;
+    const answer = batch.ids[offset + target + 1]!;
+    prompts.push({ id: row, clean: Array.from(batch.ids.subarray(offset, offset + target + 1)), corrupt: undefined, pos: target, answer, foil: answer });
+  }
+  if (prompts.length === 0) throw new RuntimeError('discovery.on batch: the training batch has no position with a loss weight, so there is nothing to score');
+  return prompts;
 }
 
 /**

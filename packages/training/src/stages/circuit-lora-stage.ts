@@ -56,11 +56,11 @@ export const circuitLoraStage = defineStage({
       };
       let first = true;
       const { summary, log } = await trainAndSave(ctx, model, {
-        plan: async (_batch, step) => {
+        plan: async (batch, step) => {
           // Steps from here on are (re)planned: what a killed run logged for them goes.
           if (first) await circuitLog.keepBefore(step);
           first = false;
-          const { trained, log } = await planner.circuitAt(step);
+          const { trained, log } = await planner.circuitAt(step, batch);
           // Every step's loss reads through the adapters, a skipped (empty-circuit) step's too.
           const loss: NonNullable<StepPlan['loss']> = (ids, weights, objective) => objective(model.forward(ids, {}, lora).logits, ids, weights);
           if (!trained) return { trainable: [], trainableCount: 0, log, loss };
