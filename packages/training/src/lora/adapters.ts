@@ -72,15 +72,23 @@ export class LoraAdapters implements ParameterSource {
 
   /** Folds every adapter into its base weight (W ← W + (α/r)·A·B). */
   merge(): void {
-    for (const name of this.targets) {
-      const merged = tf.tidy(() => this.get(name));
-      this.model.params.get(name).assign(merged);
-      merged.dispose();
-    }
+    foldIntoModel(this.model, this, this.targets);
   }
 
   dispose(): void {
     for (const v of this.variables.values()) v.dispose();
     this.variables.clear();
+  }
+}
+
+/**
+ * Writes what an adapter source reads for each named parameter (base plus its adapters) into the
+ * model's own weights, one parameter at a time, so the model loads anywhere without adapter code.
+ */
+export function foldIntoModel(model: TransformerModel, source: ParameterSource, names: Iterable<string>): void {
+  for (const name of names) {
+    const merged = tf.tidy(() => source.get(name));
+    model.params.get(name).assign(merged);
+    merged.dispose();
   }
 }

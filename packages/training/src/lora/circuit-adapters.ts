@@ -2,7 +2,7 @@ import { ContractError, type ModelGraph } from '@circuit-tuning/contracts';
 import { type ParameterSlice, type ParameterSource, readerSlicesOf, type TransformerModel, writerSlicesOf } from '@circuit-tuning/model';
 import { createRng, matMul, tf } from '@circuit-tuning/runtime';
 import type { CircuitParameterMap, CircuitSlices } from '../circuit/masks';
-import type { LoraConfig } from './adapters';
+import { foldIntoModel, type LoraConfig } from './adapters';
 
 /** One low-rank adapter on one node's slice of a matrix: the slice [m, n] reads as slice + (α/r)·A·B. */
 interface SliceAdapter {
@@ -172,12 +172,8 @@ export class CircuitLoraAdapters implements ParameterSource {
 
   /** Folds every active adapter into its slice (W ← W + (α/r)·A·B there); every other entry stays bitwise. */
   merge(): void {
-    for (const name of this.byParam.keys()) {
-      if (!this.byParam.get(name)!.some((a) => this.active.has(a.key))) continue;
-      const merged = tf.tidy(() => this.get(name));
-      this.model.params.get(name).assign(merged);
-      merged.dispose();
-    }
+    const adapted = [...this.byParam.keys()].filter((name) => this.byParam.get(name)!.some((a) => this.active.has(a.key)));
+    foldIntoModel(this.model, this, adapted);
   }
 
   dispose(): void {
