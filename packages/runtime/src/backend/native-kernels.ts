@@ -151,35 +151,34 @@ function fusedMatMul(params: KernelParams): TensorInfo | TensorInfo[] {
   return out;
 }
 
+/**
+ * An optimizer step's outputs for the state it updates (`updated`: the parameter, its moments or
+ * velocity, its counts). In place when nothing else holds any of them (each has one reference: its
+ * variable) and no two inputs share memory: the outputs share the inputs' memory, and the step
+ * reads and writes each entry once instead of filling fresh arrays (less memory traffic, and no
+ * second copy of the largest parameter). A snapshot or any other holder of one of them (the shared
+ * Identity makes clones references) keeps the step out of place.
+ */
+function stepOutputs(mem: KernelMemory, updated: readonly TensorInfo[], readOnly: readonly TensorInfo[]): TensorInfo[] {
+  const all = [...updated, ...readOnly];
+  const inPlace = new Set(all.map((x) => x.dataId)).size === all.length && updated.every((x) => mem.refCount(x.dataId) === 1);
+  return inPlace ? updated.map((x) => mem.share(x)) : updated.map((x) => mem.make(x.shape, 'float32'));
+}
+
 /** Inputs param, grad, m, v, t (and mask); outputs the new param, m, v and t (t: one count per entry, or one for all without a mask). */
 function adamStep(params: KernelParams): TensorInfo[] {
   const native = addon;
   if (native === undefined) throw new Error('native kernels registered without the addon');
   const mem = memoryOf(params.backend);
-  const inputs = params.inputs as Record<string, TensorInfo | undefined>;
-  const names = ['param', 'grad', 'm', 'v', 't'] as const;
-  const [param, grad, m, v, t] = names.map((name) => {
-    const x = inputs[name];
-    if (x === undefined || x.dtype !== 'float32') throw new Error(`${ADAM_STEP_KERNEL}: input '${name}' must be a float32 tensor`);
-    return x;
-  }) as [TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo];
-  const mask = inputs.mask;
+  const [param, grad, m, v, t] = float32Inputs(ADAM_STEP_KERNEL, params, ['param', 'grad', 'm', 'v', 't']) as [TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo];
+  const mask = (params.inputs as Record<string, TensorInfo | undefined>).mask;
   const size = tf.util.sizeFromShape(param.shape);
   // Without a mask, t may be one count that every entry shares.
   const sharedCount = mask === undefined && tf.util.sizeFromShape(t.shape) === 1;
   for (const x of [grad, m, v, ...(sharedCount ? [] : [t]), ...(mask === undefined ? [] : [mask])]) {
     if (tf.util.sizeFromShape(x.shape) !== size) throw new Error(`${ADAM_STEP_KERNEL}: every input needs the shape [${param.shape}], got [${x.shape}]`);
   }
-  // In place when nothing else holds the parameter, moments or counts (each has one reference:
-  // its variable), as an optimizer's step writes them: the outputs share the inputs' memory, and
-  // the step reads and writes each entry once instead of filling four fresh arrays (a third less
-  // memory traffic, and no second copy of the largest parameter). A snapshot or any other holder
-  // of one of them (the shared Identity makes clones references) keeps the step out of place.
-  const owned = [param, m, v, t];
-  const all = [...owned, grad, ...(mask === undefined ? [] : [mask])];
-  const distinct = new Set(all.map((x) => x.dataId)).size === all.length;
-  const inPlace = distinct && owned.every((x) => mem.refCount(x.dataId) === 1);
-  const outs = inPlace ? owned.map((x) => mem.share(x)) : owned.map((x) => mem.make(x.shape, 'float32'));
+  const outs = stepOutputs(mem, [param, m, v, t], [grad, ...(mask === undefined ? [] : [mask])]);
   if (size === 0) return outs;
   const [outParam, outM, outV, outT] = outs.map((x) => f32(mem, x)) as [Float32Array, Float32Array, Float32Array, Float32Array];
   const attrs = params.attrs as unknown as AdamSettings & { learningRate: number };
@@ -479,24 +478,16 @@ const softmaxGrad = scaledRowsKernel(SOFTMAX_GRAD_KERNEL, ['p', 'dp'], true, (na
 /**
  * Inputs param, grad, velocity (with momentum) and mask (optional: the parameter's shape, or one
  * value per row [rows, 1] or per column [1, cols] of a matrix); outputs the new param and, with
- * momentum, the new velocity. In place when nothing else holds them, as adamStep.
+ * momentum, the new velocity; in place as stepOutputs says.
  */
 function sgdStep(params: KernelParams): TensorInfo[] {
   const native = addon;
   if (native === undefined) throw new Error('native kernels registered without the addon');
   const mem = memoryOf(params.backend);
-  const inputs = params.inputs as Record<string, TensorInfo | undefined>;
   const attrs = params.attrs as unknown as SgdSettings & { learningRate: number };
-  const withMomentum = attrs.momentum > 0;
-  const floatInput = (name: string) => {
-    const x = inputs[name];
-    if (x === undefined || x.dtype !== 'float32') throw new Error(`${SGD_STEP_KERNEL}: input '${name}' must be a float32 tensor`);
-    return x;
-  };
-  const param = floatInput('param');
-  const grad = floatInput('grad');
-  const velocity = withMomentum ? floatInput('velocity') : undefined;
-  const mask = inputs.mask === undefined ? undefined : floatInput('mask');
+  const [param, grad] = float32Inputs(SGD_STEP_KERNEL, params, ['param', 'grad']) as [TensorInfo, TensorInfo];
+  const velocity = attrs.momentum > 0 ? float32Inputs(SGD_STEP_KERNEL, params, ['velocity'])[0] : undefined;
+  const mask = (params.inputs as Record<string, TensorInfo | undefined>).mask === undefined ? undefined : float32Inputs(SGD_STEP_KERNEL, params, ['mask'])[0];
   const size = tf.util.sizeFromShape(param.shape);
   for (const x of [grad, ...(velocity ? [velocity] : [])]) {
     if (tf.util.sizeFromShape(x.shape) !== size) throw new Error(`${SGD_STEP_KERNEL}: grad and velocity need the shape [${param.shape}], got [${x.shape}]`);
@@ -509,10 +500,7 @@ function sgdStep(params: KernelParams): TensorInfo[] {
     else if (param.shape.length === 2 && mask.shape.length === 2 && mask.shape[0] === 1 && mask.shape[1] === cols) along = 'columns';
     else throw new Error(`${SGD_STEP_KERNEL}: a mask of shape [${mask.shape}] does not fit the parameter [${param.shape}] (its shape, [rows, 1] or [1, cols])`);
   }
-  const owned = [param, ...(velocity ? [velocity] : [])];
-  const all = [...owned, grad, ...(mask ? [mask] : [])];
-  const inPlace = new Set(all.map((x) => x.dataId)).size === all.length && owned.every((x) => mem.refCount(x.dataId) === 1);
-  const outs = inPlace ? owned.map((x) => mem.share(x)) : owned.map((x) => mem.make(x.shape, 'float32'));
+  const outs = stepOutputs(mem, [param, ...(velocity ? [velocity] : [])], [grad, ...(mask ? [mask] : [])]);
   if (size === 0) return outs;
   const [outParam, outVelocity] = outs.map((x) => f32(mem, x));
   const cols = param.shape.at(-1) ?? 1;
