@@ -14,18 +14,18 @@ export const DivergenceConfig = z.strictObject({
 });
 export type DivergenceConfig = z.output<typeof DivergenceConfig>;
 
-/** Settings every training variant shares (the variant adds its own). */
 /** Tokens per training sequence when a config gives none (or the model's positions, if fewer). */
 export const DEFAULT_SEQ_LEN = 64;
 
+/** Settings every training variant shares (the variant adds its own). */
 export const TrainConfig = z.strictObject({
   /** Optimizer steps. */
   steps: z.number().int().positive().default(200).describe('optimizer steps'),
   /** Sequences per step. */
   batchSize: z.number().int().positive().default(16).describe('sequences per step'),
-  /** Tokens per sequence (texts longer than this are refused unless packed). */
   /**
-   * Tokens per sequence. When absent, DEFAULT_SEQ_LEN or the model's positions if it has fewer; a
+   * Tokens per sequence (padded texts longer than this are refused; packed ones are cut into
+   * windows). When absent, DEFAULT_SEQ_LEN or the model's positions if it has fewer; a
    * seqLen longer than the model's positions is an error, not cut silently (common.ts).
    */
   seqLen: z

@@ -54,12 +54,9 @@ export const circuitLoraStage = defineStage({
           lora.restore(saved.adapters);
         },
       };
-      let first = true;
       const { summary, log } = await trainAndSave(ctx, model, {
         plan: async (batch, step) => {
-          // Steps from here on are (re)planned: what a killed run logged for them goes.
-          if (first) await circuitLog.keepBefore(step);
-          first = false;
+          await circuitLog.startAt(step);
           const { trained, log } = await planner.circuitAt(step, batch);
           // Every step's loss reads through the adapters, a skipped (empty-circuit) step's too.
           const loss: NonNullable<StepPlan['loss']> = (ids, weights, objective) => objective(model.forward(ids, {}, lora).logits, ids, weights);
@@ -74,9 +71,7 @@ export const circuitLoraStage = defineStage({
         identity: { source: 'discover', adapters: 'circuit-lora', discovery: ctx.config.discovery, topN: ctx.config.topN, lora: ctx.config.lora },
         beforeSave: () => lora.merge(),
       });
-      await circuitLog.writeTable(ctx.output('circuit_log'), ctx.producer);
-      const emptyCircuitSteps = log.filter((r) => r.empty_circuit !== null && r.empty_circuit !== undefined).length;
-      return { summary: { ...summary, adapters: lora.size, emptyCircuit: ctx.config.emptyCircuit, emptyCircuitSteps } };
+      return { summary: { ...summary, adapters: lora.size, ...(await circuitLog.finish(ctx, log, ctx.config.emptyCircuit)) } };
     } finally {
       adapters?.dispose();
       model.dispose();

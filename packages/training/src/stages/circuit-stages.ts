@@ -7,6 +7,7 @@ import { loadModel, type TransformerModel } from '@circuit-tuning/model';
 import { defineStage, type StageLogger, writeArrowTable, writeFileAtomic } from '@circuit-tuning/runtime';
 import { CircuitTuningConfig } from '../circuit/circuit-config';
 import { type CircuitLogEntry, CircuitPlanner, type CircuitSource } from '../circuit/planner';
+import type { LogRow } from '../loop/train-loop';
 import { trainAndSave, trainingInputs, trainingOutputs } from './common';
 
 const CIRCUIT_LOG_JSONL = 'circuit-log.jsonl';
@@ -25,20 +26,15 @@ function circuitStage(variant: string, source: CircuitSource, description: strin
       const model = await loadModel(ctx.inputs.model);
       try {
         const { planner, circuitLog } = await startCircuitPlanner(ctx, model, ctx.config, source);
-        let first = true;
         const { summary, log } = await trainAndSave(ctx, model, {
           plan: async (batch, step) => {
-            // Steps from here on are (re)planned: what a killed run logged for them goes.
-            if (first) await circuitLog.keepBefore(step);
-            first = false;
+            await circuitLog.startAt(step);
             return planner.plan(batch, step);
           },
           planState: planner,
           identity: { source, mode: ctx.config.mode, discovery: ctx.config.discovery, topN: ctx.config.topN },
         });
-        await circuitLog.writeTable(ctx.output('circuit_log'), ctx.producer);
-        const emptyCircuitSteps = log.filter((r) => r.empty_circuit !== null && r.empty_circuit !== undefined).length;
-        return { summary: { ...summary, emptyCircuit: ctx.config.emptyCircuit, emptyCircuitSteps } };
+        return { summary: { ...summary, ...(await circuitLog.finish(ctx, log, ctx.config.emptyCircuit)) } };
       } finally {
         model.dispose();
       }
@@ -106,18 +102,40 @@ export async function startCircuitPlanner(
  * torn by the kill), so the table holds exactly what an uninterrupted run records.
  */
 export class CircuitLogFile {
+  private started = false;
+
   constructor(private readonly path: string) {}
+
+  /**
+   * Called before every planned step: the first call drops what a killed run logged for this
+   * step and later ones (they are planned again); later calls do nothing.
+   */
+  async startAt(step: number): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.keepBefore(step);
+  }
+
+  /** Writes the circuit_log output; returns the summary's empty-circuit fields (policy, and steps it acted on). */
+  async finish(
+    ctx: { output(port: 'circuit_log'): string; producer: string },
+    log: readonly LogRow[],
+    emptyCircuit: CircuitTuningConfig['emptyCircuit'],
+  ): Promise<{ emptyCircuit: CircuitTuningConfig['emptyCircuit']; emptyCircuitSteps: number }> {
+    await this.writeTable(ctx.output('circuit_log'), ctx.producer);
+    return { emptyCircuit, emptyCircuitSteps: log.filter((r) => r.empty_circuit !== null && r.empty_circuit !== undefined).length };
+  }
 
   append(entries: readonly CircuitLogEntry[]): void {
     appendFileSync(this.path, entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
   }
 
-  async keepBefore(step: number): Promise<void> {
+  private async keepBefore(step: number): Promise<void> {
     const kept = this.entries().filter((e) => e.step < step);
     await writeFileAtomic(this.path, kept.map((e) => `${JSON.stringify(e)}\n`).join(''));
   }
 
-  async writeTable(out: string, producer: string): Promise<void> {
+  private async writeTable(out: string, producer: string): Promise<void> {
     const rows = this.entries().sort((a, b) => a.step - b.step || a.rank - b.rank);
     await writeArrowTable(
       out,
