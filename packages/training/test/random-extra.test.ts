@@ -152,6 +152,6 @@ describe('the random-activation control (randomExtra)', () => {
 });
 
 function drawPrefix(model: TransformerModel, map: CircuitParameterMap, circuitSlices: Parameters<typeof sliceParameterCount>[1], names: string[]): number {
-  const byName = new Map(map.nodesOutside([]).map((n) => [n.name, n.slices]));
+  const byName = new Map(map.nodes().map((n) => [n.name, n.slices]));
   return sliceParameterCount(model.params, [...circuitSlices, ...names.flatMap((n) => byName.get(n)!)]);
 }

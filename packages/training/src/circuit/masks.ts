@@ -76,6 +76,11 @@ export class CircuitParameterMap {
     return this.nodeList.filter((node, id) => !inside.has(id) && node.slices.length > 0);
   }
 
+  /** Every node of the graph that owns parameters, with every slice it owns (as writer and as reader). */
+  nodes(): { name: string; slices: ParameterSlice[] }[] {
+    return this.nodesOutside([]);
+  }
+
   /** The slices of the writers and readers of the given edges (each node once). */
   slicesOf(edges: Iterable<number>): CircuitSlices {
     const writers = new Set<number>();

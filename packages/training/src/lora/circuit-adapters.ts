@@ -1,5 +1,5 @@
 import { ContractError, type ModelGraph } from '@circuit-tuning/contracts';
-import { type ParameterSlice, type ParameterSource, readerSlicesOf, type TransformerModel, writerSlicesOf } from '@circuit-tuning/model';
+import { type ParameterSlice, type ParameterSource, readSlice, type TransformerModel } from '@circuit-tuning/model';
 import { createRng, matMul, tf } from '@circuit-tuning/runtime';
 import type { CircuitParameterMap, CircuitSlices } from '../circuit/masks';
 import { foldIntoModel, type LoraConfig } from './adapters';
@@ -153,12 +153,7 @@ export class CircuitLoraAdapters implements ParameterSource {
     if (!list || list.length === 0) return base;
     const axis = list[0]!.slice.axis;
     const extent = base.shape[axis]!;
-    const along = (start: number, size: number) =>
-      tf.slice(
-        base,
-        base.shape.map((_, i) => (i === axis ? start : 0)),
-        base.shape.map((n, i) => (i === axis ? size : n)),
-      );
+    const along = (start: number, size: number) => readSlice(this.model.params, { param: name, axis, start, size });
     const pieces: tf.Tensor[] = [];
     let at = 0;
     for (const { slice, a, b } of list) {
@@ -188,9 +183,10 @@ function sliceKey(slice: ParameterSlice): string {
   return `${slice.param}.${slice.axis === 0 ? 'rows' : 'cols'}_${slice.start}_${slice.start + slice.size}`;
 }
 
-/** Every matrix slice any writer or reader of the graph owns under the mapping (repeats included). */
+/** Every matrix slice a node of the graph owns under the mapping (repeats included). */
 function matrixSlicesOf(model: TransformerModel, parameterMap: CircuitParameterMap): ParameterSlice[] {
-  const { graph, mapping } = parameterMap;
-  const slices = [...graph.writers.flatMap((w) => writerSlicesOf(model.config, w, mapping)), ...graph.readers.flatMap((r) => readerSlicesOf(model.config, r, mapping))];
-  return slices.filter((s) => model.params.get(s.param).shape.length === 2);
+  return parameterMap
+    .nodes()
+    .flatMap((node) => node.slices)
+    .filter((s) => model.params.get(s.param).shape.length === 2);
 }
