@@ -52,17 +52,22 @@ export function metricTargets(batch: PromptBatch, vocab: number): MetricTargets 
 }
 
 /**
+ * x itself, through which no gradient flows: the reference must stay a constant of the tape. (A
+ * copy read back from the device would do the same, but a GPU backend cannot read synchronously
+ * under Node: docs/runtime.md §7.)
+ */
+const withoutGradient = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as Parameters<typeof tf.customGrad>[0]) as <T extends tf.Tensor>(x: T) => T;
+
+/**
  * M per example [batch] from full logits. When the metric needs a reference and none is set yet,
- * these logits are taken as the clean ones: their log-probabilities become the reference, copied
- * out of the gradient tape so that no gradient flows through them.
+ * these logits are taken as the clean ones: their log-probabilities become the reference, a
+ * constant of the gradient tape (withoutGradient).
  */
 export function metricPerExample(metric: MetricDefinition, logits: tf.Tensor3D, batch: PromptBatch, targets: MetricTargets): tf.Tensor1D {
   const atPos = logitsAtPositions(logits, batch.pos);
   try {
     if (metric.needsReference && targets.reference === undefined) {
-      const logP = tf.logSoftmax(atPos);
-      targets.reference = tf.keep(tf.tensor2d(logP.dataSync() as Float32Array, atPos.shape));
-      logP.dispose();
+      targets.reference = tf.keep(tf.tidy(() => withoutGradient(tf.logSoftmax(atPos))));
     }
     // Clones share the data; a gradient tape may dispose what it saved, never the originals.
     const reference = targets.reference === undefined ? undefined : tf.clone(targets.reference);

@@ -51,7 +51,7 @@ export async function attributeBatch(
   try {
     // α = 1 first: the clean run, which also captures the clean writer outputs.
     settings.signal?.throwIfAborted();
-    const first = probeGradients(model, ids, undefined, batch, targets, settings, true);
+    const first = await probeGradients(model, ids, undefined, batch, targets, settings, true);
     clean = first.writers!;
     deltas = writerDeltas(graph, ablated, clean, tokenRows); // [nWriters, S·D]
     await contract(graph, deltas, first.grads, tokenRows, 1 / steps, into);
@@ -60,7 +60,7 @@ export async function attributeBatch(
       const alpha = k / steps;
       const embeddings = tf.tidy(() => tf.add(ablated.input, tf.mul(tf.sub(clean!.input, ablated.input), alpha)) as tf.Tensor2D); // [tokens, D]
       try {
-        const step = probeGradients(model, ids, embeddings, batch, targets, settings, false);
+        const step = await probeGradients(model, ids, embeddings, batch, targets, settings, false);
         await contract(graph, deltas, step.grads, tokenRows, 1 / steps, into);
       } finally {
         embeddings.dispose();
@@ -84,7 +84,7 @@ interface ReaderGradients {
 }
 
 /** One forward pass with zero probes on every reader input and one backward pass. */
-function probeGradients(
+async function probeGradients(
   model: TransformerModel,
   ids: tf.Tensor2D,
   inputEmbeddings: tf.Tensor2D | undefined,
@@ -92,7 +92,7 @@ function probeGradients(
   targets: MetricTargets,
   settings: AttributionSettings,
   capture: boolean,
-): { value: number; grads: ReaderGradients; writers: WriterOutputs | undefined } {
+): Promise<{ value: number; grads: ReaderGradients; writers: WriterOutputs | undefined }> {
   const { nLayers, nHeads, dModel } = model.config;
   const tokens = batch.size * batch.seq;
   const withLogits = settings.graph.includeInputAndLogits;
@@ -131,7 +131,8 @@ function probeGradients(
   };
   try {
     const { value, grads } = tf.valueAndGrads(f)(xs);
-    const total = value.dataSync()[0]!;
+    // Read asynchronously: a GPU backend cannot read synchronously under Node (docs/runtime.md §7).
+    const total = (await value.data())[0]!;
     value.dispose();
     return {
       value: total,

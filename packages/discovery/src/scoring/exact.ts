@@ -37,11 +37,12 @@ export async function patchBatch(
   const ids = tf.tensor2d(batch.clean, [batch.size, batch.seq], 'int32');
   let ablated: WriterOutputs | undefined;
   try {
-    const base = tf.tidy(() => {
+    const clean = tf.tidy(() => {
       const out = model.forward(ids, { captureWriters: settings.positions === 'prediction' });
-      const value = tf.sum(metricPerExample(settings.metric, out.logits, batch, targets)).dataSync()[0]!;
-      return { value, clean: out.writers };
+      return { sum: tf.sum(metricPerExample(settings.metric, out.logits, batch, targets)), writers: out.writers };
     });
+    const base = { value: (await clean.sum.data())[0]!, clean: clean.writers };
+    clean.sum.dispose();
     const full = settings.ablation.writersFor(batch);
     if (base.clean) {
       const mask = new Float32Array(batch.size * batch.seq);

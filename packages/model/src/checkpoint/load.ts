@@ -206,7 +206,7 @@ async function checkTiedHead(weights: WeightFiles, name: string, embedding: tf.T
   const reader = await openSafetensors(file);
   try {
     const head = await reader.read(name);
-    const embed = embedding.dataSync();
+    const embed = await embedding.data();
     const same = head.data.length === embed.length && head.data.every((v, i) => v === embed[i]);
     if (!same) {
       throw new ArtifactError(file, `tensor '${name}' differs from the embedding, but config.json says tie_word_embeddings: true`, {

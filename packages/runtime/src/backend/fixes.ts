@@ -42,6 +42,8 @@ export const KERNEL_FIXES = {
   'native-cross-entropy': 'cross-entropy of logits rows runs as two native passes per row, its gradient as one',
   /** The optimizers' elementwise passes per parameter (Adam ~20, SGD ~10) become one native pass. */
   'native-optimizers': 'Adam/AdamW and SGD steps run as one fused native kernel per parameter',
+  /** WebGPU allows 8 storage buffers per shader stage; the stock AddN binds one per input. */
+  'webgpu-addn': 'AddN of more inputs than a shader may bind sums them in groups (webgpu)',
   /** tfjs turns wasm threads off in Node; the loader starts the threaded SIMD binary. */
   'threads-loader': 'the threaded SIMD wasm binary runs with several XNNPACK threads',
 } as const;

@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { activateBackend } from './activate';
 import { BackendLoadError, firstLine, requireOptional, resolveOptional } from './optional-package';
 import { tf } from './tf';
+import { applyWebgpuKernels } from './webgpu-kernels';
 
 /**
  * The WebGPU backend under Node: the `webgpu` package (Dawn for Node) provides `navigator.gpu`,
@@ -73,6 +74,7 @@ export async function startWebgpu(): Promise<{ adapter: string }> {
     );
   }
   await activateBackend('webgpu');
+  applyWebgpuKernels();
   return { adapter: software ?? ([info.vendor, info.description].filter(Boolean).join(' ') || 'unknown adapter') };
 }
 

@@ -48,27 +48,34 @@ export function pronounPairIds(config: DebiasConfig, tokenToId: (token: string) 
  * weight) whose next token is a listed pronoun; a batch without pronouns is plain NLL.
  */
 export function debiasObjective(beta: number, pairs: ReadonlyMap<number, [number, number]>): Objective {
-  return (logits, ids, weights) => {
-    const [batch, seq, vocab] = logits.shape;
-    // The direction (+1 male, −1 female) at each pronoun-predicting position, built on the CPU.
-    const idValues = ids.dataSync();
-    const weightValues = weights.dataSync();
-    const direction = new Float32Array(batch * seq * vocab); // [batch, seq, vocab]
-    let count = 0;
-    for (let b = 0; b < batch; b++) {
-      for (let t = 0; t + 1 < seq; t++) {
-        const pair = pairs.get(idValues[b * seq + t + 1]!);
-        if (!pair || weightValues[b * seq + t] === 0) continue;
-        direction[(b * seq + t) * vocab + pair[0]] = 1;
-        direction[(b * seq + t) * vocab + pair[1]] = -1;
-        count++;
-      }
-    }
-    return tf.tidy(() => {
+  // Pronoun id → its pair, as tables the device can gather from (entries of other ids stay 0; so
+  // does `isPronoun`). Built on the device so that no step reads the batch back (a GPU backend
+  // cannot read synchronously under Node: docs/runtime.md §7).
+  const size = Math.max(0, ...pairs.keys()) + 1;
+  const maleIds = new Int32Array(size);
+  const femaleIds = new Int32Array(size);
+  const isPronoun = new Float32Array(size);
+  for (const [id, [male, female]] of pairs) {
+    maleIds[id] = male;
+    femaleIds[id] = female;
+    isPronoun[id] = 1;
+  }
+  return (logits, ids, weights) =>
+    tf.tidy(() => {
+      const [batch, seq, vocab] = logits.shape;
       const nll = nextTokenLoss(logits, ids, weights);
-      if (count === 0) return nll;
-      const gap = tf.sum(tf.mul(logits, tf.tensor3d(direction, [batch, seq, vocab])), 2); // [batch, seq]
-      return tf.add(nll, tf.mul(beta / count, tf.sum(tf.abs(gap)))) as tf.Scalar;
+      if (seq < 2) return nll;
+      const rows = batch * (seq - 1);
+      // Position t predicts token t + 1; ids past the tables' end are no pronoun.
+      const next = tf.minimum(tf.reshape(tf.slice(ids, [0, 1], [batch, seq - 1]), [rows]), tf.scalar(size, 'int32')) as tf.Tensor1D;
+      const lookup = (table: Int32Array | Float32Array) => tf.gather(tf.concat([tf.tensor1d(table), tf.zeros([1], table instanceof Int32Array ? 'int32' : 'float32')]), next);
+      const counted = tf.mul(lookup(isPronoun), tf.cast(tf.notEqual(tf.reshape(tf.slice(weights, [0, 0], [batch, seq - 1]), [rows]), 0), 'float32'));
+      // logit(male form) − logit(female form) at each position, gathered from the flat logits.
+      const flat = tf.reshape(tf.slice(logits, [0, 0, 0], [batch, seq - 1, vocab]), [rows * vocab]);
+      const rowStart = tf.mul(tf.range(0, rows, 1, 'int32'), tf.scalar(vocab, 'int32'));
+      const gap = tf.sub(tf.gather(flat, tf.add(rowStart, lookup(maleIds))), tf.gather(flat, tf.add(rowStart, lookup(femaleIds))));
+      // A batch without pronouns adds exactly 0: plain NLL.
+      const count = tf.maximum(tf.sum(counted), 1);
+      return tf.add(nll, tf.div(tf.mul(beta, tf.sum(tf.mul(tf.abs(gap), counted))), count)) as tf.Scalar;
     });
-  };
 }

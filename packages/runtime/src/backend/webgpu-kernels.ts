@@ -1,0 +1,48 @@
+import type { KernelBackend, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { KernelTakeover } from './kernel-takeover';
+
+/**
+ * The runtime's kernels on tfjs-backend-webgpu (docs/runtime.md §7), registered over the stock ones
+ * like the native CPU kernels (native-kernels.ts).
+ *
+ * AddN: the stock kernel binds every input as its own storage buffer, and WebGPU caps storage
+ * buffers per shader stage (8 unless a device asks for more; tfjs does not). The gradient norm of a
+ * model with 37 parameters (training/src/loop/loss.ts) failed pipeline validation on Dawn. Here
+ * the inputs are summed in groups that fit, then the partial sums.
+ */
+
+type KernelParams = Parameters<KernelFunc>[0];
+
+interface WebgpuDevice {
+  limits: { maxStorageBuffersPerShaderStage: number };
+}
+
+function addN(params: KernelParams): TensorInfo {
+  const tensors = params.inputs as unknown as TensorInfo[];
+  const device = (params.backend as unknown as { device?: WebgpuDevice }).device;
+  // One binding is the output.
+  const perCall = Math.max(2, (device?.limits.maxStorageBuffersPerShaderStage ?? 8) - 1);
+  if (tensors.length <= perCall) return takeover.runStock('AddN', params) as TensorInfo;
+  const partials: TensorInfo[] = [];
+  for (let start = 0; start < tensors.length; start += perCall) {
+    const group = tensors.slice(start, start + perCall);
+    partials.push(takeover.runStock('AddN', { ...params, inputs: group as unknown as KernelParams['inputs'] }) as TensorInfo);
+  }
+  try {
+    return addN({ ...params, inputs: partials as unknown as KernelParams['inputs'] });
+  } finally {
+    for (const partial of partials) (params.backend as KernelBackend).disposeData(partial.dataId);
+  }
+}
+
+const takeover = new KernelTakeover('webgpu', { AddN: addN });
+
+/** Registers the runtime's webgpu kernels (idempotent); the webgpu backend must be registered. */
+export function applyWebgpuKernels(): void {
+  takeover.apply();
+}
+
+/** Puts the stock webgpu kernels back. */
+export function removeWebgpuKernels(): void {
+  takeover.remove();
+}
