@@ -44,6 +44,8 @@ export const KERNEL_FIXES = {
   'native-optimizers': 'Adam/AdamW and SGD steps run as one fused native kernel per parameter',
   /** WebGPU allows 8 storage buffers per shader stage; the stock AddN binds one per input. */
   'webgpu-addn': 'AddN of more inputs than a shader may bind sums them in groups (webgpu)',
+  /** As native-optimizers: the Adam/AdamW step is ~20 stock webgpu dispatches per parameter. */
+  'webgpu-adam': 'Adam/AdamW steps run as one WGSL dispatch per parameter (webgpu)',
   /** tfjs turns wasm threads off in Node; the loader starts the threaded SIMD binary. */
   'threads-loader': 'the threaded SIMD wasm binary runs with several XNNPACK threads',
 } as const;

@@ -1,5 +1,8 @@
 import type { KernelBackend, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { KernelTakeover } from './kernel-takeover';
+import { ADAM_STEP_KERNEL } from './native-kernels';
+import { tf } from './tf';
+import { adamStep } from './webgpu/adam';
 
 /**
  * The runtime's kernels on tfjs-backend-webgpu (docs/runtime.md §7), registered over the stock ones
@@ -9,6 +12,9 @@ import { KernelTakeover } from './kernel-takeover';
  * buffers per shader stage (8 unless a device asks for more; tfjs does not). The gradient norm of a
  * model with 37 parameters (training/src/loop/loss.ts) failed pipeline validation on Dawn. Here
  * the inputs are summed in groups that fit, then the partial sums.
+ *
+ * The runtime's own fused kernels (the names in native-kernels.ts, which the ops in src/ops use
+ * when the active backend has them) are WGSL programs in ./webgpu/, run by ./webgpu/program.ts.
  */
 
 type KernelParams = Parameters<KernelFunc>[0];
@@ -37,12 +43,24 @@ function addN(params: KernelParams): TensorInfo {
 
 const takeover = new KernelTakeover('webgpu', { AddN: addN });
 
+/** The runtime's own kernels on webgpu, each with its KERNEL_FIXES entry (fixes.ts). */
+export const WEBGPU_OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc, WebgpuKernelFix]> = [[ADAM_STEP_KERNEL, adamStep as KernelFunc, 'webgpu-adam']];
+
+/** The KERNEL_FIXES entries of the webgpu kernels (select.ts lists them in the backend line). */
+export type WebgpuKernelFix = 'webgpu-addn' | 'webgpu-adam';
+
 /** Registers the runtime's webgpu kernels (idempotent); the webgpu backend must be registered. */
 export function applyWebgpuKernels(): void {
   takeover.apply();
+  for (const [kernelName, kernelFunc] of WEBGPU_OWN_KERNELS) {
+    if (tf.getKernel(kernelName, 'webgpu') === undefined) tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc });
+  }
 }
 
-/** Puts the stock webgpu kernels back. */
+/** Puts the stock webgpu kernels back and unregisters the runtime's own. */
 export function removeWebgpuKernels(): void {
   takeover.remove();
+  for (const [kernelName] of WEBGPU_OWN_KERNELS) {
+    if (tf.getKernel(kernelName, 'webgpu') !== undefined) tf.unregisterKernel(kernelName, 'webgpu');
+  }
 }
