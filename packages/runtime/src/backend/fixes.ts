@@ -46,6 +46,8 @@ export const KERNEL_FIXES = {
   'webgpu-addn': 'AddN of more inputs than a shader may bind sums them in groups (webgpu)',
   /** As native-optimizers: the Adam/AdamW step is ~20 stock webgpu dispatches per parameter. */
   'webgpu-adam': 'Adam/AdamW steps run as one WGSL dispatch per parameter (webgpu)',
+  /** As native-layernorm: LayerNorm and RMSNorm are about eight stock dispatches forward and twelve back. */
+  'webgpu-layernorm': 'LayerNorm and RMSNorm run as one WGSL dispatch, their gradients as two (webgpu)',
   /** tfjs turns wasm threads off in Node; the loader starts the threaded SIMD binary. */
   'threads-loader': 'the threaded SIMD wasm binary runs with several XNNPACK threads',
 } as const;

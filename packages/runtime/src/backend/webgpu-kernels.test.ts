@@ -1,7 +1,8 @@
 import type { NamedAttrMap, NamedTensorMap } from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fusedAdamStep } from '../ops/adam';
-import { ADAM_STEP_KERNEL } from './native-kernels';
+import { fusedLayerNorm, fusedRmsNorm } from '../ops/norm';
+import { ADAM_STEP_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from './native-kernels';
 import { initBackend, shutdownBackend } from './select';
 import { tf } from './tf';
 import { WEBGPU_ALLOW_SOFTWARE_ENV, WEBGPU_DAWN_FLAGS_ENV } from './webgpu';
@@ -52,18 +53,21 @@ function values(n: number, seed: number, scale = 1, offset = -0.5): Float32Array
   return Float32Array.from({ length: n }, () => (next() + offset) * scale);
 }
 
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol = 1e-5, atol = 1e-6): void {
-  expect(actual.length).toBe(expected.length);
+/** Every entry within atol + rtol·|expected|; a failure names the worst entry and how many are off. */
+function expectClose(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, rtol = 1e-5, atol = 1e-6): void {
+  expect(actual.length, what).toBe(expected.length);
   let worst = 0;
   let at = -1;
+  let off = 0;
   for (let i = 0; i < expected.length; i++) {
     const excess = Math.abs((actual[i] ?? Number.NaN) - (expected[i] ?? 0)) - (atol + rtol * Math.abs(expected[i] ?? 0));
+    if (!(excess <= 0)) off++;
     if (!(excess <= worst)) {
       worst = excess;
       at = i;
     }
   }
-  expect(at < 0 ? 'ok' : `entry ${at}: ${actual[at]} vs ${expected[at]}`).toBe('ok');
+  expect(at < 0 ? 'ok' : `${what}: ${off} entries off, the worst ${at}: ${actual[at]} vs ${expected[at]}`).toBe('ok');
 }
 
 interface AdamCase {
@@ -113,6 +117,31 @@ function adamReference(
   return out;
 }
 
+/** norm.c's LayerNorm (centred) or RMSNorm and their gradients, in double precision. */
+function normReference(x: Float32Array, w: Float32Array, b: Float32Array | undefined, dy: Float32Array, d: number, eps: number) {
+  const rows = x.length / d;
+  const y: number[] = [];
+  const dx: number[] = [];
+  const dw = new Array<number>(d).fill(0);
+  const db = new Array<number>(d).fill(0);
+  for (let r = 0; r < rows; r++) {
+    const row = Array.from(x.subarray(r * d, (r + 1) * d));
+    const mean = b === undefined ? 0 : row.reduce((a, c) => a + c, 0) / d;
+    const rstd = 1 / Math.sqrt(row.reduce((a, c) => a + (c - mean) ** 2, 0) / d + eps);
+    const xhat = row.map((c) => (c - mean) * rstd);
+    const g = xhat.map((_, j) => (dy[r * d + j] ?? 0) * (w[j] ?? 0));
+    const gMean = b === undefined ? 0 : g.reduce((a, c) => a + c, 0) / d;
+    const gxMean = g.reduce((a, c, j) => a + c * (xhat[j] ?? 0), 0) / d;
+    xhat.forEach((h, j) => {
+      y.push(h * (w[j] ?? 0) + (b?.[j] ?? 0));
+      dx.push(((g[j] ?? 0) - gMean - h * gxMean) * rstd);
+      dw[j] = (dw[j] ?? 0) + (dy[r * d + j] ?? 0) * h;
+      db[j] = (db[j] ?? 0) + (dy[r * d + j] ?? 0);
+    });
+  }
+  return { y, dx, dw, db };
+}
+
 describe.skipIf(unavailable !== undefined)(`webgpu kernels${unavailable === undefined ? '' : ` (skipped: webgpu did not start: ${unavailable})`}`, () => {
   describe(ADAM_STEP_KERNEL, () => {
     const base: AdamCase = { size: 999, learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, decoupled: false };
@@ -146,18 +175,18 @@ describe.skipIf(unavailable !== undefined)(`webgpu kernels${unavailable === unde
 
     it('matches adam.c per entry with L2 decay (999 entries: not a multiple of the workgroup)', async () => {
       const { got, want } = await step({ ...base, weightDecay: 0.01 }, {}, 1);
-      expectClose(got.p, want.p);
-      expectClose(got.m, want.m);
-      expectClose(got.v, want.v);
-      expectClose(got.t, want.t, 0, 0);
+      expectClose('p', got.p, want.p);
+      expectClose('m', got.m, want.m);
+      expectClose('v', got.v, want.v);
+      expectClose('t', got.t, want.t, 0, 0);
     });
 
     it('matches with decoupled decay and a mask; frozen entries keep their bits', async () => {
       const { got, want, p, m, v, t, mask } = await step({ ...base, weightDecay: 0.1, decoupled: true }, { mask: true }, 11);
-      expectClose(got.p, want.p);
-      expectClose(got.m, want.m);
-      expectClose(got.v, want.v);
-      expectClose(got.t, want.t, 0, 0);
+      expectClose('p', got.p, want.p);
+      expectClose('m', got.m, want.m);
+      expectClose('v', got.v, want.v);
+      expectClose('t', got.t, want.t, 0, 0);
       let frozen = 0;
       for (let i = 0; i < p.length; i++) {
         if (mask?.[i] !== 0) continue;
@@ -171,13 +200,13 @@ describe.skipIf(unavailable !== undefined)(`webgpu kernels${unavailable === unde
 
     it('advances one shared count without a mask', async () => {
       const { got, want } = await step(base, { sharedCount: true }, 21);
-      expectClose(got.p, want.p);
-      expectClose(got.t, [4], 0, 0);
+      expectClose('p', got.p, want.p);
+      expectClose('t', got.t, [4], 0, 0);
     });
 
     it('leaves a parameter that something else holds untouched (the step then runs on a copy)', async () => {
       const { got, want, p } = await step(base, { holdParam: true }, 31);
-      expectClose(got.p, want.p);
+      expectClose('p', got.p, want.p);
       expect(got.held).toEqual(p);
     });
 
@@ -190,6 +219,63 @@ describe.skipIf(unavailable !== undefined)(`webgpu kernels${unavailable === unde
       });
       expect(profile.kernels.map((k) => k.name)).toEqual([ADAM_STEP_KERNEL]);
       tf.dispose(Object.values(inputs));
+    });
+  });
+
+  describe(`${LAYER_NORM_KERNEL}, ${LAYER_NORM_GRAD_KERNEL} and RMSNorm`, () => {
+    const eps = 1e-5;
+    // 21 rows of 37 (a narrow workgroup, a width not a multiple of 4), 5 rows of 600 (the wide one).
+    for (const [shape, seed] of [
+      [[3, 7, 37], 41],
+      [[5, 600], 51],
+    ] as const) {
+      const d = shape[shape.length - 1] ?? 0;
+      const size = shape.reduce((a, c) => a * c, 1);
+      const x = values(size, seed, 4, -0.3);
+      const w = values(d, seed + 1, 2, -0.2);
+      const b = values(d, seed + 2);
+      const dy = values(size, seed + 3);
+
+      it(`LayerNorm and its three gradients match norm.c over [${shape}]`, async () => {
+        const want = normReference(x, w, b, dy, d, eps);
+        const [xt, wt, bt, dyt] = [tf.tensor(x, [...shape]), tf.tensor(w), tf.tensor(b), tf.tensor(dy, [...shape])];
+        const f = (xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor) => {
+          const y = fusedLayerNorm(xs, ws, bs, eps);
+          if (y === undefined) throw new Error(`${LAYER_NORM_KERNEL} is not registered on webgpu`);
+          return y;
+        };
+        const y = f(xt, wt, bt);
+        const [dx, dw, db] = tf.grads(f)([xt, wt, bt], dyt) as [tf.Tensor, tf.Tensor, tf.Tensor];
+        expectClose('y', await y.data(), want.y, 1e-5, 1e-5);
+        expectClose('dx', await dx.data(), want.dx, 1e-5, 1e-5);
+        expectClose('dw', await dw.data(), want.dw, 1e-5, 1e-5);
+        expectClose('db', await db.data(), want.db, 1e-5, 1e-5);
+        tf.dispose([xt, wt, bt, dyt, y, dx, dw, db]);
+      });
+
+      it(`RMSNorm and its two gradients match norm.c over [${shape}]`, async () => {
+        const want = normReference(x, w, undefined, dy, d, eps);
+        const [xt, wt, dyt] = [tf.tensor(x, [...shape]), tf.tensor(w), tf.tensor(dy, [...shape])];
+        const f = (xs: tf.Tensor, ws: tf.Tensor) => {
+          const y = fusedRmsNorm(xs, ws, eps);
+          if (y === undefined) throw new Error('RMSNorm is not registered on webgpu');
+          return y;
+        };
+        const y = f(xt, wt);
+        const [dx, dw] = tf.grads(f)([xt, wt], dyt) as [tf.Tensor, tf.Tensor];
+        expectClose('y', await y.data(), want.y, 1e-5, 1e-5);
+        expectClose('dx', await dx.data(), want.dx, 1e-5, 1e-5);
+        expectClose('dw', await dw.data(), want.dw, 1e-5, 1e-5);
+        tf.dispose([xt, wt, dyt, y, dx, dw]);
+      });
+    }
+
+    it('gives zero weight gradients for no rows', async () => {
+      const x = tf.zeros([0, 5]);
+      const [dx, dw, db] = tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, { x, w: tf.ones([5]), dy: x } as unknown as NamedTensorMap, { eps } as unknown as NamedAttrMap) as tf.Tensor[];
+      expect(dx?.shape).toEqual([0, 5]);
+      expect(Array.from(await (dw as tf.Tensor).data())).toEqual([0, 0, 0, 0, 0]);
+      expect(Array.from(await (db as tf.Tensor).data())).toEqual([0, 0, 0, 0, 0]);
     });
   });
 });

@@ -1,8 +1,9 @@
 import type { KernelBackend, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { KernelTakeover } from './kernel-takeover';
-import { ADAM_STEP_KERNEL } from './native-kernels';
+import { ADAM_STEP_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, RMS_NORM_GRAD_KERNEL, RMS_NORM_KERNEL } from './native-kernels';
 import { tf } from './tf';
 import { adamStep } from './webgpu/adam';
+import { layerNorm, layerNormGrad, rmsNorm, rmsNormGrad } from './webgpu/norm';
 
 /**
  * The runtime's kernels on tfjs-backend-webgpu (docs/runtime.md §7), registered over the stock ones
@@ -44,10 +45,16 @@ function addN(params: KernelParams): TensorInfo {
 const takeover = new KernelTakeover('webgpu', { AddN: addN });
 
 /** The runtime's own kernels on webgpu, each with its KERNEL_FIXES entry (fixes.ts). */
-export const WEBGPU_OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc, WebgpuKernelFix]> = [[ADAM_STEP_KERNEL, adamStep as KernelFunc, 'webgpu-adam']];
+export const WEBGPU_OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc, WebgpuKernelFix]> = [
+  [ADAM_STEP_KERNEL, adamStep as KernelFunc, 'webgpu-adam'],
+  [LAYER_NORM_KERNEL, layerNorm, 'webgpu-layernorm'],
+  [LAYER_NORM_GRAD_KERNEL, layerNormGrad, 'webgpu-layernorm'],
+  [RMS_NORM_KERNEL, rmsNorm, 'webgpu-layernorm'],
+  [RMS_NORM_GRAD_KERNEL, rmsNormGrad, 'webgpu-layernorm'],
+];
 
 /** The KERNEL_FIXES entries of the webgpu kernels (select.ts lists them in the backend line). */
-export type WebgpuKernelFix = 'webgpu-addn' | 'webgpu-adam';
+export type WebgpuKernelFix = 'webgpu-addn' | 'webgpu-adam' | 'webgpu-layernorm';
 
 /** Registers the runtime's webgpu kernels (idempotent); the webgpu backend must be registered. */
 export function applyWebgpuKernels(): void {

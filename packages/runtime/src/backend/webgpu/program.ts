@@ -40,6 +40,7 @@ export interface WebgpuBackend {
 interface GpuDevice {
   createShaderModule(descriptor: { code: string }): unknown;
   createComputePipeline(descriptor: { layout: 'auto'; compute: { module: unknown; entryPoint: string } }): GpuPipeline;
+  createBuffer(descriptor: { size: number; usage: number }): unknown;
   createBindGroup(descriptor: { layout: unknown; entries: Array<{ binding: number; resource: unknown }> }): unknown;
   limits: { maxComputeWorkgroupsPerDimension: number };
 }
@@ -139,8 +140,22 @@ export function run(backend: WebgpuBackend, dispatch: Dispatch): void {
   }
 }
 
-/** A tensor's GPU buffer, uploaded (or allocated, for a fresh output) first. */
+const emptyBuffers = new WeakMap<GpuDevice, unknown>();
+
+/**
+ * A tensor's GPU buffer, uploaded (or allocated, for a fresh output) first. An empty tensor gets a
+ * 4-byte stand-in: WebGPU binds no empty buffer, and the kernels read no entry of one.
+ */
 function bufferOf(backend: WebgpuBackend, t: TensorInfo): unknown {
+  if (tf.util.sizeFromShape(t.shape) === 0) {
+    let empty = emptyBuffers.get(backend.device);
+    if (empty === undefined) {
+      const usage = (globalThis as unknown as { GPUBufferUsage: { STORAGE: number } }).GPUBufferUsage.STORAGE;
+      empty = backend.device.createBuffer({ size: 4, usage });
+      emptyBuffers.set(backend.device, empty);
+    }
+    return empty;
+  }
   backend.uploadToGPU(t.dataId);
   const resource = backend.tensorMap.get(t.dataId)?.resource;
   if (resource === undefined || resource === null) throw new Error(`webgpu kernels: tensor [${t.shape}] has no GPU buffer`);
