@@ -48,6 +48,12 @@ export const KERNEL_FIXES = {
   'webgpu-adam': 'Adam/AdamW steps run as one WGSL dispatch per parameter (webgpu)',
   /** As native-layernorm: LayerNorm and RMSNorm are about eight stock dispatches forward and twelve back. */
   'webgpu-layernorm': 'LayerNorm and RMSNorm run as one WGSL dispatch, their gradients as two (webgpu)',
+  /** As native-gelu: gelu_new is about ten stock dispatches forward and fifteen back. */
+  'webgpu-gelu': 'gelu_new and its gradient run as one WGSL dispatch each (webgpu)',
+  /** As native-softmax: attention's scale, mask and softmax are three stock dispatches forward and five back. */
+  'webgpu-softmax': "attention's masked softmax and its gradient run as one WGSL dispatch each (webgpu)",
+  /** As native-cross-entropy: about ten stock dispatches over [rows, vocab] each way. */
+  'webgpu-cross-entropy': 'cross-entropy of logits rows and its gradient run as one WGSL dispatch each, with no other [rows, vocab] tensor (webgpu)',
   /** tfjs turns wasm threads off in Node; the loader starts the threaded SIMD binary. */
   'threads-loader': 'the threaded SIMD wasm binary runs with several XNNPACK threads',
 } as const;

@@ -1,8 +1,21 @@
 import type { NamedAttrMap, NamedTensorMap } from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { fusedGeluTanh } from '../ops/activation';
 import { fusedAdamStep } from '../ops/adam';
+import { maskedSoftmax, softmaxBackward } from '../ops/attention';
+import { crossEntropyRows } from '../ops/loss';
 import { fusedLayerNorm, fusedRmsNorm } from '../ops/norm';
-import { ADAM_STEP_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from './native-kernels';
+import {
+  ADAM_STEP_KERNEL,
+  CROSS_ENTROPY_GRAD_KERNEL,
+  CROSS_ENTROPY_KERNEL,
+  GELU_TANH_GRAD_KERNEL,
+  GELU_TANH_KERNEL,
+  LAYER_NORM_GRAD_KERNEL,
+  LAYER_NORM_KERNEL,
+  MASKED_SOFTMAX_KERNEL,
+  SOFTMAX_GRAD_KERNEL,
+} from './native-kernels';
 import { initBackend, shutdownBackend } from './select';
 import { tf } from './tf';
 import { WEBGPU_ALLOW_SOFTWARE_ENV, WEBGPU_DAWN_FLAGS_ENV } from './webgpu';
@@ -276,6 +289,115 @@ describe.skipIf(unavailable !== undefined)(`webgpu kernels${unavailable === unde
       expect(dx?.shape).toEqual([0, 5]);
       expect(Array.from(await (dw as tf.Tensor).data())).toEqual([0, 0, 0, 0, 0]);
       expect(Array.from(await (db as tf.Tensor).data())).toEqual([0, 0, 0, 0, 0]);
+    });
+  });
+
+  describe(`${GELU_TANH_KERNEL} and ${GELU_TANH_GRAD_KERNEL}`, () => {
+    it('match activation.c with its gradient (1001 entries, saturating inputs included)', async () => {
+      const x = values(1001, 61, 12);
+      x[0] = 60;
+      x[1] = -60;
+      const dy = values(1001, 62);
+      const c = Math.sqrt(2 / Math.PI);
+      const want = { y: [] as number[], dx: [] as number[] };
+      x.forEach((xi, i) => {
+        const t = Math.tanh(c * (xi + 0.044715 * xi ** 3));
+        want.y.push(0.5 * xi * (1 + t));
+        want.dx.push((dy[i] ?? 0) * (0.5 * (1 + t) + 0.5 * xi * (1 - t * t) * c * (1 + 3 * 0.044715 * xi * xi)));
+      });
+      const [xt, dyt] = [tf.tensor(x, [7, 143]), tf.tensor(dy, [7, 143])];
+      const f = (xs: tf.Tensor) => {
+        const y = fusedGeluTanh(xs);
+        if (y === undefined) throw new Error(`${GELU_TANH_KERNEL} is not registered on webgpu`);
+        return y;
+      };
+      const y = f(xt);
+      const [dx] = tf.grads(f)([xt], dyt) as [tf.Tensor];
+      expectClose('y', await y.data(), want.y, 1e-5, 1e-6);
+      expectClose('dx', await dx.data(), want.dx, 1e-5, 1e-6);
+      tf.dispose([xt, dyt, y, dx]);
+    });
+  });
+
+  describe(`${MASKED_SOFTMAX_KERNEL} and ${SOFTMAX_GRAD_KERNEL}`, () => {
+    // [2, 3, 5, 37] under a [5, 37] mask (a narrow workgroup), [4, 600] under a [2, 600] one (the wide one).
+    for (const [shape, maskRows, seed] of [
+      [[2, 3, 5, 37], 5, 71],
+      [[4, 600], 2, 81],
+    ] as const) {
+      it(`match softmax.c over [${shape}] with a mask of ${maskRows} rows`, async () => {
+        const width = shape[shape.length - 1] ?? 0;
+        const size = shape.reduce((a, c) => a * c, 1);
+        const scale = 0.37;
+        const x = values(size, seed, 10);
+        const mask = Float32Array.from(values(maskRows * width, seed + 1), (u) => (u < -0.3 ? -1e9 : u));
+        const dp = values(size, seed + 2);
+        const want = { p: [] as number[], ds: [] as number[] };
+        for (let r = 0; r < size / width; r++) {
+          const z = Array.from({ length: width }, (_, j) => (x[r * width + j] ?? 0) * scale + (mask[(r % maskRows) * width + j] ?? 0));
+          const top = Math.max(...z);
+          const e = z.map((zj) => Math.exp(zj - top));
+          const total = e.reduce((a, c) => a + c, 0);
+          const p = e.map((ej) => ej / total);
+          // The gradient from the kernel's own p, as attention's backward passes it.
+          want.p.push(...p);
+        }
+        const [xt, mt] = [tf.tensor(x, [...shape]), tf.tensor(mask, [maskRows, width])];
+        const p = maskedSoftmax(xt, mt, scale);
+        const pv = await p.data();
+        for (let r = 0; r < size / width; r++) {
+          let dot = 0;
+          for (let j = 0; j < width; j++) dot += (dp[r * width + j] ?? 0) * (pv[r * width + j] ?? 0);
+          for (let j = 0; j < width; j++) want.ds.push((pv[r * width + j] ?? 0) * ((dp[r * width + j] ?? 0) - dot) * scale);
+        }
+        const dpt = tf.tensor(dp, [...shape]);
+        const profile = await tf.profile(() => tf.dispose(softmaxBackward(p, dpt, scale)));
+        expect(profile.kernels.map((k) => k.name)).toEqual([SOFTMAX_GRAD_KERNEL]);
+        const ds = softmaxBackward(p, dpt, scale);
+        expectClose('p', pv, want.p, 1e-5, 1e-7);
+        expectClose('ds', await ds.data(), want.ds, 1e-5, 1e-7);
+        tf.dispose([xt, mt, p, dpt, ds]);
+      });
+    }
+  });
+
+  describe(`${CROSS_ENTROPY_KERNEL} and ${CROSS_ENTROPY_GRAD_KERNEL}`, () => {
+    for (const [rows, vocab, seed] of [
+      [13, 37, 91],
+      [6, 1001, 101],
+    ] as const) {
+      it(`match loss.c with its gradient over [${rows}, ${vocab}] logits, with no other [rows, vocab] tensor`, async () => {
+        const x = values(rows * vocab, seed, 20);
+        const targets = Int32Array.from(values(rows, seed + 1, vocab, 0), Math.floor);
+        const dy = values(rows, seed + 2);
+        const want = { loss: [] as number[], dx: [] as number[] };
+        for (let r = 0; r < rows; r++) {
+          const row = Array.from(x.subarray(r * vocab, (r + 1) * vocab));
+          const top = Math.max(...row);
+          const lse = Math.log(row.reduce((a, c) => a + Math.exp(c - top), 0)) + top;
+          const target = targets[r] ?? 0;
+          want.loss.push(lse - (row[target] ?? 0));
+          for (const [j, c] of row.entries()) want.dx.push((Math.exp(c - lse) - (j === target ? 1 : 0)) * (dy[r] ?? 0));
+        }
+        const [xt, tt, dyt] = [tf.tensor2d(x, [rows, vocab]), tf.tensor1d(targets, 'int32'), tf.tensor1d(dy)];
+        const loss = crossEntropyRows(xt, tt);
+        let dx: tf.Tensor | undefined;
+        const profile = await tf.profile(() => {
+          dx = tf.grad((logits: tf.Tensor) => crossEntropyRows(logits as tf.Tensor2D, tt))(xt, dyt);
+        });
+        // The tape's clones (Identity shares the data on webgpu) aside, the two kernels alone.
+        expect(profile.kernels.map((k) => k.name).filter((name) => name !== 'Identity')).toEqual([CROSS_ENTROPY_KERNEL, CROSS_ENTROPY_GRAD_KERNEL]);
+        expectClose('loss', await loss.data(), want.loss, 1e-5, 1e-5);
+        expectClose('dx', await (dx as tf.Tensor).data(), want.dx, 1e-5, 1e-7);
+        tf.dispose([xt, tt, dyt, loss, dx]);
+      });
+    }
+
+    it('gives NaN for a target outside the vocabulary', async () => {
+      const loss = crossEntropyRows(tf.zeros([2, 5]) as tf.Tensor2D, tf.tensor1d([1, 5], 'int32'));
+      const got = Array.from(await loss.data());
+      expect(got[0]).toBeCloseTo(Math.log(5), 5);
+      expect(got[1]).toBeNaN();
     });
   });
 });

@@ -1,9 +1,24 @@
 import type { KernelBackend, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { KernelTakeover } from './kernel-takeover';
-import { ADAM_STEP_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, RMS_NORM_GRAD_KERNEL, RMS_NORM_KERNEL } from './native-kernels';
+import {
+  ADAM_STEP_KERNEL,
+  CROSS_ENTROPY_GRAD_KERNEL,
+  CROSS_ENTROPY_KERNEL,
+  GELU_TANH_GRAD_KERNEL,
+  GELU_TANH_KERNEL,
+  LAYER_NORM_GRAD_KERNEL,
+  LAYER_NORM_KERNEL,
+  MASKED_SOFTMAX_KERNEL,
+  RMS_NORM_GRAD_KERNEL,
+  RMS_NORM_KERNEL,
+  SOFTMAX_GRAD_KERNEL,
+} from './native-kernels';
 import { tf } from './tf';
 import { adamStep } from './webgpu/adam';
+import { crossEntropy, crossEntropyGrad } from './webgpu/cross-entropy';
+import { geluTanh, geluTanhGrad } from './webgpu/gelu';
 import { layerNorm, layerNormGrad, rmsNorm, rmsNormGrad } from './webgpu/norm';
+import { maskedSoftmax, softmaxGrad } from './webgpu/softmax';
 
 /**
  * The runtime's kernels on tfjs-backend-webgpu (docs/runtime.md §7), registered over the stock ones
@@ -51,10 +66,16 @@ export const WEBGPU_OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc, Web
   [LAYER_NORM_GRAD_KERNEL, layerNormGrad, 'webgpu-layernorm'],
   [RMS_NORM_KERNEL, rmsNorm, 'webgpu-layernorm'],
   [RMS_NORM_GRAD_KERNEL, rmsNormGrad, 'webgpu-layernorm'],
+  [GELU_TANH_KERNEL, geluTanh, 'webgpu-gelu'],
+  [GELU_TANH_GRAD_KERNEL, geluTanhGrad, 'webgpu-gelu'],
+  [MASKED_SOFTMAX_KERNEL, maskedSoftmax, 'webgpu-softmax'],
+  [SOFTMAX_GRAD_KERNEL, softmaxGrad, 'webgpu-softmax'],
+  [CROSS_ENTROPY_KERNEL, crossEntropy as KernelFunc, 'webgpu-cross-entropy'],
+  [CROSS_ENTROPY_GRAD_KERNEL, crossEntropyGrad as KernelFunc, 'webgpu-cross-entropy'],
 ];
 
 /** The KERNEL_FIXES entries of the webgpu kernels (select.ts lists them in the backend line). */
-export type WebgpuKernelFix = 'webgpu-addn' | 'webgpu-adam' | 'webgpu-layernorm';
+export type WebgpuKernelFix = 'webgpu-addn' | 'webgpu-adam' | 'webgpu-layernorm' | 'webgpu-gelu' | 'webgpu-softmax' | 'webgpu-cross-entropy';
 
 /** Registers the runtime's webgpu kernels (idempotent); the webgpu backend must be registered. */
 export function applyWebgpuKernels(): void {
