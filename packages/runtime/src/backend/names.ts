@@ -12,12 +12,13 @@ export type BackendName = (typeof BACKEND_NAMES)[number];
 export type BackendRequest = BackendName | 'auto';
 
 /**
- * What `auto` tries, in order. webgpu is never chosen automatically: where Dawn finds only a
- * software adapter it is several times slower than wasm (docs/runtime.md §10). `native` (tensors in
- * process memory, the addon's kernels) comes before wasm: as fast, and not bound by the wasm
- * heap's 4 GB; it is skipped quietly when the addon or OpenBLAS is missing.
+ * What `auto` tries, in order. webgpu only on a machine that shows a GPU device and only on a
+ * hardware adapter: a software one (llvmpipe, SwiftShader) is several times slower than wasm
+ * (docs/runtime.md §10). `native` (tensors in process memory, the addon's kernels) comes before
+ * wasm: as fast, and not bound by the wasm heap's 4 GB; it is skipped quietly when the addon or
+ * OpenBLAS is missing.
  */
-export const AUTO_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'];
+export const AUTO_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'];
 
 export function isBackendName(value: string): value is BackendName {
   return (BACKEND_NAMES as readonly string[]).includes(value);

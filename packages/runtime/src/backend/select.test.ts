@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vites
 import { applyNativeKernels } from './native-kernels';
 import { backendInfo, ensureBackend, initBackend, shutdownBackend } from './select';
 import { tf } from './tf';
+import { gpuDevicePresent } from './webgpu';
 
 const quiet = () => {};
 
@@ -68,12 +69,69 @@ describe('initBackend', () => {
   });
 
   it('throws a RuntimeError with the install command for an explicit backend that is missing', async () => {
-    for (const backend of ['tensorflow-gpu', 'tensorflow', 'webgpu'] as const) {
+    for (const backend of ['tensorflow-gpu', 'tensorflow'] as const) {
       const error = await initBackend({ backend, log: quiet }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RuntimeError);
       expect((error as RuntimeError).message).toMatch(/is not installed/);
       expect((error as RuntimeError).hint).toMatch(/pnpm add /);
     }
+  });
+});
+
+describe('webgpu', () => {
+  const REQUIRE_WEBGPU = process.env.CT_REQUIRE_WEBGPU === '1';
+  let allowSoftware: string | undefined;
+  beforeEach(() => {
+    allowSoftware = process.env.CT_WEBGPU_ALLOW_SOFTWARE;
+    delete process.env.CT_WEBGPU_ALLOW_SOFTWARE;
+  });
+  afterEach(() => {
+    if (allowSoftware === undefined) delete process.env.CT_WEBGPU_ALLOW_SOFTWARE;
+    else process.env.CT_WEBGPU_ALLOW_SOFTWARE = allowSoftware;
+  });
+
+  it('is tried by auto only where the machine shows a GPU device (NVIDIA, AMD, a DRM render node)', () => {
+    const dev = fs.mkdtempSync(path.join(os.tmpdir(), 'ct-dev-'));
+    expect(gpuDevicePresent('linux', dev)).toBe(false);
+    fs.mkdirSync(path.join(dev, 'dri'));
+    fs.writeFileSync(path.join(dev, 'dri', 'card0'), '');
+    expect(gpuDevicePresent('linux', dev)).toBe(false);
+    fs.writeFileSync(path.join(dev, 'dri', 'renderD128'), '');
+    expect(gpuDevicePresent('linux', dev)).toBe(true);
+    fs.rmSync(path.join(dev, 'dri'), { recursive: true });
+    fs.writeFileSync(path.join(dev, 'nvidia0'), '');
+    expect(gpuDevicePresent('linux', dev)).toBe(true);
+    expect(gpuDevicePresent('darwin', path.join(dev, 'none'))).toBe(true);
+    fs.rmSync(dev, { recursive: true });
+  });
+
+  it.skipIf(gpuDevicePresent())('on a machine without a GPU: auto does not try it, and a request says what Dawn tried', async () => {
+    const lines: string[] = [];
+    expect((await initBackend({ threads: 1, log: (l) => lines.push(l) })).name).not.toBe('webgpu');
+    expect(lines.join('\n')).not.toMatch(/webgpu/);
+    const error = await initBackend({ backend: 'webgpu', log: quiet }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect((error as RuntimeError).message).toMatch(/backend webgpu is not available: (Dawn found no WebGPU adapter \(tried Dawn's default\)|the only WebGPU adapter is a software renderer)/);
+    expect((error as RuntimeError).hint).toMatch(/CT_WEBGPU_ALLOW_SOFTWARE=1/);
+  });
+
+  it('runs on a software renderer when allowed, and records the adapter', async (ctx) => {
+    process.env.CT_WEBGPU_ALLOW_SOFTWARE = '1';
+    const lines: string[] = [];
+    const started = await initBackend({ backend: 'webgpu', log: (l) => lines.push(l) }).catch((e: unknown) => e);
+    if (started instanceof Error) {
+      if (REQUIRE_WEBGPU) throw started;
+      ctx.skip(`webgpu cannot start here: ${started.message}`);
+    }
+    const info = started as Awaited<ReturnType<typeof initBackend>>;
+    expect(info.adapter?.name).toBeTruthy();
+    if (!gpuDevicePresent()) expect(info.adapter).toMatchObject({ software: true });
+    expect(info.kernelFixes).toContain('webgpu-addn');
+    expect(lines).toEqual([expect.stringMatching(/^backend: webgpu \(tfjs 4\.22\.0, 1 thread, adapter: .+, fixes: webgpu-addn/)]);
+    // AddN over more inputs than a shader may bind (webgpu-addn).
+    const parts = Array.from({ length: 37 }, (_, i) => tf.fill([3], i + 1));
+    expect(Array.from(await tf.addN(parts).data())).toEqual([703, 703, 703]);
+    tf.dispose(parts);
   });
 });
 

@@ -1,7 +1,7 @@
 import { RuntimeError } from '@circuit-tuning/contracts';
 import { activateBackend, backendInstance } from './activate';
 import { type KernelFix, NATIVE_KERNEL_FIXES, opFixesFor } from './fixes';
-import { type BackendInfo, formatBackendLine } from './info';
+import { type BackendInfo, formatBackendLine, type GpuAdapter } from './info';
 import { startNative } from './native';
 import { applyNativeKernels, type NativeKernelsInfo, nativeKernelsApplied, removeNativeKernels } from './native-kernels';
 import { AUTO_ORDER, type BackendName, type BackendRequest, INSTALL_HINTS, TFJS_BACKEND_NAME } from './names';
@@ -46,8 +46,8 @@ function serialised<T>(task: () => Promise<T>): Promise<T> {
 /**
  * Chooses, starts and verifies the backend, logs one line about it, and returns what runs.
  *
- * `auto` tries tensorflow-gpu, tensorflow, native (when the addon and OpenBLAS load), then wasm
- * (cpu as the last resort). A backend that is
+ * `auto` tries tensorflow-gpu, tensorflow, webgpu (on a machine with a GPU, never a software
+ * adapter), native (when the addon and OpenBLAS load), then wasm (cpu as the last resort). A backend that is
  * installed but fails is logged with its reason and install hint, and recorded in
  * `fallbackReason`; one that is not installed is skipped quietly. An explicitly requested
  * backend that cannot start throws RuntimeError with the reason and the install command.
@@ -104,7 +104,7 @@ async function doInit(options: InitBackendOptions): Promise<BackendInfo> {
   for (const name of candidates) {
     let started: Started;
     try {
-      started = await start(name, request.threads, options.nativeKernels ?? true, log);
+      started = await start(name, request.threads, options.nativeKernels ?? true, request.backend === 'auto', log);
     } catch (error) {
       const reason = firstLine(error);
       const hint =
@@ -137,18 +137,20 @@ function toBackendInfo(name: BackendName, requested: BackendRequest, started: St
     simd: started.simd,
     kernelFixes: kernelFixesOf(name, started.threads),
     ...(started.nativeKernels === undefined ? {} : { nativeKernels: started.nativeKernels }),
+    ...(started.adapter === undefined ? {} : { adapter: started.adapter }),
     ...(reasons.length === 0 ? {} : { fallbackReason: reasons.join('; ') }),
   };
 }
 
 interface Started {
   threads: number;
+  adapter?: GpuAdapter;
   simd: boolean;
   fallbackReason?: string;
   nativeKernels?: NativeKernelsInfo;
 }
 
-async function start(name: BackendName, threads: number, native: boolean, log: (line: string) => void): Promise<Started> {
+async function start(name: BackendName, threads: number, native: boolean, automatic: boolean, log: (line: string) => void): Promise<Started> {
   switch (name) {
     case 'wasm': {
       const started = await startWasm(threads);
@@ -181,8 +183,7 @@ async function start(name: BackendName, threads: number, native: boolean, log: (
       return { threads: native.threads, simd: false, ...(native.note === undefined ? {} : { fallbackReason: native.note }) };
     }
     case 'webgpu':
-      await startWebgpu();
-      return { threads: 1, simd: false };
+      return { threads: 1, simd: false, adapter: await startWebgpu({ automatic }) };
   }
 }
 
@@ -208,7 +209,7 @@ function kernelFixesOf(name: BackendName, threads: number): string[] {
   const fixes: KernelFix[] = [];
   if (name === 'wasm') fixes.push('slice-view', 'shared-identity', 'gather-rows');
   if (name === 'wasm' && nativeKernelsApplied('wasm')) fixes.push(...NATIVE_KERNEL_FIXES);
-  if (name === 'webgpu') fixes.push('webgpu-addn');
+  if (name === 'webgpu') fixes.push('webgpu-addn', 'webgpu-adam', 'webgpu-layernorm', 'webgpu-gelu', 'webgpu-softmax', 'webgpu-cross-entropy');
   if (name === 'native') fixes.push('copy-slices', 'scatter-rows', 'broadcast-binary', ...NATIVE_KERNEL_FIXES);
   fixes.push(...opFixesFor(TFJS_BACKEND_NAME[name]));
   if (name === 'wasm' && threads > 1) fixes.push('threads-loader');

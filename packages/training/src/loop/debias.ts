@@ -1,5 +1,5 @@
 import { ConfigError } from '@circuit-tuning/contracts';
-import { tf } from '@circuit-tuning/runtime';
+import { embeddingLookup, tf } from '@circuit-tuning/runtime';
 import { z } from 'zod';
 import { nextTokenLoss } from './loss';
 
@@ -70,10 +70,12 @@ export function debiasObjective(beta: number, pairs: ReadonlyMap<number, [number
       const next = tf.minimum(tf.reshape(tf.slice(ids, [0, 1], [batch, seq - 1]), [rows]), tf.scalar(size, 'int32')) as tf.Tensor1D;
       const lookup = (table: Int32Array | Float32Array) => tf.gather(tf.concat([tf.tensor1d(table), tf.zeros([1], table instanceof Int32Array ? 'int32' : 'float32')]), next);
       const counted = tf.mul(lookup(isPronoun), tf.cast(tf.notEqual(tf.reshape(tf.slice(weights, [0, 0], [batch, seq - 1]), [rows]), 0), 'float32'));
-      // logit(male form) − logit(female form) at each position, gathered from the flat logits.
-      const flat = tf.reshape(tf.slice(logits, [0, 0, 0], [batch, seq - 1, vocab]), [rows * vocab]);
+      // logit(male form) − logit(female form) at each position, looked up in the flat logits as
+      // rows of one value (embeddingLookup: gather's own gradient has no wasm kernel).
+      const flat = tf.reshape(tf.slice(logits, [0, 0, 0], [batch, seq - 1, vocab]), [rows * vocab, 1]) as tf.Tensor2D;
       const rowStart = tf.mul(tf.range(0, rows, 1, 'int32'), tf.scalar(vocab, 'int32'));
-      const gap = tf.sub(tf.gather(flat, tf.add(rowStart, lookup(maleIds))), tf.gather(flat, tf.add(rowStart, lookup(femaleIds))));
+      const at = (table: Int32Array) => tf.reshape(embeddingLookup(flat, tf.add(rowStart, lookup(table))), [rows]);
+      const gap = tf.sub(at(maleIds), at(femaleIds));
       // A batch without pronouns adds exactly 0: plain NLL.
       const count = tf.maximum(tf.sum(counted), 1);
       return tf.add(nll, tf.div(tf.mul(beta, tf.sum(tf.mul(tf.abs(gap), counted))), count)) as tf.Scalar;
