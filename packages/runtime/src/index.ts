@@ -1,7 +1,7 @@
 // The runtime's surface: what other packages and the apps use, by name (the rest stays internal).
 // The tensor backend: the one tfjs engine, its choice, and the fast-path kernels.
 export { tf } from './backend/tf';
-export { type BackendInfo, backendInfo, type BackendName, type BackendRequest, ensureBackend, type InitBackendOptions, initBackend, nativeKernelsApplied, opFixesFor, shutdownBackend } from './backend/index';
+export { applyWebgpuKernels, type BackendInfo, backendInfo, type BackendName, type BackendRequest, ensureBackend, type InitBackendOptions, initBackend, nativeKernelsApplied, opFixesFor, shutdownBackend } from './backend/index';
 // Tensor ops that pick the fast form for the active backend.
 export {
   type AdamSettings,

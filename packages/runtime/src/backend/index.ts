@@ -14,4 +14,5 @@ export { KERNEL_FIXES, type KernelFix, opFixesFor } from './fixes';
 export { backendInfo, ensureBackend, type InitBackendOptions, initBackend, shutdownBackend } from './select';
 export { applyWasmKernelFixes, removeWasmKernelFixes, wasmKernelFixesApplied } from './wasm-kernels';
 export { WEBGPU_ALLOW_SOFTWARE_ENV, WEBGPU_DAWN_FLAGS_ENV } from './webgpu';
+export { applyWebgpuKernels } from './webgpu-kernels';
 export { applyNativeKernels, type NativeKernelsInfo, nativeKernelsApplied, removeNativeKernels } from './native-kernels';

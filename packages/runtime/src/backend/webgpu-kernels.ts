@@ -77,11 +77,17 @@ export const WEBGPU_OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc, Web
 /** The KERNEL_FIXES entries of the webgpu kernels (select.ts lists them in the backend line). */
 export type WebgpuKernelFix = 'webgpu-addn' | 'webgpu-adam' | 'webgpu-layernorm' | 'webgpu-gelu' | 'webgpu-softmax' | 'webgpu-cross-entropy';
 
-/** Registers the runtime's webgpu kernels (idempotent); the webgpu backend must be registered. */
-export function applyWebgpuKernels(): void {
+/**
+ * Registers the runtime's webgpu kernels (idempotent); the webgpu backend must be registered.
+ * `fused: false` takes the runtime's own kernels back out (AddN's fix stays: without it a
+ * gradient norm fails), so that the ops run their composed tf versions, for comparisons.
+ */
+export function applyWebgpuKernels(options: { fused?: boolean } = {}): void {
   takeover.apply();
   for (const [kernelName, kernelFunc] of WEBGPU_OWN_KERNELS) {
-    if (tf.getKernel(kernelName, 'webgpu') === undefined) tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc });
+    const registered = tf.getKernel(kernelName, 'webgpu') !== undefined;
+    if (options.fused !== false && !registered) tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc });
+    if (options.fused === false && registered) tf.unregisterKernel(kernelName, 'webgpu');
   }
 }
 
