@@ -64,51 +64,50 @@ def token_stream(batch, seq, vocab, seed=1):
     return [r[:-1] for r in rows], [r[1:] for r in rows]
 
 
-def main():
-    req = json.loads(sys.argv[1])
-    import torch
-    import torch.nn.functional as F
+class Gpt2:
+    """The GPT-2-shaped model with random weights on `device` (cpu or cuda), and its loss.
 
-    torch.set_num_threads(req['threads'])
-    torch.manual_seed(1)
-    L, H, D, V = req['layers'], req['heads'], req['d'], req['vocab']
-    dh, P = D // H, max(1024, max(r['seq'] for r in req['runs']))
-    blas = 'unknown'
-    m = re.search(r'BLAS_INFO=([^,\s]+)', torch.__config__.show())
-    if m:
-        blas = m.group(1)
-    openblas = any('openblas' in line for line in open('/proc/self/maps')) if os.path.exists('/proc/self/maps') else False
-    emit({'type': 'backend', 'name': 'torch', 'version': torch.__version__, 'threads': torch.get_num_threads(),
-          'blas': blas, 'openblas_loaded': openblas})
+    Also imported by scripts/gpu-check/torch_bench.py (issue 18's device check)."""
 
-    def normal(*shape, std=0.02):
-        return (torch.randn(*shape) * std).requires_grad_()
+    def __init__(self, L, H, D, V, P, device='cpu'):
+        import torch
+        self.L, self.H, self.D, self.V, self.dh, self.device = L, H, D, V, D // H, device
 
-    def const(value, *shape):
-        return torch.full(shape, float(value)).requires_grad_()
+        def normal(*shape, std=0.02):
+            return (torch.randn(*shape, device=device) * std).requires_grad_()
 
-    t0 = time.perf_counter()
-    resid_std = 0.02 / math.sqrt(2 * L)
-    p = {'W_E': normal(V, D), 'W_pos': normal(P, D, std=0.01)}
-    blocks = []
-    for _ in range(L):
-        blocks.append({
-            'ln1_w': const(1, D), 'ln1_b': const(0, D),
-            'W_Q': normal(D, D), 'W_K': normal(D, D), 'W_V': normal(D, D),
-            'b_Q': const(0, D), 'b_K': const(0, D), 'b_V': const(0, D),
-            'W_O': normal(D, D, std=resid_std), 'b_O': const(0, D),
-            'ln2_w': const(1, D), 'ln2_b': const(0, D),
-            'W_in': normal(D, 4 * D), 'b_in': const(0, 4 * D),
-            'W_out': normal(4 * D, D, std=resid_std), 'b_out': const(0, D),
-        })
-    p['lnf_w'], p['lnf_b'] = const(1, D), const(0, D)
-    params = [p['W_E'], p['W_pos']] + [t for b in blocks for t in b.values()] + [p['lnf_w'], p['lnf_b']]
-    emit({'type': 'model', 'params': sum(t.numel() for t in params), 'buildS': time.perf_counter() - t0})
+        def const(value, *shape):
+            return torch.full(shape, float(value), device=device).requires_grad_()
 
-    def forward_loss(ids, targets, B, T, probes=None):
+        resid_std = 0.02 / math.sqrt(2 * L)
+        p = {'W_E': normal(V, D), 'W_pos': normal(P, D, std=0.01)}
+        blocks = []
+        for _ in range(L):
+            blocks.append({
+                'ln1_w': const(1, D), 'ln1_b': const(0, D),
+                'W_Q': normal(D, D), 'W_K': normal(D, D), 'W_V': normal(D, D),
+                'b_Q': const(0, D), 'b_K': const(0, D), 'b_V': const(0, D),
+                'W_O': normal(D, D, std=resid_std), 'b_O': const(0, D),
+                'ln2_w': const(1, D), 'ln2_b': const(0, D),
+                'W_in': normal(D, 4 * D), 'b_in': const(0, 4 * D),
+                'W_out': normal(4 * D, D, std=resid_std), 'b_out': const(0, D),
+            })
+        p['lnf_w'], p['lnf_b'] = const(1, D), const(0, D)
+        self.p, self.blocks = p, blocks
+        self.params = [p['W_E'], p['W_pos']] + [t for b in blocks for t in b.values()] + [p['lnf_w'], p['lnf_b']]
+
+    def forward_loss(self, ids, targets, B, T, probes=None, writers=None):
+        """Mean next-token cross-entropy. `probes`: reader probes (the module docstring's layout).
+        `writers`: a list that receives every writer node's output, [N, D] each, in the graph's
+        writer order (input; per layer its heads, then its MLP), for EAP's contraction."""
+        import torch
+        import torch.nn.functional as F
+        p, blocks, H, D, dh = self.p, self.blocks, self.H, self.D, self.dh
         N = B * T
         x = (p['W_E'][ids] + p['W_pos'][:T]).reshape(N, D)
-        mask = torch.triu(torch.full((T, T), -1e9), diagonal=1)
+        if writers is not None:
+            writers.append(x)
+        mask = torch.triu(torch.full((T, T), -1e9, device=self.device), diagonal=1)
         for l, b in enumerate(blocks):
             if probes is None:
                 h = F.layer_norm(x, (D,), b['ln1_w'], b['ln1_b'], 1e-5)
@@ -125,13 +124,45 @@ def main():
                 q, k, v = [t.reshape(H, B, T, dh).transpose(0, 1) for t in qkv.split(H, 0)]  # [B, H, T, dh]
             att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dh) + mask, dim=-1)
             z = (att @ v).transpose(1, 2).reshape(N, D)
-            x = x + z @ b['W_O'] + b['b_O']
+            if writers is None:
+                x = x + z @ b['W_O'] + b['b_O']
+            else:
+                # Each head's own output (its W_O rows): [H, N, D].
+                heads = torch.bmm(z.reshape(N, H, dh).transpose(0, 1), b['W_O'].reshape(H, dh, D))
+                writers.extend(heads.unbind(0))
+                x = x + heads.sum(0) + b['b_O']
             mlp_in = x if probes is None else x + probes['mlp'][l]
             h2 = F.layer_norm(mlp_in, (D,), b['ln2_w'], b['ln2_b'], 1e-5)
-            x = x + F.gelu(h2 @ b['W_in'] + b['b_in'], approximate='tanh') @ b['W_out'] + b['b_out']
+            mlp_out = F.gelu(h2 @ b['W_in'] + b['b_in'], approximate='tanh') @ b['W_out'] + b['b_out']
+            if writers is not None:
+                writers.append(mlp_out)
+            x = x + mlp_out
         final = x if probes is None else x + probes['logits']
         logits = F.layer_norm(final, (D,), p['lnf_w'], p['lnf_b'], 1e-5) @ p['W_E'].t()
         return F.cross_entropy(logits, targets)
+
+
+def main():
+    req = json.loads(sys.argv[1])
+    import torch
+
+    torch.set_num_threads(req['threads'])
+    torch.manual_seed(1)
+    L, H, D, V = req['layers'], req['heads'], req['d'], req['vocab']
+    P = max(1024, max(r['seq'] for r in req['runs']))
+    blas = 'unknown'
+    m = re.search(r'BLAS_INFO=([^,\s]+)', torch.__config__.show())
+    if m:
+        blas = m.group(1)
+    openblas = any('openblas' in line for line in open('/proc/self/maps')) if os.path.exists('/proc/self/maps') else False
+    emit({'type': 'backend', 'name': 'torch', 'version': torch.__version__, 'threads': torch.get_num_threads(),
+          'blas': blas, 'openblas_loaded': openblas})
+
+    t0 = time.perf_counter()
+    model = Gpt2(L, H, D, V, P)
+    params = model.params
+    forward_loss = model.forward_loss
+    emit({'type': 'model', 'params': sum(t.numel() for t in params), 'buildS': time.perf_counter() - t0})
 
     adam = None
     for run in req['runs']:

@@ -25,6 +25,10 @@ export interface CompareOptions {
   prompts: number;
   promptTokens: number;
   steps: number;
+  /** The model's width (default GPT-2 small's: 12 heads, d 768, vocab 50257); gpu-check.bench.ts runs a small one on software adapters. */
+  heads?: number;
+  d?: number;
+  vocab?: number;
 }
 
 interface Timed {
@@ -46,7 +50,7 @@ export interface StepMeasurement extends Timed {
 
 /** Times `o.steps` steps (after one warm-up) of one variant, in this process. */
 export async function measureStep(o: CompareOptions, variant: StepVariant, say: (line: string) => void): Promise<StepMeasurement> {
-  const config = gpt2Config({ nLayers: o.layers, nHeads: 12, dModel: 768, vocabSize: 50257, maxPositions: 1024 });
+  const config = gpt2Config({ nLayers: o.layers, nHeads: o.heads ?? 12, dModel: o.d ?? 768, vocabSize: o.vocab ?? 50257, maxPositions: 1024 });
   const model = await TransformerModel.random(config, 1);
   const rng = createRng(2);
   const batch: TokenBatch = {
