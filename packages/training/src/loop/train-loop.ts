@@ -127,7 +127,11 @@ export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRo
         : { value: tf.tidy(() => lossFn(ids, weights)), grads: {} as Record<string, tf.Tensor> };
     const gradList = variables.map((v) => grads[v.name]!);
     const { norm, factor } = clipFactor(gradList, options.settings.clipNorm, plan.trainable.map((t) => t.mask));
-    const [lossValue, normValue] = [(await value.data())[0]!, (await norm.data())[0]!];
+    // One readback per step, which a GPU backend waits for: the loss, the gradient norm and the
+    // clip factor together. The divergence guard needs the first two before anything is updated.
+    const scalars = tf.tidy(() => tf.stack([value, norm, factor]));
+    const [lossValue, normValue, scale] = Array.from(await scalars.data()) as [number, number, number];
+    scalars.dispose();
     const diverged = divergence(lossValue, normValue, state.log, options.settings.divergence);
     if (diverged !== undefined) {
       tf.dispose([ids, weights, value, norm, factor, ...gradList, ...(plan.dispose ?? [])]);
@@ -139,7 +143,6 @@ export async function trainLoop(options: TrainLoopOptions): Promise<{ log: LogRo
     }
     // One parameter at a time, each gradient released as soon as its update is done: scaling every
     // gradient first held a second copy of all of them (3.7 GB on Llama-3.2-1B, issue 13).
-    const scale = (await factor.data())[0]!;
     plan.trainable.forEach((t, i) => {
       const raw = gradList[i]!;
       const grad = scale === 1 ? raw : tf.mul(raw, scale);
