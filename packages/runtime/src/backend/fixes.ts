@@ -44,8 +44,8 @@ export const KERNEL_FIXES = {
   'native-optimizers': 'Adam/AdamW and SGD steps run as one fused native kernel per parameter',
   /** WebGPU allows 8 storage buffers per shader stage; the stock AddN binds one per input. */
   'webgpu-addn': 'AddN of more inputs than a shader may bind sums them in groups (webgpu)',
-  /** As native-optimizers: the Adam/AdamW step is ~20 stock webgpu dispatches per parameter. */
-  'webgpu-adam': 'Adam/AdamW steps run as one WGSL dispatch per parameter (webgpu)',
+  /** As native-optimizers: the Adam/AdamW step is ~20 stock webgpu dispatches per parameter, SGD's ~10. */
+  'webgpu-optimizers': 'Adam/AdamW and SGD steps run as one WGSL dispatch per parameter (webgpu)',
   /** As native-layernorm: LayerNorm and RMSNorm are about eight stock dispatches forward and twelve back. */
   'webgpu-layernorm': 'LayerNorm and RMSNorm run as one WGSL dispatch, their gradients as two (webgpu)',
   /** As native-gelu: gelu_new is about ten stock dispatches forward and fifteen back. */

@@ -209,7 +209,7 @@ function kernelFixesOf(name: BackendName, threads: number): string[] {
   const fixes: KernelFix[] = [];
   if (name === 'wasm') fixes.push('slice-view', 'shared-identity', 'gather-rows');
   if (name === 'wasm' && nativeKernelsApplied('wasm')) fixes.push(...NATIVE_KERNEL_FIXES);
-  if (name === 'webgpu') fixes.push('webgpu-addn', 'webgpu-adam', 'webgpu-layernorm', 'webgpu-gelu', 'webgpu-softmax', 'webgpu-cross-entropy');
+  if (name === 'webgpu') fixes.push('webgpu-addn', 'webgpu-optimizers', 'webgpu-layernorm', 'webgpu-gelu', 'webgpu-softmax', 'webgpu-cross-entropy');
   if (name === 'native') fixes.push('copy-slices', 'scatter-rows', 'broadcast-binary', ...NATIVE_KERNEL_FIXES);
   fixes.push(...opFixesFor(TFJS_BACKEND_NAME[name]));
   if (name === 'wasm' && threads > 1) fixes.push('threads-loader');

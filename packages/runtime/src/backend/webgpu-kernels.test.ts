@@ -4,6 +4,7 @@ import { fusedGeluTanh } from '../ops/activation';
 import { fusedAdamStep } from '../ops/adam';
 import { maskedSoftmax, softmaxBackward } from '../ops/attention';
 import { crossEntropyRows } from '../ops/loss';
+import { fusedSgdStep } from '../ops/sgd';
 import { fusedLayerNorm, fusedRmsNorm } from '../ops/norm';
 import {
   ADAM_STEP_KERNEL,
@@ -14,6 +15,7 @@ import {
   LAYER_NORM_GRAD_KERNEL,
   LAYER_NORM_KERNEL,
   MASKED_SOFTMAX_KERNEL,
+  SGD_STEP_KERNEL,
   SOFTMAX_GRAD_KERNEL,
 } from './native-kernels';
 import { initBackend, shutdownBackend } from './select';
@@ -233,6 +235,56 @@ describe.skipIf(unavailable !== undefined)(`webgpu kernels${unavailable === unde
       expect(profile.kernels.map((k) => k.name)).toEqual([ADAM_STEP_KERNEL]);
       tf.dispose(Object.values(inputs));
     });
+  });
+
+  describe(SGD_STEP_KERNEL, () => {
+    const [rows, cols] = [37, 29];
+    const size = rows * cols;
+    // A mask per entry, per row ([rows, 1]) and per column ([1, cols]), as circuit-tuning builds them.
+    const maskShapes = { entries: [rows, cols], rows: [rows, 1], columns: [1, cols] } as const;
+    for (const [along, momentum, weightDecay] of [
+      [undefined, 0.9, 1e-4],
+      [undefined, 0, 0],
+      ['entries', 0.9, 1e-4],
+      ['rows', 0.9, 0],
+      ['columns', 0, 1e-4],
+    ] as const) {
+      it(`matches sgd.c with momentum ${momentum}, decay ${weightDecay}${along === undefined ? '' : `, a mask per ${along}; frozen entries keep their bits`}`, async () => {
+        const p = values(size, 111);
+        const g = values(size, 112, 0.1);
+        const v = values(size, 113, 0.01);
+        const maskShape = along === undefined ? undefined : maskShapes[along];
+        const mask = maskShape && Float32Array.from(values(maskShape[0] * maskShape[1], 114, 1, 0), (u) => (u < 0.5 ? 0 : 1));
+        const free = (i: number) => (along === undefined ? 1 : (mask?.[along === 'rows' ? Math.floor(i / cols) : along === 'columns' ? i % cols : i] ?? 1));
+        const want = { p: [] as number[], v: [] as number[] };
+        for (let i = 0; i < size; i++) {
+          const gi = (g[i] ?? 0) + (p[i] ?? 0) * weightDecay;
+          let step = gi;
+          if (momentum > 0) {
+            const newV = (v[i] ?? 0) + free(i) * ((v[i] ?? 0) * momentum + gi - (v[i] ?? 0));
+            want.v.push(newV);
+            step = newV;
+          }
+          want.p.push((p[i] ?? 0) - step * free(i) * 0.01);
+        }
+        const inputs = {
+          param: tf.tensor(p, [rows, cols]),
+          grad: tf.tensor(g, [rows, cols]),
+          ...(momentum > 0 ? { velocity: tf.tensor(v, [rows, cols]) } : {}),
+          ...(mask === undefined || maskShape === undefined ? {} : { mask: tf.tensor(mask, [...maskShape]) }),
+        };
+        const out = fusedSgdStep(inputs, { learningRate: 0.01, momentum, weightDecay });
+        if (out === undefined) throw new Error(`${SGD_STEP_KERNEL} is not registered on webgpu`);
+        const got = { p: await out.param.data(), v: await out.velocity?.data() };
+        expectClose('p', got.p, want.p);
+        if (momentum > 0) expectClose('v', got.v ?? [], want.v);
+        for (let i = 0; i < size; i++) {
+          if (free(i) !== 0) continue;
+          if (!Object.is(got.p[i], p[i]) || (momentum > 0 && !Object.is(got.v?.[i], v[i]))) throw new Error(`frozen entry ${i} changed`);
+        }
+        tf.dispose([...Object.values(inputs), out.param, out.velocity]);
+      });
+    }
   });
 
   describe(`${LAYER_NORM_KERNEL}, ${LAYER_NORM_GRAD_KERNEL} and RMSNorm`, () => {

@@ -11,6 +11,7 @@ import {
   MASKED_SOFTMAX_KERNEL,
   RMS_NORM_GRAD_KERNEL,
   RMS_NORM_KERNEL,
+  SGD_STEP_KERNEL,
   SOFTMAX_GRAD_KERNEL,
 } from './native-kernels';
 import { tf } from './tf';
@@ -18,6 +19,7 @@ import { adamStep } from './webgpu/adam';
 import { crossEntropy, crossEntropyGrad } from './webgpu/cross-entropy';
 import { geluTanh, geluTanhGrad } from './webgpu/gelu';
 import { layerNorm, layerNormGrad, rmsNorm, rmsNormGrad } from './webgpu/norm';
+import { sgdStep } from './webgpu/sgd';
 import { maskedSoftmax, softmaxGrad } from './webgpu/softmax';
 
 /**
@@ -61,7 +63,8 @@ const takeover = new KernelTakeover('webgpu', { AddN: addN });
 
 /** The runtime's own kernels on webgpu, each with its KERNEL_FIXES entry (fixes.ts). */
 export const WEBGPU_OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc, WebgpuKernelFix]> = [
-  [ADAM_STEP_KERNEL, adamStep as KernelFunc, 'webgpu-adam'],
+  [ADAM_STEP_KERNEL, adamStep as KernelFunc, 'webgpu-optimizers'],
+  [SGD_STEP_KERNEL, sgdStep as KernelFunc, 'webgpu-optimizers'],
   [LAYER_NORM_KERNEL, layerNorm, 'webgpu-layernorm'],
   [LAYER_NORM_GRAD_KERNEL, layerNormGrad, 'webgpu-layernorm'],
   [RMS_NORM_KERNEL, rmsNorm, 'webgpu-layernorm'],
@@ -75,7 +78,7 @@ export const WEBGPU_OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc, Web
 ];
 
 /** The KERNEL_FIXES entries of the webgpu kernels (select.ts lists them in the backend line). */
-export type WebgpuKernelFix = 'webgpu-addn' | 'webgpu-adam' | 'webgpu-layernorm' | 'webgpu-gelu' | 'webgpu-softmax' | 'webgpu-cross-entropy';
+export type WebgpuKernelFix = 'webgpu-addn' | 'webgpu-optimizers' | 'webgpu-layernorm' | 'webgpu-gelu' | 'webgpu-softmax' | 'webgpu-cross-entropy';
 
 /**
  * Registers the runtime's webgpu kernels (idempotent); the webgpu backend must be registered.

@@ -39,6 +39,8 @@ export interface WebgpuBackend {
 
 interface GpuDevice {
   createShaderModule(descriptor: { code: string }): unknown;
+  pushErrorScope(filter: 'validation'): void;
+  popErrorScope(): Promise<{ message: string } | null>;
   createComputePipeline(descriptor: { layout: 'auto'; compute: { module: unknown; entryPoint: string } }): GpuPipeline;
   createBuffer(descriptor: { size: number; usage: number }): unknown;
   createBindGroup(descriptor: { layout: unknown; entries: Array<{ binding: number; resource: unknown }> }): unknown;
@@ -84,6 +86,8 @@ export interface Dispatch {
 }
 
 const pipelines = new WeakMap<GpuDevice, Map<string, GpuPipeline>>();
+/** Why a kernel's pipeline failed validation, by key (known only after its first dispatch). */
+const failures = new WeakMap<GpuDevice, Map<string, string>>();
 
 /** The shader: bindings in order, the uniform block last, then the kernel's body. */
 function shaderOf(dispatch: Dispatch): string {
@@ -115,10 +119,25 @@ export function run(backend: WebgpuBackend, dispatch: Dispatch): void {
     cache = new Map();
     pipelines.set(device, cache);
   }
+  let failed = failures.get(device);
+  if (failed === undefined) {
+    failed = new Map();
+    failures.set(device, failed);
+  }
+  // WebGPU reports an invalid shader asynchronously, and its dispatches then leave the outputs
+  // unwritten: every later call of the kernel throws instead.
+  const failure = failed.get(dispatch.key);
+  if (failure !== undefined) throw new Error(`webgpu kernel ${dispatch.key}: ${failure}`);
   let pipeline = cache.get(dispatch.key);
   if (pipeline === undefined) {
+    device.pushErrorScope('validation');
     const module = device.createShaderModule({ code: shaderOf(dispatch) });
     pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+    const key = dispatch.key;
+    const record = failed;
+    void device.popErrorScope().then((error) => {
+      if (error !== null) record.set(key, error.message);
+    });
     cache.set(dispatch.key, pipeline);
   }
   const entries = dispatch.bindings.map((b, i) => ({ binding: i, resource: { buffer: bufferOf(backend, b.tensor) } }));
