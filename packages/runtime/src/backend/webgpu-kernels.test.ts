@@ -289,10 +289,12 @@ describe.skipIf(unavailable !== undefined)(`webgpu kernels${unavailable === unde
 
   describe(`${LAYER_NORM_KERNEL}, ${LAYER_NORM_GRAD_KERNEL} and RMSNorm`, () => {
     const eps = 1e-5;
-    // 21 rows of 37 (a narrow workgroup, a width not a multiple of 4), 5 rows of 600 (the wide one).
+    // 21 rows of 37 (a narrow workgroup, a width not a multiple of 4), 5 rows of 600 (the wide
+    // one), 600 rows of 37 (the weight gradients summed in three chunks of rows).
     for (const [shape, seed] of [
       [[3, 7, 37], 41],
       [[5, 600], 51],
+      [[2, 300, 37], 57],
     ] as const) {
       const d = shape[shape.length - 1] ?? 0;
       const size = shape.reduce((a, c) => a * c, 1);

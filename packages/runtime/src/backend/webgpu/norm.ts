@@ -12,7 +12,8 @@ import { MAIN_PARAMETERS, rowWorkgroup, workgroupReduce, workgroupScratch } from
  *
  * Forward: one workgroup per row, the row's moments by workgroup reductions, one dispatch.
  * Backward: a row pass (dx, and each row's mean and 1/σ) and a column pass (dw, db summed over the
- * rows from those), two dispatches where the composed tf version takes about twelve. WGSL has no
+ * rows from those), two dispatches where the composed tf version takes about twelve (three past
+ * CHUNK_ROWS rows, where the column pass sums chunks of rows and a third pass adds the chunks). WGSL has no
  * float atomics, so the column sums cannot ride on the row pass.
  */
 
@@ -89,21 +90,31 @@ fn main(${MAIN_PARAMETERS}) {
 }`;
 }
 
-/** Columns per workgroup and lanes over the rows in the column pass (COLUMNS · LANES = 256). */
+/**
+ * The column pass: workgroups of COLUMNS columns × LANES lanes, each over a chunk of up to
+ * CHUNK_ROWS rows, so that a long batch (GPT-2's 8192 rows of 768: 12 column groups) still fills a
+ * GPU (32 chunks: 384 workgroups). One chunk writes dw and db; several write one partial row each,
+ * which a last dispatch sums per column.
+ */
 const COLUMNS = 64;
 const LANES = 4;
+const CHUNK_ROWS = 256;
 
-function columnGradBody(centred: boolean): string {
+function columnGradBody(centred: boolean, chunked: boolean): string {
   return `
 var<workgroup> dwPartial: array<f32, ${COLUMNS * LANES}>;
 var<workgroup> dbPartial: array<f32, ${COLUMNS * LANES}>;
 @compute @workgroup_size(${COLUMNS}, ${LANES})
 fn main(${MAIN_PARAMETERS}) {
-  let column = workgroupIndex(wid, nwg) * ${COLUMNS}u + lid.x;
+  let group = workgroupIndex(wid, nwg);
+  let chunk = group / uniforms.columnGroups;
+  let column = (group - chunk * uniforms.columnGroups) * ${COLUMNS}u + lid.x;
+  let firstRow = chunk * ${CHUNK_ROWS}u;
+  let lastRow = min(firstRow + ${CHUNK_ROWS}u, uniforms.rows);
   var dwSum = 0.0;
   var dbSum = 0.0;
   if (column < uniforms.d) {
-    for (var row = lid.y; row < uniforms.rows; row = row + ${LANES}u) {
+    for (var row = firstRow + lid.y; row < lastRow; row = row + ${LANES}u) {
       let at = row * uniforms.d + column;
       let xhat = (x[at] - stats[2u * row]) * stats[2u * row + 1u];
       dwSum = dwSum + dy[at] * xhat;
@@ -121,9 +132,28 @@ fn main(${MAIN_PARAMETERS}) {
       dwTotal = dwTotal + dwPartial[lane * ${COLUMNS}u + lid.x];
       dbTotal = dbTotal + dbPartial[lane * ${COLUMNS}u + lid.x];
     }
-    dw[column] = dwTotal;
-    ${centred ? 'db[column] = dbTotal;' : ''}
+    let out = ${chunked ? 'chunk * uniforms.d + column' : 'column'};
+    dw[out] = dwTotal;
+    ${centred ? 'db[out] = dbTotal;' : ''}
   }
+}`;
+}
+
+/** Sums the chunks' partial rows [chunks, d] of dw (and db) per column. */
+function chunkSumBody(centred: boolean): string {
+  return `
+@compute @workgroup_size(${COLUMNS})
+fn main(${MAIN_PARAMETERS}) {
+  let column = workgroupIndex(wid, nwg) * ${COLUMNS}u + lid.x;
+  if (column >= uniforms.d) { return; }
+  var dwTotal = 0.0;
+  var dbTotal = 0.0;
+  for (var chunk = 0u; chunk < uniforms.chunks; chunk = chunk + 1u) {
+    dwTotal = dwTotal + dwChunks[chunk * uniforms.d + column];
+    ${centred ? 'dbTotal = dbTotal + dbChunks[chunk * uniforms.d + column];' : ''}
+  }
+  dw[column] = dwTotal;
+  ${centred ? 'db[column] = dbTotal;' : ''}
 }`;
 }
 
@@ -195,19 +225,42 @@ function backward(kernel: string, centred: boolean): KernelFunc {
       workgroups: rows,
     });
     // With no rows the column pass writes the zero sums.
+    const chunks = Math.max(1, groupsFor(rows, CHUNK_ROWS));
+    const columnGroups = groupsFor(d, COLUMNS);
+    const dwChunks = chunks === 1 ? dw : make(backend, [chunks, d]);
+    const dbChunks = chunks === 1 || db === undefined ? db : make(backend, [chunks, d]);
     run(backend, {
-      key: `ct-norm-grad-columns-${centred}`,
-      body: columnGradBody(centred),
+      key: `ct-norm-grad-columns-${centred}-${chunks > 1}`,
+      body: columnGradBody(centred, chunks > 1),
       bindings: [
         { name: 'x', tensor: x },
         { name: 'dy', tensor: dy },
         { name: 'stats', tensor: stats },
-        { name: 'dw', tensor: dw, write: true },
-        ...(db === undefined ? [] : [{ name: 'db', tensor: db, write: true }]),
+        { name: 'dw', tensor: dwChunks, write: true },
+        ...(dbChunks === undefined ? [] : [{ name: 'db', tensor: dbChunks, write: true }]),
       ],
-      uniforms,
-      workgroups: groupsFor(d, COLUMNS),
+      uniforms: [...uniforms, { name: 'columnGroups', type: 'uint32', data: [columnGroups] }],
+      workgroups: chunks * columnGroups,
     });
+    if (chunks > 1) {
+      run(backend, {
+        key: `ct-norm-grad-chunks-${centred}`,
+        body: chunkSumBody(centred),
+        bindings: [
+          { name: 'dwChunks', tensor: dwChunks },
+          ...(dbChunks === undefined ? [] : [{ name: 'dbChunks', tensor: dbChunks }]),
+          { name: 'dw', tensor: dw, write: true },
+          ...(db === undefined ? [] : [{ name: 'db', tensor: db, write: true }]),
+        ],
+        uniforms: [
+          { name: 'd', type: 'uint32', data: [d] },
+          { name: 'chunks', type: 'uint32', data: [chunks] },
+        ],
+        workgroups: columnGroups,
+      });
+      backend.disposeData(dwChunks.dataId);
+      if (dbChunks !== undefined) backend.disposeData(dbChunks.dataId);
+    }
     backend.disposeData(stats.dataId);
     return outs;
   };
