@@ -5,7 +5,7 @@
  * them with the reference backend (native, or cpu where the addon is not built):
  *
  * - the model: logits and every parameter's gradient of GPT-2 and Llama-family models (grouped
- *   kv heads, rope_scaling llama3, gated MLP, RMSNorm; q/k/v biases);
+ *   kv heads, rope_scaling llama3, gated MLP, RMSNorm; q/k/v biases) and of the embedded model;
  * - a pipeline with every computation a run makes: pre-training from scratch (Adam), EAP with its
  *   faithfulness curve (the edge-masked forward), EAP-IG with mean ablation, redundancy curves,
  *   full fine-tuning with SGD and the de-biasing objective, LoRA, circuit-tuning (gradient masks on
@@ -20,7 +20,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gpt2Config, llamaConfig, type ModelConfig, TransformerModel } from '@circuit-tuning/model';
+import { fileURLToPath } from 'node:url';
+import { gpt2Config, llamaConfig, loadModel, type ModelConfig, TransformerModel } from '@circuit-tuning/model';
 import { type BackendName, initBackend, readArrowTableAny, readManifest, shutdownBackend, tf } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinRegistry, loadPipeline, runPipeline } from '../src/index';
@@ -96,14 +97,26 @@ const MODELS: [string, ModelConfig][] = [
   ['Qwen2 (q/k/v biases)', llamaConfig({ nLayers: 1, nHeads: 2, nKvHeads: 1, dModel: 16, dMlp: 24, vocabSize: 29, maxPositions: 12, attentionBias: true, attentionOutputBias: false })],
 ];
 
-/** Logits and every parameter's gradient of a fixed random projection of them, on the current backend. */
-async function logitsAndGradients(config: ModelConfig, weights: Map<string, Float32Array> | undefined): Promise<Record<string, Float32Array>> {
+/**
+ * A random model of `config`, its weights spread wider than GPT-2's 0.02 init so that no gradient
+ * is negligible, or exactly `weights` (read from the reference backend's model).
+ */
+async function randomModel(config: ModelConfig, weights: Map<string, Float32Array> | undefined): Promise<TransformerModel> {
   const model = await TransformerModel.random(config, 3);
+  if (weights !== undefined) model.params.assign(new Map([...weights].map(([name, data]) => [name, tf.tensor(data, model.params.get(name).shape)])));
+  else model.params.assign(new Map(model.params.entries().map(([name, v]) => [name, tf.tidy(() => tf.add(v, tf.randomNormal(v.shape, 0, 0.3, 'float32', 5)))])));
+  return model;
+}
+
+/**
+ * Logits and every parameter's gradient of a fixed projection of them on the current backend
+ * (with `withWeights`, the weights too); the model is disposed.
+ */
+async function logitsAndGradients(model: TransformerModel, withWeights = false): Promise<Record<string, Float32Array>> {
   try {
-    if (weights !== undefined) model.params.assign(new Map([...weights].map(([name, data]) => [name, tf.tensor(data, model.params.get(name).shape)])));
-    else model.params.assign(new Map(model.params.entries().map(([name, v]) => [name, tf.tidy(() => tf.add(v, tf.randomNormal(v.shape, 0, 0.3, 'float32', 5)))])));
-    const ids = tf.tensor2d([1, 5, 2, 7, 3, 0, 4, 9, 28, 11, 6, 8, 13, 2, 20, 17], [2, 8], 'int32');
-    const projection = tf.tensor3d(Float32Array.from({ length: 2 * 8 * config.vocabSize }, (_, i) => Math.sin(i * 0.37)), [2, 8, config.vocabSize]);
+    const { vocabSize } = model.config;
+    const ids = tf.tensor2d(Array.from({ length: 16 }, (_, i) => (i * 7 + 3) % Math.min(vocabSize, 29)), [2, 8], 'int32');
+    const projection = tf.tensor3d(Float32Array.from({ length: 2 * 8 * vocabSize }, (_, i) => Math.sin(i * 0.37)), [2, 8, vocabSize]);
     const out: Record<string, Float32Array> = {};
     const logits = model.logits(ids);
     out.logits = (await logits.data()) as Float32Array;
@@ -112,7 +125,7 @@ async function logitsAndGradients(config: ModelConfig, weights: Map<string, Floa
     const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(model.logits(ids), projection)) as tf.Scalar, variables);
     for (const [name, v] of model.params.entries()) {
       out[`grad ${name}`] = (await grads[v.name]!.data()) as Float32Array;
-      if (weights === undefined) out[`weight ${name}`] = (await v.data()) as Float32Array;
+      if (withWeights) out[`weight ${name}`] = (await v.data()) as Float32Array;
     }
     tf.dispose([ids, projection, value, ...Object.values(grads)]);
     return out;
@@ -121,14 +134,24 @@ async function logitsAndGradients(config: ModelConfig, weights: Map<string, Floa
   }
 }
 
+function expectClose(expected: Record<string, Float32Array>, got: Record<string, Float32Array>, backend: BackendName): void {
+  for (const [key, data] of Object.entries(got)) {
+    expect(relativeError(expected[key]!, data), `${key} on ${backend} vs ${reference}`).toBeLessThan(1e-4);
+  }
+}
+
+const EMBEDDED_MODEL = fileURLToPath(new URL('../../../fixtures/models/default', import.meta.url));
+
 describe.each(BACKENDS)('the model on %s against the reference backend', (backend) => {
   it.skipIf(unavailable.has(backend)).each(MODELS)('%s: logits and every parameter gradient agree', async (_, config) => {
-    const expected = await on(reference, () => logitsAndGradients(config, undefined));
+    const expected = await on(reference, async () => logitsAndGradients(await randomModel(config, undefined), true));
     const weights = new Map(Object.entries(expected).flatMap(([key, data]) => (key.startsWith('weight ') ? [[key.slice('weight '.length), data] as const] : [])));
-    const got = await on(backend, () => logitsAndGradients(config, weights));
-    for (const [key, data] of Object.entries(got)) {
-      expect(relativeError(expected[key]!, data), `${key} on ${backend} vs ${reference}`).toBeLessThan(1e-4);
-    }
+    expectClose(expected, await on(backend, async () => logitsAndGradients(await randomModel(config, weights))), backend);
+  }, 60_000);
+
+  it.skipIf(unavailable.has(backend))('the embedded model: logits and every parameter gradient agree', async () => {
+    const expected = await on(reference, async () => logitsAndGradients(await loadModel(EMBEDDED_MODEL)));
+    expectClose(expected, await on(backend, async () => logitsAndGradients(await loadModel(EMBEDDED_MODEL))), backend);
   }, 60_000);
 });
 
