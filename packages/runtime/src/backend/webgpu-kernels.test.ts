@@ -413,6 +413,21 @@ describe.skipIf(unavailable !== undefined)(`webgpu kernels${unavailable === unde
         tf.dispose([xt, mt, p, dpt, ds]);
       });
     }
+    it('reaches every row past one dispatch dimension (70 000 rows: workgroups continue along y)', async () => {
+      const [rows, width] = [70_000, 3];
+      const x = values(rows * width, 121, 6);
+      const [xt, mask] = [tf.tensor(x, [rows, width]), tf.zeros([1, width])];
+      const p = maskedSoftmax(xt, mask, 1);
+      const got = await p.data();
+      const want: number[] = [];
+      for (let r = 0; r < rows; r++) {
+        const e = [0, 1, 2].map((j) => Math.exp(x[r * width + j] ?? 0));
+        const total = e.reduce((a, c) => a + c, 0);
+        want.push(...e.map((ej) => ej / total));
+      }
+      expectClose('p', got, want, 1e-5, 1e-7);
+      tf.dispose([xt, mask, p]);
+    });
   });
 
   describe(`${CROSS_ENTROPY_KERNEL} and ${CROSS_ENTROPY_GRAD_KERNEL}`, () => {
