@@ -1,7 +1,9 @@
 /**
  * One training step (forward, backward, gradient clipping, Adam) of a small GPT-2 shape on the
- * webgpu backend, with the stock kernels and with the runtime's WGSL kernels
- * (runtime/src/backend/webgpu-kernels.ts): tfjs kernel calls per step (tf.profile), GPU dispatches
+ * webgpu backend, with the stock kernels, with the runtime's WGSL kernels
+ * (runtime/src/backend/webgpu-kernels.ts), and with those and the 64 × 64-tile BatchMatMul
+ * (CT_WEBGPU_MATMUL=tiled, off by default until a GPU has measured it; it takes products of 64 or
+ * more each way): tfjs kernel calls per step (tf.profile), GPU dispatches
  * per step (bind groups created: one per dispatch, stock or WGSL), the first step's loss (the same
  * model and batch both ways) and the step's time. Usage:
  *
@@ -49,8 +51,13 @@ device.createBindGroup = (descriptor) => {
   return createBindGroup(descriptor);
 };
 console.log(`kernels  kernel calls/step  dispatches/step  first loss  ms/step (median of ${steps})`);
-for (const fused of [false, true]) {
-  applyWebgpuKernels({ fused });
+const variants = [
+  { name: 'stock', fused: false, tiledMatmul: false },
+  { name: 'WGSL', fused: true, tiledMatmul: false },
+  { name: '+tiles', fused: true, tiledMatmul: true },
+];
+for (const { name, fused, tiledMatmul } of variants) {
+  applyWebgpuKernels({ fused, tiledMatmul });
   const model = await TransformerModel.random(gpt2Config({ ...shape, maxPositions: shape.seq }), 1);
   const optimizer = createOptimizer({ kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 });
   const rng = createRng(1);
@@ -90,10 +97,11 @@ for (const fused of [false, true]) {
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)] ?? Number.NaN;
   console.log(
-    `${(fused ? 'WGSL' : 'stock').padEnd(7)}  ${String(profile.kernels.length).padStart(17)}  ${String(dispatches).padStart(15)}  ${firstLoss.toFixed(6).padStart(10)}  ${median.toFixed(0).padStart(7)}`,
+    `${name.padEnd(7)}  ${String(profile.kernels.length).padStart(17)}  ${String(dispatches).padStart(15)}  ${firstLoss.toFixed(6).padStart(10)}  ${median.toFixed(0).padStart(7)}`,
   );
   tf.dispose([ids, weights]);
   optimizer.dispose();
   model.dispose();
 }
+applyWebgpuKernels();
 await shutdownBackend();

@@ -54,6 +54,8 @@ export const KERNEL_FIXES = {
   'webgpu-softmax': "attention's masked softmax and its gradient run as one WGSL dispatch each (webgpu)",
   /** As native-cross-entropy: about ten stock dispatches over [rows, vocab] each way. */
   'webgpu-cross-entropy': 'cross-entropy of logits rows and its gradient run as one WGSL dispatch each, with no other [rows, vocab] tensor (webgpu)',
+  /** tfjs runs large products in 32 × 32 tiles of 64 invocations; opt-in (CT_WEBGPU_MATMUL=tiled) until a GPU has measured it. */
+  'webgpu-matmul': 'BatchMatMul of products 64 or more each way runs in 64 × 64 tiles (webgpu, CT_WEBGPU_MATMUL=tiled)',
   /** tfjs turns wasm threads off in Node; the loader starts the threaded SIMD binary. */
   'threads-loader': 'the threaded SIMD wasm binary runs with several XNNPACK threads',
 } as const;

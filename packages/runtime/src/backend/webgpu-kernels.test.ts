@@ -1,5 +1,5 @@
 import type { NamedAttrMap, NamedTensorMap } from '@tensorflow/tfjs-core';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fusedGeluTanh } from '../ops/activation';
 import { fusedAdamStep } from '../ops/adam';
 import { maskedSoftmax, softmaxBackward } from '../ops/attention';
@@ -21,6 +21,7 @@ import {
 import { initBackend, shutdownBackend } from './select';
 import { tf } from './tf';
 import { WEBGPU_ALLOW_SOFTWARE_ENV, WEBGPU_DAWN_FLAGS_ENV } from './webgpu';
+import { applyWebgpuKernels, webgpuKernelFixes } from './webgpu-kernels';
 
 /**
  * The WGSL kernels (webgpu-kernels.ts, webgpu/) against references on random inputs, on whatever
@@ -467,6 +468,86 @@ describe.skipIf(unavailable !== undefined)(`webgpu kernels${unavailable === unde
       const got = Array.from(await loss.data());
       expect(got[0]).toBeCloseTo(Math.log(5), 5);
       expect(got[1]).toBeNaN();
+    });
+  });
+
+  describe('BatchMatMul in 64 × 64 tiles (CT_WEBGPU_MATMUL=tiled)', () => {
+    const shaders: string[] = [];
+    let restore: (() => void) | undefined;
+    beforeAll(() => {
+      applyWebgpuKernels({ tiledMatmul: true });
+      const device = (tf.backend() as unknown as { device: { createShaderModule: (d: { code: string }) => unknown } }).device;
+      const create = device.createShaderModule.bind(device);
+      device.createShaderModule = (descriptor) => {
+        shaders.push(descriptor.code);
+        return create(descriptor);
+      };
+      restore = () => {
+        device.createShaderModule = create;
+      };
+    });
+    afterAll(() => {
+      restore?.();
+      applyWebgpuKernels({ tiledMatmul: false });
+      expect(webgpuKernelFixes()).not.toContain('webgpu-matmul');
+    });
+
+    it('is listed among the applied fixes while it is on', () => {
+      expect(webgpuKernelFixes()).toEqual(['webgpu-addn', 'webgpu-optimizers', 'webgpu-layernorm', 'webgpu-gelu', 'webgpu-softmax', 'webgpu-cross-entropy', 'webgpu-matmul']);
+    });
+
+    /** op(a)·op(b) per batch entry in double precision; a batch of 1 repeats. */
+    function product(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number, tA: boolean, tB: boolean, batchA: number, batchB: number) {
+      const out: number[] = [];
+      for (let e = 0; e < batch; e++) {
+        const ao = batchA === 1 ? 0 : e * m * k;
+        const bo = batchB === 1 ? 0 : e * k * n;
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            let sum = 0;
+            for (let q = 0; q < k; q++) sum += (a[ao + (tA ? q * m + i : i * k + q)] ?? 0) * (b[bo + (tB ? j * k + q : q * n + j)] ?? 0);
+            out.push(sum);
+          }
+        }
+      }
+      return out;
+    }
+
+    for (const [tA, tB] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      it(`matches the product over partial tiles (70 × 67 · 67 × 130), transposeA ${tA}, transposeB ${tB}`, async () => {
+        const [m, k, n] = [70, 67, 130];
+        const a = values(m * k, 131);
+        const b = values(k * n, 132);
+        const at = tf.tensor(a, tA ? [k, m] : [m, k]);
+        const bt = tf.tensor(b, tB ? [n, k] : [k, n]);
+        const before = shaders.length;
+        const c = tf.matMul(at, bt, tA, tB);
+        expect(c.shape).toEqual([m, n]);
+        expectClose('c', await c.data(), product(a, b, 1, m, k, n, tA, tB, 1, 1), 1e-5, 1e-5);
+        expect(shaders.slice(before).some((code) => code.includes('var<workgroup> aTile'))).toBe(true);
+        tf.dispose([at, bt, c]);
+      });
+    }
+
+    it('takes a batch of matrices against one matrix, and batches on both sides', async () => {
+      const a = values(3 * 65 * 80, 141);
+      const b = values(80 * 66, 142);
+      const [at, bt] = [tf.tensor(a, [3, 65, 80]), tf.tensor(b, [80, 66])];
+      const c = tf.matMul(at, bt);
+      expect(c.shape).toEqual([3, 65, 66]);
+      expectClose('c', await c.data(), product(a, b, 3, 65, 80, 66, false, false, 3, 1), 1e-5, 1e-5);
+      const a2 = values(2 * 2 * 64 * 64, 143);
+      const b2 = values(2 * 2 * 96 * 64, 144);
+      const [a2t, b2t] = [tf.tensor(a2, [2, 2, 64, 64]), tf.tensor(b2, [2, 2, 96, 64])];
+      const c2 = tf.matMul(a2t, b2t, false, true);
+      expect(c2.shape).toEqual([2, 2, 64, 96]);
+      expectClose('c2', await c2.data(), product(a2, b2, 4, 64, 64, 96, false, true, 4, 4), 1e-5, 1e-5);
+      tf.dispose([at, bt, c, a2t, b2t, c2]);
     });
   });
 });

@@ -18,6 +18,7 @@ import { tf } from './tf';
 import { adamStep } from './webgpu/adam';
 import { crossEntropy, crossEntropyGrad } from './webgpu/cross-entropy';
 import { geluTanh, geluTanhGrad } from './webgpu/gelu';
+import { matmulTakeover, WEBGPU_MATMUL_ENV } from './webgpu/matmul';
 import { layerNorm, layerNormGrad, rmsNorm, rmsNormGrad } from './webgpu/norm';
 import { sgdStep } from './webgpu/sgd';
 import { maskedSoftmax, softmaxGrad } from './webgpu/softmax';
@@ -78,26 +79,48 @@ export const WEBGPU_OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc, Web
 ];
 
 /** The KERNEL_FIXES entries of the webgpu kernels (select.ts lists them in the backend line). */
-export type WebgpuKernelFix = 'webgpu-addn' | 'webgpu-optimizers' | 'webgpu-layernorm' | 'webgpu-gelu' | 'webgpu-softmax' | 'webgpu-cross-entropy';
+export type WebgpuKernelFix =
+  | 'webgpu-addn'
+  | 'webgpu-optimizers'
+  | 'webgpu-layernorm'
+  | 'webgpu-gelu'
+  | 'webgpu-softmax'
+  | 'webgpu-cross-entropy'
+  | 'webgpu-matmul';
 
 /**
  * Registers the runtime's webgpu kernels (idempotent); the webgpu backend must be registered.
  * `fused: false` takes the runtime's own kernels back out (AddN's fix stays: without it a
  * gradient norm fails), so that the ops run their composed tf versions, for comparisons.
+ * `tiledMatmul` (default: CT_WEBGPU_MATMUL=tiled) puts the 64 × 64-tile BatchMatMul
+ * (webgpu/matmul.ts) over the stock one for large products, or the stock one back.
  */
-export function applyWebgpuKernels(options: { fused?: boolean } = {}): void {
+export function applyWebgpuKernels(options: { fused?: boolean; tiledMatmul?: boolean } = {}): void {
   takeover.apply();
   for (const [kernelName, kernelFunc] of WEBGPU_OWN_KERNELS) {
     const registered = tf.getKernel(kernelName, 'webgpu') !== undefined;
     if (options.fused !== false && !registered) tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc });
     if (options.fused === false && registered) tf.unregisterKernel(kernelName, 'webgpu');
   }
+  if (options.tiledMatmul ?? process.env[WEBGPU_MATMUL_ENV] === 'tiled') matmulTakeover.apply();
+  else matmulTakeover.remove();
 }
 
 /** Puts the stock webgpu kernels back and unregisters the runtime's own. */
 export function removeWebgpuKernels(): void {
   takeover.remove();
+  matmulTakeover.remove();
   for (const [kernelName] of WEBGPU_OWN_KERNELS) {
     if (tf.getKernel(kernelName, 'webgpu') !== undefined) tf.unregisterKernel(kernelName, 'webgpu');
   }
+}
+
+/** The KERNEL_FIXES entries of the webgpu kernels registered now (for the backend line). */
+export function webgpuKernelFixes(): WebgpuKernelFix[] {
+  const fixes: WebgpuKernelFix[] = takeover.applied ? ['webgpu-addn'] : [];
+  for (const [kernelName, , fix] of WEBGPU_OWN_KERNELS) {
+    if (tf.getKernel(kernelName, 'webgpu') !== undefined && !fixes.includes(fix)) fixes.push(fix);
+  }
+  if (matmulTakeover.applied) fixes.push('webgpu-matmul');
+  return fixes;
 }
