@@ -55,6 +55,10 @@ function loadTile(operand: 'a' | 'b', transposed: boolean): string {
 
 function body(transposeA: boolean, transposeB: boolean): string {
   const per = TILE / SIDE;
+  const blocks = [...Array(per).keys()];
+  // The 4 × 4 block lives in named registers (loops over it are unrolled here): a private array
+  // indexed in a loop the driver does not unroll would spill to local memory.
+  const pairs = blocks.flatMap((r) => blocks.map((c) => [r, c] as const));
   return `
 var<workgroup> aTile: array<f32, ${TILE * DEPTH}>;
 var<workgroup> bTile: array<f32, ${TILE * DEPTH}>;
@@ -71,35 +75,33 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let aBase = batch * uniforms.aStride;
   let bBase = batch * uniforms.bStride;
   let invocation = lid.y * ${SIDE}u + lid.x;
-  var acc: array<f32, ${per * per}>;
-  for (var i = 0u; i < ${per * per}u; i = i + 1u) { acc[i] = 0.0; }
+  ${pairs.map(([r, c]) => `var acc${r}${c} = 0.0;`).join(' ')}
   for (var k0 = 0u; k0 < uniforms.k; k0 = k0 + ${DEPTH}u) {
     ${loadTile('a', transposeA)}
     ${loadTile('b', transposeB)}
     workgroupBarrier();
     for (var depth = 0u; depth < ${DEPTH}u; depth = depth + 1u) {
-      var aValues: array<f32, ${per}>;
-      var bValues: array<f32, ${per}>;
-      for (var r = 0u; r < ${per}u; r = r + 1u) {
-        aValues[r] = aTile[depth * ${TILE}u + lid.y + r * ${SIDE}u];
-        bValues[r] = bTile[depth * ${TILE}u + lid.x + r * ${SIDE}u];
-      }
-      for (var r = 0u; r < ${per}u; r = r + 1u) {
-        for (var c = 0u; c < ${per}u; c = c + 1u) {
-          acc[r * ${per}u + c] = acc[r * ${per}u + c] + aValues[r] * bValues[c];
-        }
-      }
+      let at = depth * ${TILE}u;
+      ${blocks.map((r) => `let a${r} = aTile[at + lid.y + ${r * SIDE}u];`).join(' ')}
+      ${blocks.map((c) => `let b${c} = bTile[at + lid.x + ${c * SIDE}u];`).join(' ')}
+      ${pairs.map(([r, c]) => `acc${r}${c} = acc${r}${c} + a${r} * b${c};`).join('\n      ')}
     }
     workgroupBarrier();
   }
   let outBase = batch * uniforms.m * uniforms.n;
-  for (var r = 0u; r < ${per}u; r = r + 1u) {
-    let row = tileRow + lid.y + r * ${SIDE}u;
-    for (var c = 0u; c < ${per}u; c = c + 1u) {
-      let column = tileColumn + lid.x + c * ${SIDE}u;
-      if (row < uniforms.m && column < uniforms.n) { out[outBase + row * uniforms.n + column] = acc[r * ${per}u + c]; }
-    }
-  }
+  ${blocks
+    .map(
+      (r) => `let row${r} = tileRow + lid.y + ${r * SIDE}u;
+  if (row${r} < uniforms.m) {
+    ${blocks
+      .map(
+        (c) => `let column${c} = tileColumn + lid.x + ${c * SIDE}u;
+    if (column${c} < uniforms.n) { out[outBase + row${r} * uniforms.n + column${c}] = acc${r}${c}; }`,
+      )
+      .join('\n    ')}
+  }`,
+    )
+    .join('\n  ')}
 }`;
 }
 
