@@ -11,6 +11,7 @@ import { resolveRequest } from './request';
 import { tf } from './tf';
 import { stopWasm, startWasm } from './wasm';
 import { startWebgpu } from './webgpu';
+import { webgpuKernelFixes } from './webgpu-kernels';
 
 /**
  * The one place that decides the TensorFlow.js backend of the process.
@@ -209,7 +210,7 @@ function kernelFixesOf(name: BackendName, threads: number): string[] {
   const fixes: KernelFix[] = [];
   if (name === 'wasm') fixes.push('slice-view', 'shared-identity', 'gather-rows');
   if (name === 'wasm' && nativeKernelsApplied('wasm')) fixes.push(...NATIVE_KERNEL_FIXES);
-  if (name === 'webgpu') fixes.push('webgpu-addn', 'webgpu-optimizers', 'webgpu-layernorm', 'webgpu-gelu', 'webgpu-softmax', 'webgpu-cross-entropy');
+  if (name === 'webgpu') fixes.push(...webgpuKernelFixes());
   if (name === 'native') fixes.push('copy-slices', 'scatter-rows', 'broadcast-binary', ...NATIVE_KERNEL_FIXES);
   fixes.push(...opFixesFor(TFJS_BACKEND_NAME[name]));
   if (name === 'wasm' && threads > 1) fixes.push('threads-loader');
