@@ -23,7 +23,7 @@ const MEASUREMENTS = [
 const tokens = (result, key) => result?.[key]?.tokensPerS;
 const fmt = (x) => (x === undefined ? '—' : x.toFixed(1));
 const ratio = (a, b) => (a === undefined || b === undefined ? undefined : a / b);
-const ratioText = (x) => (x === undefined ? '—' : `${x.toFixed(2)}×`);
+const ratioText = (x) => (x === undefined ? '—' : `${x < 1 ? x.toPrecision(2) : x.toFixed(2)}×`);
 const label = (result, fallback) => (result === undefined ? fallback : `${fallback}: ${result.backend ?? ''}${result.device ? ` ${result.device}` : ''}`);
 
 const rows = MEASUREMENTS.map(([key, name]) => {
@@ -32,6 +32,8 @@ const rows = MEASUREMENTS.map(([key, name]) => {
   const c = tokens(cpu, key);
   return { measurement: key, name, webgpu: w, torch: t, cpu: c, webgpuOverTorch: ratio(w, t), webgpuOverCpu: ratio(w, c) };
 });
+// Missing numbers as null in the JSON (JSON.stringify would drop undefined fields).
+const tableJson = rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ?? null])));
 const lines = [
   `tokens/s; ${label(webgpu, 'webgpu')}; ${label(torch, 'PyTorch')}${cpu === undefined ? '' : `; CPU (${cpu.backend}, ${cpu.host}, ${cpu.date})`}`,
   `| measurement | webgpu | PyTorch | webgpu / PyTorch | CPU | webgpu / CPU |`,
@@ -45,5 +47,5 @@ if (cpu !== undefined && webgpu !== undefined && cpu.shapeName !== webgpu.shapeN
   lines.push(`note: the CPU results are for shape ${cpu.shapeName}, webgpu ran ${webgpu.shapeName}`);
 }
 console.log(lines.join('\n'));
-const document = { environment, table: rows, webgpu: webgpu ?? null, torch: torch ?? null, cpu: cpu ?? null };
+const document = { environment, table: tableJson, webgpu: webgpu ?? null, torch: torch ?? null, cpu: cpu ?? null };
 if (values.out !== undefined) writeFileSync(values.out, `${JSON.stringify(document, null, 2)}\n`);

@@ -20,7 +20,7 @@
  *       [--shape gpt2-small|tiny] [--warmup 1] [--repeats 3] [--out FILE.json] [--skip train,eap,circuit,profile]
  */
 import { writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { batchPrompts, type PromptExample, rowsPerPass, scoreEdges } from '@circuit-tuning/discovery';
 import { gpt2Config, TransformerModel } from '@circuit-tuning/model';
@@ -84,6 +84,8 @@ interface CheckResults {
   date: string;
   warmup: number;
   repeats: number;
+  /** The host's 1-, 5- and 15-minute load averages before and after: CPU numbers on a shared machine need them. */
+  loadAverage: { start: number[]; end?: number[] };
   train?: { tokensPerS: number; medianMs: number; stepMs: number[]; loss: number };
   eap?: { tokensPerS: number; seconds: number; edges: number; rowsPerPass: number };
   circuitStep?: { tokensPerS: number; medianMs: number; discoveryMs: number; trainable: number; parameters: number; circuitEdges?: number; circuitNodes?: number };
@@ -225,6 +227,7 @@ function table(r: CheckResults): string {
   const n = (x: number | undefined, digits = 0) => (x === undefined ? '—' : x.toFixed(digits));
   const lines = [
     `${r.backendLine}`,
+    `load average ${r.loadAverage.start.map((x) => x.toFixed(2)).join(' ')} at the start, ${r.loadAverage.end?.map((x) => x.toFixed(2)).join(' ') ?? '?'} at the end (${r.host})`,
     `shape ${r.shapeName}: ${s.layers} layers, ${s.heads} heads, d ${s.d}, vocab ${s.vocab}; train ${s.batch} × ${s.seq}; EAP ${s.prompts} prompts × ${s.promptTokens} tokens; top-N ${s.topN}`,
     '| measurement | tokens/s | median ms |',
     '|---|---:|---:|',
@@ -265,6 +268,7 @@ const results: CheckResults = {
   date: new Date().toISOString(),
   warmup,
   repeats,
+  loadAverage: { start: loadavg() },
   errors: [],
 };
 const parts: [string, (r: CheckResults) => Promise<void>][] = [
@@ -283,6 +287,7 @@ for (const [what, run] of parts) {
     results.errors.push({ what, message: e.message.split('\n')[0] ?? '', ...(e.stack ? { stack: e.stack } : {}) });
   }
 }
+results.loadAverage.end = loadavg();
 console.log(table(results));
 if (values.out !== undefined) writeFileSync(values.out, `${JSON.stringify(results, null, 2)}\n`);
 await shutdownBackend();
