@@ -44,18 +44,33 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 echo "== unpacking $(du -h "$bundle" | cut -f1) into $work"
-timeout 600 tar -xJf "$bundle" -C "$work"
+if command -v xz >/dev/null; then
+  timeout 600 tar -xJf "$bundle" -C "$work"
+else # no xz-utils: Python's lzma reads it
+  timeout 600 python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1], "r:xz").extractall(sys.argv[2])' "$bundle" "$work"
+fi
 node="$work/node/bin/node"
 export PATH="$work/node/bin:$PATH"
 
-# The loaders, in a private prefix: dpkg -x where dpkg is, else the deb's data member through ar.
+# The loaders, in a private prefix: dpkg -x where dpkg is, else Python reads the deb (an ar archive
+# whose data.tar.xz holds the files).
 prefix="$work/gl"
 mkdir -p "$prefix"
 for deb in "$work"/debs/*.deb; do
   if command -v dpkg >/dev/null; then
     timeout 60 dpkg -x "$deb" "$prefix"
   else
-    (cd "$work" && timeout 60 ar x "$deb" && timeout 60 tar -xf data.tar.* -C "$prefix" && rm -f data.tar.* control.tar.* debian-binary)
+    timeout 60 python3 -c '
+import io, sys, tarfile
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"!<arch>\n", "not a deb"
+pos = 8
+while pos < len(data):
+    name, size = data[pos:pos + 16].decode().strip().rstrip("/"), int(data[pos + 48:pos + 58])
+    if name.startswith("data.tar"):
+        tarfile.open(fileobj=io.BytesIO(data[pos + 60:pos + 60 + size]), mode="r:*").extractall(sys.argv[2])
+    pos += 60 + size + size % 2
+' "$deb" "$prefix"
   fi
 done
 libs="$prefix/usr/lib/x86_64-linux-gnu"
