@@ -86,19 +86,30 @@ for d in "${icd_dirs[@]}"; do
     if [ -f "$f" ]; then icd="$f"; break 2; fi
   done
 done
+if [ -z "$icd" ]; then
+  # No ICD file, but the driver's Vulkan library is there (a container with only some driver
+  # capabilities mounted): describe it in our own ICD file.
+  for d in /usr/local/nvidia/lib64 /usr/lib/x86_64-linux-gnu /usr/lib64; do
+    if [ -e "$d/libGLX_nvidia.so.0" ]; then
+      icd="$work/nvidia_icd.json"
+      printf '{"file_format_version": "1.0.0", "ICD": {"library_path": "%s", "api_version": "1.3.0"}}\n' "$d/libGLX_nvidia.so.0" >"$icd"
+      break
+    fi
+  done
+fi
 if [ -n "$icd" ]; then
   export VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd" # VK_ICD_FILENAMES: loaders before 1.3.207
   echo "Vulkan ICD: $icd"
 else
-  echo "Vulkan ICD: no nvidia_icd*.json in ${icd_dirs[*]} (the Vulkan loader will look in its default places)"
+  echo "Vulkan ICD: no nvidia_icd*.json in ${icd_dirs[*]} and no libGLX_nvidia.so.0 (the Vulkan loader will look in its default places)"
 fi
 for f in /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json /usr/share/glvnd/egl_vendor.d/10_nvidia.json; do
   if [ -f "$f" ]; then export __EGL_VENDOR_LIBRARY_FILENAMES="$f"; echo "EGL vendor: $f"; break; fi
 done
 if command -v nvidia-smi >/dev/null; then timeout 30 nvidia-smi -L || true; else echo "nvidia-smi: not found"; fi
 
-# Kernel times in the profile need the adapter's timestamp queries, which Dawn grants only with
-# its unsafe APIs allowed (tfjs-backend-webgpu otherwise reports 0 ms per kernel).
+# Kernel times in the profile need the adapter's 'timestamp-query' feature, which Dawn may expose
+# only with its unsafe APIs allowed (without it tfjs-backend-webgpu reports 0 ms per kernel).
 export CT_WEBGPU_DAWN_FLAGS="${CT_WEBGPU_DAWN_FLAGS:+$CT_WEBGPU_DAWN_FLAGS }enable-dawn-features=allow_unsafe_apis"
 echo "Node $("$node" --version) (node on PATH: $(command -v node)); Dawn flags: $CT_WEBGPU_DAWN_FLAGS"
 
