@@ -136,6 +136,10 @@ async function trainAndProfile(results: CheckResults): Promise<void> {
         stepMs.push(performance.now() - t0);
         say(`  train step ${i + 1}: ${stepMs.at(-1)!.toFixed(0)} ms`);
       }
+      // Next-token loss on random tokens is about ln(vocab); 0 or NaN means kernels did not run
+      // (e.g. a WebGPU validation error: a tensor larger than the adapter's
+      // maxStorageBufferBindingSize, 128 MiB on some adapters, is then read back as zeros).
+      if (!(loss > 1)) throw new Error(`the training loss is ${loss} (about ${Math.log(s.vocab).toFixed(1)} expected): the backend computed nonsense; see the errors above`);
       const medianMs = median(stepMs);
       results.train = { tokensPerS: (s.batch * s.seq * 1000) / medianMs, medianMs, stepMs, loss };
     }
@@ -193,6 +197,9 @@ async function eapPass(results: CheckResults): Promise<void> {
       const scores = await scoreEdges(model, set, { method: 'eap', rowsPerPass: rows });
       const ms = performance.now() - t0;
       edges = scores.graph.edgeCount;
+      if (!scores.scores.every(Number.isFinite) || scores.scores.every((x) => x === 0)) {
+        throw new Error('the EAP scores are all zero or not finite: the backend computed nonsense; see the errors above');
+      }
       if (i >= warmup) times.push(ms);
       say(`  EAP ${i < warmup ? 'warm-up' : 'pass'} ${i < warmup ? i + 1 : i - warmup + 1}: ${ms.toFixed(0)} ms`);
     }
