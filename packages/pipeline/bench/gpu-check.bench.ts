@@ -84,6 +84,8 @@ interface CheckResults {
   date: string;
   warmup: number;
   repeats: number;
+  /** On webgpu: the device's limits that bound a tensor (bytes) and whether kernels can be timed. */
+  webgpuDevice?: { maxStorageBufferBindingSize: number; maxBufferSize: number; timestampQuery: boolean };
   /** The host's 1-, 5- and 15-minute load averages before and after: CPU numbers on a shared machine need them. */
   loadAverage: { start: number[]; end?: number[] };
   train?: { tokensPerS: number; medianMs: number; stepMs: number[]; loss: number };
@@ -235,6 +237,9 @@ function table(r: CheckResults): string {
   const lines = [
     `${r.backendLine}`,
     `load average ${r.loadAverage.start.map((x) => x.toFixed(2)).join(' ')} at the start, ${r.loadAverage.end?.map((x) => x.toFixed(2)).join(' ') ?? '?'} at the end (${r.host})`,
+    ...(r.webgpuDevice === undefined
+      ? []
+      : [`WebGPU device: bindings ≤ ${(r.webgpuDevice.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB, buffers ≤ ${(r.webgpuDevice.maxBufferSize / 2 ** 20).toFixed(0)} MiB, timestamp-query ${r.webgpuDevice.timestampQuery ? 'yes' : 'no'}`]),
     `shape ${r.shapeName}: ${s.layers} layers, ${s.heads} heads, d ${s.d}, vocab ${s.vocab}; train ${s.batch} × ${s.seq}; EAP ${s.prompts} prompts × ${s.promptTokens} tokens; top-N ${s.topN}`,
     '| measurement | tokens/s | median ms |',
     '|---|---:|---:|',
@@ -278,6 +283,17 @@ const results: CheckResults = {
   loadAverage: { start: loadavg() },
   errors: [],
 };
+// tfjs-backend-webgpu's GPUDevice: its limits say whether GPT-2 small's largest tensor (the 154 MB
+// embedding) can be bound at all, and its features whether the profile gets kernel times.
+const device = (tf.backend() as unknown as { device?: { limits: Record<string, number>; features: { has(name: string): boolean } } }).device;
+if (info.name === 'webgpu' && device !== undefined) {
+  results.webgpuDevice = {
+    maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize ?? Number.NaN,
+    maxBufferSize: device.limits.maxBufferSize ?? Number.NaN,
+    timestampQuery: device.features.has('timestamp-query'),
+  };
+  say(`WebGPU device: storage buffer bindings up to ${(results.webgpuDevice.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB, buffers up to ${(results.webgpuDevice.maxBufferSize / 2 ** 20).toFixed(0)} MiB, timestamp-query ${results.webgpuDevice.timestampQuery ? 'yes' : 'no'}`);
+}
 const parts: [string, (r: CheckResults) => Promise<void>][] = [
   ['train', trainAndProfile],
   ['eap', eapPass],
