@@ -133,6 +133,28 @@ describe('webgpu', () => {
     expect(Array.from(await tf.addN(parts).data())).toEqual([703, 703, 703]);
     tf.dispose(parts);
   });
+
+  it('makes a read throw, naming the error, when the adapter rejected the computation it waits for', async (ctx) => {
+    process.env.CT_WEBGPU_ALLOW_SOFTWARE = '1';
+    const started = await initBackend({ backend: 'webgpu', log: quiet }).catch((e: unknown) => e);
+    if (started instanceof Error) {
+      if (REQUIRE_WEBGPU) throw started;
+      ctx.skip(`webgpu cannot start here: ${started.message}`);
+    }
+    const limit = (tf.backend() as unknown as { device: { limits: { maxStorageBufferBindingSize: number } } }).device.limits.maxStorageBufferBindingSize;
+    if (limit > 256 * 2 ** 20) ctx.skip(`this adapter binds ${limit} bytes: a tensor over it would be too large for a test`);
+    // One float more than a buffer binding may hold: Dawn rejects the bind group, and the stock
+    // kernel's output would read back as zeros.
+    const big = tf.ones([limit / 4 + 1]);
+    const sum = tf.add(big, 1);
+    const error = await sum.data().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect((error as RuntimeError).message).toMatch(/WebGPU rejected a computation.*larger than the maximum storage buffer binding size/);
+    expect((error as RuntimeError).hint).toMatch(/--backend native/);
+    tf.dispose([big, sum]);
+    // The backend goes on computing what it can.
+    expect(Array.from(await tf.add(tf.ones([2]), 1).data())).toEqual([2, 2]);
+  });
 });
 
 describe('a native package that is installed but broken', () => {

@@ -1,4 +1,6 @@
 import { readdirSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { RuntimeError } from '@circuit-tuning/contracts';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { activateBackend, backendInstance } from './activate';
@@ -90,6 +92,7 @@ export async function startWebgpu(options: { automatic: boolean }): Promise<GpuA
     }
     await activateBackend('webgpu');
     applyWebgpuKernels();
+    failReadsOnDeviceErrors();
     return running;
   }
   const dawn = await loadDawn();
@@ -140,8 +143,55 @@ export async function startWebgpu(options: { automatic: boolean }): Promise<GpuA
   }
   await activateBackend('webgpu');
   applyWebgpuKernels();
+  failReadsOnDeviceErrors();
   running = { name: software ?? (adapterName(info) || 'unknown adapter'), software: software !== undefined, dawnFlags: found.flags };
   return running;
+}
+
+interface DeviceErrorEvent {
+  error?: { message?: string };
+}
+
+interface WebgpuBackendInternals {
+  device: { addEventListener(type: 'uncapturederror', listener: (event: DeviceErrorEvent) => void): void };
+  read(dataId: object): Promise<unknown>;
+}
+
+/** Backends whose reads already check for device errors. */
+const checkedBackends = new WeakSet<object>();
+
+/**
+ * Dawn reports a validation error (a buffer larger than the adapter can bind, a pipeline over a
+ * limit) as an event, and the commands it concerns leave their outputs unwritten: a read then
+ * returns zeros, and a run would go on with them (GPT-2 small's 154 MB embedding on an adapter
+ * that binds 128 MiB gave a loss of 0). So the first error since the last read makes the next
+ * read throw, naming it. Every result leaves the device through `read` (no synchronous reads on
+ * webgpu), so nothing computed after an error is taken for a result.
+ */
+function failReadsOnDeviceErrors(): void {
+  const backend = backendInstance('webgpu') as unknown as WebgpuBackendInternals | undefined;
+  if (backend === undefined || checkedBackends.has(backend)) return;
+  checkedBackends.add(backend);
+  let first: string | undefined;
+  backend.device.addEventListener('uncapturederror', (event) => {
+    first ??= event.error?.message ?? 'an unnamed device error';
+  });
+  const read = backend.read.bind(backend);
+  backend.read = async (dataId) => {
+    const values = await read(dataId);
+    // Errors of the commands just waited for are delivered as events: let them arrive.
+    await nextTurn();
+    if (first !== undefined) {
+      const message = first.split('\n', 1)[0];
+      first = undefined;
+      throw new RuntimeError(`WebGPU rejected a computation, so its results would be wrong: ${message}`, {
+        hint: /binding size|larger than the maximum/i.test(message ?? '')
+          ? 'a tensor is larger than this adapter can bind in one buffer; run on a CPU backend (--backend native) or a GPU with a larger maxStorageBufferBindingSize'
+          : 'run on a CPU backend (--backend native) and report the error with the adapter in the backend line',
+      });
+    }
+    return values;
+  };
 }
 
 /** The adapter of the webgpu backend this process started (tfjs keeps the backend until removed). */
