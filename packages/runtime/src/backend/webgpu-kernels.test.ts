@@ -1,7 +1,7 @@
 import type { NamedAttrMap, NamedTensorMap } from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fusedGeluTanh } from '../ops/activation';
-import { fusedAdamStep } from '../ops/adam';
+import { type AdamStepSettings, fusedAdamStep } from '../ops/adam';
 import { maskedSoftmax, softmaxBackward } from '../ops/attention';
 import { crossEntropyRows } from '../ops/loss';
 import { fusedSgdStep } from '../ops/sgd';
@@ -86,15 +86,8 @@ function expectClose(what: string, actual: ArrayLike<number>, expected: ArrayLik
   expect(at < 0 ? 'ok' : `${what}: ${off} entries off, the worst ${at}: ${actual[at]} vs ${expected[at]}`).toBe('ok');
 }
 
-interface AdamCase {
-  size: number;
-  learningRate: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  weightDecay: number;
-  decoupled: boolean;
-}
+/** One Adam step's settings and the parameter's size. */
+type AdamCase = AdamStepSettings & { size: number };
 
 /** adam.c's step in double precision, with float32 betas as the kernels take them. */
 function adamReference(

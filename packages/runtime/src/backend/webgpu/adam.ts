@@ -1,5 +1,6 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { ADAM_STEP_KERNEL } from '../native-kernels';
+import type { AdamSettings } from '@circuit-tuning/native';
 import { tf } from '../tf';
 import { float32Inputs, groupsFor, make, run, type WebgpuBackend, writable } from './program';
 
@@ -21,14 +22,6 @@ import { float32Inputs, groupsFor, make, run, type WebgpuBackend, writable } fro
 
 type KernelParams = Parameters<KernelFunc>[0];
 
-interface AdamAttrs {
-  learningRate: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  weightDecay: number;
-  decoupled: boolean;
-}
 
 const WORKGROUP = 256;
 
@@ -85,7 +78,7 @@ export function adamStep(params: KernelParams): TensorInfo[] {
   const inPlace = new Set(all.map((x) => x.dataId)).size === all.length && updated.every((x) => backend.refCount(x.dataId) === 1);
   const [outParam, outM, outV, outT = make(backend, [...t.shape])] = updated.map((x) => writable(backend, x, inPlace)) as [TensorInfo, TensorInfo, TensorInfo, TensorInfo?];
   if (size === 0) return [outParam, outM, outV, outT];
-  const attrs = params.attrs as unknown as AdamAttrs;
+  const attrs = params.attrs as unknown as AdamSettings & { learningRate: number };
   const decay = attrs.weightDecay > 0 ? (attrs.decoupled ? 'decoupled' : 'l2') : 'none';
   const lnBeta = (beta: number) => Math.log(Math.fround(beta));
   run(backend, {

@@ -1,7 +1,7 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { CROSS_ENTROPY_GRAD_KERNEL, CROSS_ENTROPY_KERNEL } from '../native-kernels';
 import { groupsFor, make, run, type WebgpuBackend, float32Inputs } from './program';
-import { MAIN_PARAMETERS, rowWorkgroup, workgroupReduce, workgroupScratch } from './reduce';
+import { MAIN_PARAMETERS, rowKernel, rowWorkgroup, workgroupReduce } from './reduce';
 
 /**
  * Cross-entropy of logits rows [rows, v] against int32 targets [rows] (ops/loss.ts) with the
@@ -17,12 +17,7 @@ import { MAIN_PARAMETERS, rowWorkgroup, workgroupReduce, workgroupScratch } from
 type KernelParams = Parameters<KernelFunc>[0];
 
 function forwardBody(size: number): string {
-  return `${workgroupScratch(size, ['rowMax', 'rowSum'])}
-@compute @workgroup_size(${size})
-fn main(${MAIN_PARAMETERS}) {
-  let row = workgroupIndex(wid, nwg);
-  if (row >= uniforms.rows) { return; }
-  let lane = lid.x;
+  return rowKernel(size, ['rowMax', 'rowSum'], `
   let base = row * uniforms.v;
   var largest = -3.402823e38;
   for (var j = lane; j < uniforms.v; j = j + ${size}u) { largest = max(largest, x[base + j]); }
@@ -37,8 +32,7 @@ fn main(${MAIN_PARAMETERS}) {
     } else {
       loss[row] = log(rowSum) + rowMax - x[base + u32(label)];
     }
-  }
-}`;
+  }`);
 }
 
 const GRAD_WORKGROUP = 256;

@@ -2,7 +2,7 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, RMS_NORM_GRAD_KERNEL, RMS_NORM_KERNEL } from '../native-kernels';
 import { tf } from '../tf';
 import { float32Inputs, groupsFor, make, run, type WebgpuBackend } from './program';
-import { MAIN_PARAMETERS, rowWorkgroup, workgroupReduce, workgroupScratch } from './reduce';
+import { MAIN_PARAMETERS, rowKernel, rowWorkgroup, workgroupReduce } from './reduce';
 
 /**
  * LayerNorm and RMSNorm over the last axis (ops/norm.ts) and their gradients, with the formulas of
@@ -46,26 +46,15 @@ function moments(size: number, centred: boolean): string {
 const SUMS = ['total', 'squareTotal', 'gTotal', 'gxTotal'];
 
 function forwardBody(size: number, centred: boolean): string {
-  return `${workgroupScratch(size, SUMS)}
-@compute @workgroup_size(${size})
-fn main(${MAIN_PARAMETERS}) {
-  let row = workgroupIndex(wid, nwg);
-  if (row >= uniforms.rows) { return; }
-  let lane = lid.x;
+  return rowKernel(size, SUMS, `
   ${moments(size, centred)}
   for (var j = lane; j < uniforms.d; j = j + ${size}u) {
     y[base + j] = (x[base + j] - mean) * rstd * w[j]${centred ? ' + b[j]' : ''};
-  }
-}`;
+  }`);
 }
 
 function rowGradBody(size: number, centred: boolean): string {
-  return `${workgroupScratch(size, SUMS)}
-@compute @workgroup_size(${size})
-fn main(${MAIN_PARAMETERS}) {
-  let row = workgroupIndex(wid, nwg);
-  if (row >= uniforms.rows) { return; }
-  let lane = lid.x;
+  return rowKernel(size, SUMS, `
   ${moments(size, centred)}
   var gSum = 0.0;
   var gxSum = 0.0;
@@ -86,8 +75,7 @@ fn main(${MAIN_PARAMETERS}) {
   if (lane == 0u) {
     stats[2u * row] = mean;
     stats[2u * row + 1u] = rstd;
-  }
-}`;
+  }`);
 }
 
 /**

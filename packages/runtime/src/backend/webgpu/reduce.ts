@@ -37,3 +37,19 @@ export function rowWorkgroup(width: number): number {
 /** The entry point's parameters, for kernels whose index comes from workgroupIndex (program.ts). */
 export const MAIN_PARAMETERS =
   '@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>';
+
+/**
+ * A kernel with one workgroup per row of `uniforms.rows`: `body` runs with `row` and `lane` (the
+ * invocation's index in the row's workgroup) defined, on rows that exist, with a scratch array for
+ * each reduction in `reductions`.
+ */
+export function rowKernel(size: number, reductions: readonly string[], body: string): string {
+  return `${workgroupScratch(size, reductions)}
+@compute @workgroup_size(${size})
+fn main(${MAIN_PARAMETERS}) {
+  let row = workgroupIndex(wid, nwg);
+  if (row >= uniforms.rows) { return; }
+  let lane = lid.x;
+${body}
+}`;
+}

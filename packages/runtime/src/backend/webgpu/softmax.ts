@@ -2,7 +2,7 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { MASKED_SOFTMAX_KERNEL, SOFTMAX_GRAD_KERNEL } from '../native-kernels';
 import { tf } from '../tf';
 import { float32Inputs, make, run, type WebgpuBackend } from './program';
-import { MAIN_PARAMETERS, rowWorkgroup, workgroupReduce, workgroupScratch } from './reduce';
+import { rowKernel, rowWorkgroup, workgroupReduce } from './reduce';
 
 /**
  * Attention's masked softmax and the matching step of its gradient (ops/attention.ts), one
@@ -16,12 +16,7 @@ import { MAIN_PARAMETERS, rowWorkgroup, workgroupReduce, workgroupScratch } from
 type KernelParams = Parameters<KernelFunc>[0];
 
 function softmaxBody(size: number): string {
-  return `${workgroupScratch(size, ['rowMax', 'rowSum'])}
-@compute @workgroup_size(${size})
-fn main(${MAIN_PARAMETERS}) {
-  let row = workgroupIndex(wid, nwg);
-  if (row >= uniforms.rows) { return; }
-  let lane = lid.x;
+  return rowKernel(size, ['rowMax', 'rowSum'], `
   let base = row * uniforms.width;
   let maskBase = (row % uniforms.maskRows) * uniforms.width;
   var largest = -3.402823e38;
@@ -37,17 +32,11 @@ fn main(${MAIN_PARAMETERS}) {
   let inverse = 1.0 / rowSum;
   for (var j = lane; j < uniforms.width; j = j + ${size}u) {
     out[base + j] = exp(x[base + j] * uniforms.scale + mask[maskBase + j] - rowMax) * inverse;
-  }
-}`;
+  }`);
 }
 
 function gradBody(size: number): string {
-  return `${workgroupScratch(size, ['dot'])}
-@compute @workgroup_size(${size})
-fn main(${MAIN_PARAMETERS}) {
-  let row = workgroupIndex(wid, nwg);
-  if (row >= uniforms.rows) { return; }
-  let lane = lid.x;
+  return rowKernel(size, ['dot'], `
   let base = row * uniforms.width;
   var partialDot = 0.0;
   for (var j = lane; j < uniforms.width; j = j + ${size}u) {
@@ -56,8 +45,7 @@ fn main(${MAIN_PARAMETERS}) {
   ${workgroupReduce(size, 'dot', 'partialDot')}
   for (var j = lane; j < uniforms.width; j = j + ${size}u) {
     out[base + j] = p[base + j] * (dp[base + j] - dot) * uniforms.scale;
-  }
-}`;
+  }`);
 }
 
 /**
