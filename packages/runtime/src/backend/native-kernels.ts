@@ -3,6 +3,7 @@ import type { BatchMatMulAttrs, KernelFunc, SumAttrs, TensorInfo, TransposeAttrs
 import { type KernelMemory, memoryOf } from './kernel-memory';
 import { broadcastStrides } from './broadcast-kernels';
 import { KernelTakeover } from './kernel-takeover';
+import { sgdMaskLayout } from './sgd-operands';
 import { registerNativeBackend } from './native-backend';
 import { tf } from './tf';
 import { wasmPackage } from './wasm-package';
@@ -488,20 +489,9 @@ function sgdStep(params: KernelParams): TensorInfo[] {
   const [param, grad] = float32Inputs(SGD_STEP_KERNEL, params, ['param', 'grad']) as [TensorInfo, TensorInfo];
   const velocity = attrs.momentum > 0 ? float32Inputs(SGD_STEP_KERNEL, params, ['velocity'])[0] : undefined;
   const mask = (params.inputs as Record<string, TensorInfo | undefined>).mask === undefined ? undefined : float32Inputs(SGD_STEP_KERNEL, params, ['mask'])[0];
-  const size = tf.util.sizeFromShape(param.shape);
-  for (const x of [grad, ...(velocity ? [velocity] : [])]) {
-    if (tf.util.sizeFromShape(x.shape) !== size) throw new Error(`${SGD_STEP_KERNEL}: grad and velocity need the shape [${param.shape}], got [${x.shape}]`);
-  }
-  let along: 'entries' | 'rows' | 'columns' | undefined;
-  if (mask !== undefined) {
-    const [rows, cols] = param.shape as [number, number];
-    if (tf.util.sizeFromShape(mask.shape) === size) along = 'entries';
-    else if (param.shape.length === 2 && mask.shape.length === 2 && mask.shape[0] === rows && mask.shape[1] === 1) along = 'rows';
-    else if (param.shape.length === 2 && mask.shape.length === 2 && mask.shape[0] === 1 && mask.shape[1] === cols) along = 'columns';
-    else throw new Error(`${SGD_STEP_KERNEL}: a mask of shape [${mask.shape}] does not fit the parameter [${param.shape}] (its shape, [rows, 1] or [1, cols])`);
-  }
+  const along = sgdMaskLayout(param.shape, grad.shape, velocity?.shape, mask?.shape);
   const outs = stepOutputs(mem, [param, ...(velocity ? [velocity] : [])], [grad, ...(mask ? [mask] : [])]);
-  if (size === 0) return outs;
+  if (tf.util.sizeFromShape(param.shape) === 0) return outs;
   const [outParam, outVelocity] = outs.map((x) => f32(mem, x));
   const cols = param.shape.at(-1) ?? 1;
   native.sgdStep({

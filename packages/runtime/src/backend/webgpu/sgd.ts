@@ -3,6 +3,8 @@ import { SGD_STEP_KERNEL } from '../native-kernels';
 import { tf } from '../tf';
 import { float32Inputs, groupsFor, run, type WebgpuBackend, writable } from './program';
 import { MAIN_PARAMETERS } from './reduce';
+import { type SgdMaskLayout, sgdMaskLayout } from '../sgd-operands';
+import type { SgdSettings } from '@circuit-tuning/native';
 
 /**
  * The fused SGD step (ops/sgd.ts) as one WGSL dispatch per parameter, with the native kernel's
@@ -14,13 +16,12 @@ import { MAIN_PARAMETERS } from './reduce';
 
 type KernelParams = Parameters<KernelFunc>[0];
 
-type Along = 'entries' | 'rows' | 'columns';
 
 const WORKGROUP = 256;
 
-const MASK_INDEX: Readonly<Record<Along, string>> = { entries: 'i', rows: 'i / uniforms.cols', columns: 'i % uniforms.cols' };
+const MASK_INDEX: Readonly<Record<SgdMaskLayout, string>> = { entries: 'i', rows: 'i / uniforms.cols', columns: 'i % uniforms.cols' };
 
-function body(along: Along | undefined, l2: boolean, momentum: boolean): string {
+function body(along: SgdMaskLayout | undefined, l2: boolean, momentum: boolean): string {
   return `
 @compute @workgroup_size(${WORKGROUP})
 fn main(${MAIN_PARAMETERS}) {
@@ -45,32 +46,16 @@ fn main(${MAIN_PARAMETERS}) {
 }`;
 }
 
-interface SgdAttrs {
-  learningRate: number;
-  momentum: number;
-  weightDecay: number;
-}
-
 /** Inputs param, grad, velocity (with momentum) and mask (optional); outputs the new param and, with momentum, velocity. */
 export function sgdStep(params: KernelParams): TensorInfo[] {
   const backend = params.backend as unknown as WebgpuBackend;
   const inputs = params.inputs as Record<string, TensorInfo | undefined>;
-  const attrs = params.attrs as unknown as SgdAttrs;
+  const attrs = params.attrs as unknown as SgdSettings & { learningRate: number };
   const [param, grad] = float32Inputs(SGD_STEP_KERNEL, inputs, ['param', 'grad']) as [TensorInfo, TensorInfo];
   const velocity = attrs.momentum > 0 ? float32Inputs(SGD_STEP_KERNEL, inputs, ['velocity'])[0] : undefined;
   const mask = inputs.mask === undefined ? undefined : float32Inputs(SGD_STEP_KERNEL, inputs, ['mask'])[0];
   const size = tf.util.sizeFromShape(param.shape);
-  for (const x of [grad, ...(velocity ? [velocity] : [])]) {
-    if (tf.util.sizeFromShape(x.shape) !== size) throw new Error(`${SGD_STEP_KERNEL}: grad and velocity need the shape [${param.shape}], got [${x.shape}]`);
-  }
-  let along: Along | undefined;
-  if (mask !== undefined) {
-    const [rows, cols] = param.shape as [number, number];
-    if (tf.util.sizeFromShape(mask.shape) === size) along = 'entries';
-    else if (param.shape.length === 2 && mask.shape.length === 2 && mask.shape[0] === rows && mask.shape[1] === 1) along = 'rows';
-    else if (param.shape.length === 2 && mask.shape.length === 2 && mask.shape[0] === 1 && mask.shape[1] === cols) along = 'columns';
-    else throw new Error(`${SGD_STEP_KERNEL}: a mask of shape [${mask.shape}] does not fit the parameter [${param.shape}] (its shape, [rows, 1] or [1, cols])`);
-  }
+  const along = sgdMaskLayout(param.shape, grad.shape, velocity?.shape, mask?.shape);
   const updated = velocity === undefined ? [param] : [param, velocity];
   const all = [...updated, grad, ...(mask === undefined ? [] : [mask])];
   const inPlace = new Set(all.map((x) => x.dataId)).size === all.length && updated.every((x) => backend.refCount(x.dataId) === 1);
