@@ -489,7 +489,7 @@ function sgdStep(params: KernelParams): TensorInfo[] {
   const [param, grad] = float32Inputs(SGD_STEP_KERNEL, params, ['param', 'grad']) as [TensorInfo, TensorInfo];
   const velocity = attrs.momentum > 0 ? float32Inputs(SGD_STEP_KERNEL, params, ['velocity'])[0] : undefined;
   const mask = (params.inputs as Record<string, TensorInfo | undefined>).mask === undefined ? undefined : float32Inputs(SGD_STEP_KERNEL, params, ['mask'])[0];
-  const along = sgdMaskLayout(param.shape, grad.shape, velocity?.shape, mask?.shape);
+  const along = sgdMaskLayout(SGD_STEP_KERNEL, param.shape, grad.shape, velocity?.shape, mask?.shape);
   const outs = stepOutputs(mem, [param, ...(velocity ? [velocity] : [])], [grad, ...(mask ? [mask] : [])]);
   if (tf.util.sizeFromShape(param.shape) === 0) return outs;
   const [outParam, outVelocity] = outs.map((x) => f32(mem, x));

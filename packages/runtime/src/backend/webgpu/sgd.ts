@@ -55,7 +55,7 @@ export function sgdStep(params: KernelParams): TensorInfo[] {
   const velocity = attrs.momentum > 0 ? float32Inputs(SGD_STEP_KERNEL, inputs, ['velocity'])[0] : undefined;
   const mask = inputs.mask === undefined ? undefined : float32Inputs(SGD_STEP_KERNEL, inputs, ['mask'])[0];
   const size = tf.util.sizeFromShape(param.shape);
-  const along = sgdMaskLayout(param.shape, grad.shape, velocity?.shape, mask?.shape);
+  const along = sgdMaskLayout(SGD_STEP_KERNEL, param.shape, grad.shape, velocity?.shape, mask?.shape);
   const updated = velocity === undefined ? [param] : [param, velocity];
   const all = [...updated, grad, ...(mask === undefined ? [] : [mask])];
   const inPlace = new Set(all.map((x) => x.dataId)).size === all.length && updated.every((x) => backend.refCount(x.dataId) === 1);
