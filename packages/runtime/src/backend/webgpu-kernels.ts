@@ -1,4 +1,5 @@
 import type { KernelBackend, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelFix } from './fixes';
 import { KernelTakeover } from './kernel-takeover';
 import {
   ADAM_STEP_KERNEL,
@@ -79,14 +80,7 @@ export const WEBGPU_OWN_KERNELS: ReadonlyArray<readonly [string, KernelFunc, Web
 ];
 
 /** The KERNEL_FIXES entries of the webgpu kernels (select.ts lists them in the backend line). */
-export type WebgpuKernelFix =
-  | 'webgpu-addn'
-  | 'webgpu-optimizers'
-  | 'webgpu-layernorm'
-  | 'webgpu-gelu'
-  | 'webgpu-softmax'
-  | 'webgpu-cross-entropy'
-  | 'webgpu-matmul';
+export type WebgpuKernelFix = Extract<KernelFix, `webgpu-${string}`>;
 
 /**
  * Registers the runtime's webgpu kernels (idempotent); the webgpu backend must be registered.
