@@ -87,12 +87,8 @@ export async function startWebgpu(options: { automatic: boolean }): Promise<GpuA
   if (options.automatic && !gpuDevicePresent()) throw new BackendLoadError('no GPU device on this machine', { missing: true });
   if (running !== undefined && backendInstance('webgpu') !== undefined) {
     // Switching back to a webgpu backend that is still alive: its device stays, no second Dawn.
-    if (running.software && (options.automatic || process.env[WEBGPU_ALLOW_SOFTWARE_ENV] !== '1')) {
-      throw new BackendLoadError(`the only WebGPU adapter is a software renderer (${running.name}), slower than the CPU backends`);
-    }
-    await activateBackend('webgpu');
-    applyWebgpuKernels();
-    failReadsOnDeviceErrors();
+    if (running.software && (options.automatic || process.env[WEBGPU_ALLOW_SOFTWARE_ENV] !== '1')) throw softwareRefusal(running.name, options.automatic);
+    await activate();
     return running;
   }
   const dawn = await loadDawn();
@@ -119,14 +115,7 @@ export async function startWebgpu(options: { automatic: boolean }): Promise<GpuA
   }
   const info = found.adapter.info ?? (await found.adapter.requestAdapterInfo?.()) ?? {};
   const software = softwareAdapterName(info, found.adapter.isFallbackAdapter === true);
-  if (software !== undefined && !allowSoftware) {
-    // On `auto` this is worth a line: a machine with a GPU whose Vulkan driver Dawn did not find.
-    throw new BackendLoadError(`the only WebGPU adapter is a software renderer (${software}), slower than the CPU backends`, {
-      hint: options.automatic
-        ? "the GPU's Vulkan driver (ICD) was not found; check VK_DRIVER_FILES / VK_ICD_FILENAMES"
-        : `use native or wasm, or set ${WEBGPU_ALLOW_SOFTWARE_ENV}=1 to run on it anyway`,
-    });
-  }
+  if (software !== undefined && !allowSoftware) throw softwareRefusal(software, options.automatic);
   if (found.compatibility && !compatibilityOnly.has(found.gpu)) {
     // tfjs asks for a core adapter; where Dawn offers only a compatibility-mode one (OpenGL ES),
     // hand tfjs that one.
@@ -141,11 +130,25 @@ export async function startWebgpu(options: { automatic: boolean }): Promise<GpuA
       "@tensorflow/tfjs-backend-webgpu registered no 'webgpu' backend in the runtime's tfjs engine (a second copy of tfjs-core?)",
     );
   }
+  await activate();
+  running = { name: software ?? (adapterName(info) || 'unknown adapter'), software: software !== undefined, dawnFlags: found.flags };
+  return running;
+}
+
+/** Makes the registered webgpu backend the active one, with the runtime's kernels and read checks. */
+async function activate(): Promise<void> {
   await activateBackend('webgpu');
   applyWebgpuKernels();
   failReadsOnDeviceErrors();
-  running = { name: software ?? (adapterName(info) || 'unknown adapter'), software: software !== undefined, dawnFlags: found.flags };
-  return running;
+}
+
+/** A software adapter where one is not allowed; on `auto` worth a line: a GPU whose Vulkan driver Dawn did not find. */
+function softwareRefusal(adapter: string, automatic: boolean): BackendLoadError {
+  return new BackendLoadError(`the only WebGPU adapter is a software renderer (${adapter}), slower than the CPU backends`, {
+    hint: automatic
+      ? "the GPU's Vulkan driver (ICD) was not found; check VK_DRIVER_FILES / VK_ICD_FILENAMES"
+      : `use native or wasm, or set ${WEBGPU_ALLOW_SOFTWARE_ENV}=1 to run on it anyway`,
+  });
 }
 
 interface DeviceErrorEvent {
