@@ -10,6 +10,7 @@ import { CircuitLogTable, TrainLogTable } from '@circuit-tuning/contracts';
 import { EvaluationMetricsTable } from '@circuit-tuning/evaluation';
 import { readArrowTable } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toyWorldPipeline } from './toy-world';
 import { builtinRegistry, loadPipeline, runPipeline } from '../src/index';
 
 let dir: string;
@@ -20,21 +21,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const pipeline = `name: circuit-lora-test
-seed: 3
-backend: cpu
-steps:
-  tasks:
-    stage: tasks:generate
-    config:
-      tasks: [sv-disagreement, general-text]
-      corpus: { tokens: 6000, devDocuments: 10 }
-      sizes: { svAgreement: { train: 32, dev: 8, test: 8 }, svDisagreementTrain: { train: 64, dev: 8, test: 16 }, generalText: { train: 0, dev: 0, test: 4 } }
-  pretrain:
-    stage: train:full
-    inputs: { tokenizer: tasks.tokenizer, train: tasks.corpus_train }
-    config: { init: { kind: scratch, nLayers: 2, nHeads: 2, dModel: 16, maxPositions: 32 }, steps: 4, batchSize: 8, seqLen: 32, packing: packed }
-  circuit-lora:
+const pipeline = toyWorldPipeline('circuit-lora-test', `  circuit-lora:
     stage: train:circuit-lora
     inputs: { model: pretrain.model, train: tasks.sv_disagreement_train, dev: tasks.sv_disagreement_train, prompts: tasks.sv_disagreement }
     config:
@@ -59,7 +46,7 @@ steps:
     stage: evaluate:circuits
     inputs: { circuit_log: circuit-lora.circuit_log, model: pretrain.model }
     config: { mlpHeadWidth: 16, draw: { png: false } }
-`;
+`);
 
 describe('train:circuit-lora in a pipeline', () => {
   it('trains, is evaluated with its trainable share, and its circuit log is drawn', async () => {

@@ -11,6 +11,7 @@ import { StageManifest } from '@circuit-tuning/contracts';
 import { TuningCurveSummary, TuningCurveTable, TuningNodeStepsTable } from '@circuit-tuning/redundancy';
 import { readArrowTable } from '@circuit-tuning/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toyWorldPipeline } from './toy-world';
 import { builtinRegistry, loadPipeline, type PipelineDisplay, runPipeline } from '../src/index';
 
 let dir: string;
@@ -25,21 +26,7 @@ afterAll(async () => {
  * The embedded world at toy sizes, a 2-layer model pre-trained for a few steps, and the curve over
  * `grid` (top-N values; with `axis: 'every'` rediscovery intervals K at top-20).
  */
-const pipeline = (grid: number[], curveInputs = '{ runs: { collect: [tune, full] }, model: pretrain.model, prompts: tasks.sv_disagreement }', tuneExtra = '', axis: 'top-n' | 'every' = 'top-n') => `name: tuning-curve-test
-seed: 3
-backend: cpu
-steps:
-  tasks:
-    stage: tasks:generate
-    config:
-      tasks: [sv-disagreement, general-text]
-      corpus: { tokens: 6000, devDocuments: 10 }
-      sizes: { svAgreement: { train: 32, dev: 8, test: 8 }, svDisagreementTrain: { train: 64, dev: 8, test: 16 }, generalText: { train: 0, dev: 0, test: 4 } }
-  pretrain:
-    stage: train:full
-    inputs: { tokenizer: tasks.tokenizer, train: tasks.corpus_train }
-    config: { init: { kind: scratch, nLayers: 2, nHeads: 2, dModel: 16, maxPositions: 32 }, steps: 4, batchSize: 8, seqLen: 32, packing: packed }
-  tune:
+const pipeline = (grid: number[], curveInputs = '{ runs: { collect: [tune, full] }, model: pretrain.model, prompts: tasks.sv_disagreement }', tuneExtra = '', axis: 'top-n' | 'every' = 'top-n') => toyWorldPipeline('tuning-curve-test', `  tune:
     stage: train:circuit-tuning
     foreach:
 ${grid.map((n) => (axis === 'top-n' ? `      top-${n}: { topN: { start: ${n} } }` : `      k-${n}: { every: ${n}, topN: { start: 20 } }`)).join('\n')}
@@ -57,7 +44,7 @@ ${grid.map((n) => (axis === 'top-n' ? `      top-${n}: { topN: { start: ${n} } }
     stage: redundancy:tuning-curve
     inputs: ${curveInputs}
     config: { evalSplit: test, axis: ${axis}, draw: { png: false } }
-`;
+`);
 
 async function run(text: string, runDir: string, options: { display?: PipelineDisplay; signal?: AbortSignal } = {}) {
   const path = join(dir, 'tuning.yaml');
