@@ -26,16 +26,11 @@ import { batchPrompts, type PromptExample, rowsPerPass, scoreEdges } from '@circ
 import { gpt2Config, TransformerModel } from '@circuit-tuning/model';
 import { type BackendRequest, backendInfo, createRng, initBackend, shutdownBackend, tf } from '@circuit-tuning/runtime';
 import { createOptimizer, nextTokenLoss } from '@circuit-tuning/training';
+import type { Shape } from '../../model/bench/options';
 import { measureStep } from '../../training/bench/circuit-step';
 
-/** A model and the three workloads' sizes. */
-interface CheckShape {
-  layers: number;
-  heads: number;
-  d: number;
-  vocab: number;
-  batch: number;
-  seq: number;
+/** A model and the three workloads' sizes: the model benches' shape, and the EAP pass's prompts. */
+interface CheckShape extends Shape {
   prompts: number;
   promptTokens: number;
   topN: number;
